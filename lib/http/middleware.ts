@@ -1,0 +1,52 @@
+/**
+ * The one place where errors become responses: every error is turned into an AppError, logged
+ * once, and handed to @middy/http-error-handler as an exposed error whose message is the
+ * Volcengine error envelope. It also gives each request its RequestId and logs its outcome.
+ */
+import type { MiddlewareObj, Request } from '@middy/core';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { toAppError } from '../errors.ts';
+import { errorBody, newRequestId, type EnvelopeState } from './envelope.ts';
+import type { HttpResult } from './api-gateway.ts';
+
+export interface EnvelopeContext extends Context {
+  envelope: EnvelopeState;
+}
+
+export function volcEnvelope(options: { region: string; logger: Logger }): MiddlewareObj<unknown, HttpResult, Error, EnvelopeContext> {
+  const { region, logger } = options;
+  const finished = (request: Request<unknown, HttpResult, Error, EnvelopeContext>, statusCode: number, extra: Record<string, unknown> = {}) => {
+    const state = request.context.envelope;
+    logger.info('request finished', {
+      requestId: state.requestId,
+      action: state.action,
+      version: state.version,
+      statusCode,
+      durationMs: Math.round(performance.now() - state.startedAt),
+      ...extra,
+    });
+  };
+  return {
+    before: (request) => {
+      request.context.envelope = { requestId: newRequestId(), startedAt: performance.now() };
+    },
+    after: (request) => {
+      finished(request, request.response?.statusCode ?? 200);
+    },
+    onError: (request) => {
+      const error = toAppError(request.error);
+      request.context.envelope ??= { requestId: newRequestId(), startedAt: performance.now() };
+      const state = request.context.envelope;
+      if (error.statusCode >= 500) {
+        logger.error('request failed', { requestId: state.requestId, code: error.code, upstream: error.upstream, error: error.cause ?? error });
+      }
+      finished(request, error.statusCode, { code: error.code, upstreamCode: error.upstream?.code, upstreamRequestId: error.upstream?.requestId });
+      request.error = Object.assign(new Error(errorBody(state, region, error)), {
+        statusCode: error.statusCode,
+        expose: true,
+        headers: { 'Cache-Control': 'no-store', ...error.headers },
+      });
+    },
+  };
+}

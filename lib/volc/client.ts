@@ -1,0 +1,268 @@
+/**
+ * Volcengine RTC OpenAPI client on undici: signs the exact bytes it sends, keeps one keep-alive
+ * Agent per process, spends a local token bucket before each attempt, retries throttling, 429,
+ * 5xx and network errors with exponential backoff and full jitter, and never waits past the
+ * caller's deadline.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { z } from 'zod';
+import { SigningKeyCache, canonicalQueryString, signVolcRequest, type VolcCredentials } from './signer.ts';
+import {
+  GenericResponseSchema,
+  GetSegmentTaskResponseSchema,
+  type ApiVersion,
+  type SegmentTask,
+} from './schemas.ts';
+import {
+  VolcApiError,
+  VolcBudgetExhaustedError,
+  VolcDeadlineError,
+  VolcError,
+  VolcMalformedResponseError,
+  VolcTransportError,
+} from './errors.ts';
+import { TokenBucket } from './rate-limiter.ts';
+
+export type CredentialsProvider = () => VolcCredentials | Promise<VolcCredentials>;
+
+export interface RetryPolicy {
+  /** Attempts in total, including the first. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface VolcClientOptions {
+  endpoint: string;
+  region: string;
+  service: string;
+  credentials: CredentialsProvider;
+  limiter: TokenBucket;
+  retry: RetryPolicy;
+  /** Wall clock for X-Date (epoch ms). */
+  now?: () => number;
+  /** Source of randomness for jitter, in [0, 1). */
+  random?: () => number;
+  dispatcher?: Dispatcher;
+}
+
+export interface CallOptions {
+  /** Time budget for the whole call, retries included. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface TaskAddress {
+  appId: string;
+  roomId: string;
+  taskId: string;
+}
+
+export interface GetSegmentTaskResult {
+  /** Undefined when Volcengine answered without a task (unknown, or older than 72 h). */
+  task: SegmentTask | undefined;
+  requestId: string | undefined;
+  attempts: number;
+}
+
+export const DEFAULT_ENDPOINT = 'https://rtc.volcengineapi.com';
+export const DEFAULT_REGION = 'cn-north-1';
+export const DEFAULT_SERVICE = 'rtc';
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+let sharedAgent: Agent | undefined;
+/** One keep-alive connection pool per process, created on first use. */
+export function sharedDispatcher(): Agent {
+  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, connections: 64, maxResponseSize: MAX_RESPONSE_BYTES });
+  return sharedAgent;
+}
+
+export const ERROR_TASK_NOT_FOUND = 'InvalidParameter.ErrorActiveTaskNotFound';
+
+export class VolcClient {
+  readonly #options: VolcClientOptions;
+  readonly #origin: string;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #keyCache = new SigningKeyCache(8);
+
+  constructor(options: VolcClientOptions) {
+    this.#options = options;
+    this.#origin = new URL(options.endpoint).origin;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+  }
+
+  get endpoint(): string {
+    return this.#origin;
+  }
+
+  /** GetSegmentTask; an unknown or expired task gives `task: undefined`, not an error. */
+  async getSegmentTask(version: ApiVersion, address: TaskAddress, options: CallOptions): Promise<GetSegmentTaskResult> {
+    const query: Array<[string, string]> = [
+      ['Action', 'GetSegmentTask'],
+      ['Version', version],
+      ['AppId', address.appId],
+      ['RoomId', address.roomId],
+      ['TaskId', address.taskId],
+    ];
+    try {
+      const { parsed, attempts } = await this.#call('GET', query, '', GetSegmentTaskResponseSchema, options);
+      return { task: parsed.Result?.SegmentTask ?? undefined, requestId: parsed.ResponseMetadata.RequestId, attempts };
+    } catch (error) {
+      if (error instanceof VolcApiError && error.upstream.code === ERROR_TASK_NOT_FOUND) {
+        return { task: undefined, requestId: error.upstream.requestId, attempts: 1 };
+      }
+      throw error;
+    }
+  }
+
+  /** Any POST action with a JSON body (StartSegment, UpdateSegment, StopSegment). */
+  async postAction(action: string, version: string, body: unknown, options: CallOptions) {
+    const { parsed } = await this.#call(
+      'POST',
+      [
+        ['Action', action],
+        ['Version', version],
+      ],
+      JSON.stringify(body),
+      GenericResponseSchema,
+      options,
+    );
+    return parsed;
+  }
+
+  async #call<S extends z.ZodType<{ ResponseMetadata: { RequestId?: string | undefined } }>>(
+    method: 'GET' | 'POST',
+    query: Array<[string, string]>,
+    body: string,
+    schema: S,
+    options: CallOptions,
+  ): Promise<{ parsed: z.infer<S>; attempts: number }> {
+    const deadline = performance.now() + options.timeoutMs;
+    const remaining = () => deadline - performance.now();
+    const { retry, limiter } = this.#options;
+    let lastError: VolcError | undefined;
+
+    for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
+      if (attempt > 1) {
+        const backoff = this.#random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 2));
+        if (backoff >= remaining()) break;
+        await this.#sleep(backoff, options.signal);
+      }
+      try {
+        await limiter.take(Math.max(0, remaining() - 1), options.signal);
+      } catch (error) {
+        if (error instanceof VolcBudgetExhaustedError && lastError) break;
+        throw this.#abortReason(error, options.signal, lastError);
+      }
+      try {
+        return { parsed: await this.#attempt(method, query, body, schema, remaining(), options.signal), attempts: attempt };
+      } catch (error) {
+        const volcError = this.#abortReason(error, options.signal, lastError);
+        if (!volcError.retryable) throw volcError;
+        lastError = volcError;
+      }
+    }
+    throw lastError ?? new VolcDeadlineError('the deadline passed before Volcengine was called');
+  }
+
+  async #attempt<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    query: Array<[string, string]>,
+    body: string,
+    schema: S,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<z.infer<S>> {
+    if (timeoutMs <= 0) throw new VolcDeadlineError('the deadline passed before Volcengine answered');
+    const credentials = await this.#options.credentials();
+    const headers: Record<string, string> = {};
+    if (method === 'POST') headers['Content-Type'] = JSON_CONTENT_TYPE;
+    const signed = signVolcRequest(
+      {
+        ...credentials,
+        region: this.#options.region,
+        service: this.#options.service,
+        method,
+        path: '/',
+        query,
+        headers,
+        body,
+        date: this.#now(),
+      },
+      this.#keyCache,
+    );
+    // The query is sent in its canonical form, so the bytes signed are the bytes sent.
+    const canonicalQuery = canonicalQueryString(query);
+    const timeoutSignal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
+    let response: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      response = await request(`${this.#origin}/?${canonicalQuery}`, {
+        method,
+        headers: { ...headers, ...signed.headers, Accept: 'application/json' },
+        body: method === 'POST' ? body : undefined,
+        signal: signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal,
+        dispatcher: this.#options.dispatcher ?? sharedDispatcher(),
+      });
+      text = await response.body.text();
+    } catch (error) {
+      if (timeoutSignal.aborted) throw new VolcDeadlineError('the deadline passed before Volcengine answered', {}, error);
+      if (signal?.aborted) throw error;
+      throw new VolcTransportError(`the connection to Volcengine failed (${describeNetworkError(error)})`, error);
+    }
+    return this.#read(response.statusCode, text, schema);
+  }
+
+  #read<S extends z.ZodType>(status: number, text: string, schema: S): z.infer<S> {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      if (status !== 200) throw new VolcApiError(`Volcengine answered HTTP ${status} without a JSON body`, { httpStatus: status });
+      throw new VolcMalformedResponseError('Volcengine answered with a body that is not JSON', { httpStatus: status }, error);
+    }
+    const metadata = GenericResponseSchema.safeParse(json);
+    const upstreamError = metadata.success ? metadata.data.ResponseMetadata.Error : undefined;
+    const requestId = metadata.success ? metadata.data.ResponseMetadata.RequestId : undefined;
+    if (status !== 200 || upstreamError) {
+      const code = upstreamError?.Code;
+      throw new VolcApiError(
+        `Volcengine answered HTTP ${status}${code ? ` with ${code}` : ''}${upstreamError?.Message ? `: ${upstreamError.Message}` : ''}`,
+        { code, requestId, httpStatus: status },
+      );
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new VolcMalformedResponseError(
+        `Volcengine's answer does not have the documented shape (${parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ')})`,
+        { requestId, httpStatus: status },
+        parsed.error,
+      );
+    }
+    return parsed.data;
+  }
+
+  #abortReason(error: unknown, signal: AbortSignal | undefined, lastError: VolcError | undefined): VolcError {
+    if (error instanceof VolcError) return error;
+    if (signal?.aborted) return new VolcDeadlineError('the call was cancelled', lastError?.upstream, error);
+    return new VolcTransportError(`unexpected failure calling Volcengine (${describeNetworkError(error)})`, error);
+  }
+
+  async #sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    await sleep(ms, undefined, signal ? { signal } : undefined);
+  }
+}
+
+function describeNetworkError(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === 'string') return name;
+  }
+  return 'unknown error';
+}

@@ -1,0 +1,54 @@
+/**
+ * Token bucket with FIFO reservations. With rate r/s and burst b, no window of T seconds sees
+ * more than b + r*T requests leave, so r + b <= 60 keeps one process within Volcengine's
+ * 60 requests per second for GetSegmentTask.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VolcBudgetExhaustedError } from './errors.ts';
+
+export interface TokenBucketOptions {
+  ratePerSecond: number;
+  burst: number;
+  now?: () => number;
+}
+
+export class TokenBucket {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #updatedAt: number;
+
+  constructor(options: TokenBucketOptions) {
+    if (!(options.ratePerSecond > 0) || !(options.burst >= 1)) throw new RangeError('rate must be > 0 and burst >= 1');
+    this.ratePerSecond = options.ratePerSecond;
+    this.burst = options.burst;
+    this.#now = options.now ?? (() => performance.now());
+    this.#tokens = options.burst;
+    this.#updatedAt = this.#now();
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updatedAt) * this.ratePerSecond) / 1000);
+    this.#updatedAt = now;
+  }
+
+  /**
+   * Reserves the next slot and returns how long to wait for it, or throws
+   * VolcBudgetExhaustedError (reserving nothing) when the wait would be longer than maxWaitMs.
+   */
+  reserve(maxWaitMs = Number.POSITIVE_INFINITY): number {
+    this.#refill();
+    const waitMs = this.#tokens >= 1 ? 0 : ((1 - this.#tokens) * 1000) / this.ratePerSecond;
+    if (waitMs > maxWaitMs) throw new VolcBudgetExhaustedError(waitMs);
+    this.#tokens -= 1;
+    return waitMs;
+  }
+
+  /** Waits for a slot; see reserve(). */
+  async take(maxWaitMs = Number.POSITIVE_INFINITY, signal?: AbortSignal): Promise<void> {
+    const waitMs = this.reserve(maxWaitMs);
+    if (waitMs > 0) await sleep(waitMs, undefined, signal ? { signal } : undefined);
+  }
+}
