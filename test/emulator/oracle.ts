@@ -41,9 +41,9 @@ export function sdkAuthorization(request: OracleRequest, signedHeaders: string[]
     const value = request.headers[name];
     headers[name] = Array.isArray(value) ? value.join(',') : (value ?? '');
   }
-  const params: Record<string, string | string[]> = {};
+  const params: Record<string, string | string[]> = Object.create(null);
   for (const [key, value] of request.query) {
-    const existing = params[key];
+    const existing = Object.hasOwn(params, key) ? params[key] : undefined;
     if (existing === undefined) params[key] = value;
     else params[key] = Array.isArray(existing) ? [...existing, value] : [existing, value];
   }

@@ -13,7 +13,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constantTimeEqual, sdkAuthorization, type OracleCredentials } from './oracle.ts';
 
 export const WINDOW_MS = 72 * 3_600_000;
@@ -320,6 +320,10 @@ export class VolcEmulator {
     if (Math.abs(signedAt - this.now()) > MAX_SKEW_MS) return fail(400, 'InvalidTimestamp', 'The request X-Date is expired or in the future; check the UTC clock.');
     const token = req.headers['x-security-token'];
     if (credentials.sessionToken && token !== credentials.sessionToken) return fail(401, 'InvalidAccessKey', 'The security token is missing or not valid.');
+    const declaredBodyHash = req.headers['x-content-sha256'];
+    if (typeof declaredBodyHash === 'string' && declaredBodyHash !== createHash('sha256').update(body).digest('hex')) {
+      return fail(401, 'SignatureDoesNotMatch', 'X-Content-Sha256 does not match the request body.');
+    }
     const expected = sdkAuthorization(
       { method: req.method ?? 'GET', path, query: pairs, headers: req.headers, body },
       signedHeaders,
