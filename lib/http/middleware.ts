@@ -10,14 +10,15 @@ import { toAppError } from '../errors.ts';
 import { errorBody, newRequestId, type EnvelopeState } from './envelope.ts';
 import type { HttpResult } from './api-gateway.ts';
 
-export interface EnvelopeContext extends Context {
-  envelope: EnvelopeState;
-}
+/** The Lambda context once volcEnvelope's `before` has run. */
+export type EnvelopeContext = Context & { envelope: EnvelopeState };
 
-export function volcEnvelope(options: { region: string; logger: Logger }): MiddlewareObj<unknown, HttpResult, Error, EnvelopeContext> {
+export const envelopeOf = (context: Context): EnvelopeState => (context as EnvelopeContext).envelope;
+
+export function volcEnvelope(options: { region: string; logger: Logger }): MiddlewareObj<unknown, HttpResult, Error, Context> {
   const { region, logger } = options;
-  const finished = (request: Request<unknown, HttpResult, Error, EnvelopeContext>, statusCode: number, extra: Record<string, unknown> = {}) => {
-    const state = request.context.envelope;
+  const finished = (request: Request<unknown, HttpResult, Error, Context>, statusCode: number, extra: Record<string, unknown> = {}) => {
+    const state = envelopeOf(request.context);
     logger.info('request finished', {
       requestId: state.requestId,
       action: state.action,
@@ -29,15 +30,16 @@ export function volcEnvelope(options: { region: string; logger: Logger }): Middl
   };
   return {
     before: (request) => {
-      request.context.envelope = { requestId: newRequestId(), startedAt: performance.now() };
+      (request.context as EnvelopeContext).envelope = { requestId: newRequestId(), startedAt: performance.now() };
     },
     after: (request) => {
       finished(request, request.response?.statusCode ?? 200);
     },
     onError: (request) => {
       const error = toAppError(request.error);
-      request.context.envelope ??= { requestId: newRequestId(), startedAt: performance.now() };
-      const state = request.context.envelope;
+      const context = request.context as EnvelopeContext;
+      context.envelope ??= { requestId: newRequestId(), startedAt: performance.now() };
+      const state = context.envelope;
       if (error.statusCode >= 500) {
         logger.error('request failed', { requestId: state.requestId, code: error.code, upstream: error.upstream, error: error.cause ?? error });
       }

@@ -8,7 +8,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { AppError, TaskNotFoundError } from '../errors.ts';
 import { HttpApiEventSchema, type HttpResult } from '../http/api-gateway.ts';
 import { successBody } from '../http/envelope.ts';
-import { volcEnvelope, type EnvelopeContext } from '../http/middleware.ts';
+import type { Context } from 'aws-lambda';
+import { envelopeOf, volcEnvelope } from '../http/middleware.ts';
 import { readLookupRequest, readTaskAddress } from './actions.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
@@ -27,12 +28,13 @@ const FALLBACK_BODY = JSON.stringify({
 export function createLookupHandler(deps: LookupHandlerDeps) {
   const { lookup, region, logger } = deps;
 
-  const answer = async (rawEvent: unknown, context: EnvelopeContext): Promise<HttpResult> => {
+  const answer = async (rawEvent: unknown, context: Context): Promise<HttpResult> => {
+    const envelope = envelopeOf(context);
     const parsedEvent = HttpApiEventSchema.safeParse(rawEvent);
     if (!parsedEvent.success) throw new AppError(400, 'InvalidRequest', 'The request is not an API Gateway HTTP API (payload 2.0) event.');
     const request = readLookupRequest(parsedEvent.data, LOOKUP_ACTIONS);
-    context.envelope.action = request.action;
-    context.envelope.version = request.version;
+    envelope.action = request.action;
+    envelope.version = request.version;
     const address = readTaskAddress(request.parameters);
     logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
 
@@ -51,11 +53,11 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
         'X-Answer-Source': live.source,
         ...(live.upstreamRequestId ? { 'X-Upstream-Request-Id': live.upstreamRequestId } : {}),
       },
-      body: successBody(context.envelope, region, { SegmentTask: live.task }),
+      body: successBody(envelope, region, { SegmentTask: live.task }),
     };
   };
 
-  return middy<unknown, HttpResult, Error, EnvelopeContext>(answer)
+  return middy<unknown, HttpResult, Error, Context>(answer)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpHeaderNormalizer())
     .use(httpSecurityHeaders())

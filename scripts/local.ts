@@ -1,0 +1,134 @@
+/**
+ * Local stack: the built lookup function (dist/lookup.mjs) behind an API-Gateway-shaped HTTP
+ * server on 127.0.0.1:$PORT (default 3000).
+ *
+ * Without VOLC_ACCESS_KEY_ID / VOLC_SECRET_ACCESS_KEY it starts the Volcengine RTC emulator and
+ * seeds a running demo task (demo-app / demo-room / demo-task); with them it talks to Volcengine
+ * (VOLC_ENDPOINT, VOLC_SESSION_TOKEN optional). Ctrl-C stops everything it started.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
+
+type Handler = (event: unknown, context: Context) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
+
+const DEMO_CREDENTIALS = { accessKeyId: 'AKLTLOCALDEMOACCESSKEY', secretAccessKey: 'local-demo-secret-not-a-real-key' };
+const port = Number(process.env.PORT ?? 3000);
+const host = '127.0.0.1';
+const stops: Array<() => Promise<void>> = [];
+
+async function startEmulatorIfNeeded(): Promise<string> {
+  if (process.env.VOLC_ACCESS_KEY_ID && process.env.VOLC_SECRET_ACCESS_KEY) {
+    return `Volcengine at ${process.env.VOLC_ENDPOINT ?? 'https://rtc.volcengineapi.com'} (your credentials)`;
+  }
+  const emulator = new VolcEmulator({ credentials: [DEMO_CREDENTIALS] });
+  const url = await emulator.start(Number(process.env.EMULATOR_PORT ?? 0));
+  emulator.seedTask({ appId: 'demo-app', roomId: 'demo-room', taskId: 'demo-task', identifier: 'demo-room-audit', duration: 20 });
+  stops.push(() => emulator.stop());
+  process.env.VOLC_ENDPOINT = url;
+  process.env.VOLC_ACCESS_KEY_ID = DEMO_CREDENTIALS.accessKeyId;
+  process.env.VOLC_SECRET_ACCESS_KEY = DEMO_CREDENTIALS.secretAccessKey;
+  return `the Volcengine RTC emulator at ${url} (demo task demo-app/demo-room/demo-task, running)`;
+}
+
+async function loadFunction(name: string): Promise<Handler> {
+  const module = (await import(pathToFileURL(resolve('dist', `${name}.mjs`)).href)) as { handler: Handler };
+  return module.handler;
+}
+
+/** Builds an API Gateway HTTP API payload 2.0 event from a plain HTTP request. */
+async function toHttpApiEvent(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks);
+  const url = new URL(req.url ?? '/', `http://${host}:${port}`);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  const method = req.method ?? 'GET';
+  return {
+    version: '2.0',
+    routeKey: `${method} ${url.pathname}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: `${host}:${port}`,
+      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? host, userAgent: headers['user-agent'] ?? '' },
+      requestId: randomUUID(),
+      routeKey: `${method} ${url.pathname}`,
+      stage: '$default',
+      timeEpoch: Date.now(),
+    },
+    ...(body.length ? { body: body.toString('utf8') } : {}),
+    isBase64Encoded: false,
+  };
+}
+
+function lambdaContext(functionName: string): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done() {},
+    fail() {},
+    succeed() {},
+  };
+}
+
+async function main(): Promise<void> {
+  const upstream = await startEmulatorIfNeeded();
+  const routes: Record<string, { name: string; handler: Handler }> = {
+    'GET /': { name: 'lookup', handler: await loadFunction('lookup') },
+  };
+
+  const server = createServer((req, res: ServerResponse) => {
+    void (async () => {
+      const event = await toHttpApiEvent(req);
+      const route = routes[`${req.method} ${(event.rawPath as string) || '/'}`];
+      if (!route) {
+        res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"message":"Not Found"}');
+        return;
+      }
+      const result = await route.handler(event, lambdaContext(route.name));
+      res.writeHead(result.statusCode, result.headers ?? {}).end(result.body ?? '');
+    })().catch(() => {
+      res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"message":"Internal Server Error"}');
+    });
+  });
+  await new Promise<void>((done) => server.listen(port, host, done));
+  stops.push(() => new Promise<void>((done) => server.close(() => done())));
+
+  const base = `http://${host}:${(server.address() as AddressInfo).port}`;
+  console.log(`rtc-segment-tasks local stack on ${base}, answering from ${upstream}`);
+  console.log(`Try:\n  curl '${base}/?Action=GetSegmentTask&Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task'`);
+  console.log('Ctrl-C stops it.');
+}
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());
+
+main().catch((error: unknown) => {
+  console.error(`local stack failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  void shutdown().then(() => process.exit(1));
+});

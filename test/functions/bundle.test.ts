@@ -1,0 +1,55 @@
+/** The built bundle (dist/lookup.mjs) loads on Node 22, validates its config at cold start, and answers. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VolcEmulator } from '../emulator/volc-emulator.ts';
+import { TEST_CREDENTIALS } from '../support/credentials.ts';
+
+const run = promisify(execFile);
+const invokeScript = `
+  const { handler } = await import('./dist/lookup.mjs');
+  const event = JSON.parse(process.env.EVENT);
+  const result = await handler(event, { functionName: 'lookup', awsRequestId: 'x', getRemainingTimeInMillis: () => 30000 });
+  process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');
+`;
+
+let emulator: VolcEmulator;
+let endpoint: string;
+beforeAll(async () => {
+  emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS] });
+  endpoint = await emulator.start();
+  emulator.seedTask({ appId: 'bundle-app', roomId: 'room', taskId: 'task' });
+});
+afterAll(() => emulator.stop());
+
+const event = {
+  version: '2.0',
+  rawPath: '/',
+  rawQueryString: 'Action=GetSegmentTask&Version=2022-06-01&AppId=bundle-app&RoomId=room&TaskId=task',
+  headers: {},
+  requestContext: { http: { method: 'GET', path: '/' }, requestId: 'r' },
+};
+
+describe('dist/lookup.mjs', () => {
+  it('answers a lookup end to end', async () => {
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', invokeScript], {
+      env: { ...process.env, EVENT: JSON.stringify(event), VOLC_ENDPOINT: endpoint, VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, POWERTOOLS_LOG_LEVEL: 'WARN' },
+    });
+    const result = JSON.parse(/RESULT (.*)/.exec(stdout)![1]!);
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body).Result.SegmentTask.Status).toBe(2);
+  });
+
+  it('fails at cold start on bad configuration, naming the variables and not their values', async () => {
+    const failure = await run(process.execPath, ['--input-type=module', '-e', "await import('./dist/lookup.mjs')"], {
+      env: { ...process.env, VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: 'super-secret-value-xyz', LOOKUP_QPS: '58', LOOKUP_BURST: '5' },
+    }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).not.toBe(0);
+    expect(failure?.stderr).toContain('VOLC_ACCESS_KEY_ID');
+    expect(failure?.stderr).toContain('LOOKUP_QPS');
+    expect(failure?.stderr).not.toContain('super-secret-value-xyz');
+  });
+});
