@@ -5,7 +5,8 @@
  * caller's deadline.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, request } from './undici-lite.ts';
 import type { z } from 'zod';
 import { SigningKeyCache, canonicalQueryString, signVolcRequest, type VolcCredentials } from './signer.ts';
 import {
@@ -72,9 +73,9 @@ export const DEFAULT_SERVICE = 'rtc';
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
-let sharedAgent: Agent | undefined;
+let sharedAgent: Dispatcher | undefined;
 /** One keep-alive connection pool per process, created on first use. */
-export function sharedDispatcher(): Agent {
+export function sharedDispatcher(): Dispatcher {
   sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, connections: 64, maxResponseSize: MAX_RESPONSE_BYTES });
   return sharedAgent;
 }
@@ -144,29 +145,37 @@ export class VolcClient {
     const deadline = performance.now() + options.timeoutMs;
     const remaining = () => deadline - performance.now();
     const { retry, limiter } = this.#options;
+    // One timer per call (not per attempt) aborts whatever is in flight when the deadline passes.
+    const expiry = new AbortController();
+    const timer = setTimeout(() => expiry.abort(new VolcDeadlineError('the deadline passed before Volcengine answered')), Math.max(1, Math.ceil(options.timeoutMs)));
+    const onCallerAbort = () => expiry.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     let lastError: VolcError | undefined;
-
-    for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
-      if (attempt > 1) {
-        const backoff = this.#random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 2));
-        if (backoff >= remaining()) break;
-        await this.#sleep(backoff, options.signal);
+    try {
+      for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
+        const backoff = attempt === 1 ? 0 : this.#random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 2));
+        if (backoff > 0 && backoff >= remaining()) break;
+        try {
+          if (backoff > 0) await sleep(backoff, undefined, { signal: expiry.signal });
+          const wait = limiter.reserve(Math.max(0, remaining() - 1));
+          if (wait > 0) await sleep(wait, undefined, { signal: expiry.signal });
+        } catch (error) {
+          if (error instanceof VolcBudgetExhaustedError && lastError) break;
+          throw this.#failure(error, expiry.signal, lastError);
+        }
+        try {
+          return { parsed: await this.#attempt(method, query, body, schema, expiry.signal), attempts: attempt };
+        } catch (error) {
+          const volcError = this.#failure(error, expiry.signal, lastError);
+          if (!volcError.retryable) throw volcError;
+          lastError = volcError;
+        }
       }
-      try {
-        await limiter.take(Math.max(0, remaining() - 1), options.signal);
-      } catch (error) {
-        if (error instanceof VolcBudgetExhaustedError && lastError) break;
-        throw this.#abortReason(error, options.signal, lastError);
-      }
-      try {
-        return { parsed: await this.#attempt(method, query, body, schema, remaining(), options.signal), attempts: attempt };
-      } catch (error) {
-        const volcError = this.#abortReason(error, options.signal, lastError);
-        if (!volcError.retryable) throw volcError;
-        lastError = volcError;
-      }
+      throw lastError ?? new VolcDeadlineError('the deadline passed before Volcengine was called');
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onCallerAbort);
     }
-    throw lastError ?? new VolcDeadlineError('the deadline passed before Volcengine was called');
   }
 
   async #attempt<S extends z.ZodType>(
@@ -174,10 +183,8 @@ export class VolcClient {
     query: Array<[string, string]>,
     body: string,
     schema: S,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
+    signal: AbortSignal,
   ): Promise<z.infer<S>> {
-    if (timeoutMs <= 0) throw new VolcDeadlineError('the deadline passed before Volcengine answered');
     const credentials = await this.#options.credentials();
     const headers: Record<string, string> = {};
     if (method === 'POST') headers['Content-Type'] = JSON_CONTENT_TYPE;
@@ -196,22 +203,20 @@ export class VolcClient {
       this.#keyCache,
     );
     // The query is sent in its canonical form, so the bytes signed are the bytes sent.
-    const canonicalQuery = canonicalQueryString(query);
-    const timeoutSignal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
     let response: Dispatcher.ResponseData;
     let text: string;
     try {
-      response = await request(`${this.#origin}/?${canonicalQuery}`, {
+      response = await request(this.#options.dispatcher ?? sharedDispatcher(), {
+        origin: this.#origin,
+        path: `/?${canonicalQueryString(query)}`,
         method,
-        headers: { ...headers, ...signed.headers, Accept: 'application/json' },
-        body: method === 'POST' ? body : undefined,
-        signal: signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal,
-        dispatcher: this.#options.dispatcher ?? sharedDispatcher(),
+        headers: method === 'POST' ? { ...headers, ...signed.headers } : signed.headers,
+        body: method === 'POST' ? body : null,
+        signal,
       });
       text = await response.body.text();
     } catch (error) {
-      if (timeoutSignal.aborted) throw new VolcDeadlineError('the deadline passed before Volcengine answered', {}, error);
-      if (signal?.aborted) throw error;
+      if (signal.aborted) throw signal.reason instanceof VolcError ? signal.reason : new VolcDeadlineError('the call was cancelled', {}, error);
       throw new VolcTransportError(`the connection to Volcengine failed (${describeNetworkError(error)})`, error);
     }
     return this.#read(response.statusCode, text, schema);
@@ -225,10 +230,12 @@ export class VolcClient {
       if (status !== 200) throw new VolcApiError(`Volcengine answered HTTP ${status} without a JSON body`, { httpStatus: status });
       throw new VolcMalformedResponseError('Volcengine answered with a body that is not JSON', { httpStatus: status }, error);
     }
-    const metadata = GenericResponseSchema.safeParse(json);
-    const upstreamError = metadata.success ? metadata.data.ResponseMetadata.Error : undefined;
-    const requestId = metadata.success ? metadata.data.ResponseMetadata.RequestId : undefined;
-    if (status !== 200 || upstreamError) {
+    // The success path parses once, with the action's own schema; the envelope of a failure is read separately.
+    const hasError = (json as { ResponseMetadata?: { Error?: unknown } } | null)?.ResponseMetadata?.Error != null;
+    if (status !== 200 || hasError) {
+      const metadata = GenericResponseSchema.safeParse(json);
+      const upstreamError = metadata.success ? metadata.data.ResponseMetadata.Error : undefined;
+      const requestId = metadata.success ? metadata.data.ResponseMetadata.RequestId : undefined;
       const code = upstreamError?.Code;
       throw new VolcApiError(
         `Volcengine answered HTTP ${status}${code ? ` with ${code}` : ''}${upstreamError?.Message ? `: ${upstreamError.Message}` : ''}`,
@@ -237,23 +244,23 @@ export class VolcClient {
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
+      const requestId = (json as { ResponseMetadata?: { RequestId?: unknown } } | null)?.ResponseMetadata?.RequestId;
       throw new VolcMalformedResponseError(
         `Volcengine's answer does not have the documented shape (${parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ')})`,
-        { requestId, httpStatus: status },
+        { requestId: typeof requestId === 'string' ? requestId : undefined, httpStatus: status },
         parsed.error,
       );
     }
     return parsed.data;
   }
 
-  #abortReason(error: unknown, signal: AbortSignal | undefined, lastError: VolcError | undefined): VolcError {
+  #failure(error: unknown, signal: AbortSignal, lastError: VolcError | undefined): VolcError {
     if (error instanceof VolcError) return error;
-    if (signal?.aborted) return new VolcDeadlineError('the call was cancelled', lastError?.upstream, error);
+    if (signal.aborted) {
+      const reason = signal.reason instanceof VolcError ? signal.reason : undefined;
+      return new VolcDeadlineError(reason?.message ?? 'the call was cancelled', lastError?.upstream, error);
+    }
     return new VolcTransportError(`unexpected failure calling Volcengine (${describeNetworkError(error)})`, error);
-  }
-
-  async #sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    await sleep(ms, undefined, signal ? { signal } : undefined);
   }
 }
 

@@ -6,7 +6,7 @@
  *
  * Pure functions plus one bounded signing-key cache; the clock and credentials are inputs.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 export interface VolcCredentials {
   accessKeyId: string;
@@ -77,29 +77,31 @@ const compareCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ?
  */
 export function canonicalQueryString(query: ReadonlyArray<readonly [string, string]>): string {
   if (query.length === 0) return '';
-  const valuesByKey = new Map<string, string[]>();
-  for (const [key, value] of query) {
-    const values = valuesByKey.get(key);
-    if (values) values.push(value);
-    else valuesByKey.set(key, [value]);
-  }
-  const keys = [...valuesByKey.keys()].sort(compareCodeUnits);
-  const parts: string[] = [];
-  for (const key of keys) {
+  // Stable sort by raw key keeps repeated keys adjacent; their values are then sorted encoded.
+  const sorted = query.slice().sort((a, b) => compareCodeUnits(a[0], b[0]));
+  let out = '';
+  for (let i = 0; i < sorted.length; ) {
+    const key = sorted[i]![0];
+    let end = i + 1;
+    while (end < sorted.length && sorted[end]![0] === key) end++;
     const encodedKey = uriEscape(key);
-    if (encodedKey === '') continue;
-    const values = valuesByKey.get(key)!;
-    if (values.length === 1) {
-      parts.push(`${encodedKey}=${uriEscape(values[0]!)}`);
-    } else {
-      for (const encoded of values.map(uriEscape).sort(compareCodeUnits)) parts.push(`${encodedKey}=${encoded}`);
+    if (encodedKey !== '') {
+      if (end - i === 1) {
+        out += `${out ? '&' : ''}${encodedKey}=${uriEscape(sorted[i]![1])}`;
+      } else {
+        const values: string[] = [];
+        for (let j = i; j < end; j++) values.push(uriEscape(sorted[j]![1]));
+        for (const encoded of values.sort(compareCodeUnits)) out += `${out ? '&' : ''}${encodedKey}=${encoded}`;
+      }
     }
+    i = end;
   }
-  return parts.join('&');
+  return out;
 }
 
 /** Runs of whitespace become one space, then the value is trimmed (the Node SDK's rule). */
 export function canonicalHeaderValue(value: string): string {
+  if (!/\s/.test(value)) return value;
   return value.replace(/\s+/g, ' ').replace(/^\s+|\s+$/g, '');
 }
 
@@ -133,11 +135,14 @@ export function canonicalHeaders(headers: Readonly<Record<string, string>>): Can
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }
 
 let lastXDateSecond = Number.NaN;
 let lastXDate = '';
+let lastXDateDay = Number.NaN;
+let lastShortDate = '';
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
 
 /** YYYYMMDDTHHMMSSZ in UTC, milliseconds truncated. */
 export function formatXDate(date: string | number | Date): string {
@@ -145,8 +150,14 @@ export function formatXDate(date: string | number | Date): string {
   if (!Number.isFinite(ms)) throw new RangeError('signing date is not a valid date');
   const second = Math.floor(ms / 1000);
   if (second === lastXDateSecond) return lastXDate;
-  const iso = new Date(second * 1000).toISOString(); // 2024-06-19T07:13:06.000Z
-  lastXDate = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  const day = Math.floor(second / 86_400);
+  if (day !== lastXDateDay) {
+    const date = new Date(day * 86_400_000);
+    lastShortDate = `${date.getUTCFullYear()}${pad2(date.getUTCMonth() + 1)}${pad2(date.getUTCDate())}`;
+    lastXDateDay = day;
+  }
+  const inDay = second - day * 86_400;
+  lastXDate = `${lastShortDate}T${pad2(Math.floor(inDay / 3600))}${pad2(Math.floor(inDay / 60) % 60)}${pad2(inDay % 60)}Z`;
   lastXDateSecond = second;
   return lastXDate;
 }

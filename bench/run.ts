@@ -1,0 +1,236 @@
+/**
+ * Benchmarks. Every figure is a ratio to an anchor measured in the same run, on the same machine.
+ * The last line printed is one JSON object with all figures.
+ *
+ *   signer:     signatures/s of lib/volc/signer.ts vs the official SDK Signer and vs
+ *               @smithy/signature-v4 + @smithy/hash-node (higher is better)
+ *   client:     CPU per signed GetSegmentTask of VolcClient vs the official SDK Service path,
+ *               both against the same emulator running in another process (lower is better)
+ *   cold start: cold import of each dist/ bundle vs a bundle of @volcengine/openapi +
+ *               @aws-sdk/client-s3 + @middy/core + zod + undici + Powertools logger (lower is better)
+ */
+import { createRequire } from 'node:module';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { Hash } from '@smithy/hash-node';
+import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { signVolcRequest } from '../lib/volc/signer.ts';
+import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
+import type { TokenBucket as TokenBucketType } from '../lib/volc/rate-limiter.ts';
+
+const require = createRequire(import.meta.url);
+const SdkSigner = require('@volcengine/openapi/lib/base/sign.js').default;
+const { Service } = require('@volcengine/openapi');
+
+const CREDENTIALS = { accessKeyId: 'AKLTBENCHACCESSKEY', secretAccessKey: 'bench-secret-access-key' };
+const QUERY: Array<[string, string]> = [
+  ['Action', 'GetSegmentTask'],
+  ['Version', '2023-11-01'],
+  ['AppId', '661e3b4c9a5f7d0012a543cf'],
+  ['RoomId', 'Room1'],
+  ['TaskId', 'seg-task-0001'],
+];
+const figures: Record<string, number> = {};
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Operations per second of `fn`, best of `rounds` timed rounds after a warm-up. */
+async function opsPerSecond(fn: () => unknown | Promise<unknown>, { rounds = 5, ms = 400 } = {}): Promise<number> {
+  const deadline = performance.now() + 200;
+  while (performance.now() < deadline) await fn();
+  const results: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let count = 0;
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      for (let i = 0; i < 100; i++) await fn();
+      count += 100;
+    }
+    results.push((count * 1000) / (performance.now() - start));
+  }
+  return median(results);
+}
+
+async function benchSigner(): Promise<void> {
+  let tick = Date.UTC(2026, 10, 25, 8, 0, 0);
+  const ours = () =>
+    signVolcRequest({ ...CREDENTIALS, region: 'cn-north-1', service: 'rtc', method: 'GET', path: '/', query: QUERY, headers: {}, body: '', date: (tick += 1000) });
+  const params = Object.fromEntries(QUERY);
+  const sdk = () => {
+    const signer = new SdkSigner({ region: 'cn-north-1', method: 'GET', pathname: '/', params: { ...params }, headers: {} }, 'rtc');
+    signer.addAuthorization({ accessKeyId: CREDENTIALS.accessKeyId, secretKey: CREDENTIALS.secretAccessKey }, new Date((tick += 1000)));
+  };
+  const smithy = new SignatureV4({ service: 'rtc', region: 'cn-north-1', credentials: CREDENTIALS, sha256: Hash.bind(null, 'sha256') });
+  const smithySign = () =>
+    smithy.sign(
+      { method: 'GET', protocol: 'https:', hostname: 'rtc.volcengineapi.com', path: '/', query: { ...params }, headers: { host: 'rtc.volcengineapi.com' } },
+      { signingDate: new Date((tick += 1000)) },
+    );
+  const oursRate = await opsPerSecond(ours);
+  const sdkRate = await opsPerSecond(sdk);
+  const smithyRate = await opsPerSecond(smithySign);
+  figures.signer_ops_per_s = Math.round(oursRate);
+  figures.signer_vs_sdk = round(oursRate / sdkRate);
+  figures.signer_vs_smithy = round(oursRate / smithyRate);
+  console.log(`signer: ${fmt(oursRate)}/s; official SDK ${fmt(sdkRate)}/s (×${figures.signer_vs_sdk}, goal ≥ 20); smithy+hash-node ${fmt(smithyRate)}/s (×${figures.signer_vs_smithy}, goal ≥ 3)`);
+}
+
+async function startEmulatorProcess(): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/emulator-process.ts'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /URL (\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
+/**
+ * CPU time (user + system, this process only) per call of each path, median of rounds. Rounds
+ * alternate between the paths so that machine noise hits both alike, after a warm-up long enough
+ * for the JIT to optimise both (a few hundred calls are not).
+ */
+async function cpuPerCall(paths: Array<() => Promise<unknown>>, calls = 1000, rounds = 7, warmup = 4000): Promise<number[]> {
+  for (const call of paths) for (let i = 0; i < warmup; i++) await call();
+  const perCall: number[][] = paths.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [index, call] of paths.entries()) {
+      const before = process.cpuUsage();
+      for (let i = 0; i < calls; i++) await call();
+      const used = process.cpuUsage(before);
+      perCall[index]!.push((used.user + used.system) / calls);
+    }
+  }
+  return perCall.map(median);
+}
+
+/** The client as it ships: bundled and minified by esbuild like the functions. */
+async function loadShippedClient(): Promise<{ VolcClient: typeof VolcClientType; TokenBucket: typeof TokenBucketType }> {
+  const outfile = join('dist', 'bench', 'volc-client.mjs');
+  await build({
+    stdin: { contents: "export { VolcClient } from './lib/volc/client.ts'; export { TokenBucket } from './lib/volc/rate-limiter.ts';", resolveDir: process.cwd(), loader: 'ts' },
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    minify: true,
+    banner: { js: "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  return import(pathToFileURL(resolve(outfile)).href);
+}
+
+async function benchClient(): Promise<void> {
+  const { VolcClient, TokenBucket } = await loadShippedClient();
+  const emulator = await startEmulatorProcess();
+  try {
+    const client = new VolcClient({
+      endpoint: emulator.url,
+      region: 'cn-north-1',
+      service: 'rtc',
+      credentials: () => CREDENTIALS,
+      limiter: new TokenBucket({ ratePerSecond: 1e9, burst: 1e9 }),
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    const address = { appId: '661e3b4c9a5f7d0012a543cf', roomId: 'Room1', taskId: 'seg-task-0001' };
+    const ours = async () => {
+      const result = await client.getSegmentTask('2023-11-01', address, { timeoutMs: 5000 });
+      if (result.task?.Status !== 2) throw new Error('unexpected answer');
+    };
+    const service = new Service({ host: new URL(emulator.url).host, protocol: 'http:', region: 'cn-north-1', serviceName: 'rtc', accessKeyId: CREDENTIALS.accessKeyId, secretKey: CREDENTIALS.secretAccessKey });
+    const getTask = service.createAPI('GetSegmentTask', { Version: '2023-11-01', method: 'GET' });
+    const sdk = async () => {
+      const result = await getTask({ AppId: address.appId, RoomId: address.roomId, TaskId: address.taskId });
+      if (result.Result?.SegmentTask?.Status !== 2) throw new Error('unexpected SDK answer');
+    };
+    // Transport floor: one unsigned keep-alive undici request to the same emulator, nothing else.
+    const floorAgent = new UndiciAgent({ keepAliveTimeout: 30_000 });
+    const floor = async () => {
+      const response = await undiciRequest(`${emulator.url}/?Action=GetSegmentTask&Version=2023-11-01`, { dispatcher: floorAgent });
+      await response.body.text();
+    };
+    const [oursCpu, sdkCpu, floorCpu] = (await cpuPerCall([ours, sdk, floor])) as [number, number, number];
+    figures.client_cpu_us_per_call = round(oursCpu);
+    figures.client_cpu_vs_sdk = round(oursCpu / sdkCpu);
+    figures.client_transport_floor_us = round(floorCpu);
+    console.log(
+      `client: ${round(oursCpu)} µs CPU per GetSegmentTask; official SDK Service ${round(sdkCpu)} µs (×${figures.client_cpu_vs_sdk}, goal ≤ 0.3); ` +
+        `bare undici request ${round(floorCpu)} µs`,
+    );
+  } finally {
+    emulator.stop();
+  }
+}
+
+async function buildAnchor(): Promise<string> {
+  const dir = join('dist', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const entry = join(dir, 'anchor-entry.mjs');
+  writeFileSync(
+    entry,
+    [
+      "import * as volc from '@volcengine/openapi';",
+      "import * as s3 from '@aws-sdk/client-s3';",
+      "import * as middy from '@middy/core';",
+      "import * as zod from 'zod';",
+      "import * as undici from 'undici';",
+      "import * as logger from '@aws-lambda-powertools/logger';",
+      'globalThis.__anchor = [volc, s3, middy, zod, undici, logger];',
+    ].join('\n'),
+  );
+  await build({
+    entryPoints: [entry],
+    outfile: join(dir, 'anchor.mjs'),
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    minify: true,
+    banner: { js: "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  return join(dir, 'anchor.mjs');
+}
+
+/** Median wall time of importing `file` in a fresh Node process. */
+function coldImportMs(file: string, runs = 9): number {
+  const script = `const t=performance.now();await import(${JSON.stringify(`${process.cwd()}/${file}`)});process.stdout.write(String(performance.now()-t));`;
+  const env = { ...process.env, VOLC_ACCESS_KEY_ID: 'AKLTBENCH', VOLC_SECRET_ACCESS_KEY: 'bench', POWERTOOLS_LOG_LEVEL: 'SILENT' };
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env }).toString()));
+  return median(times);
+}
+
+async function benchColdStart(): Promise<void> {
+  const anchor = await buildAnchor();
+  const anchorMs = coldImportMs(anchor);
+  const anchorKiB = statSync(anchor).size / 1024;
+  console.log(`cold start anchor bundle: ${round(anchorMs)} ms, ${Math.round(anchorKiB)} KiB`);
+  for (const file of readdirSync('dist').filter((f) => f.endsWith('.mjs'))) {
+    const name = file.replace(/\.mjs$/, '');
+    const ms = coldImportMs(join('dist', file));
+    const kib = statSync(join('dist', file)).size / 1024;
+    figures[`${name}_cold_import_ms`] = round(ms);
+    figures[`${name}_cold_import_vs_anchor`] = round(ms / anchorMs);
+    figures[`${name}_bundle_kib`] = Math.round(kib);
+    console.log(`cold start ${name}: ${round(ms)} ms (×${figures[`${name}_cold_import_vs_anchor`]} of the anchor, goal ≤ 0.4), ${Math.round(kib)} KiB`);
+  }
+  figures.anchor_cold_import_ms = round(anchorMs);
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+const only = process.argv[2];
+if (!only || only === 'signer') await benchSigner();
+if (!only || only === 'client') await benchClient();
+if (!only || only === 'cold') await benchColdStart();
+console.log(JSON.stringify(figures));
