@@ -1,0 +1,122 @@
+/**
+ * The S3 operations the archive relies on, on @aws-sdk/client-s3: JSON GET, conditional PUT
+ * (If-None-Match: * / If-Match), DELETE and paginated LIST. Works with AWS S3, Volcengine TOS
+ * and MinIO (endpoint, region and path-style are configurable).
+ */
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+
+export interface ObjectStoreOptions {
+  bucket: string;
+  endpoint?: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+}
+
+export interface StoredJson {
+  body: unknown;
+  etag: string;
+}
+
+export type PutCondition = { ifNoneMatch: true } | { ifMatch: string } | undefined;
+
+export interface ListPage {
+  keys: string[];
+  prefixes: string[];
+  nextToken: string | undefined;
+}
+
+/** The write lost a race: the object exists (If-None-Match) or changed (If-Match). */
+export class PreconditionFailed extends Error {}
+
+export class ObjectStore {
+  readonly bucket: string;
+  readonly #s3: S3Client;
+
+  constructor(options: ObjectStoreOptions) {
+    this.bucket = options.bucket;
+    this.#s3 = new S3Client({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.forcePathStyle,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+    });
+  }
+
+  async getJson(key: string): Promise<StoredJson | undefined> {
+    try {
+      const answer = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const text = await answer.Body!.transformToString('utf8');
+      return { body: JSON.parse(text), etag: answer.ETag ?? '' };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Writes `value` as JSON; throws PreconditionFailed when the condition does not hold. */
+  async putJson(key: string, value: unknown, condition?: PutCondition): Promise<string> {
+    try {
+      const answer = await this.#s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: JSON.stringify(value),
+          ContentType: 'application/json',
+          ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: '*' } : {}),
+          ...(condition && 'ifMatch' in condition ? { IfMatch: condition.ifMatch } : {}),
+        }),
+      );
+      return answer.ETag ?? '';
+    } catch (error) {
+      // 409 ConditionalRequestConflict: AWS's answer to two conditional writes racing on one key.
+      if (statusOf(error) === 412 || statusOf(error) === 409) throw new PreconditionFailed(`conditional write to ${key} lost`, { cause: error });
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  async listPage(prefix: string, options: { token?: string | undefined; maxKeys?: number; delimiter?: string; startAfter?: string } = {}): Promise<ListPage> {
+    const answer = await this.#s3.send(
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: prefix,
+        MaxKeys: options.maxKeys ?? 1000,
+        ...(options.token ? { ContinuationToken: options.token } : {}),
+        ...(options.delimiter ? { Delimiter: options.delimiter } : {}),
+        ...(options.startAfter ? { StartAfter: options.startAfter } : {}),
+      }),
+    );
+    return {
+      keys: (answer.Contents ?? []).map((o) => o.Key!).filter(Boolean),
+      prefixes: (answer.CommonPrefixes ?? []).map((p) => p.Prefix!).filter(Boolean),
+      nextToken: answer.IsTruncated ? answer.NextContinuationToken : undefined,
+    };
+  }
+
+  /** Every key under `prefix`, in key order, one page (≤ 1000 keys) in memory at a time. */
+  async *keys(prefix: string): AsyncGenerator<string> {
+    let token: string | undefined;
+    do {
+      const page = await this.listPage(prefix, { token });
+      yield* page.keys;
+      token = page.nextToken;
+    } while (token);
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof S3ServiceException) return error.$metadata.httpStatusCode;
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
