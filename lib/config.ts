@@ -7,6 +7,26 @@ import { DEFAULT_ENDPOINT, DEFAULT_REGION, DEFAULT_SERVICE } from './volc/client
 
 const intFrom = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
+const booleanFrom = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1');
+
+/**
+ * Where the archive lives. Optional for the lookup function (without it, lookups are live only).
+ * @example { "ARCHIVE_BUCKET": "rtc-segment-archive", "S3_REGION": "us-east-1" }
+ */
+export const ArchiveStorageEnvShape = {
+  ARCHIVE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid bucket name').optional(),
+  /** Key prefix inside the bucket, e.g. "rtc/" (empty by default). */
+  ARCHIVE_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or end with "/"').default(''),
+  /** For S3-compatible stores (Volcengine TOS, MinIO); empty for AWS S3. */
+  S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  S3_REGION: z.string().min(1).default(process.env.AWS_REGION ?? 'us-east-1'),
+  S3_FORCE_PATH_STYLE: booleanFrom(false),
+};
+
 /**
  * Environment of the lookup function.
  * @example { "VOLC_ACCESS_KEY_ID": "AKLT...", "VOLC_SECRET_ACCESS_KEY": "...", "LOOKUP_QPS": "50" }
@@ -20,7 +40,7 @@ export const LookupEnvSchema = z
     VOLC_SECRET_ACCESS_KEY: z.string().min(1),
     VOLC_SESSION_TOKEN: z.string().min(1).optional(),
     /** Sustained GetSegmentTask calls per second from one instance. */
-    LOOKUP_QPS: z.coerce.number().positive().max(60).default(50),
+    LOOKUP_QPS: z.coerce.number().positive().max(60).default(40),
     /** Calls allowed at once on top of the rate; rate + burst must stay within 60. */
     LOOKUP_BURST: intFrom(1, 59, 5),
     /** Whole-request budget for a lookup, retries included. */
@@ -30,12 +50,49 @@ export const LookupEnvSchema = z
     VOLC_RETRY_MAX_MS: intFrom(1, 30_000, 2_000),
     /** Terminal tasks (Status 3/4) kept in memory per instance. */
     LOOKUP_CACHE_ENTRIES: intFrom(0, 100_000, 1_000),
+    ...ArchiveStorageEnvShape,
   })
   .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= 60, {
     message: 'LOOKUP_QPS + LOOKUP_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
     path: ['LOOKUP_QPS'],
   });
 export type LookupEnv = z.infer<typeof LookupEnvSchema>;
+
+/**
+ * Environment of the archiver function.
+ * @example { "ARCHIVE_BUCKET": "rtc-segment-archive", "ARCHIVE_QPS": "12", "VOLC_ACCESS_KEY_ID": "AKLT..." }
+ */
+export const ArchiverEnvSchema = z
+  .object({
+    VOLC_ENDPOINT: z.url({ protocol: /^https?$/ }).default(DEFAULT_ENDPOINT),
+    VOLC_REGION: z.string().min(1).default(DEFAULT_REGION),
+    VOLC_SERVICE: z.string().min(1).default(DEFAULT_SERVICE),
+    VOLC_ACCESS_KEY_ID: z.string().trim().min(1),
+    VOLC_SECRET_ACCESS_KEY: z.string().min(1),
+    VOLC_SESSION_TOKEN: z.string().min(1).optional(),
+    ...ArchiveStorageEnvShape,
+    ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
+    /** GetSegmentTask calls per second the archiver may make (shares Volcengine's 60/s with lookups). */
+    ARCHIVE_QPS: z.coerce.number().positive().max(60).default(12),
+    ARCHIVE_BURST: intFrom(1, 59, 3),
+    ARCHIVE_CONCURRENCY: intFrom(1, 64, 8),
+    ARCHIVE_CALL_TIMEOUT_MS: intFrom(100, 29_000, 5_000),
+    /** The final snapshot is taken this long before StartTime + 72 h; keep it above the schedule interval. */
+    ARCHIVE_FINAL_MARGIN_MS: intFrom(60_000, 24 * 3_600_000, 30 * 60_000),
+    /** No new task is taken with less than this much Lambda time left. */
+    ARCHIVE_SAFETY_MS: intFrom(1_000, 600_000, 20_000),
+    /** A task Volcengine does not show yet is asked again after this long. */
+    ARCHIVE_UNKNOWN_RETRY_MS: intFrom(60_000, 24 * 3_600_000, 15 * 60_000),
+    ARCHIVE_API_VERSION: z.enum(['2022-06-01', '2023-11-01']).default('2023-11-01'),
+    VOLC_MAX_ATTEMPTS: intFrom(1, 10, 3),
+    VOLC_RETRY_BASE_MS: intFrom(1, 10_000, 100),
+    VOLC_RETRY_MAX_MS: intFrom(1, 30_000, 2_000),
+  })
+  .refine((env) => env.ARCHIVE_QPS + env.ARCHIVE_BURST <= 60, {
+    message: 'ARCHIVE_QPS + ARCHIVE_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
+    path: ['ARCHIVE_QPS'],
+  });
+export type ArchiverEnv = z.infer<typeof ArchiverEnvSchema>;
 
 export class ConfigurationError extends Error {}
 

@@ -18,7 +18,11 @@ export interface SnapshotInput {
   upstreamRequestId?: string | undefined;
 }
 
-export type SnapshotOutcome = 'written' | 'unchanged';
+export interface RecordResult {
+  outcome: 'written' | 'unchanged';
+  /** The latest snapshot before this observation, if there was one. */
+  previous: SnapshotFile | undefined;
+}
 
 export interface ArchivedTaskPage {
   taskIds: string[];
@@ -64,7 +68,7 @@ export class SegmentArchive {
    * Records one observation. A new state is written under its hash (create-only) before
    * latest.json moves to it; latest.json only ever moves forward in CapturedAt.
    */
-  async record(address: TaskAddress, input: SnapshotInput): Promise<SnapshotOutcome> {
+  async record(address: TaskAddress, input: SnapshotInput): Promise<RecordResult> {
     const task = stripSecrets(input.task) as SegmentTask;
     const hash = stateHash(task);
     const snapshot: SnapshotFile = {
@@ -81,15 +85,15 @@ export class SegmentArchive {
     };
     for (let race = 0; race < MAX_LATEST_RACES; race++) {
       const current = await this.#latestWithEtag(address);
-      if (current) {
-        const known = current.snapshot;
-        if (known.StateHash === hash && (known.Final || !input.final)) return 'unchanged';
-        if (Date.parse(known.CapturedAt) > input.capturedAt) return 'unchanged'; // a newer observation is already there
+      const previous = current?.snapshot;
+      if (previous) {
+        if (previous.StateHash === hash && (previous.Final || !input.final)) return { outcome: 'unchanged', previous };
+        if (Date.parse(previous.CapturedAt) > input.capturedAt) return { outcome: 'unchanged', previous }; // a newer observation is already there
       }
       if (!current || current.snapshot.StateHash !== hash) await this.#writeState(address, hash, snapshot);
       try {
         await this.store.putJson(this.keys.latest(address), snapshot, current ? { ifMatch: current.etag } : { ifNoneMatch: true });
-        return 'written';
+        return { outcome: 'written', previous };
       } catch (error) {
         if (!(error instanceof PreconditionFailed)) throw error;
       }

@@ -1,6 +1,6 @@
 /**
  * S3-protocol server for tests and the local stack: fauxqs (a real S3 API implementation, in
- * memory or persisted to a folder) behind a small HTTP proxy on 127.0.0.1 that
+ * memory or persisted to a folder, in its own process) behind a small HTTP proxy on 127.0.0.1 that
  *
  * - enforces conditional writes, which fauxqs ignores: PUT with `If-None-Match: *` fails with
  *   412 when the key exists, PUT with `If-Match: <etag>` fails with 412 when the current ETag
@@ -11,13 +11,8 @@
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { startFauxqs } from 'fauxqs';
-
-interface FauxqsBackend {
-  address: string;
-  stop(): Promise<void>;
-  createBucket(name: string): unknown;
-}
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export type S3Operation = 'GET' | 'PUT' | 'DELETE' | 'LIST' | 'HEAD';
 
@@ -45,7 +40,7 @@ export class S3TestServer {
   readonly #faults: Array<S3Fault & { seen: number }> = [];
   readonly #locks = new Map<string, Promise<void>>();
   readonly #sockets = new Set<Socket>();
-  #backend: FauxqsBackend | undefined;
+  #backend: ChildProcess | undefined;
   #backendUrl = new URL('http://127.0.0.1');
   #proxy: Server | undefined;
   #url = '';
@@ -55,18 +50,21 @@ export class S3TestServer {
   }
 
   async start(): Promise<string> {
-    this.#backend = (await startFauxqs({
-      port: 0,
-      logger: false,
-      host: '127.0.0.1',
-      ...(this.options.dataDir ? { dataDir: this.options.dataDir, s3StorageDir: `${this.options.dataDir}/objects` } : {}),
-    })) as unknown as FauxqsBackend;
-    this.#backendUrl = new URL(this.#backend!.address);
-    try {
-      this.#backend!.createBucket(this.bucket);
-    } catch {
-      // already there (persisted from an earlier run)
-    }
+    const backend = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fauxqs-process.ts', import.meta.url))], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      env: { ...process.env, FAUXQS_BUCKET: this.bucket, ...(this.options.dataDir ? { FAUXQS_DATA_DIR: this.options.dataDir } : {}) },
+    });
+    this.#backend = backend;
+    const address = await new Promise<string>((resolve, reject) => {
+      let output = '';
+      backend.stdout!.on('data', (chunk) => {
+        output += chunk;
+        const match = /URL (\S+)/.exec(output);
+        if (match) resolve(match[1]!);
+      });
+      backend.once('exit', (code) => reject(new Error(`the S3 server exited with ${code}`)));
+    });
+    this.#backendUrl = new URL(address);
     const proxy = createServer((req, res) => void this.#handle(req, res));
     this.#proxy = proxy;
     proxy.on('connection', (socket) => {
@@ -105,7 +103,12 @@ export class S3TestServer {
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.#proxy ? this.#proxy.close(() => resolve()) : resolve()));
-    await this.#backend?.stop();
+    const backend = this.#backend;
+    if (backend && backend.exitCode === null) {
+      const exited = new Promise((resolve) => backend.once('exit', resolve));
+      backend.kill('SIGTERM');
+      await exited;
+    }
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

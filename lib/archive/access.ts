@@ -1,0 +1,29 @@
+/** The archive's parts, built from the storage settings. Loaded on demand by the lookup function. */
+import { ArchiveKeys } from './keys.ts';
+import { ObjectStore } from './object-store.ts';
+import { SegmentArchive } from './segment-archive.ts';
+import { WatchRegistry } from './watch-registry.ts';
+
+export interface ArchiveStorageSettings {
+  ARCHIVE_BUCKET: string;
+  ARCHIVE_PREFIX: string;
+  S3_ENDPOINT?: string | undefined;
+  S3_REGION: string;
+  S3_FORCE_PATH_STYLE: boolean;
+}
+
+export interface ArchiveAccess {
+  archive: SegmentArchive;
+  registry: WatchRegistry;
+}
+
+export function openArchive(settings: ArchiveStorageSettings): ArchiveAccess {
+  const store = new ObjectStore({
+    bucket: settings.ARCHIVE_BUCKET,
+    endpoint: settings.S3_ENDPOINT,
+    region: settings.S3_REGION,
+    forcePathStyle: settings.S3_FORCE_PATH_STYLE,
+  });
+  const keys = new ArchiveKeys(settings.ARCHIVE_PREFIX);
+  return { archive: new SegmentArchive(store, keys), registry: new WatchRegistry(store, keys) };
+}

@@ -1,0 +1,60 @@
+/** The archiver function's pipeline: middy, Powertools logger and metrics, one run per invocation. */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import type { ArchiverEnv } from '../config.ts';
+import type { VolcClient } from '../volc/client.ts';
+import { runArchiver, type ArchiveRunSummary } from './archiver.ts';
+import type { ArchiveAccess } from './access.ts';
+
+export interface ArchiverDeps {
+  env: ArchiverEnv;
+  access: ArchiveAccess;
+  client: VolcClient;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+export function createArchiverHandler(deps: ArchiverDeps) {
+  const { env, access, client, logger, metrics } = deps;
+  const now = deps.now ?? Date.now;
+
+  const run = async (_event: unknown, context: Context): Promise<ArchiveRunSummary> => {
+    const startedAt = now();
+    const summary = await runArchiver({
+      ...access,
+      client,
+      version: env.ARCHIVE_API_VERSION,
+      now,
+      finalMarginMs: env.ARCHIVE_FINAL_MARGIN_MS,
+      callTimeoutMs: env.ARCHIVE_CALL_TIMEOUT_MS,
+      concurrency: env.ARCHIVE_CONCURRENCY,
+      timeLeftMs: () => (typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY),
+      safetyMs: env.ARCHIVE_SAFETY_MS,
+      unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
+      onError: (error, task) => logger.warn('task left for the next run', { appId: task.address.appId, roomId: task.address.roomId, taskId: task.address.taskId, error }),
+    });
+    metrics.addMetric('TasksPolled', MetricUnit.Count, summary.tasksPolled);
+    metrics.addMetric('SnapshotsWritten', MetricUnit.Count, summary.snapshotsWritten);
+    metrics.addMetric('TasksRetired', MetricUnit.Count, summary.tasksRetired);
+    metrics.addMetric('Throttled', MetricUnit.Count, summary.throttled);
+    metrics.addMetric('Errors', MetricUnit.Count, summary.errors);
+    metrics.addMetric('FinalSnapshotsMissed', MetricUnit.Count, summary.finalSnapshotsMissed);
+    metrics.addMetric('ArchiveLag', MetricUnit.Milliseconds, summary.archiveLagMs);
+    if (summary.oldestDeadlineLeft !== undefined) metrics.addMetric('OldestDeadlineLeft', MetricUnit.Milliseconds, summary.oldestDeadlineLeft - now());
+    logger.info('archive run finished', {
+      ...summary,
+      oldestDeadlineLeft: summary.oldestDeadlineLeft === undefined ? null : new Date(summary.oldestDeadlineLeft).toISOString(),
+      durationMs: now() - startedAt,
+    });
+    return summary;
+  };
+
+  return middy<unknown, ArchiveRunSummary, Error, Context>(run)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
+}

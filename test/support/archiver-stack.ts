@@ -1,0 +1,62 @@
+/** Emulator + S3 test server + archiver, all on one controllable clock. */
+import { runArchiver, type ArchiveRunSummary, type ArchiverOptions } from '../../lib/archive/archiver.ts';
+import { VolcClient } from '../../lib/volc/client.ts';
+import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
+import type { TaskAddress } from '../../lib/volc/client.ts';
+import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
+import { startArchiveStack, type ArchiveStack } from './archive-stack.ts';
+import { HOUR, ManualClock } from './clock.ts';
+import { TEST_CREDENTIALS } from './credentials.ts';
+
+export interface ArchiverStack extends ArchiveStack {
+  emulator: VolcEmulator;
+  clock: ManualClock;
+  client: VolcClient;
+  run(overrides?: Partial<ArchiverOptions>): Promise<ArchiveRunSummary>;
+  watch(address: TaskAddress, startTime?: number): Promise<void>;
+}
+
+export async function startArchiverStack(options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number } = {}): Promise<ArchiverStack> {
+  // A fixed instant close to the real one: request signatures carry the clock, the emulator checks skew against the same clock.
+  const clock = new ManualClock(Math.floor(Date.now() / HOUR) * HOUR);
+  const emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now, ...options.emulator });
+  const endpoint = await emulator.start();
+  const archiveStack = await startArchiveStack();
+  const client = new VolcClient({
+    endpoint,
+    region: 'cn-north-1',
+    service: 'rtc',
+    credentials: () => TEST_CREDENTIALS,
+    limiter: new TokenBucket({ ratePerSecond: options.qps ?? 1000, burst: options.burst ?? 50 }),
+    retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
+    now: clock.now,
+  });
+  return {
+    ...archiveStack,
+    emulator,
+    clock,
+    client,
+    run: (overrides = {}) =>
+      runArchiver({
+        registry: archiveStack.registry,
+        archive: archiveStack.archive,
+        client,
+        version: '2023-11-01',
+        now: clock.now,
+        finalMarginMs: 30 * 60_000,
+        callTimeoutMs: 2_000,
+        concurrency: 8,
+        timeLeftMs: () => Number.POSITIVE_INFINITY,
+        safetyMs: 0,
+        unknownRetryMs: 15 * 60_000,
+        ...overrides,
+      }),
+    watch: async (address, startTime) => {
+      await archiveStack.registry.register(address, startTime, 'watch', clock.now());
+    },
+    async stop() {
+      await emulator.stop();
+      await archiveStack.stop();
+    },
+  };
+}
