@@ -50,6 +50,8 @@ export const LookupEnvSchema = z
     VOLC_RETRY_MAX_MS: intFrom(1, 30_000, 2_000),
     /** Terminal tasks (Status 3/4) kept in memory per instance. */
     LOOKUP_CACHE_ENTRIES: intFrom(0, 100_000, 1_000),
+    /** Per-attempt limit of the lookup's archive reads and writes (2 attempts). */
+    LOOKUP_ARCHIVE_TIMEOUT_MS: intFrom(50, 10_000, 1_000),
     ...ArchiveStorageEnvShape,
   })
   .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= 60, {

@@ -17,12 +17,14 @@ export interface ArchiveAccess {
   registry: WatchRegistry;
 }
 
-export function openArchive(settings: ArchiveStorageSettings): ArchiveAccess {
+/** `limits` bound each S3 call; the lookup function keeps them tight so a slow bucket cannot hold up an answer. */
+export function openArchive(settings: ArchiveStorageSettings, limits: { maxAttempts?: number; requestTimeoutMs?: number } = {}): ArchiveAccess {
   const store = new ObjectStore({
     bucket: settings.ARCHIVE_BUCKET,
     endpoint: settings.S3_ENDPOINT,
     region: settings.S3_REGION,
     forcePathStyle: settings.S3_FORCE_PATH_STYLE,
+    ...limits,
   });
   const keys = new ArchiveKeys(settings.ARCHIVE_PREFIX);
   return { archive: new SegmentArchive(store, keys), registry: new WatchRegistry(store, keys) };

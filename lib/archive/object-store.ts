@@ -17,6 +17,10 @@ export interface ObjectStoreOptions {
   endpoint?: string | undefined;
   region: string;
   forcePathStyle: boolean;
+  /** Attempts per S3 call (the SDK's standard retry strategy). */
+  maxAttempts?: number;
+  /** Per-attempt time limit. */
+  requestTimeoutMs?: number;
 }
 
 export interface StoredJson {
@@ -47,7 +51,8 @@ export class ObjectStore {
       forcePathStyle: options.forcePathStyle,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 3,
+      maxAttempts: options.maxAttempts ?? 3,
+      requestHandler: { connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000), requestTimeout: options.requestTimeoutMs ?? 5_000 },
     });
   }
 

@@ -1,5 +1,5 @@
 /** Parses a lookup request: the same query a Volcengine client sends for GetSegmentTask. */
-import { AppError, RequestRejectedError } from '../errors.ts';
+import { AppError, InvalidParameterError, RequestRejectedError } from '../errors.ts';
 import type { HttpApiEvent } from '../http/api-gateway.ts';
 import { parseQuery, printable, requireParameter, requirePattern, type QueryParameters } from '../http/query.ts';
 import { SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
@@ -31,10 +31,32 @@ export function readLookupRequest(event: HttpApiEvent, actions: readonly string[
   return { action, version: version as ApiVersion, parameters };
 }
 
-export function readTaskAddress(parameters: QueryParameters): TaskAddress {
+export function readRoom(parameters: QueryParameters): { appId: string; roomId: string } {
   return {
     appId: requirePattern(parameters, 'AppId', VOLC_ID_PATTERN, ID_RULE),
     roomId: requirePattern(parameters, 'RoomId', VOLC_ID_PATTERN, ID_RULE),
-    taskId: requirePattern(parameters, 'TaskId', VOLC_ID_PATTERN, ID_RULE),
   };
+}
+
+export function readTaskAddress(parameters: QueryParameters): TaskAddress {
+  return { ...readRoom(parameters), taskId: requirePattern(parameters, 'TaskId', VOLC_ID_PATTERN, ID_RULE) };
+}
+
+/** An optional decimal integer parameter within [min, max]. */
+export function readOptionalInteger(parameters: QueryParameters, name: string, min: number, max: number): number | undefined {
+  const raw = parameters.get(name);
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,16}$/.test(raw)) throw new InvalidParameterError(name, 'it must be a whole number');
+  const value = Number(raw);
+  if (value < min || value > max) throw new InvalidParameterError(name, `it must be between ${min} and ${max}`);
+  return value;
+}
+
+const PAGE_TOKEN = /^[A-Za-z0-9+/=_.~-]{1,1024}$/;
+
+export function readPageToken(parameters: QueryParameters): string | undefined {
+  const raw = parameters.get('PageToken');
+  if (raw === undefined || raw === '') return undefined;
+  if (!PAGE_TOKEN.test(raw)) throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
+  return raw;
 }

@@ -5,55 +5,121 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { AppError, TaskNotFoundError } from '../errors.ts';
+import type { Context } from 'aws-lambda';
+import { AppError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
 import { HttpApiEventSchema, type HttpResult } from '../http/api-gateway.ts';
 import { successBody } from '../http/envelope.ts';
-import type { Context } from 'aws-lambda';
 import { envelopeOf, volcEnvelope } from '../http/middleware.ts';
-import { readLookupRequest, readTaskAddress } from './actions.ts';
-import type { SegmentTaskLookup } from './segment-task-lookup.ts';
+import type { TaskAddress } from '../volc/client.ts';
+import type { SnapshotFile } from '../archive/schemas.ts';
+import { readLookupRequest, readOptionalInteger, readPageToken, readRoom, readTaskAddress, type LookupRequest } from './actions.ts';
+import { ArchiveUnavailableError, type Answer, type SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupHandlerDeps {
   lookup: SegmentTaskLookup;
   region: string;
   logger: Logger;
+  now?: () => number;
 }
 
-export const LOOKUP_ACTIONS = ['GetSegmentTask'] as const;
+export const LIVE_ACTIONS = ['GetSegmentTask'] as const;
+export const ARCHIVE_ACTIONS = ['WatchSegmentTask', 'ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks'] as const;
 
 const FALLBACK_BODY = JSON.stringify({
   ResponseMetadata: { Service: 'rtc', Error: { Code: 'InternalError', Message: 'An internal error occurred.' } },
 });
 
+interface ActionResult {
+  result: unknown;
+  headers?: Record<string, string>;
+}
+
+/** How a snapshot is shown to callers. */
+export function archiveInfo(snapshot: SnapshotFile) {
+  return { CapturedAt: snapshot.CapturedAt, Final: snapshot.Final, StateHash: snapshot.StateHash };
+}
+
 export function createLookupHandler(deps: LookupHandlerDeps) {
   const { lookup, region, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const actions: readonly string[] = lookup.hasArchive ? [...LIVE_ACTIONS, ...ARCHIVE_ACTIONS] : LIVE_ACTIONS;
+
+  const withArchive = async <T>(work: (access: Awaited<ReturnType<SegmentTaskLookup['archive']>>) => Promise<T>): Promise<T> => {
+    const access = await lookup.archive();
+    try {
+      return await work(access);
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new ArchiveUnavailableError(error);
+    }
+  };
+
+  const notFound = (address: TaskAddress, what: string, upstreamRequestId?: string) =>
+    new TaskNotFoundError(`The segment task AppId=${address.appId}, RoomId=${address.roomId}, TaskId=${address.taskId} ${what}.`, {
+      upstream: { requestId: upstreamRequestId },
+    });
+
+  const handlers: Record<string, (request: LookupRequest) => Promise<ActionResult>> = {
+    async GetSegmentTask(request) {
+      const address = readTaskAddress(request.parameters);
+      logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
+      const answer: Answer = await lookup.get(request.version, address);
+      if (!answer.task) {
+        throw notFound(address, `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`, answer.upstreamRequestId);
+      }
+      return {
+        result: { SegmentTask: answer.task, ...(answer.snapshot ? { Archive: archiveInfo(answer.snapshot) } : {}) },
+        headers: {
+          'X-Answer-Source': answer.source,
+          ...(answer.upstreamRequestId ? { 'X-Upstream-Request-Id': answer.upstreamRequestId } : {}),
+        },
+      };
+    },
+
+    async WatchSegmentTask(request) {
+      const address = readTaskAddress(request.parameters);
+      const startTime = readOptionalInteger(request.parameters, 'StartTime', 0, now() + 86_400_000);
+      const outcome = await withArchive((access) => access.registry.register(address, startTime, 'watch', now()));
+      return { result: { Watched: true, AlreadyWatched: outcome === 'already-watched' } };
+    },
+
+    async ListSegmentTaskSnapshots(request) {
+      const address = readTaskAddress(request.parameters);
+      const timeline = await withArchive((access) => access.archive.timeline(address));
+      if (timeline.length === 0) throw notFound(address, 'has no archived snapshot');
+      return { result: { Snapshots: timeline.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask })) } };
+    },
+
+    async ListArchivedSegmentTasks(request) {
+      const { appId, roomId } = readRoom(request.parameters);
+      const pageSize = readOptionalInteger(request.parameters, 'PageSize', 1, 100) ?? 20;
+      const token = readPageToken(request.parameters);
+      const page = await withArchive(async (access) => {
+        try {
+          return await access.archive.tasksInRoom(appId, roomId, pageSize, token);
+        } catch (error) {
+          if (token && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 400) {
+            throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
+          }
+          throw error;
+        }
+      });
+      return { result: { AppId: appId, RoomId: roomId, TaskIds: page.taskIds, ...(page.nextToken ? { NextPageToken: page.nextToken } : {}) } };
+    },
+  };
 
   const answer = async (rawEvent: unknown, context: Context): Promise<HttpResult> => {
     const envelope = envelopeOf(context);
     const parsedEvent = HttpApiEventSchema.safeParse(rawEvent);
     if (!parsedEvent.success) throw new AppError(400, 'InvalidRequest', 'The request is not an API Gateway HTTP API (payload 2.0) event.');
-    const request = readLookupRequest(parsedEvent.data, LOOKUP_ACTIONS);
+    const request = readLookupRequest(parsedEvent.data, actions);
     envelope.action = request.action;
     envelope.version = request.version;
-    const address = readTaskAddress(request.parameters);
-    logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
-
-    const live = await lookup.live(request.version, address);
-    if (!live.task) {
-      throw new TaskNotFoundError(
-        `The segment task AppId=${address.appId}, RoomId=${address.roomId}, TaskId=${address.taskId} does not exist or started more than 72 hours ago.`,
-        { upstream: { requestId: live.upstreamRequestId } },
-      );
-    }
+    const { result, headers } = await handlers[request.action]!(request);
     return {
       statusCode: 200,
-      headers: {
-        'Content-Type': 'application/json; charset=utf-8',
-        'Cache-Control': 'no-store',
-        'X-Answer-Source': live.source,
-        ...(live.upstreamRequestId ? { 'X-Upstream-Request-Id': live.upstreamRequestId } : {}),
-      },
-      body: successBody(envelope, region, { SegmentTask: live.task }),
+      headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
+      body: successBody(envelope, region, result),
     };
   };
 
@@ -64,3 +130,4 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
     .use(httpErrorHandler({ logger: false, fallbackMessage: FALLBACK_BODY }))
     .use(volcEnvelope({ region, logger }));
 }
+

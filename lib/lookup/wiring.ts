@@ -10,7 +10,10 @@ export function buildVolcClient(env: LookupEnv, overrides: Partial<VolcClientOpt
   return volcClientFromEnv(env, { ratePerSecond: env.LOOKUP_QPS, burst: env.LOOKUP_BURST }, overrides);
 }
 
-export function buildLookupHandler(env: LookupEnv, logger: Logger, client = buildVolcClient(env)) {
-  const lookup = new SegmentTaskLookup({ client, deadlineMs: env.LOOKUP_DEADLINE_MS, cacheEntries: env.LOOKUP_CACHE_ENTRIES });
-  return createLookupHandler({ lookup, region: env.VOLC_REGION, logger });
+export function buildLookupHandler(env: LookupEnv, logger: Logger, client = buildVolcClient(env), now: () => number = Date.now) {
+  const bucket = env.ARCHIVE_BUCKET;
+  // The archive (and with it the S3 client) is imported on first use, so the live path's cold start does not load it.
+  const openArchive = bucket ? () => import('../archive/access.ts').then(({ openArchive }) => openArchive({ ...env, ARCHIVE_BUCKET: bucket }, { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS })) : undefined;
+  const lookup = new SegmentTaskLookup({ client, deadlineMs: env.LOOKUP_DEADLINE_MS, cacheEntries: env.LOOKUP_CACHE_ENTRIES, openArchive, logger, now });
+  return createLookupHandler({ lookup, region: env.VOLC_REGION, logger, now });
 }

@@ -4,12 +4,15 @@ import { LookupEnvSchema, loadEnv, type LookupEnv } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { buildLookupHandler, buildVolcClient } from '../../lib/lookup/wiring.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
+import { S3TestServer } from '../s3/s3-server.ts';
 import { ManualClock } from './clock.ts';
 import { STS_CREDENTIALS, TEST_CREDENTIALS } from './credentials.ts';
 import { getTaskQuery, httpEvent, lambdaContext } from './http-events.ts';
 
 export interface LookupStack {
   emulator: VolcEmulator;
+  /** Present when started with `archive: true`. */
+  s3?: S3TestServer;
   clock: ManualClock;
   env: LookupEnv;
   invoke(event: Record<string, unknown>): Promise<HttpResult>;
@@ -22,6 +25,8 @@ export interface LookupStackOptions {
   emulator?: Partial<EmulatorOptions>;
   /** Signing clock offset from the emulator's clock (ms), to simulate skew. */
   skewMs?: number;
+  /** Start an S3-protocol server and give the lookup an archive on it. */
+  archive?: boolean;
   /** Powertools log level; SILENT keeps test output readable. */
   logLevel?: 'DEBUG' | 'INFO' | 'SILENT';
 }
@@ -30,7 +35,17 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
   const clock = new ManualClock(Date.now());
   const emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS, STS_CREDENTIALS], now: clock.now, ...options.emulator });
   const endpoint = await emulator.start();
+  const s3 = options.archive ? new S3TestServer() : undefined;
+  if (s3) {
+    await s3.start();
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  }
+  const archiveEnv = s3 ? s3.clientEnv() : {};
+  delete archiveEnv.AWS_ACCESS_KEY_ID;
+  delete archiveEnv.AWS_SECRET_ACCESS_KEY;
   const env = loadEnv(LookupEnvSchema, {
+    ...archiveEnv,
     VOLC_ENDPOINT: endpoint,
     VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -40,10 +55,11 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
     ...options.env,
   });
   const client = buildVolcClient(env, { now: () => clock.now() + (options.skewMs ?? 0) });
-  const handler = buildLookupHandler(env, new Logger({ serviceName: 'rtc-segment-tasks-test', logLevel: options.logLevel ?? 'SILENT' }), client);
+  const handler = buildLookupHandler(env, new Logger({ serviceName: 'rtc-segment-tasks-test', logLevel: options.logLevel ?? 'SILENT' }), client, clock.now);
   const invoke = (event: Record<string, unknown>) => handler(event, lambdaContext()) as Promise<HttpResult>;
   return {
     emulator,
+    ...(s3 ? { s3 } : {}),
     clock,
     env,
     invoke,
@@ -51,6 +67,9 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
       const result = await invoke(httpEvent(getTaskQuery(appId, roomId, taskId, version)));
       return { ...result, json: JSON.parse(result.body) };
     },
-    stop: () => emulator.stop(),
+    async stop() {
+      await emulator.stop();
+      await s3?.stop();
+    },
   };
 }
