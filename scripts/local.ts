@@ -4,7 +4,9 @@
  *
  * Without VOLC_ACCESS_KEY_ID / VOLC_SECRET_ACCESS_KEY it starts the Volcengine RTC emulator and
  * seeds a running demo task (demo-app / demo-room / demo-task); with them it talks to Volcengine
- * (VOLC_ENDPOINT, VOLC_SESSION_TOKEN optional). Ctrl-C stops everything it started.
+ * (VOLC_ENDPOINT, VOLC_SESSION_TOKEN optional). The archive lives in a local S3-protocol server
+ * whose data is kept in .local-data/s3 across restarts; `npm run archive:once` runs the archiver
+ * against this stack (it finds it through .local-data/stack.json). Ctrl-C stops everything it started.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +14,9 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
+import { S3TestServer } from '../test/s3/s3-server.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
 
@@ -20,6 +24,17 @@ const DEMO_CREDENTIALS = { accessKeyId: 'AKLTLOCALDEMOACCESSKEY', secretAccessKe
 const port = Number(process.env.PORT ?? 3000);
 const host = '127.0.0.1';
 const stops: Array<() => Promise<void>> = [];
+export const LOCAL_DATA = process.env.LOCAL_DATA_DIR ?? '.local-data';
+export const STACK_FILE = `${LOCAL_DATA}/stack.json`;
+
+async function startLocalArchive(): Promise<string> {
+  mkdirSync(`${LOCAL_DATA}/s3`, { recursive: true });
+  const s3 = new S3TestServer({ dataDir: resolve(LOCAL_DATA, 's3'), port: Number(process.env.S3_PORT ?? 0) });
+  await s3.start();
+  stops.push(() => s3.stop());
+  for (const [name, value] of Object.entries(s3.clientEnv())) process.env[name] ??= value;
+  return s3.url;
+}
 
 async function startEmulatorIfNeeded(): Promise<string> {
   if (process.env.VOLC_ACCESS_KEY_ID && process.env.VOLC_SECRET_ACCESS_KEY) {
@@ -91,6 +106,7 @@ function lambdaContext(functionName: string): Context {
 
 async function main(): Promise<void> {
   const upstream = await startEmulatorIfNeeded();
+  const s3Url = await startLocalArchive();
   const routes: Record<string, { name: string; handler: Handler }> = {
     'GET /': { name: 'lookup', handler: await loadFunction('lookup') },
   };
@@ -113,7 +129,15 @@ async function main(): Promise<void> {
   stops.push(() => new Promise<void>((done) => server.close(() => done())));
 
   const base = `http://${host}:${(server.address() as AddressInfo).port}`;
+  const stackEnv = Object.fromEntries(
+    ['VOLC_ENDPOINT', 'VOLC_ACCESS_KEY_ID', 'VOLC_SECRET_ACCESS_KEY', 'VOLC_SESSION_TOKEN', 'ARCHIVE_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE']
+      .filter((name) => process.env[name] !== undefined && !(upstream.includes('your credentials') && name.startsWith('VOLC_')))
+      .map((name) => [name, process.env[name]]),
+  );
+  writeFileSync(STACK_FILE, JSON.stringify({ url: base, env: stackEnv }, null, 2), { mode: 0o600 });
+  stops.push(async () => rmSync(STACK_FILE, { force: true }));
   console.log(`rtc-segment-tasks local stack on ${base}, answering from ${upstream}`);
+  console.log(`Archive: local S3-protocol server at ${s3Url}, bucket ${process.env.ARCHIVE_BUCKET}, data in ${LOCAL_DATA}/s3 (npm run archive:once runs the archiver)`);
   console.log(`Try:\n  curl '${base}/?Action=GetSegmentTask&Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task'`);
   console.log('Ctrl-C stops it.');
 }

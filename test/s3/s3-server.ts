@@ -50,7 +50,7 @@ export class S3TestServer {
   }
 
   async start(): Promise<string> {
-    const backend = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fauxqs-process.ts', import.meta.url))], {
+    const backend = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--import', 'tsx', fileURLToPath(new URL('./fauxqs-process.ts', import.meta.url))], {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       env: { ...process.env, FAUXQS_BUCKET: this.bucket, ...(this.options.dataDir ? { FAUXQS_DATA_DIR: this.options.dataDir } : {}) },
     });

@@ -1,46 +1,73 @@
-/** The README's first Quick start line: the local stack answers the demo task and stops on Ctrl-C. */
-import { spawn } from 'node:child_process';
+/** The README's first Quick start line: the local stack, its archive, archive:once, and Ctrl-C. */
+import { spawn, execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { request } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'rtc-local-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const env = { ...process.env, PORT: '0', LOCAL_DATA_DIR: dataDir, VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: '', POWERTOOLS_LOG_LEVEL: 'WARN' };
+
+async function startStack() {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/local.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const base = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed: ${output}`)), 30_000);
+    child.stdout.on('data', () => {
+      const match = /local stack on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match && output.includes('Ctrl-C')) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+  });
+  const get = async (query: string) => {
+    const response = await request(`${base}/?${query}`);
+    return { status: response.statusCode, json: (await response.body.json()) as any };
+  };
+  const stop = async () => {
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    return code as number;
+  };
+  return { base, output: () => output, get, stop };
+}
+
+const demo = 'Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task';
 
 describe('local stack (npm start)', () => {
-  it('serves the demo task from the emulator and stops everything on SIGINT', async () => {
+  it('serves the demo task, archives it with archive:once, keeps the archive across restarts and stops on SIGINT', async () => {
     expect(existsSync('dist/lookup.mjs')).toBe(true); // built by `npm test` before vitest runs
     // Prepare
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/local.ts'], {
-      env: { ...process.env, PORT: '0', VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: '', POWERTOOLS_LOG_LEVEL: 'WARN' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const base = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed: ${output}`)), 20_000);
-      child.stdout.on('data', () => {
-        const match = /local stack on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-    });
-    const emulatorUrl = /emulator at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
+    const first = await startStack();
+    const emulatorUrl = /emulator at (http:\/\/127\.0\.0\.1:\d+)/.exec(first.output())![1]!;
     // Act
-    const demo = await request(`${base}/?Action=GetSegmentTask&Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task`);
-    const demoJson = (await demo.body.json()) as any;
-    const unknownRoute = await request(`${base}/elsewhere`);
+    const live = await first.get(`Action=GetSegmentTask&${demo}`);
+    const archiveRun = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/archive-once.ts'], { env });
+    const timeline = await first.get(`Action=ListSegmentTaskSnapshots&${demo}`);
+    const unknownRoute = await request(`${first.base}/elsewhere`);
     await unknownRoute.body.dump();
-    child.kill('SIGINT');
-    const [exitCode] = await once(child, 'exit');
+    const firstExit = await first.stop();
+    const second = await startStack();
+    const kept = await second.get(`Action=ListSegmentTaskSnapshots&${demo}`);
+    const secondExit = await second.stop();
     // Assess
-    expect(demo.statusCode).toBe(200);
-    expect(demoJson.Result.SegmentTask.Status).toBe(2);
-    expect(output).toContain("curl '");
+    expect(live.status).toBe(200);
+    expect(live.json.Result.SegmentTask.Status).toBe(2);
+    expect(first.output()).toContain("curl '");
+    expect(archiveRun.stdout).toMatch(/archiver run: .*"snapshotsWritten":1/);
+    expect(timeline.json.Result.Snapshots).toHaveLength(1);
     expect(unknownRoute.statusCode).toBe(404);
-    expect(exitCode).toBe(0);
-    await expect(request(base)).rejects.toThrow();
+    expect(kept.json.Result.Snapshots).toEqual(timeline.json.Result.Snapshots);
+    expect([firstExit, secondExit]).toEqual([0, 0]);
+    await expect(request(first.base)).rejects.toThrow();
     await expect(request(emulatorUrl)).rejects.toThrow();
-  });
+    expect(existsSync(join(dataDir, 'stack.json'))).toBe(false);
+  }, 90_000);
 });
