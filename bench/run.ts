@@ -19,6 +19,7 @@ import { Hash } from '@smithy/hash-node';
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { signVolcRequest } from '../lib/volc/signer.ts';
+import { benchPass, benchQpsUse, simulate } from './archive.ts';
 import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
 import type { TokenBucket as TokenBucketType } from '../lib/volc/rate-limiter.ts';
 
@@ -229,8 +230,17 @@ async function benchColdStart(): Promise<void> {
 const round = (n: number) => Math.round(n * 1000) / 1000;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-const only = process.argv[2];
-if (!only || only === 'signer') await benchSigner();
-if (!only || only === 'client') await benchClient();
-if (!only || only === 'cold') await benchColdStart();
+const sections: Record<string, () => Promise<void>> = {
+  signer: benchSigner,
+  client: benchClient,
+  cold: benchColdStart,
+  'archiver-qps': () => benchQpsUse(figures),
+  'archiver-pass': () => benchPass(figures),
+  'simulation': async () => {
+    await simulate(figures, 'below_capacity', 30, 1);
+    await simulate(figures, 'above_capacity', 90, 1);
+  },
+};
+const chosen = process.argv.slice(2);
+for (const [name, section] of Object.entries(sections)) if (chosen.length === 0 || chosen.includes(name)) await section();
 console.log(JSON.stringify(figures));
