@@ -105,3 +105,30 @@ export function loadEnv<S extends z.ZodType>(schema: S, env: Record<string, stri
   const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
   throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
 }
+
+/**
+ * Environment of the callback function. CALLBACK_SECRETS maps each AppId to its callback SecretKey.
+ * @example { "CALLBACK_SECRETS": "{\"661e3b4c9a5f7d0012a543cf\":\"…\"}", "ARCHIVE_BUCKET": "rtc-segment-archive" }
+ */
+export const CallbackEnvSchema = z.object({
+  ...ArchiveStorageEnvShape,
+  ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
+  CALLBACK_SECRETS: z
+    .string()
+    .transform((text, context) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be a JSON object of AppId to SecretKey' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().min(1), z.string().min(1)).refine((map) => Object.keys(map).length > 0, 'must name at least one AppId')),
+  /** Events whose EventTime is further than this from now are refused as replays. */
+  CALLBACK_MAX_SKEW_MS: intFrom(1_000, 24 * 3_600_000, 10 * 60_000),
+  CALLBACK_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 65_536),
+  /** Answer within this (Volcengine waits 5 s); past it the caller gets 503 and delivers again. */
+  CALLBACK_BUDGET_MS: intFrom(500, 4_900, 4_000),
+  CALLBACK_STORAGE_TIMEOUT_MS: intFrom(50, 4_000, 1_000),
+});
+export type CallbackEnv = z.infer<typeof CallbackEnvSchema>;

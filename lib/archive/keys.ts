@@ -7,10 +7,13 @@
  *   {prefix}tasks/~{AppId}/~{RoomId}/~{TaskId}/states/{hash}.json  each distinct state, once
  *   {prefix}tasks/~{AppId}/~{RoomId}/~{TaskId}/watch.json          registration marker
  *   {prefix}tasks/~{AppId}/~{RoomId}/~{TaskId}/retired.json        why watching ended, when abnormal
+ *   {prefix}tasks/~{AppId}/~{RoomId}/~{TaskId}/events/{sha256(EventId)}.json   raw callback events
+ *   {prefix}callbacks/unmatched/~{AppId}/{sha256(EventId)}.json    events whose task could not be found
  *   {prefix}watch/{deadline}{k|p}/~{AppId}/~{RoomId}/~{TaskId}     registry entry; deadline = epoch ms in
  *                                                                  13 digits, so keys list in deadline order;
  *                                                                  k = known StartTime, p = provisional
  */
+import { createHash } from 'node:crypto';
 import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
 import type { TaskAddress } from '../volc/client.ts';
 
@@ -28,6 +31,9 @@ function unsegment(part: string | undefined): string | undefined {
   const id = part.slice(1);
   return VOLC_ID_PATTERN.test(id) ? id : undefined;
 }
+
+/** Event ids are arbitrary text; keys use their hash. */
+const eventKey = (eventId: string) => createHash('sha256').update(eventId).digest('hex');
 
 export class ArchiveKeys {
   constructor(readonly prefix: string) {}
@@ -58,6 +64,16 @@ export class ArchiveKeys {
 
   retired(address: TaskAddress): string {
     return `${this.task(address)}retired.json`;
+  }
+
+  event(address: TaskAddress, eventId: string): string {
+    return `${this.task(address)}events/${eventKey(eventId)}.json`;
+  }
+
+  /** Events whose task is unknown; an AppId that is not a valid id goes under "_invalid". */
+  unmatchedEvent(appId: string, eventId: string): string {
+    const app = VOLC_ID_PATTERN.test(appId) ? segment(appId) : '_invalid';
+    return `${this.prefix}callbacks/unmatched/${app}/${eventKey(eventId)}.json`;
   }
 
   get registry(): string {

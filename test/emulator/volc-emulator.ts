@@ -9,12 +9,15 @@
  * - GetSegmentTask only sees tasks whose StartTime is within 72 hours of the (injectable) clock;
  * - tasks stop by StopSegment (StopByAPI), by MaxIdleTime after their streams go idle
  *   (IdleTimeOut), or, for auto segmentation, when the user leaves (UserDisconnect);
- * - fault modes: latency, 5xx, connection reset, malformed / truncated JSON, missing and extra fields.
+ * - fault modes: latency, 5xx, connection reset, malformed / truncated JSON, missing and extra fields;
+ * - it sends signed SegmentRealTimeData callbacks for the tasks it runs (EventData's fields are
+ *   not publicly confirmed; the emulator's are an assumption: RoomId, TaskId, UserId, FileName, …).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { constantTimeEqual, sdkAuthorization, type OracleCredentials } from './oracle.ts';
+import { callbackSignature } from '../../lib/callback/signature.ts';
 
 export const WINDOW_MS = 72 * 3_600_000;
 export const MAX_SKEW_MS = 15 * 60_000;
@@ -197,6 +200,48 @@ export class VolcEmulator {
       task.stopReason = 'StartTaskFailed';
       task.endTime = this.now();
     }
+  }
+
+  /** A signed SegmentRealTimeData callback for one produced segment of `task`. */
+  segmentEvent(task: EmulatedTask, secretKey: string, options: { sequence?: number; eventTime?: number; userId?: string } = {}): Record<string, string> {
+    const sequence = options.sequence ?? 0;
+    const userId = options.userId ?? (task.auto ? task.taskId : 'alice');
+    const data = {
+      AppId: task.appId,
+      BusinessId: task.businessId ?? '',
+      RoomId: task.roomId,
+      ...(task.auto ? {} : { TaskId: task.taskId }),
+      UserId: userId,
+      StreamType: 0,
+      FileName: `${task.identifier}${userId}${task.startTime + sequence * task.duration * 1000}_${sequence}.wav`,
+      SegmentStartTime: task.startTime + sequence * task.duration * 1000,
+      Duration: task.duration,
+      Sequence: sequence,
+    };
+    const event = {
+      EventType: 'SegmentRealTimeData',
+      EventData: JSON.stringify(data),
+      EventTime: new Date(options.eventTime ?? this.now()).toISOString(),
+      EventId: randomBytes(16).toString('hex'),
+      AppId: task.appId,
+      Version: '2020-12-01',
+      Nonce: randomBytes(2).toString('hex'),
+    };
+    return { ...event, Signature: callbackSignature(event, secretKey) };
+  }
+
+  /** Posts one callback per running task to `url`, as Volcengine does for every produced segment. */
+  async sendSegmentEvents(url: string, secrets: Record<string, string>, sequence = 0): Promise<number[]> {
+    const statuses: number[] = [];
+    for (const task of this.tasks.values()) {
+      this.#advanceLifecycle(task);
+      const secret = secrets[task.appId];
+      if (task.status !== 2 || !secret) continue;
+      const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(this.segmentEvent(task, secret, { sequence })) });
+      await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+    return statuses;
   }
 
   #task(appId: string, roomId: string, taskId: string): EmulatedTask | undefined {

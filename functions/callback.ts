@@ -1,0 +1,16 @@
+/** HTTP API POST /callbacks/volcengine → Volcengine event callbacks. Config is validated at cold start. */
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { CallbackEnvSchema, loadEnv } from '../lib/config.ts';
+import { createLogger, SERVICE_NAME } from '../lib/log.ts';
+import { openArchive } from '../lib/archive/access.ts';
+import { createCallbackHandler } from '../lib/callback/handler.ts';
+
+const env = loadEnv(CallbackEnvSchema, process.env);
+
+export const handler = createCallbackHandler({
+  access: openArchive(env, { maxAttempts: 2, requestTimeoutMs: env.CALLBACK_STORAGE_TIMEOUT_MS }),
+  settings: { secrets: env.CALLBACK_SECRETS, maxSkewMs: env.CALLBACK_MAX_SKEW_MS, maxBodyBytes: env.CALLBACK_MAX_BODY_BYTES, budgetMs: env.CALLBACK_BUDGET_MS },
+  logger: createLogger('callback'),
+  metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: SERVICE_NAME }),
+  region: process.env.VOLC_REGION ?? 'cn-north-1',
+});

@@ -1,0 +1,119 @@
+/** The callback function's pipeline: the same middy stack as the lookup's, around receiveEvent. */
+import middy from '@middy/core';
+import httpErrorHandler from '@middy/http-error-handler';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpSecurityHeaders from '@middy/http-security-headers';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { AppError, InvalidParameterError, RequestRejectedError } from '../errors.ts';
+import { HttpApiEventSchema, type HttpResult } from '../http/api-gateway.ts';
+import { successBody } from '../http/envelope.ts';
+import { envelopeOf, volcEnvelope } from '../http/middleware.ts';
+import type { ArchiveAccess } from '../archive/access.ts';
+import { verifyCallbackSignature } from './signature.ts';
+import { receiveEvent } from './receiver.ts';
+import { CallbackEnvelopeSchema } from './schemas.ts';
+
+export interface CallbackSettings {
+  secrets: Readonly<Record<string, string>>;
+  maxSkewMs: number;
+  maxBodyBytes: number;
+  budgetMs: number;
+}
+
+export interface CallbackHandlerDeps {
+  access: ArchiveAccess;
+  settings: CallbackSettings;
+  logger: Logger;
+  metrics: Metrics;
+  region: string;
+  now?: () => number;
+}
+
+const FALLBACK_BODY = JSON.stringify({ ResponseMetadata: { Service: 'rtc', Error: { Code: 'InternalError', Message: 'An internal error occurred.' } } });
+
+class BudgetExceeded extends AppError {
+  constructor() {
+    super(503, 'ServiceUnavailable', 'The event could not be stored in time; deliver it again.', { headers: { 'Retry-After': '1' } });
+  }
+}
+
+function readBody(event: { body?: string | null | undefined; isBase64Encoded?: boolean | undefined }, maxBytes: number): string {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > maxBytes) throw new RequestRejectedError(413, 'RequestEntityTooLarge', `The body is larger than ${maxBytes} bytes.`);
+  if (bytes.length === 0) throw new InvalidParameterError('body', 'it is empty');
+  return bytes.toString('utf8');
+}
+
+export function createCallbackHandler(deps: CallbackHandlerDeps) {
+  const { access, settings, logger, metrics, region } = deps;
+  const now = deps.now ?? Date.now;
+
+  const answer = async (rawEvent: unknown, context: Context): Promise<HttpResult> => {
+    const envelope = envelopeOf(context);
+    envelope.action = 'Callback';
+    const parsedEvent = HttpApiEventSchema.safeParse(rawEvent);
+    if (!parsedEvent.success) throw new AppError(400, 'InvalidRequest', 'The request is not an API Gateway HTTP API (payload 2.0) event.');
+    const http = parsedEvent.data;
+    if (http.requestContext.http.method.toUpperCase() !== 'POST') {
+      throw new RequestRejectedError(405, 'InvalidHttpMethod', 'Callbacks must be sent with POST.', { headers: { Allow: 'POST' } });
+    }
+    const contentType = http.headers?.['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+      throw new RequestRejectedError(415, 'UnsupportedMediaType', 'The body must be JSON (Content-Type: application/json).');
+    }
+    const text = readBody(http, settings.maxBodyBytes);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new InvalidParameterError('body', 'it is not valid JSON');
+    }
+    const parsed = CallbackEnvelopeSchema.safeParse(json);
+    if (!parsed.success) {
+      const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))].join(', ');
+      throw new InvalidParameterError(fields, 'the callback envelope needs EventType, EventData, EventTime, EventId, AppId, Version, Nonce and Signature as strings');
+    }
+    const event = parsed.data;
+    const secret = Object.hasOwn(settings.secrets, event.AppId) ? settings.secrets[event.AppId] : undefined;
+    if (!secret || !verifyCallbackSignature(event, secret)) {
+      logger.warn('callback refused: bad signature', { eventId: event.EventId });
+      throw new AppError(401, 'SignatureDoesNotMatch', 'The callback signature does not match.');
+    }
+    const eventTime = Date.parse(event.EventTime);
+    if (!Number.isFinite(eventTime) || Math.abs(now() - eventTime) > settings.maxSkewMs) {
+      logger.warn('callback refused: EventTime outside the window', { eventId: event.EventId });
+      throw new AppError(400, 'InvalidTimestamp', `EventTime must be within ${Math.round(settings.maxSkewMs / 1000)} seconds of now; the event looks like a replay.`);
+    }
+
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      receiveEvent(access, event, now()),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new BudgetExceeded()), settings.budgetMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+
+    if (outcome === 'ignored') logger.info('callback ignored: not a segment event', { eventId: event.EventId, eventType: event.EventType });
+    if (outcome === 'unmatched') metrics.addMetric('UnmatchedEvents', MetricUnit.Count, 1);
+    if (outcome === 'duplicate') metrics.addMetric('DuplicateEvents', MetricUnit.Count, 1);
+    logger.info('callback handled', { eventId: event.EventId, outcome });
+    return {
+      statusCode: 200,
+      headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' },
+      body: successBody(envelope, region, { EventId: event.EventId, Outcome: outcome }),
+    };
+  };
+
+  return middy<unknown, HttpResult, Error, Context>(answer)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(httpHeaderNormalizer())
+    .use(httpSecurityHeaders())
+    .use(httpErrorHandler({ logger: false, fallbackMessage: FALLBACK_BODY }))
+    .use(volcEnvelope({ region, logger }));
+}

@@ -1,0 +1,41 @@
+/**
+ * What a verified callback does: a SegmentRealTimeData event registers its task for watching and
+ * is stored raw under the task's history (or under callbacks/unmatched when its task cannot be
+ * found). Each EventId is handled once: the event is stored create-only after the registration
+ * (itself idempotent), so a redelivery changes nothing and a crash in between is repaired by it.
+ */
+import type { ArchiveAccess } from '../archive/access.ts';
+import { PreconditionFailed } from '../archive/object-store.ts';
+import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
+import { taskOfEventData } from './event-data.ts';
+import { EVENT_FORMAT_VERSION, SEGMENT_EVENT, type CallbackEnvelope, type StoredEvent } from './schemas.ts';
+
+export type ReceiveOutcome = 'stored' | 'unmatched' | 'duplicate' | 'ignored';
+
+export async function receiveEvent(access: ArchiveAccess, event: CallbackEnvelope, now: number): Promise<ReceiveOutcome> {
+  if (event.EventType !== SEGMENT_EVENT) return 'ignored';
+  const { store, keys } = access.registry;
+  const task = taskOfEventData(event.EventData);
+  const address = task && VOLC_ID_PATTERN.test(event.AppId) ? { appId: event.AppId, ...task } : undefined;
+  if (address) await access.registry.register(address, undefined, 'callback', now);
+  const stored: StoredEvent = {
+    FormatVersion: EVENT_FORMAT_VERSION,
+    ReceivedAt: new Date(now).toISOString(),
+    EventId: event.EventId,
+    EventType: event.EventType,
+    EventTime: event.EventTime,
+    AppId: event.AppId,
+    Version: event.Version,
+    Nonce: event.Nonce,
+    EventData: event.EventData,
+    Matched: address !== undefined,
+  };
+  const key = address ? keys.event(address, event.EventId) : keys.unmatchedEvent(event.AppId, event.EventId);
+  try {
+    await store.putJson(key, stored, { ifNoneMatch: true });
+  } catch (error) {
+    if (error instanceof PreconditionFailed) return 'duplicate';
+    throw error;
+  }
+  return address ? 'stored' : 'unmatched';
+}

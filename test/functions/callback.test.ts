@@ -1,0 +1,221 @@
+/** The callback function over a real S3-protocol server, with events signed by the emulator. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openArchive, type ArchiveAccess } from '../../lib/archive/access.ts';
+import { createCallbackHandler } from '../../lib/callback/handler.ts';
+import { callbackSignature } from '../../lib/callback/signature.ts';
+import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import { VolcEmulator, type EmulatedTask } from '../emulator/volc-emulator.ts';
+import { S3TestServer } from '../s3/s3-server.ts';
+import { ManualClock } from '../support/clock.ts';
+import { TEST_CREDENTIALS } from '../support/credentials.ts';
+import { httpEvent, lambdaContext } from '../support/http-events.ts';
+import { captureOutput } from '../support/logs.ts';
+
+const SECRET = 'callback-secret-for-tests-3c9e';
+const APP = 'cb-app';
+let s3: S3TestServer;
+let access: ArchiveAccess;
+let emulator: VolcEmulator;
+let clock: ManualClock;
+let invoke: (body: string, overrides?: { method?: string; headers?: Record<string, string> }) => Promise<HttpResult & { json: any }>;
+
+beforeAll(async () => {
+  s3 = new S3TestServer();
+  await s3.start();
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  const env = s3.clientEnv();
+  access = openArchive({ ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!, ARCHIVE_PREFIX: 'cb/', S3_ENDPOINT: env.S3_ENDPOINT, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true });
+  clock = new ManualClock(Date.now());
+  emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now });
+  const handler = createCallbackHandler({
+    access,
+    settings: { secrets: { [APP]: SECRET, 'other-app': 'another-secret' }, maxSkewMs: 10 * 60_000, maxBodyBytes: 16_384, budgetMs: 4_000 },
+    logger: new Logger({ serviceName: 'callback-test', logLevel: 'INFO' }),
+    metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
+    region: 'cn-north-1',
+    now: clock.now,
+  });
+  invoke = async (body, overrides = {}) => {
+    const output = captureOutput();
+    try {
+      const result = (await handler(
+        httpEvent('', { method: overrides.method ?? 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json', ...overrides.headers } }),
+        lambdaContext(),
+      )) as HttpResult;
+      lastLogs = output.text();
+      return { ...result, json: JSON.parse(result.body) };
+    } finally {
+      output.restore();
+    }
+  };
+});
+afterAll(() => s3.stop());
+
+let lastLogs = '';
+let taskCount = 0;
+const newTask = (auto = false): EmulatedTask => emulator.seedTask({ appId: APP, roomId: 'cb-room', taskId: `cb-task-${taskCount++}`, auto });
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of access.registry.store.keys(prefix)) keys.push(key);
+  return keys;
+}
+
+async function registryFor(taskId: string) {
+  const entries = [];
+  for await (const entry of access.registry.entries()) if (entry.address.taskId === taskId) entries.push(entry);
+  return entries;
+}
+
+describe('callback: a valid SegmentRealTimeData event', () => {
+  it('registers the task and stores the raw event with EventData exactly as received', async () => {
+    const task = newTask();
+    const event = emulator.segmentEvent(task, SECRET);
+    const response = await invoke(JSON.stringify(event));
+    expect(response.statusCode).toBe(200);
+    expect(response.json.Result).toEqual({ EventId: event.EventId, Outcome: 'stored' });
+    const entries = await registryFor(task.taskId);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.provisional).toBe(true);
+    const events = await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/');
+    expect(events).toHaveLength(1);
+    const stored = (await access.registry.store.getJson(events[0]!))!.body as Record<string, unknown>;
+    expect(stored.EventData).toBe(event.EventData);
+    expect(stored).not.toHaveProperty('Signature');
+    expect(JSON.stringify(stored)).not.toContain(SECRET);
+  });
+
+  it('uses the UserId as TaskId for auto segmentation', async () => {
+    const task = newTask(true);
+    const response = await invoke(JSON.stringify(emulator.segmentEvent(task, SECRET)));
+    expect(response.json.Result.Outcome).toBe('stored');
+    expect(await registryFor(task.taskId)).toHaveLength(1);
+  });
+
+  it('accepts a signature in upper case', async () => {
+    const event = emulator.segmentEvent(newTask(), SECRET);
+    const upper = await invoke(JSON.stringify({ ...event, Signature: event.Signature!.toUpperCase() }));
+    expect(upper.statusCode).toBe(200);
+  });
+
+  it('handles one EventId once: three deliveries, one stored event, one registry entry, three 200s', async () => {
+    const task = newTask();
+    const body = JSON.stringify(emulator.segmentEvent(task, SECRET));
+    const responses = [await invoke(body), await invoke(body), await invoke(body)];
+    expect(responses.map((r) => [r.statusCode, r.json.Result.Outcome])).toEqual([
+      [200, 'stored'],
+      [200, 'duplicate'],
+      [200, 'duplicate'],
+    ]);
+    expect(await registryFor(task.taskId)).toHaveLength(1);
+    expect(await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/')).toHaveLength(1);
+  });
+});
+
+describe('callback: refused events', () => {
+  it.each([
+    ['a forged signature', (e: Record<string, string>) => ({ ...e, Signature: 'f'.repeat(64) })],
+    ['a signature made with the wrong key', (e: Record<string, string>) => ({ ...e, Signature: callbackSignature(e as never, 'wrong-key') })],
+    ['a tampered EventData', (e: Record<string, string>) => ({ ...e, EventData: e.EventData!.replace('cb-room', 'cb-roon') })],
+    ['an AppId with no configured key', (e: Record<string, string>) => ({ ...e, AppId: 'unknown-app' })],
+  ])('answers 401 to %s and neither stores nor logs the event beyond its EventId', async (_name, forge) => {
+    const task = newTask();
+    const event = forge(emulator.segmentEvent(task, SECRET));
+    const response = await invoke(JSON.stringify(event));
+    expect(response.statusCode).toBe(401);
+    expect(response.json.ResponseMetadata.Error.Code).toBe('SignatureDoesNotMatch');
+    expect(await registryFor(task.taskId)).toHaveLength(0);
+    expect(await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }))).toHaveLength(0);
+    expect(lastLogs).toContain(event.EventId);
+    expect(lastLogs).not.toContain('cb-room');
+    expect(lastLogs).not.toContain(event.Nonce);
+  });
+
+  it.each([
+    ['stale', -11 * 60_000],
+    ['future', 11 * 60_000],
+  ])('refuses a %s EventTime as a replay', async (_name, offset) => {
+    const task = newTask();
+    const response = await invoke(JSON.stringify(emulator.segmentEvent(task, SECRET, { eventTime: clock.now() + offset })));
+    expect(response.statusCode).toBe(400);
+    expect(response.json.ResponseMetadata.Error.Code).toBe('InvalidTimestamp');
+    expect(await registryFor(task.taskId)).toHaveLength(0);
+  });
+
+  it('answers 413 to a body over the size limit', async () => {
+    const response = await invoke(JSON.stringify({ pad: 'x'.repeat(20_000) }));
+    expect(response.statusCode).toBe(413);
+  });
+
+  it.each([
+    ['not JSON', '{"EventType":', 'body'],
+    ['missing fields', '{"EventType":"SegmentRealTimeData"}', 'EventData'],
+    ['fields of the wrong type', '{"EventType":1,"EventData":{},"EventTime":"","EventId":"x","AppId":"a","Version":"v","Nonce":"n","Signature":"s"}', 'EventType'],
+  ])('answers 400 naming the problem for %s', async (_name, body, named) => {
+    const response = await invoke(body);
+    expect(response.statusCode).toBe(400);
+    expect(response.json.ResponseMetadata.Error.Message).toContain(named);
+  });
+
+  it('answers 405 to GET and 415 to a non-JSON content type', async () => {
+    const body = JSON.stringify(emulator.segmentEvent(newTask(), SECRET));
+    expect((await invoke(body, { method: 'GET' })).statusCode).toBe(405);
+    expect((await invoke(body, { headers: { 'content-type': 'text/plain' } })).statusCode).toBe(415);
+  });
+});
+
+describe('callback: tolerant of what it does not know', () => {
+  it('stores an event whose EventData is not JSON under "unmatched", once', async () => {
+    const base = emulator.segmentEvent(newTask(), SECRET);
+    const unsigned = { ...base, EventData: 'segment ready: room=cb-room, no json here' };
+    delete (unsigned as Record<string, string>).Signature;
+    const event = { ...unsigned, Signature: callbackSignature(unsigned as never, SECRET) };
+    const first = await invoke(JSON.stringify(event));
+    const again = await invoke(JSON.stringify(event));
+    expect([first.json.Result.Outcome, again.json.Result.Outcome]).toEqual(['unmatched', 'duplicate']);
+    const unmatched = await keysUnder('cb/callbacks/unmatched/');
+    const stored = await Promise.all(unmatched.map(async (k) => (await access.registry.store.getJson(k))!.body as Record<string, unknown>));
+    expect(stored.filter((s) => s.EventId === event.EventId).map((s) => s.EventData)).toEqual([event.EventData]);
+  });
+
+  it('answers 200 to other event types and ignores them', async () => {
+    const unsigned = { EventType: 'RecordStarted', EventData: '{}', EventTime: new Date(clock.now()).toISOString(), EventId: 'other-1', AppId: APP, Version: '2020-12-01', Nonce: 'abcd' };
+    const response = await invoke(JSON.stringify({ ...unsigned, Signature: callbackSignature(unsigned, SECRET) }));
+    expect(response.statusCode).toBe(200);
+    expect(response.json.Result.Outcome).toBe('ignored');
+    expect(lastLogs).toContain('not a segment event');
+  });
+});
+
+describe('callback: a burst', () => {
+  it('takes 1,000 events from 16 concurrent senders, losing and duplicating none', async () => {
+    // Prepare: 100 tasks, 10 segments each, every 7th event delivered twice
+    const tasks = Array.from({ length: 100 }, () => newTask());
+    const events = tasks.flatMap((task) => Array.from({ length: 10 }, (_, sequence) => emulator.segmentEvent(task, SECRET, { sequence })));
+    const deliveries = events.flatMap((event, i) => (i % 7 === 0 ? [event, event] : [event]));
+    // Act
+    let next = 0;
+    const statuses: number[] = [];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < deliveries.length) {
+          const event = deliveries[next++]!;
+          statuses.push((await invoke(JSON.stringify(event))).statusCode);
+        }
+      }),
+    );
+    // Assess
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    let stored = 0;
+    for (const task of tasks) {
+      stored += (await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/')).length;
+    }
+    expect(stored).toBe(1000);
+    const registered = new Set<string>();
+    for await (const entry of access.registry.entries()) if (tasks.some((t) => t.taskId === entry.address.taskId)) registered.add(entry.key);
+    expect(registered.size).toBe(100);
+  }, 120_000);
+});
