@@ -20,6 +20,7 @@ import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { signVolcRequest } from '../lib/volc/signer.ts';
 import { benchPass, benchQpsUse, simulate } from './archive.ts';
+import { benchCallbacks } from './callback.ts';
 import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
 import type { TokenBucket as TokenBucketType } from '../lib/volc/rate-limiter.ts';
 
@@ -236,7 +237,8 @@ const sections: Record<string, () => Promise<void>> = {
   cold: benchColdStart,
   'archiver-qps': () => benchQpsUse(figures),
   'archiver-pass': () => benchPass(figures),
-  'simulation': async () => {
+  callbacks: () => benchCallbacks(figures),
+  simulation: async () => {
     await simulate(figures, 'below_capacity', 30, 1);
     await simulate(figures, 'above_capacity', 90, 1);
   },

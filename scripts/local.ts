@@ -21,6 +21,8 @@ import { S3TestServer } from '../test/s3/s3-server.ts';
 type Handler = (event: unknown, context: Context) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
 
 const DEMO_CREDENTIALS = { accessKeyId: 'AKLTLOCALDEMOACCESSKEY', secretAccessKey: 'local-demo-secret-not-a-real-key' };
+const DEMO_CALLBACK_SECRETS = { 'demo-app': 'demo-callback-secret' };
+let demoEmulator: VolcEmulator | undefined;
 const port = Number(process.env.PORT ?? 3000);
 const host = '127.0.0.1';
 const stops: Array<() => Promise<void>> = [];
@@ -44,6 +46,7 @@ async function startEmulatorIfNeeded(): Promise<string> {
   const url = await emulator.start(Number(process.env.EMULATOR_PORT ?? 0));
   emulator.seedTask({ appId: 'demo-app', roomId: 'demo-room', taskId: 'demo-task', identifier: 'demo-room-audit', duration: 20 });
   stops.push(() => emulator.stop());
+  demoEmulator = emulator;
   process.env.VOLC_ENDPOINT = url;
   process.env.VOLC_ACCESS_KEY_ID = DEMO_CREDENTIALS.accessKeyId;
   process.env.VOLC_SECRET_ACCESS_KEY = DEMO_CREDENTIALS.secretAccessKey;
@@ -107,8 +110,11 @@ function lambdaContext(functionName: string): Context {
 async function main(): Promise<void> {
   const upstream = await startEmulatorIfNeeded();
   const s3Url = await startLocalArchive();
+  process.env.CALLBACK_SECRETS ??= JSON.stringify(DEMO_CALLBACK_SECRETS);
+  const lookup = await loadFunction('lookup');
   const routes: Record<string, { name: string; handler: Handler }> = {
-    'GET /': { name: 'lookup', handler: await loadFunction('lookup') },
+    'GET /': { name: 'lookup', handler: lookup },
+    'POST /callbacks/volcengine': { name: 'callback', handler: await loadFunction('callback') },
   };
 
   const server = createServer((req, res: ServerResponse) => {
@@ -139,6 +145,16 @@ async function main(): Promise<void> {
   console.log(`rtc-segment-tasks local stack on ${base}, answering from ${upstream}`);
   console.log(`Archive: local S3-protocol server at ${s3Url}, bucket ${process.env.ARCHIVE_BUCKET}, data in ${LOCAL_DATA}/s3 (npm run archive:once runs the archiver)`);
   console.log(`Try:\n  curl '${base}/?Action=GetSegmentTask&Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task'`);
+  if (demoEmulator) {
+    // Like Volcengine, the emulator reports every produced segment (each Duration, 20 s) to the callback URL.
+    const emulator = demoEmulator;
+    let sequence = 0;
+    const send = () => void emulator.sendSegmentEvents(`${base}/callbacks/volcengine`, DEMO_CALLBACK_SECRETS, sequence++).catch(() => undefined);
+    const timer = setInterval(send, Number(process.env.DEMO_SEGMENT_INTERVAL_MS ?? 20_000));
+    stops.push(async () => clearInterval(timer));
+    send();
+    console.log(`Callbacks: POST ${base}/callbacks/volcengine (SecretKey for demo-app: demo-callback-secret); the emulator sends one per segment`);
+  }
   console.log('Ctrl-C stops it.');
 }
 

@@ -123,7 +123,7 @@ describe('callback: refused events', () => {
     ['an AppId with no configured key', (e: Record<string, string>) => ({ ...e, AppId: 'unknown-app' })],
   ])('answers 401 to %s and neither stores nor logs the event beyond its EventId', async (_name, forge) => {
     const task = newTask();
-    const event = forge(emulator.segmentEvent(task, SECRET));
+    const event = forge(emulator.segmentEvent(task, SECRET)) as Record<string, string>;
     const response = await invoke(JSON.stringify(event));
     expect(response.statusCode).toBe(401);
     expect(response.json.ResponseMetadata.Error.Code).toBe('SignatureDoesNotMatch');
@@ -170,9 +170,9 @@ describe('callback: refused events', () => {
 describe('callback: tolerant of what it does not know', () => {
   it('stores an event whose EventData is not JSON under "unmatched", once', async () => {
     const base = emulator.segmentEvent(newTask(), SECRET);
-    const unsigned = { ...base, EventData: 'segment ready: room=cb-room, no json here' };
-    delete (unsigned as Record<string, string>).Signature;
-    const event = { ...unsigned, Signature: callbackSignature(unsigned as never, SECRET) };
+    const { Signature: _ignored, ...rest } = base;
+    const unsigned = { ...rest, EventData: 'segment ready: room=cb-room, no json here' } as Record<string, string>;
+    const event: Record<string, string> = { ...unsigned, Signature: callbackSignature(unsigned as never, SECRET) };
     const first = await invoke(JSON.stringify(event));
     const again = await invoke(JSON.stringify(event));
     expect([first.json.Result.Outcome, again.json.Result.Outcome]).toEqual(['unmatched', 'duplicate']);

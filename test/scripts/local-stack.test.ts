@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
+import { callbackSignature } from '../../lib/callback/signature.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'rtc-local-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -51,6 +52,25 @@ describe('local stack (npm start)', () => {
     const live = await first.get(`Action=GetSegmentTask&${demo}`);
     const archiveRun = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/archive-once.ts'], { env });
     const timeline = await first.get(`Action=ListSegmentTaskSnapshots&${demo}`);
+    const unsigned = {
+      EventType: 'SegmentRealTimeData',
+      EventData: JSON.stringify({ RoomId: 'demo-room', UserId: 'bob' }),
+      EventTime: new Date().toISOString(),
+      EventId: `local-test-${Date.now()}`,
+      AppId: 'demo-app',
+      Version: '2020-12-01',
+      Nonce: 'ab12',
+    };
+    const post = async (signature: string) => {
+      const response = await request(`${first.base}/callbacks/volcengine`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...unsigned, Signature: signature }),
+      });
+      return { status: response.statusCode, json: (await response.body.json()) as any };
+    };
+    const signedCallback = await post(callbackSignature(unsigned, 'demo-callback-secret'));
+    const forgedCallback = await post('0'.repeat(64));
     const unknownRoute = await request(`${first.base}/elsewhere`);
     await unknownRoute.body.dump();
     const firstExit = await first.stop();
@@ -64,6 +84,9 @@ describe('local stack (npm start)', () => {
     expect(archiveRun.stdout).toMatch(/archiver run: .*"snapshotsWritten":1/);
     expect(timeline.json.Result.Snapshots).toHaveLength(1);
     expect(unknownRoute.statusCode).toBe(404);
+    expect(first.output()).toContain('demo-callback-secret');
+    expect([signedCallback.status, signedCallback.json.Result.Outcome]).toEqual([200, 'stored']);
+    expect(forgedCallback.status).toBe(401);
     expect(kept.json.Result.Snapshots).toEqual(timeline.json.Result.Snapshots);
     expect([firstExit, secondExit]).toEqual([0, 0]);
     await expect(request(first.base)).rejects.toThrow();

@@ -1,0 +1,79 @@
+/**
+ * Callback burst (part of `npm run bench`): 1,000 signed SegmentRealTimeData events from 16
+ * concurrent senders through the callback handler, archive writes included (S3-protocol server
+ * on loopback). Reports throughput and latency percentiles; p99 as a fraction of Volcengine's
+ * 5-second limit.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { openArchive } from '../lib/archive/access.ts';
+import { createCallbackHandler } from '../lib/callback/handler.ts';
+import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
+import { S3TestServer } from '../test/s3/s3-server.ts';
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export async function benchCallbacks(figures: Record<string, number>): Promise<void> {
+  const s3 = new S3TestServer();
+  await s3.start();
+  process.env.AWS_ACCESS_KEY_ID ??= 'bench';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
+  try {
+    const env = s3.clientEnv();
+    const secret = 'bench-callback-secret';
+    const handler = createCallbackHandler({
+      access: openArchive({ ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!, ARCHIVE_PREFIX: '', S3_ENDPOINT: env.S3_ENDPOINT, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true }, { maxAttempts: 2, requestTimeoutMs: 1000 }),
+      settings: { secrets: { 'bench-app': secret }, maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 },
+      logger: new Logger({ serviceName: 'bench', logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Bench', serviceName: 'bench' }),
+      region: 'cn-north-1',
+    });
+    const emulator = new VolcEmulator({ credentials: [] });
+    const tasks = Array.from({ length: 100 }, (_, i) => emulator.seedTask({ appId: 'bench-app', roomId: `room-${i % 10}`, taskId: `task-${i}` }));
+    const events = tasks.flatMap((task) => Array.from({ length: 10 }, (_, sequence) => JSON.stringify(emulator.segmentEvent(task, secret, { sequence }))));
+    const event = (body: string) => ({
+      version: '2.0',
+      rawPath: '/callbacks/volcengine',
+      rawQueryString: '',
+      headers: { 'content-type': 'application/json' },
+      requestContext: { http: { method: 'POST', path: '/callbacks/volcengine' }, requestId: 'bench' },
+      body,
+    });
+    const context = { functionName: 'callback', awsRequestId: 'bench', getRemainingTimeInMillis: () => 10_000 };
+    const originalWrite = process.stdout.write.bind(process.stdout);
+    process.stdout.write = (() => true) as typeof process.stdout.write; // Powertools metrics print EMF lines
+    const latencies: number[] = [];
+    let failures = 0;
+    let next = 0;
+    const started = performance.now();
+    try {
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < events.length) {
+            const body = events[next++]!;
+            const t0 = performance.now();
+            const result = (await handler(event(body), context as never)) as { statusCode: number };
+            latencies.push(performance.now() - t0);
+            if (result.statusCode !== 200) failures++;
+          }
+        }),
+      );
+    } finally {
+      process.stdout.write = originalWrite;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+    figures.callback_events_per_s = round(events.length / seconds);
+    figures.callback_p50_ms = round(at(0.5));
+    figures.callback_p99_ms = round(at(0.99));
+    figures.callback_p99_vs_5s_limit = round(at(0.99) / 5000, 4);
+    figures.callback_failures = failures;
+    console.log(
+      `callbacks: ${events.length} events from 16 senders, ${figures.callback_events_per_s}/s; p50 ${figures.callback_p50_ms} ms, ` +
+        `p99 ${figures.callback_p99_ms} ms (×${figures.callback_p99_vs_5s_limit} of the 5 s limit); ${failures} not 200`,
+    );
+  } finally {
+    await s3.stop();
+  }
+}
