@@ -23,7 +23,7 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
     const secret = 'bench-callback-secret';
     const handler = createCallbackHandler({
       access: openArchive({ ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!, ARCHIVE_PREFIX: '', S3_ENDPOINT: env.S3_ENDPOINT, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true }, { maxAttempts: 2, requestTimeoutMs: 1000 }),
-      settings: { secrets: { 'bench-app': secret }, maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 },
+      settings: { secretFor: async (appId) => (appId === 'bench-app' ? secret : undefined), maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 },
       logger: new Logger({ serviceName: 'bench', logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'Bench', serviceName: 'bench' }),
       region: 'cn-north-1',

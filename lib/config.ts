@@ -3,7 +3,7 @@
  * deploy fails at cold start. Messages name the variable, never its value.
  */
 import { z } from 'zod';
-import { DEFAULT_ENDPOINT, DEFAULT_REGION, DEFAULT_SERVICE } from './volc/client.ts';
+import { DEFAULT_ENDPOINT, DEFAULT_REGION, DEFAULT_SERVICE } from './volc/defaults.ts';
 
 const intFrom = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -12,6 +12,29 @@ const booleanFrom = (fallback: boolean) =>
     .enum(['true', 'false', '1', '0'])
     .default(fallback ? 'true' : 'false')
     .transform((value) => value === 'true' || value === '1');
+
+/**
+ * Volcengine credentials: in the environment for local runs, or (deployed) the name of an SSM
+ * SecureString holding {"AccessKeyId","SecretAccessKey","SessionToken"?}, read at run time.
+ */
+const VolcEnvShape = {
+  VOLC_ENDPOINT: z.url({ protocol: /^https?$/ }).default(DEFAULT_ENDPOINT),
+  VOLC_REGION: z.string().min(1).default(DEFAULT_REGION),
+  VOLC_SERVICE: z.string().min(1).default(DEFAULT_SERVICE),
+  VOLC_ACCESS_KEY_ID: z.string().trim().min(1).optional(),
+  VOLC_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  VOLC_SESSION_TOKEN: z.string().min(1).optional(),
+  VOLC_CREDENTIALS_PARAMETER: z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an SSM parameter name starting with "/"').optional(),
+  SSM_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  SECRETS_CACHE_TTL_MS: intFrom(1_000, 3_600_000, 300_000),
+};
+
+const oneCredentialSource = (env: { VOLC_ACCESS_KEY_ID?: string | undefined; VOLC_SECRET_ACCESS_KEY?: string | undefined; VOLC_CREDENTIALS_PARAMETER?: string | undefined }) =>
+  (env.VOLC_CREDENTIALS_PARAMETER !== undefined) !== (env.VOLC_ACCESS_KEY_ID !== undefined && env.VOLC_SECRET_ACCESS_KEY !== undefined);
+const CREDENTIAL_SOURCE_MESSAGE = {
+  message: 'set either VOLC_CREDENTIALS_PARAMETER (deployed) or both VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY (local), not both',
+  path: ['VOLC_ACCESS_KEY_ID'],
+};
 
 /**
  * Where the archive lives. Optional for the lookup function (without it, lookups are live only).
@@ -33,12 +56,7 @@ export const ArchiveStorageEnvShape = {
  */
 export const LookupEnvSchema = z
   .object({
-    VOLC_ENDPOINT: z.url({ protocol: /^https?$/ }).default(DEFAULT_ENDPOINT),
-    VOLC_REGION: z.string().min(1).default(DEFAULT_REGION),
-    VOLC_SERVICE: z.string().min(1).default(DEFAULT_SERVICE),
-    VOLC_ACCESS_KEY_ID: z.string().trim().min(1),
-    VOLC_SECRET_ACCESS_KEY: z.string().min(1),
-    VOLC_SESSION_TOKEN: z.string().min(1).optional(),
+    ...VolcEnvShape,
     /** Sustained GetSegmentTask calls per second from one instance. */
     LOOKUP_QPS: z.coerce.number().positive().max(60).default(40),
     /** Calls allowed at once on top of the rate; rate + burst must stay within 60. */
@@ -54,6 +72,7 @@ export const LookupEnvSchema = z
     LOOKUP_ARCHIVE_TIMEOUT_MS: intFrom(50, 10_000, 1_000),
     ...ArchiveStorageEnvShape,
   })
+  .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
   .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= 60, {
     message: 'LOOKUP_QPS + LOOKUP_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
     path: ['LOOKUP_QPS'],
@@ -66,12 +85,7 @@ export type LookupEnv = z.infer<typeof LookupEnvSchema>;
  */
 export const ArchiverEnvSchema = z
   .object({
-    VOLC_ENDPOINT: z.url({ protocol: /^https?$/ }).default(DEFAULT_ENDPOINT),
-    VOLC_REGION: z.string().min(1).default(DEFAULT_REGION),
-    VOLC_SERVICE: z.string().min(1).default(DEFAULT_SERVICE),
-    VOLC_ACCESS_KEY_ID: z.string().trim().min(1),
-    VOLC_SECRET_ACCESS_KEY: z.string().min(1),
-    VOLC_SESSION_TOKEN: z.string().min(1).optional(),
+    ...VolcEnvShape,
     ...ArchiveStorageEnvShape,
     ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
     /** GetSegmentTask calls per second the archiver may make (shares Volcengine's 60/s with lookups). */
@@ -90,6 +104,7 @@ export const ArchiverEnvSchema = z
     VOLC_RETRY_BASE_MS: intFrom(1, 10_000, 100),
     VOLC_RETRY_MAX_MS: intFrom(1, 30_000, 2_000),
   })
+  .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
   .refine((env) => env.ARCHIVE_QPS + env.ARCHIVE_BURST <= 60, {
     message: 'ARCHIVE_QPS + ARCHIVE_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
     path: ['ARCHIVE_QPS'],
@@ -100,11 +115,18 @@ export class ConfigurationError extends Error {}
 
 /** Parses `env` with `schema`; the error lists variable names and problems, not values. */
 export function loadEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
-  const parsed = schema.safeParse(env);
+  // An empty variable (VAR= in a .env file) counts as unset.
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
   throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
 }
+
+/**
+ * Callback SecretKeys by AppId.
+ * @example { "661e3b4c9a5f7d0012a543cf": "my-callback-secret" }
+ */
+export const CallbackSecretsSchema = z.record(z.string().min(1), z.string().min(1)).refine((map) => Object.keys(map).length > 0, 'must name at least one AppId');
 
 /**
  * Environment of the callback function. CALLBACK_SECRETS maps each AppId to its callback SecretKey.
@@ -113,6 +135,10 @@ export function loadEnv<S extends z.ZodType>(schema: S, env: Record<string, stri
 export const CallbackEnvSchema = z.object({
   ...ArchiveStorageEnvShape,
   ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
+  /** Deployed: an SSM SecureString (or /aws/reference/secretsmanager/…) holding the same JSON object. */
+  CALLBACK_SECRETS_PARAMETER: z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an SSM parameter name starting with "/"').optional(),
+  SSM_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  SECRETS_CACHE_TTL_MS: intFrom(1_000, 3_600_000, 300_000),
   CALLBACK_SECRETS: z
     .string()
     .transform((text, context) => {
@@ -123,12 +149,16 @@ export const CallbackEnvSchema = z.object({
         return z.NEVER;
       }
     })
-    .pipe(z.record(z.string().min(1), z.string().min(1)).refine((map) => Object.keys(map).length > 0, 'must name at least one AppId')),
+    .pipe(CallbackSecretsSchema)
+    .optional(),
   /** Events whose EventTime is further than this from now are refused as replays. */
   CALLBACK_MAX_SKEW_MS: intFrom(1_000, 24 * 3_600_000, 10 * 60_000),
   CALLBACK_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 65_536),
   /** Answer within this (Volcengine waits 5 s); past it the caller gets 503 and delivers again. */
   CALLBACK_BUDGET_MS: intFrom(500, 4_900, 4_000),
   CALLBACK_STORAGE_TIMEOUT_MS: intFrom(50, 4_000, 1_000),
+}).refine((env) => (env.CALLBACK_SECRETS === undefined) !== (env.CALLBACK_SECRETS_PARAMETER === undefined), {
+  message: 'set either CALLBACK_SECRETS_PARAMETER (deployed) or CALLBACK_SECRETS (local), not both',
+  path: ['CALLBACK_SECRETS'],
 });
 export type CallbackEnv = z.infer<typeof CallbackEnvSchema>;

@@ -1,5 +1,5 @@
 /**
- * Runs the built archiver (dist/archive.mjs) once against the running local stack (npm start),
+ * Runs the built archiver (dist/archive/archive.mjs) once against the running local stack (npm start),
  * which it finds through .local-data/stack.json ($LOCAL_DATA_DIR), and prints the run's summary.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ process.env.AWS_ACCESS_KEY_ID ??= 'local';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
 process.env.POWERTOOLS_METRICS_NAMESPACE ??= 'RtcSegmentTasks';
 
-const { handler } = (await import(pathToFileURL(resolve('dist/archive.mjs')).href)) as {
+const { handler } = (await import(pathToFileURL(resolve('dist/archive/archive.mjs')).href)) as {
   handler: (event: unknown, context: unknown) => Promise<Record<string, unknown>>;
 };
 const deadline = Date.now() + 5 * 60_000;

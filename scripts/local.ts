@@ -1,5 +1,5 @@
 /**
- * Local stack: the built lookup function (dist/lookup.mjs) behind an API-Gateway-shaped HTTP
+ * Local stack: the built lookup function (dist/lookup/lookup.mjs) behind an API-Gateway-shaped HTTP
  * server on 127.0.0.1:$PORT (default 3000).
  *
  * Without VOLC_ACCESS_KEY_ID / VOLC_SECRET_ACCESS_KEY it starts the Volcengine RTC emulator and
@@ -54,7 +54,7 @@ async function startEmulatorIfNeeded(): Promise<string> {
 }
 
 async function loadFunction(name: string): Promise<Handler> {
-  const module = (await import(pathToFileURL(resolve('dist', `${name}.mjs`)).href)) as { handler: Handler };
+  const module = (await import(pathToFileURL(resolve("dist", name, `${name}.mjs`)).href)) as { handler: Handler };
   return module.handler;
 }
 

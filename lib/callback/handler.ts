@@ -18,7 +18,8 @@ import { receiveEvent } from './receiver.ts';
 import { CallbackEnvelopeSchema } from './schemas.ts';
 
 export interface CallbackSettings {
-  secrets: Readonly<Record<string, string>>;
+  /** The callback SecretKey of an AppId, undefined when none is configured. */
+  secretFor: (appId: string) => Promise<string | undefined>;
   maxSkewMs: number;
   maxBodyBytes: number;
   budgetMs: number;
@@ -79,7 +80,7 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
       throw new InvalidParameterError(fields, 'the callback envelope needs EventType, EventData, EventTime, EventId, AppId, Version, Nonce and Signature as strings');
     }
     const event = parsed.data;
-    const secret = Object.hasOwn(settings.secrets, event.AppId) ? settings.secrets[event.AppId] : undefined;
+    const secret = await settings.secretFor(event.AppId);
     if (!secret || !verifyCallbackSignature(event, secret)) {
       logger.warn('callback refused: bad signature', { eventId: event.EventId });
       throw new AppError(401, 'SignatureDoesNotMatch', 'The callback signature does not match.');

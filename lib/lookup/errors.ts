@@ -2,6 +2,7 @@
 import {
   AppError,
   DeadlineExceededError,
+  InternalError,
   ThrottledError,
   UpstreamError,
   toAppError,
@@ -9,6 +10,7 @@ import {
 import {
   VolcApiError,
   VolcBudgetExhaustedError,
+  VolcCredentialsError,
   VolcDeadlineError,
   VolcMalformedResponseError,
   VolcTransportError,
@@ -38,6 +40,9 @@ export function upstreamFailureToAppError(error: unknown): AppError {
   }
   if (error instanceof VolcMalformedResponseError) {
     return new UpstreamError('Volcengine answered with a response that could not be read.', { cause: error, upstream: error.upstream });
+  }
+  if (error instanceof VolcCredentialsError) {
+    return new InternalError('the Volcengine credentials could not be loaded', { cause: error });
   }
   if (error instanceof VolcTransportError) {
     return new UpstreamError(`Volcengine could not be reached (${error.message.replace(/^.*\((.*)\)$/, '$1')}).`, { cause: error });

@@ -18,6 +18,7 @@ import {
 import {
   VolcApiError,
   VolcBudgetExhaustedError,
+  VolcCredentialsError,
   VolcDeadlineError,
   VolcError,
   VolcMalformedResponseError,
@@ -67,9 +68,6 @@ export interface GetSegmentTaskResult {
   attempts: number;
 }
 
-export const DEFAULT_ENDPOINT = 'https://rtc.volcengineapi.com';
-export const DEFAULT_REGION = 'cn-north-1';
-export const DEFAULT_SERVICE = 'rtc';
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
@@ -185,7 +183,12 @@ export class VolcClient {
     schema: S,
     signal: AbortSignal,
   ): Promise<z.infer<S>> {
-    const credentials = await this.#options.credentials();
+    let credentials: VolcCredentials;
+    try {
+      credentials = await this.#options.credentials();
+    } catch (error) {
+      throw new VolcCredentialsError(error);
+    }
     const headers: Record<string, string> = {};
     if (method === 'POST') headers['Content-Type'] = JSON_CONTENT_TYPE;
     const signed = signVolcRequest(

@@ -60,3 +60,10 @@ export class VolcBudgetExhaustedError extends VolcError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** Our own credentials could not be obtained (e.g. the SSM parameter is unreadable): a configuration fault. */
+export class VolcCredentialsError extends VolcError {
+  constructor(cause: unknown) {
+    super('the Volcengine credentials could not be loaded', {}, false, cause);
+  }
+}

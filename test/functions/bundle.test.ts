@@ -1,4 +1,4 @@
-/** The built bundle (dist/lookup.mjs) loads on Node 22, validates its config at cold start, and answers. */
+/** The built bundle (dist/lookup/lookup.mjs) loads on Node 22, validates its config at cold start, and answers. */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { TEST_CREDENTIALS } from '../support/credentials.ts';
 
 const run = promisify(execFile);
 const invokeScript = `
-  const { handler } = await import('./dist/lookup.mjs');
+  const { handler } = await import('./dist/lookup/lookup.mjs');
   const event = JSON.parse(process.env.EVENT);
   const result = await handler(event, { functionName: 'lookup', awsRequestId: 'x', getRemainingTimeInMillis: () => 30000 });
   process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');
@@ -30,7 +30,7 @@ const event = {
   requestContext: { http: { method: 'GET', path: '/' }, requestId: 'r' },
 };
 
-describe('dist/lookup.mjs', () => {
+describe('dist/lookup/lookup.mjs', () => {
   it('answers a lookup end to end', async () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', invokeScript], {
       env: { ...process.env, EVENT: JSON.stringify(event), VOLC_ENDPOINT: endpoint, VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, POWERTOOLS_LOG_LEVEL: 'WARN' },
@@ -41,7 +41,7 @@ describe('dist/lookup.mjs', () => {
   });
 
   it('fails at cold start on bad configuration, naming the variables and not their values', async () => {
-    const failure = await run(process.execPath, ['--input-type=module', '-e', "await import('./dist/lookup.mjs')"], {
+    const failure = await run(process.execPath, ['--input-type=module', '-e', "await import('./dist/lookup/lookup.mjs')"], {
       env: { ...process.env, VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: 'super-secret-value-xyz', LOOKUP_QPS: '58', LOOKUP_BURST: '5' },
     }).then(
       () => undefined,

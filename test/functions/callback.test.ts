@@ -32,7 +32,7 @@ beforeAll(async () => {
   emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now });
   const handler = createCallbackHandler({
     access,
-    settings: { secrets: { [APP]: SECRET, 'other-app': 'another-secret' }, maxSkewMs: 10 * 60_000, maxBodyBytes: 16_384, budgetMs: 4_000 },
+    settings: { secretFor: async (appId) => ({ [APP]: SECRET, 'other-app': 'another-secret' } as Record<string, string>)[appId], maxSkewMs: 10 * 60_000, maxBodyBytes: 16_384, budgetMs: 4_000 },
     logger: new Logger({ serviceName: 'callback-test', logLevel: 'INFO' }),
     metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
     region: 'cn-north-1',

@@ -44,7 +44,7 @@ const demo = 'Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-tas
 
 describe('local stack (npm start)', () => {
   it('serves the demo task, archives it with archive:once, keeps the archive across restarts and stops on SIGINT', async () => {
-    expect(existsSync('dist/lookup.mjs')).toBe(true); // built by `npm test` before vitest runs
+    expect(existsSync('dist/lookup/lookup.mjs')).toBe(true); // built by `npm test` before vitest runs
     // Prepare
     const first = await startStack();
     const emulatorUrl = /emulator at (http:\/\/127\.0\.0\.1:\d+)/.exec(first.output())![1]!;
