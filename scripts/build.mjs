@@ -39,3 +39,9 @@ for (const name of names) {
   const entry = code.find(([file]) => file === `dist/${name}/${name}.mjs`)?.[1].bytes ?? 0;
   console.log(`dist/${name}/`.padEnd(20), `${(total / 1024).toFixed(1).padStart(8)} KiB code in ${code.length} files (entry ${(entry / 1024).toFixed(1)} KiB)`);
 }
+
+// The OpenAPI document, generated from the handlers' zod schemas.
+const { tsImport } = await import('tsx/esm/api');
+const { buildOpenApiDocument } = await tsImport('../lib/openapi.ts', import.meta.url);
+writeFileSync('dist/openapi.json', `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`);
+console.log('dist/openapi.json');

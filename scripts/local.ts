@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
 
@@ -120,6 +120,10 @@ async function main(): Promise<void> {
   const server = createServer((req, res: ServerResponse) => {
     void (async () => {
       const event = await toHttpApiEvent(req);
+      if (req.method === 'GET' && event.rawPath === '/openapi.json') {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(readFileSync(resolve('dist', 'openapi.json')));
+        return;
+      }
       const route = routes[`${req.method} ${(event.rawPath as string) || '/'}`];
       if (!route) {
         res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"message":"Not Found"}');
@@ -144,6 +148,7 @@ async function main(): Promise<void> {
   stops.push(async () => rmSync(STACK_FILE, { force: true }));
   console.log(`rtc-segment-tasks local stack on ${base}, answering from ${upstream}`);
   console.log(`Archive: local S3-protocol server at ${s3Url}, bucket ${process.env.ARCHIVE_BUCKET}, data in ${LOCAL_DATA}/s3 (npm run archive:once runs the archiver)`);
+  console.log(`OpenAPI document: ${base}/openapi.json`);
   console.log(`Try:\n  curl '${base}/?Action=GetSegmentTask&Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task'`);
   if (demoEmulator) {
     // Like Volcengine, the emulator reports every produced segment (each Duration, 20 s) to the callback URL.

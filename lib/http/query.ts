@@ -28,11 +28,6 @@ export function requireParameter(parameters: QueryParameters, name: string): str
   return value;
 }
 
-export function requirePattern(parameters: QueryParameters, name: string, pattern: RegExp, rule: string): string {
-  const value = requireParameter(parameters, name);
-  if (!pattern.test(value)) throw new InvalidParameterError(name, rule);
-  return value;
-}
 
 function decodeComponent(raw: string, what: string): string {
   try {

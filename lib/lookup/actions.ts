@@ -1,11 +1,53 @@
-/** Parses a lookup request: the same query a Volcengine client sends for GetSegmentTask. */
-import { AppError, InvalidParameterError, RequestRejectedError } from '../errors.ts';
+/**
+ * The lookup endpoint's actions: one zod schema per action's query, used to parse requests and
+ * to generate the OpenAPI document. GetSegmentTask takes the same query a Volcengine client sends.
+ */
+import { z } from 'zod';
+import { AppError, InvalidParameterError, MissingParameterError, RequestRejectedError } from '../errors.ts';
 import type { HttpApiEvent } from '../http/api-gateway.ts';
-import { parseQuery, printable, requireParameter, requirePattern, type QueryParameters } from '../http/query.ts';
+import { parseQuery, printable, requireParameter, type QueryParameters } from '../http/query.ts';
 import { SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
-import type { TaskAddress } from '../volc/client.ts';
 
 export const ID_RULE = 'it must be 1 to 128 characters of letters, digits, "_", "@", "-" or "."';
+
+/** AppId, RoomId, TaskId (or UserId for auto segmentation). @example "room1-audit@corp" */
+const IdSchema = z.string().regex(VOLC_ID_PATTERN, ID_RULE);
+const WholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, 'it must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min, `it must be between ${min} and ${max}`).max(max, `it must be between ${min} and ${max}`));
+
+/**
+ * Query of GetSegmentTask and ListSegmentTaskSnapshots.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1" }
+ */
+export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema });
+
+/**
+ * Query of WatchSegmentTask: StartTime (epoch ms) when known gives the task its real deadline.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
+ */
+export const WatchQuerySchema = TaskQuerySchema.extend({ StartTime: WholeNumber(0, 8_640_000_000_000).optional() });
+
+/**
+ * Query of ListArchivedSegmentTasks.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "PageSize": "20" }
+ */
+export const RoomPageQuerySchema = z.object({
+  AppId: IdSchema,
+  RoomId: IdSchema,
+  PageSize: WholeNumber(1, 100).optional(),
+  PageToken: z.string().regex(/^[A-Za-z0-9+/=_.~-]{1,1024}$/, 'it is not a token this API returned').optional(),
+});
+
+export const ACTION_QUERIES = {
+  GetSegmentTask: TaskQuerySchema,
+  WatchSegmentTask: WatchQuerySchema,
+  ListSegmentTaskSnapshots: TaskQuerySchema,
+  ListArchivedSegmentTasks: RoomPageQuerySchema,
+} as const;
 
 export interface LookupRequest {
   action: string;
@@ -31,32 +73,21 @@ export function readLookupRequest(event: HttpApiEvent, actions: readonly string[
   return { action, version: version as ApiVersion, parameters };
 }
 
-export function readRoom(parameters: QueryParameters): { appId: string; roomId: string } {
-  return {
-    appId: requirePattern(parameters, 'AppId', VOLC_ID_PATTERN, ID_RULE),
-    roomId: requirePattern(parameters, 'RoomId', VOLC_ID_PATTERN, ID_RULE),
-  };
-}
-
-export function readTaskAddress(parameters: QueryParameters): TaskAddress {
-  return { ...readRoom(parameters), taskId: requirePattern(parameters, 'TaskId', VOLC_ID_PATTERN, ID_RULE) };
-}
-
-/** An optional decimal integer parameter within [min, max]. */
-export function readOptionalInteger(parameters: QueryParameters, name: string, min: number, max: number): number | undefined {
-  const raw = parameters.get(name);
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d{1,16}$/.test(raw)) throw new InvalidParameterError(name, 'it must be a whole number');
-  const value = Number(raw);
-  if (value < min || value > max) throw new InvalidParameterError(name, `it must be between ${min} and ${max}`);
-  return value;
-}
-
-const PAGE_TOKEN = /^[A-Za-z0-9+/=_.~-]{1,1024}$/;
-
-export function readPageToken(parameters: QueryParameters): string | undefined {
-  const raw = parameters.get('PageToken');
-  if (raw === undefined || raw === '') return undefined;
-  if (!PAGE_TOKEN.test(raw)) throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
-  return raw;
+/**
+ * Reads the parameters `schema` names, in the order it names them; the first problem becomes a
+ * MissingParameter (absent or empty) or InvalidParameter error naming the parameter.
+ */
+export function readQuery<S extends z.ZodObject>(schema: S, parameters: QueryParameters): z.infer<S> {
+  const names = Object.keys(schema.shape);
+  const values: Record<string, string> = {};
+  for (const name of names) {
+    const value = parameters.get(name);
+    if (value !== undefined && value !== '') values[name] = value;
+  }
+  const parsed = schema.safeParse(values);
+  if (parsed.success) return parsed.data;
+  const issue = [...parsed.error.issues].sort((a, b) => names.indexOf(String(a.path[0])) - names.indexOf(String(b.path[0])))[0]!;
+  const name = String(issue.path[0]);
+  if (values[name] === undefined) throw new MissingParameterError(name);
+  throw new InvalidParameterError(name, issue.message);
 }

@@ -12,7 +12,7 @@ import { successBody } from '../http/envelope.ts';
 import { envelopeOf, volcEnvelope } from '../http/middleware.ts';
 import type { TaskAddress } from '../volc/client.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
-import { readLookupRequest, readOptionalInteger, readPageToken, readRoom, readTaskAddress, type LookupRequest } from './actions.ts';
+import { readLookupRequest, readQuery, RoomPageQuerySchema, TaskQuerySchema, WatchQuerySchema, type LookupRequest } from './actions.ts';
 import { ArchiveUnavailableError, type Answer, type SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupHandlerDeps {
@@ -54,6 +54,11 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
     }
   };
 
+  const taskAddress = (parameters: LookupRequest['parameters']): TaskAddress => {
+    const query = readQuery(TaskQuerySchema, parameters);
+    return { appId: query.AppId, roomId: query.RoomId, taskId: query.TaskId };
+  };
+
   const notFound = (address: TaskAddress, what: string, upstreamRequestId?: string) =>
     new TaskNotFoundError(`The segment task AppId=${address.appId}, RoomId=${address.roomId}, TaskId=${address.taskId} ${what}.`, {
       upstream: { requestId: upstreamRequestId },
@@ -61,7 +66,7 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
 
   const handlers: Record<string, (request: LookupRequest) => Promise<ActionResult>> = {
     async GetSegmentTask(request) {
-      const address = readTaskAddress(request.parameters);
+      const address = taskAddress(request.parameters);
       logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
       const answer: Answer = await lookup.get(request.version, address);
       if (!answer.task) {
@@ -77,23 +82,25 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
     },
 
     async WatchSegmentTask(request) {
-      const address = readTaskAddress(request.parameters);
-      const startTime = readOptionalInteger(request.parameters, 'StartTime', 0, now() + 86_400_000);
+      const query = readQuery(WatchQuerySchema, request.parameters);
+      const address = { appId: query.AppId, roomId: query.RoomId, taskId: query.TaskId };
+      const startTime = query.StartTime;
+      if (startTime !== undefined && startTime > now() + 86_400_000) throw new InvalidParameterError('StartTime', 'it lies more than a day in the future');
       const outcome = await withArchive((access) => access.registry.register(address, startTime, 'watch', now()));
       return { result: { Watched: true, AlreadyWatched: outcome === 'already-watched' } };
     },
 
     async ListSegmentTaskSnapshots(request) {
-      const address = readTaskAddress(request.parameters);
+      const address = taskAddress(request.parameters);
       const timeline = await withArchive((access) => access.archive.timeline(address));
       if (timeline.length === 0) throw notFound(address, 'has no archived snapshot');
       return { result: { Snapshots: timeline.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask })) } };
     },
 
     async ListArchivedSegmentTasks(request) {
-      const { appId, roomId } = readRoom(request.parameters);
-      const pageSize = readOptionalInteger(request.parameters, 'PageSize', 1, 100) ?? 20;
-      const token = readPageToken(request.parameters);
+      const query = readQuery(RoomPageQuerySchema, request.parameters);
+      const { AppId: appId, RoomId: roomId, PageToken: token } = query;
+      const pageSize = query.PageSize ?? 20;
       const page = await withArchive(async (access) => {
         try {
           return await access.archive.tasksInRoom(appId, roomId, pageSize, token);

@@ -71,6 +71,8 @@ describe('local stack (npm start)', () => {
     };
     const signedCallback = await post(callbackSignature(unsigned, 'demo-callback-secret'));
     const forgedCallback = await post('0'.repeat(64));
+    const openapi = await request(`${first.base}/openapi.json`);
+    const openapiJson = (await openapi.body.json()) as { openapi: string };
     const unknownRoute = await request(`${first.base}/elsewhere`);
     await unknownRoute.body.dump();
     const firstExit = await first.stop();
@@ -84,6 +86,7 @@ describe('local stack (npm start)', () => {
     expect(archiveRun.stdout).toMatch(/archiver run: .*"snapshotsWritten":1/);
     expect(timeline.json.Result.Snapshots).toHaveLength(1);
     expect(unknownRoute.statusCode).toBe(404);
+    expect(openapiJson.openapi).toBe('3.1.0');
     expect(first.output()).toContain('demo-callback-secret');
     expect([signedCallback.status, signedCallback.json.Result.Outcome]).toEqual([200, 'stored']);
     expect(forgedCallback.status).toBe(401);
