@@ -223,7 +223,7 @@ function codeSize(name: string): { staticKiB: number; allKiB: number } {
 /** Median wall time of importing `file` in a fresh Node process. */
 function coldImportMs(file: string, runs = 9): number {
   const script = `const t=performance.now();await import(${JSON.stringify(`${process.cwd()}/${file}`)});process.stdout.write(String(performance.now()-t));`;
-  const env = { ...process.env, VOLC_ACCESS_KEY_ID: 'AKLTBENCH', VOLC_SECRET_ACCESS_KEY: 'bench', POWERTOOLS_LOG_LEVEL: 'SILENT' };
+  const env = { ...process.env, VOLC_ACCESS_KEY_ID: 'AKLTBENCH', VOLC_SECRET_ACCESS_KEY: 'bench', ARCHIVE_BUCKET: 'bench-bucket', CALLBACK_SECRETS: '{"bench-app":"bench"}', POWERTOOLS_LOG_LEVEL: 'SILENT' };
   const times: number[] = [];
   for (let i = 0; i < runs; i++) times.push(Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env }).toString()));
   return median(times);

@@ -107,9 +107,15 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     const now = options.now();
     const task = answer.task;
 
-    if (!task || task.StartTime === undefined) {
+    if (!task) {
       summary.notFound++;
       return handleNotFound(watched, now);
+    }
+    if (task.StartTime === undefined) {
+      // An answer without StartTime (schema drift) cannot be placed in time: keep the task for the next run.
+      summary.errors++;
+      options.onError?.(new Error('Volcengine answered without StartTime'), watched);
+      return kept(watched.deadline);
     }
 
     let current = watched;

@@ -51,7 +51,9 @@ export type FaultKind =
   | 'extra-fields'
   | 'html-502'
   /** HTTP 200 that still carries ResponseMetadata.Error (documented for 2020-12-01). */
-  | 'error-200';
+  | 'error-200'
+  /** FlowLimitExceeded.QPSOverLimit regardless of the actual rate. */
+  | 'throttle';
 
 export interface Fault {
   kind: FaultKind;
@@ -282,6 +284,9 @@ export class VolcEmulator {
     }
 
     let answer = this.#authenticate(req, url.pathname, pairs, body, action, version);
+    if (!answer && fault?.kind === 'throttle') {
+      answer = this.#error(429, 'FlowLimitExceeded.QPSOverLimit', 'The request rate exceeds the limit.', action, version);
+    }
     if (!answer && fault?.kind === 'http5xx') {
       answer = this.#error(fault.status ?? 500, 'InternalError', 'An internal error occurred; please retry.', action, version);
     }
