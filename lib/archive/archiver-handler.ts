@@ -36,7 +36,10 @@ export function createArchiverHandler(deps: ArchiverDeps) {
       timeLeftMs: () => (typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY),
       safetyMs: env.ARCHIVE_SAFETY_MS,
       unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
-      onError: (error, task) => logger.warn('task left for the next run', { appId: task.address.appId, roomId: task.address.roomId, taskId: task.address.taskId, error }),
+      onError: (error, task) =>
+        task
+          ? logger.warn('task left for the next run', { appId: task.address.appId, roomId: task.address.roomId, taskId: task.address.taskId, error })
+          : logger.error('the watch registry could not be listed; the next run starts over', { error }),
     });
     metrics.addMetric('TasksPolled', MetricUnit.Count, summary.tasksPolled);
     metrics.addMetric('SnapshotsWritten', MetricUnit.Count, summary.snapshotsWritten);

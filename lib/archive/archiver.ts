@@ -27,7 +27,8 @@ export interface ArchiverOptions {
   safetyMs: number;
   /** A task Volcengine does not show yet is asked again after this long, until 72 h have passed. */
   unknownRetryMs: number;
-  onError?: (error: unknown, task: WatchedTask) => void;
+  /** Called for each task left for the next run, and once without a task when the registry cannot be listed. */
+  onError?: (error: unknown, task?: WatchedTask) => void;
 }
 
 export interface ArchiveRunSummary {
@@ -68,6 +69,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   // Entries moved during this run (provisional → real deadline), so they are not polled twice.
   const moved = new Map<string, string>();
   const entries = options.registry.entries();
+  let listingFailed = false;
 
   const worker = async () => {
     for (;;) {
@@ -75,7 +77,16 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
         summary.stoppedEarly = true;
         return;
       }
-      const next = await entries.next();
+      let next: IteratorResult<WatchedTask>;
+      try {
+        next = await entries.next();
+      } catch (error) {
+        // The registry cannot be listed (storage fault): end the run cleanly; the next run starts over.
+        if (!listingFailed) summary.errors++;
+        listingFailed = true;
+        options.onError?.(error);
+        return;
+      }
       if (next.done) return;
       const watched = next.value;
       try {
@@ -175,10 +186,10 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   };
 
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
-  if (summary.stoppedEarly) {
-    const next = await entries.next();
-    if (!next.done) kept(next.value.deadline);
+  if (summary.stoppedEarly && !listingFailed) {
+    const next = await entries.next().catch(() => undefined);
+    if (next && !next.done) kept(next.value.deadline);
   }
-  await entries.return(undefined);
+  await entries.return(undefined).catch(() => undefined);
   return summary;
 }
