@@ -1,0 +1,116 @@
+/**
+ * Secret scan: runs lookups, archive actions, archiver runs and callbacks (successes, caller
+ * errors, upstream faults, storage faults) with recognisable fake credentials, StorageConfig keys
+ * and a callback SecretKey, then scans everything observable for them: every response body and
+ * header, every log line and error logged, and every object in the bucket. Expects 0 hits.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { describe, expect, it } from 'vitest';
+import { openArchive } from '../../lib/archive/access.ts';
+import { runArchiver } from '../../lib/archive/archiver.ts';
+import { createCallbackHandler } from '../../lib/callback/handler.ts';
+import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import { ALL_SECRETS, STORAGE_SECRETS, TEST_CREDENTIALS } from '../support/credentials.ts';
+import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';
+import { captureOutput } from '../support/logs.ts';
+import { startLookupStack } from '../support/lookup-stack.ts';
+
+const CALLBACK_SECRET = 'FAKE-CALLBACK-SECRET-must-never-leak-61d0';
+const SECRETS = [...ALL_SECRETS, CALLBACK_SECRET];
+
+describe('secret scan', () => {
+  it('finds none of the secrets in responses, logs, errors or the bucket', async () => {
+    const output = captureOutput();
+    const observed: string[] = [];
+    const record = (result: HttpResult) => observed.push(JSON.stringify(result.headers), result.body);
+    let hits: Array<{ secret: string; where: string }> = [];
+    try {
+      // Prepare: lookup + archive + callback on one bucket; Volcengine echoes the storage keys
+      const stack = await startLookupStack({ archive: true, emulator: { echoStorageSecrets: true }, logLevel: 'DEBUG', env: { LOOKUP_DEADLINE_MS: '400' } });
+      const access = openArchive({ ...stack.env, ARCHIVE_BUCKET: stack.env.ARCHIVE_BUCKET! });
+      const storageConfig = { Type: 2, CustomConfig: { Vendor: 0, Region: 0, Bucket: 'customer-bucket', ...STORAGE_SECRETS } };
+      for (const taskId of ['running', 'done', 'old']) {
+        stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId, storageConfig, ...(taskId === 'done' ? { status: 3, stopReason: 'StopByAPI' } : {}) });
+      }
+      const callback = createCallbackHandler({
+        access,
+        settings: { secretFor: async (appId) => (appId === 'app' ? CALLBACK_SECRET : undefined), maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 },
+        logger: new Logger({ serviceName: 'scan', logLevel: 'DEBUG' }),
+        metrics: new Metrics({ namespace: 'Scan', serviceName: 'scan' }),
+        region: 'cn-north-1',
+        now: stack.clock.now,
+      });
+      const lookup = async (query: Array<[string, string]> | string) => record(await stack.invoke(httpEvent(query)));
+      const deliver = async (body: unknown) =>
+        record((await callback(httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }), lambdaContext())) as HttpResult);
+
+      // Act: lookups of every kind
+      for (const taskId of ['running', 'done', 'old', 'missing']) await lookup(getTaskQuery('app', 'room', taskId));
+      await lookup('Action=GetSegmentTask&Version=2023-11-01&AppId=app&RoomId=room&TaskId=%00');
+      for (const kind of ['http5xx', 'latency', 'reset', 'malformed-json', 'truncated-json', 'extra-fields', 'missing-fields', 'throttle'] as const) {
+        stack.emulator.inject({ kind, latencyMs: 2_000 });
+        await lookup(getTaskQuery('app', 'room', 'running'));
+        stack.emulator.clearFaults();
+      }
+      await lookup([['Action', 'WatchSegmentTask'], ['Version', '2023-11-01'], ['AppId', 'app'], ['RoomId', 'room'], ['TaskId', 'old']]);
+      // archiver runs, one with storage failing
+      const archiverOptions = {
+        ...access,
+        client: (await import('../../lib/lookup/wiring.ts')).buildVolcClient(stack.env, { now: stack.clock.now }),
+        version: '2023-11-01' as const,
+        now: stack.clock.now,
+        finalMarginMs: 30 * 60_000,
+        callTimeoutMs: 1_000,
+        concurrency: 4,
+        timeLeftMs: () => Number.POSITIVE_INFINITY,
+        safetyMs: 0,
+        unknownRetryMs: 60_000,
+        onError: (error: unknown) => observed.push(String(error), JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))),
+      };
+      stack.s3!.inject({ kind: 'http5xx', operation: 'PUT', after: 2 });
+      observed.push(JSON.stringify(await runArchiver(archiverOptions)));
+      stack.s3!.clearFaults();
+      observed.push(JSON.stringify(await runArchiver(archiverOptions)));
+      stack.clock.advance(73 * 3_600_000);
+      await lookup(getTaskQuery('app', 'room', 'old'));
+      for (const action of ['ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks']) {
+        await lookup([['Action', action], ['Version', '2023-11-01'], ['AppId', 'app'], ['RoomId', 'room'], ['TaskId', 'old']]);
+      }
+      // callbacks: valid, duplicate, forged, unmatched
+      stack.clock.set(Date.now());
+      const task = stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'cb', storageConfig });
+      const event = stack.emulator.segmentEvent(task, CALLBACK_SECRET);
+      await deliver(event);
+      await deliver(event);
+      await deliver({ ...event, Signature: '0'.repeat(64) });
+      await deliver({ ...event, EventData: 'not json' });
+      // a lookup signed with a wrong secret (the wrong value must not leak either)
+      const wrong = await startLookupStack({ env: { VOLC_SECRET_ACCESS_KEY: `${TEST_CREDENTIALS.secretAccessKey}-wrong` }, logLevel: 'DEBUG' });
+      record(await wrong.invoke(httpEvent(getTaskQuery('app', 'room', 'running'))));
+      await wrong.stop();
+
+      // Collect the bucket
+      const bucket: string[] = [];
+      for await (const key of access.registry.store.keys('')) bucket.push(key, JSON.stringify((await access.registry.store.getJson(key))?.body));
+      await stack.stop();
+
+      // Assess
+      const logs = output.text();
+      const everything: Array<[string, string]> = [
+        ...observed.map((text): [string, string] => ['response or error', text]),
+        ['logs', logs],
+        ...bucket.map((text): [string, string] => ['bucket', text]),
+      ];
+      hits = SECRETS.flatMap((secret) => everything.filter(([, text]) => text.includes(secret)).map(([where]) => ({ secret: `${secret.slice(0, 6)}…`, where })));
+      expect(observed.length).toBeGreaterThan(20);
+      expect(bucket.length).toBeGreaterThan(10);
+      expect(logs).toContain('request finished');
+      expect(bucket.join('\n')).toContain('customer-bucket');
+    } finally {
+      output.restore();
+    }
+    console.log(JSON.stringify({ secrets_scanned: SECRETS.length, secrets_found: hits.length }));
+    expect(hits).toEqual([]);
+  }, 120_000);
+});
