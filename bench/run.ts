@@ -14,7 +14,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { Hash } from '@smithy/hash-node';
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -113,12 +113,10 @@ async function cpuPerCall(paths: Array<() => Promise<unknown>>, calls = 1000, ro
   return perCall.map(median);
 }
 
-/** The client as it ships: bundled and minified by esbuild like the functions. */
-async function loadShippedClient(): Promise<{ VolcClient: typeof VolcClientType; TokenBucket: typeof TokenBucketType }> {
-  const outfile = join('dist', 'bench', 'volc-client.mjs');
-  await build({
-    stdin: { contents: "export { VolcClient } from './lib/volc/client.ts'; export { TokenBucket } from './lib/volc/rate-limiter.ts';", resolveDir: process.cwd(), loader: 'ts' },
-    outfile,
+/** One ESM bundle for Node 22, minified, built the way scripts/build.mjs builds the functions. */
+function bundle(options: Pick<BuildOptions, 'stdin' | 'entryPoints' | 'outfile'>) {
+  return build({
+    ...options,
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -126,6 +124,15 @@ async function loadShippedClient(): Promise<{ VolcClient: typeof VolcClientType;
     minify: true,
     banner: { js: "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);" },
     logLevel: 'error',
+  });
+}
+
+/** The client as it ships: bundled and minified by esbuild like the functions. */
+async function loadShippedClient(): Promise<{ VolcClient: typeof VolcClientType; TokenBucket: typeof TokenBucketType }> {
+  const outfile = join('dist', 'bench', 'volc-client.mjs');
+  await bundle({
+    stdin: { contents: "export { VolcClient } from './lib/volc/client.ts'; export { TokenBucket } from './lib/volc/rate-limiter.ts';", resolveDir: process.cwd(), loader: 'ts' },
+    outfile,
   });
   return import(pathToFileURL(resolve(outfile)).href);
 }
@@ -188,17 +195,7 @@ async function buildAnchor(): Promise<string> {
       'globalThis.__anchor = [volc, s3, middy, zod, undici, logger];',
     ].join('\n'),
   );
-  await build({
-    entryPoints: [entry],
-    outfile: join(dir, 'anchor.mjs'),
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node22',
-    minify: true,
-    banner: { js: "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
+  await bundle({ entryPoints: [entry], outfile: join(dir, 'anchor.mjs') });
   return join(dir, 'anchor.mjs');
 }
 
