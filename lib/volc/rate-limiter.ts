@@ -3,7 +3,6 @@
  * more than b + r*T requests leave, so r + b <= 60 keeps one process within Volcengine's
  * 60 requests per second for GetSegmentTask.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { VolcBudgetExhaustedError } from './errors.ts';
 
 export interface TokenBucketOptions {
@@ -44,11 +43,5 @@ export class TokenBucket {
     if (waitMs > maxWaitMs) throw new VolcBudgetExhaustedError(waitMs);
     this.#tokens -= 1;
     return waitMs;
-  }
-
-  /** Waits for a slot; see reserve(). */
-  async take(maxWaitMs = Number.POSITIVE_INFINITY, signal?: AbortSignal): Promise<void> {
-    const waitMs = this.reserve(maxWaitMs);
-    if (waitMs > 0) await sleep(waitMs, undefined, signal ? { signal } : undefined);
   }
 }
