@@ -1,6 +1,7 @@
 /** The built bundle (dist/lookup/lookup.mjs) loads on Node 22, validates its config at cold start, and answers. */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VolcEmulator } from '../emulator/volc-emulator.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
@@ -31,6 +32,22 @@ const event = {
 };
 
 describe('dist/lookup/lookup.mjs', () => {
+  it('loads the archive and the S3 client only on first use (dynamic import)', () => {
+    const meta = JSON.parse(readFileSync('dist/lookup/meta.json', 'utf8')) as { outputs: Record<string, { imports: Array<{ path: string; kind: string }> }> };
+    const loaded = new Set<string>();
+    const queue = ['dist/lookup/lookup.mjs'];
+    while (queue.length) {
+      const file = queue.pop()!;
+      if (loaded.has(file)) continue;
+      loaded.add(file);
+      for (const imported of meta.outputs[file]?.imports ?? []) if (imported.kind === 'import-statement') queue.push(imported.path);
+    }
+    const staticImports = [...loaded].flatMap((file) => meta.outputs[file]?.imports.filter((i) => i.kind === 'import-statement').map((i) => i.path) ?? []);
+    const dynamicImports = [...loaded].flatMap((file) => meta.outputs[file]?.imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path) ?? []);
+    expect(staticImports.some((path) => path.includes('client-s3'))).toBe(false);
+    expect(dynamicImports.some((path) => path.includes('chunks/access'))).toBe(true);
+  });
+
   it('answers a lookup end to end', async () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', invokeScript], {
       env: { ...process.env, EVENT: JSON.stringify(event), VOLC_ENDPOINT: endpoint, VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, POWERTOOLS_LOG_LEVEL: 'WARN' },

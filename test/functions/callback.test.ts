@@ -190,6 +190,39 @@ describe('callback: tolerant of what it does not know', () => {
   });
 });
 
+describe('callback: the 5-second limit', () => {
+  it('answers 503 within its budget when storage is too slow, and the redelivery is stored', async () => {
+    const quick = createCallbackHandler({
+      access,
+      settings: { secretFor: async () => SECRET, maxSkewMs: 600_000, maxBodyBytes: 16_384, budgetMs: 300 },
+      logger: new Logger({ serviceName: 'callback-test', logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
+      region: 'cn-north-1',
+      now: clock.now,
+    });
+    const task = newTask();
+    const body = JSON.stringify(emulator.segmentEvent(task, SECRET));
+    const send = async () => {
+      const output = captureOutput();
+      try {
+        return (await quick(httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json' } }), lambdaContext())) as HttpResult;
+      } finally {
+        output.restore();
+      }
+    };
+    s3.inject({ kind: 'latency', latencyMs: 1_500, operation: 'PUT', times: 1 });
+    const slow = await send();
+    s3.clearFaults();
+    await new Promise((resolve) => setTimeout(resolve, 1_600)); // let the slow write finish
+    const redelivered = await send();
+    expect(slow.statusCode).toBe(503);
+    expect(JSON.parse(slow.body).ResponseMetadata.Error.Code).toBe('ServiceUnavailable');
+    expect(slow.headers['Retry-After']).toBe('1');
+    expect(redelivered.statusCode).toBe(200);
+    expect(await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/')).toHaveLength(1);
+  });
+});
+
 describe('callback: a burst', () => {
   it('takes 1,000 events from 16 concurrent senders, losing and duplicating none', async () => {
     // Prepare: 100 tasks, 10 segments each, every 7th event delivered twice
