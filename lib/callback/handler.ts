@@ -99,6 +99,7 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
       }),
     ]).finally(() => clearTimeout(timer));
 
+    metrics.addMetric('CallbacksReceived', MetricUnit.Count, 1);
     if (outcome === 'ignored') logger.info('callback ignored: not a segment event', { eventId: event.EventId, eventType: event.EventType });
     if (outcome === 'unmatched') metrics.addMetric('UnmatchedEvents', MetricUnit.Count, 1);
     if (outcome === 'duplicate') metrics.addMetric('DuplicateEvents', MetricUnit.Count, 1);
