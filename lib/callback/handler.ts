@@ -83,11 +83,13 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
     const secret = await settings.secretFor(event.AppId);
     if (!secret || !verifyCallbackSignature(event, secret)) {
       logger.warn('callback refused: bad signature', { eventId: event.EventId });
+      metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
       throw new AppError(401, 'SignatureDoesNotMatch', 'The callback signature does not match.');
     }
     const eventTime = Date.parse(event.EventTime);
     if (!Number.isFinite(eventTime) || Math.abs(now() - eventTime) > settings.maxSkewMs) {
       logger.warn('callback refused: EventTime outside the window', { eventId: event.EventId });
+      metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
       throw new AppError(400, 'InvalidTimestamp', `EventTime must be within ${Math.round(settings.maxSkewMs / 1000)} seconds of now; the event looks like a replay.`);
     }
 
