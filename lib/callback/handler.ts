@@ -1,17 +1,9 @@
-/** The callback function's pipeline: the same middy stack as the lookup's, around receiveEvent. */
-import middy from '@middy/core';
-import httpErrorHandler from '@middy/http-error-handler';
-import httpHeaderNormalizer from '@middy/http-header-normalizer';
-import httpSecurityHeaders from '@middy/http-security-headers';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+/** The callback function: verification and receiveEvent, in the HTTP pipeline every function shares. */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Context } from 'aws-lambda';
 import { AppError, InvalidParameterError, RequestRejectedError } from '../errors.ts';
-import { HttpApiEventSchema, type HttpResult } from '../http/api-gateway.ts';
-import { successBody } from '../http/envelope.ts';
-import { envelopeOf, volcEnvelope } from '../http/middleware.ts';
+import { successResponse } from '../http/envelope.ts';
+import { httpFunction } from '../http/pipeline.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import { verifyCallbackSignature } from './signature.ts';
 import { receiveEvent } from './receiver.ts';
@@ -34,8 +26,6 @@ export interface CallbackHandlerDeps {
   now?: () => number;
 }
 
-const FALLBACK_BODY = JSON.stringify({ ResponseMetadata: { Service: 'rtc', Error: { Code: 'InternalError', Message: 'An internal error occurred.' } } });
-
 class BudgetExceeded extends AppError {
   constructor() {
     super(503, 'ServiceUnavailable', 'The event could not be stored in time; deliver it again.', { headers: { 'Retry-After': '1' } });
@@ -54,12 +44,8 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
   const { access, settings, logger, metrics, region } = deps;
   const now = deps.now ?? Date.now;
 
-  const answer = async (rawEvent: unknown, context: Context): Promise<HttpResult> => {
-    const envelope = envelopeOf(context);
+  return httpFunction(async (http, envelope) => {
     envelope.action = 'Callback';
-    const parsedEvent = HttpApiEventSchema.safeParse(rawEvent);
-    if (!parsedEvent.success) throw new AppError(400, 'InvalidRequest', 'The request is not an API Gateway HTTP API (payload 2.0) event.');
-    const http = parsedEvent.data;
     if (http.requestContext.http.method.toUpperCase() !== 'POST') {
       throw new RequestRejectedError(405, 'InvalidHttpMethod', 'Callbacks must be sent with POST.', { headers: { Allow: 'POST' } });
     }
@@ -106,18 +92,6 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
     if (outcome === 'unmatched') metrics.addMetric('UnmatchedEvents', MetricUnit.Count, 1);
     if (outcome === 'duplicate') metrics.addMetric('DuplicateEvents', MetricUnit.Count, 1);
     logger.info('callback handled', { eventId: event.EventId, outcome });
-    return {
-      statusCode: 200,
-      headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' },
-      body: successBody(envelope, region, { EventId: event.EventId, Outcome: outcome }),
-    };
-  };
-
-  return middy<unknown, HttpResult, Error, Context>(answer)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .use(httpHeaderNormalizer())
-    .use(httpSecurityHeaders())
-    .use(httpErrorHandler({ logger: false, fallbackMessage: FALLBACK_BODY }))
-    .use(volcEnvelope({ region, logger }));
+    return successResponse(envelope, region, { EventId: event.EventId, Outcome: outcome });
+  }, { region, logger, metrics });
 }

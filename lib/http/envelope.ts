@@ -53,3 +53,12 @@ export function errorBody(state: EnvelopeState, region: string, error: AppError)
     },
   });
 }
+
+/** A 200 answer in Volcengine's envelope; never cached by intermediaries. */
+export function successResponse(state: EnvelopeState, region: string, result: unknown, headers: Record<string, string> = {}) {
+  return {
+    statusCode: 200,
+    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
+    body: successBody(state, region, result),
+  };
+}

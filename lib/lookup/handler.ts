@@ -1,15 +1,8 @@
-/** The lookup function's pipeline: middy with the official HTTP middlewares around our actions. */
-import middy from '@middy/core';
-import httpErrorHandler from '@middy/http-error-handler';
-import httpHeaderNormalizer from '@middy/http-header-normalizer';
-import httpSecurityHeaders from '@middy/http-security-headers';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+/** The lookup function: its four actions, in the HTTP pipeline every function shares (lib/http/pipeline.ts). */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Context } from 'aws-lambda';
 import { AppError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
-import { HttpApiEventSchema, type HttpResult } from '../http/api-gateway.ts';
-import { successBody } from '../http/envelope.ts';
-import { envelopeOf, volcEnvelope } from '../http/middleware.ts';
+import { successResponse } from '../http/envelope.ts';
+import { httpFunction } from '../http/pipeline.ts';
 import type { TaskAddress } from '../volc/client.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import { readLookupRequest, readQuery, RoomPageQuerySchema, TaskQuerySchema, WatchQuerySchema, type LookupRequest } from './actions.ts';
@@ -24,10 +17,6 @@ export interface LookupHandlerDeps {
 
 export const LIVE_ACTIONS = ['GetSegmentTask'] as const;
 export const ARCHIVE_ACTIONS = ['WatchSegmentTask', 'ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks'] as const;
-
-const FALLBACK_BODY = JSON.stringify({
-  ResponseMetadata: { Service: 'rtc', Error: { Code: 'InternalError', Message: 'An internal error occurred.' } },
-});
 
 interface ActionResult {
   result: unknown;
@@ -115,26 +104,14 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
     },
   };
 
-  const answer = async (rawEvent: unknown, context: Context): Promise<HttpResult> => {
-    const envelope = envelopeOf(context);
-    const parsedEvent = HttpApiEventSchema.safeParse(rawEvent);
-    if (!parsedEvent.success) throw new AppError(400, 'InvalidRequest', 'The request is not an API Gateway HTTP API (payload 2.0) event.');
-    const request = readLookupRequest(parsedEvent.data, actions);
-    envelope.action = request.action;
-    envelope.version = request.version;
-    const { result, headers } = await handlers[request.action]!(request);
-    return {
-      statusCode: 200,
-      headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
-      body: successBody(envelope, region, result),
-    };
-  };
-
-  return middy<unknown, HttpResult, Error, Context>(answer)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(httpHeaderNormalizer())
-    .use(httpSecurityHeaders())
-    .use(httpErrorHandler({ logger: false, fallbackMessage: FALLBACK_BODY }))
-    .use(volcEnvelope({ region, logger }));
+  return httpFunction(
+    async (event, envelope) => {
+      const request = readLookupRequest(event, actions);
+      envelope.action = request.action;
+      envelope.version = request.version;
+      const { result, headers } = await handlers[request.action]!(request);
+      return successResponse(envelope, region, result, headers);
+    },
+    { region, logger },
+  );
 }
-
