@@ -74,7 +74,7 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 let sharedAgent: Dispatcher | undefined;
 /** One keep-alive connection pool per process, created on first use. */
 export function sharedDispatcher(): Dispatcher {
-  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, connections: 64, maxResponseSize: MAX_RESPONSE_BYTES });
+  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, connections: 64, maxResponseSize: MAX_RESPONSE_BYTES, connect: { timeout: 5_000 } });
   return sharedAgent;
 }
 
@@ -143,10 +143,15 @@ export class VolcClient {
     const deadline = performance.now() + options.timeoutMs;
     const remaining = () => deadline - performance.now();
     const { retry, limiter } = this.#options;
-    // One timer per call (not per attempt) aborts whatever is in flight when the deadline passes.
-    const expiry = new AbortController();
-    const timer = setTimeout(() => expiry.abort(new VolcDeadlineError('the deadline passed before Volcengine answered')), Math.max(1, Math.ceil(options.timeoutMs)));
-    const onCallerAbort = () => expiry.abort(options.signal?.reason);
+    // One timer per call settles `expired` when the deadline passes (or the caller cancels); every
+    // wait and attempt races it, and undici's own timeouts end a request left behind.
+    let expire: (error: VolcError) => void = () => undefined;
+    const expired = new Promise<never>((_, reject) => {
+      expire = reject;
+    });
+    expired.catch(() => undefined);
+    const timer = setTimeout(() => expire(new VolcDeadlineError('the deadline passed before Volcengine answered')), Math.max(1, Math.ceil(options.timeoutMs)));
+    const onCallerAbort = () => expire(new VolcDeadlineError('the call was cancelled'));
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     let lastError: VolcError | undefined;
     try {
@@ -154,17 +159,17 @@ export class VolcClient {
         const backoff = attempt === 1 ? 0 : this.#random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 2));
         if (backoff > 0 && backoff >= remaining()) break;
         try {
-          if (backoff > 0) await sleep(backoff, undefined, { signal: expiry.signal });
+          if (backoff > 0) await Promise.race([sleep(backoff), expired]);
           const wait = limiter.reserve(Math.max(0, remaining() - 1));
-          if (wait > 0) await sleep(wait, undefined, { signal: expiry.signal });
+          if (wait > 0) await Promise.race([sleep(wait), expired]);
         } catch (error) {
           if (error instanceof VolcBudgetExhaustedError && lastError) break;
-          throw this.#failure(error, expiry.signal, lastError);
+          throw this.#failure(error, lastError);
         }
         try {
-          return { parsed: await this.#attempt(method, query, body, schema, expiry.signal), attempts: attempt };
+          return { parsed: await Promise.race([this.#attempt(method, query, body, schema, remaining()), expired]), attempts: attempt };
         } catch (error) {
-          const volcError = this.#failure(error, expiry.signal, lastError);
+          const volcError = this.#failure(error, lastError);
           if (!volcError.retryable) throw volcError;
           lastError = volcError;
         }
@@ -181,7 +186,7 @@ export class VolcClient {
     query: Array<[string, string]>,
     body: string,
     schema: S,
-    signal: AbortSignal,
+    timeoutMs: number,
   ): Promise<z.infer<S>> {
     let credentials: VolcCredentials;
     try {
@@ -215,12 +220,15 @@ export class VolcClient {
         method,
         headers: method === 'POST' ? { ...headers, ...signed.headers } : signed.headers,
         body: method === 'POST' ? body : null,
-        signal,
+        // Per-request timeouts instead of an AbortSignal: the same bound, without the cost of an abort listener per call.
+        headersTimeout: Math.max(1, Math.ceil(timeoutMs)),
+        bodyTimeout: Math.max(1, Math.ceil(timeoutMs)),
       });
       text = await response.body.text();
     } catch (error) {
-      if (signal.aborted) throw signal.reason instanceof VolcError ? signal.reason : new VolcDeadlineError('the call was cancelled', {}, error);
-      throw new VolcTransportError(`the connection to Volcengine failed (${describeNetworkError(error)})`, error);
+      const code = describeNetworkError(error);
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new VolcDeadlineError('the deadline passed before Volcengine answered', {}, error);
+      throw new VolcTransportError(`the connection to Volcengine failed (${code})`, error);
     }
     return this.#read(response.statusCode, text, schema);
   }
@@ -257,12 +265,9 @@ export class VolcClient {
     return parsed.data;
   }
 
-  #failure(error: unknown, signal: AbortSignal, lastError: VolcError | undefined): VolcError {
+  #failure(error: unknown, lastError: VolcError | undefined): VolcError {
+    if (error instanceof VolcDeadlineError && lastError && !error.upstream.code) return new VolcDeadlineError(error.message, lastError.upstream, error);
     if (error instanceof VolcError) return error;
-    if (signal.aborted) {
-      const reason = signal.reason instanceof VolcError ? signal.reason : undefined;
-      return new VolcDeadlineError(reason?.message ?? 'the call was cancelled', lastError?.upstream, error);
-    }
     return new VolcTransportError(`unexpected failure calling Volcengine (${describeNetworkError(error)})`, error);
   }
 }
