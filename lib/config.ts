@@ -13,6 +13,15 @@ const booleanFrom = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((value) => value === 'true' || value === '1');
 
+/** The name of an SSM parameter (SecureString, or /aws/reference/secretsmanager/…) holding a secret. */
+const ParameterName = z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an SSM parameter name starting with "/"');
+
+/** How secrets held in SSM are read: the endpoint (tests) and how long a value is cached. */
+const SecretsEnvShape = {
+  SSM_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  SECRETS_CACHE_TTL_MS: intFrom(1_000, 3_600_000, 300_000),
+};
+
 /**
  * Volcengine credentials: in the environment for local runs, or (deployed) the name of an SSM
  * SecureString holding {"AccessKeyId","SecretAccessKey","SessionToken"?}, read at run time.
@@ -24,9 +33,8 @@ const VolcEnvShape = {
   VOLC_ACCESS_KEY_ID: z.string().trim().min(1).optional(),
   VOLC_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   VOLC_SESSION_TOKEN: z.string().min(1).optional(),
-  VOLC_CREDENTIALS_PARAMETER: z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an SSM parameter name starting with "/"').optional(),
-  SSM_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  SECRETS_CACHE_TTL_MS: intFrom(1_000, 3_600_000, 300_000),
+  VOLC_CREDENTIALS_PARAMETER: ParameterName.optional(),
+  ...SecretsEnvShape,
 };
 
 const oneCredentialSource = (env: { VOLC_ACCESS_KEY_ID?: string | undefined; VOLC_SECRET_ACCESS_KEY?: string | undefined; VOLC_CREDENTIALS_PARAMETER?: string | undefined }) =>
@@ -136,9 +144,8 @@ export const CallbackEnvSchema = z.object({
   ...ArchiveStorageEnvShape,
   ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
   /** Deployed: an SSM SecureString (or /aws/reference/secretsmanager/…) holding the same JSON object. */
-  CALLBACK_SECRETS_PARAMETER: z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an SSM parameter name starting with "/"').optional(),
-  SSM_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  SECRETS_CACHE_TTL_MS: intFrom(1_000, 3_600_000, 300_000),
+  CALLBACK_SECRETS_PARAMETER: ParameterName.optional(),
+  ...SecretsEnvShape,
   CALLBACK_SECRETS: z
     .string()
     .transform((text, context) => {
