@@ -21,6 +21,18 @@ export interface WatchedTask {
 
 export type RegisterOutcome = 'registered' | 'already-watched';
 
+function registryEntry(address: TaskAddress, startTime: number | undefined, via: RegistryEntry['Via'], now: number): RegistryEntry {
+  return {
+    FormatVersion: SNAPSHOT_FORMAT_VERSION,
+    AppId: address.appId,
+    RoomId: address.roomId,
+    TaskId: address.taskId,
+    StartTime: startTime ?? null,
+    RegisteredAt: new Date(now).toISOString(),
+    Via: via,
+  };
+}
+
 export class WatchRegistry {
   constructor(
     readonly store: ObjectStore,
@@ -34,15 +46,7 @@ export class WatchRegistry {
   async register(address: TaskAddress, startTime: number | undefined, via: RegistryEntry['Via'], now: number): Promise<RegisterOutcome> {
     const deadline = startTime === undefined ? Math.floor(now / HOUR_MS) * HOUR_MS : startTime + WINDOW_MS;
     const key = this.keys.registryEntry(deadline, address, startTime === undefined);
-    const entry: RegistryEntry = {
-      FormatVersion: SNAPSHOT_FORMAT_VERSION,
-      AppId: address.appId,
-      RoomId: address.roomId,
-      TaskId: address.taskId,
-      StartTime: startTime ?? null,
-      RegisteredAt: new Date(now).toISOString(),
-      Via: via,
-    };
+    const entry = registryEntry(address, startTime, via, now);
     // Entry first, marker second: a crash in between leaves an entry (watched twice at worst), never a marker without one.
     await this.store.putJson(key, entry);
     try {
@@ -63,16 +67,7 @@ export class WatchRegistry {
     const deadline = startTime + WINDOW_MS;
     const key = this.keys.registryEntry(deadline, watched.address, false);
     if (key === watched.key) return watched;
-    const entry: RegistryEntry = {
-      FormatVersion: SNAPSHOT_FORMAT_VERSION,
-      AppId: watched.address.appId,
-      RoomId: watched.address.roomId,
-      TaskId: watched.address.taskId,
-      StartTime: startTime,
-      RegisteredAt: new Date(now).toISOString(),
-      Via: 'archiver',
-    };
-    await this.store.putJson(key, entry);
+    await this.store.putJson(key, registryEntry(watched.address, startTime, 'archiver', now));
     await this.store.delete(watched.key);
     return { key, deadline, provisional: false, address: watched.address };
   }
