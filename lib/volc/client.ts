@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { Agent, request } from './undici-lite.ts';
 import type { z } from 'zod';
-import { SigningKeyCache, canonicalQueryString, signVolcRequest, type VolcCredentials } from './signer.ts';
+import { SigningKeyCache, canonicalQueryString, signWithCanonicalQuery, type VolcCredentials } from './signer.ts';
 import {
   GenericResponseSchema,
   GetSegmentTaskResponseSchema,
@@ -143,6 +143,8 @@ export class VolcClient {
     const deadline = performance.now() + options.timeoutMs;
     const remaining = () => deadline - performance.now();
     const { retry, limiter } = this.#options;
+    // The query is signed and sent in its canonical form, so the bytes signed are the bytes sent.
+    const canonicalQuery = canonicalQueryString(query);
     // One timer per call settles `expired` when the deadline passes (or the caller cancels); every
     // wait and attempt races it, and undici's own timeouts end a request left behind.
     let expire: (error: VolcError) => void = () => undefined;
@@ -167,7 +169,7 @@ export class VolcClient {
           throw this.#failure(error, lastError);
         }
         try {
-          return { parsed: await Promise.race([this.#attempt(method, query, body, schema, remaining()), expired]), attempts: attempt };
+          return { parsed: await Promise.race([this.#attempt(method, canonicalQuery, body, schema, remaining()), expired]), attempts: attempt };
         } catch (error) {
           const volcError = this.#failure(error, lastError);
           if (!volcError.retryable) throw volcError;
@@ -183,7 +185,7 @@ export class VolcClient {
 
   async #attempt<S extends z.ZodType>(
     method: 'GET' | 'POST',
-    query: Array<[string, string]>,
+    canonicalQuery: string,
     body: string,
     schema: S,
     timeoutMs: number,
@@ -196,27 +198,17 @@ export class VolcClient {
     }
     const headers: Record<string, string> = {};
     if (method === 'POST') headers['Content-Type'] = JSON_CONTENT_TYPE;
-    const signed = signVolcRequest(
-      {
-        ...credentials,
-        region: this.#options.region,
-        service: this.#options.service,
-        method,
-        path: '/',
-        query,
-        headers,
-        body,
-        date: this.#now(),
-      },
+    const signed = signWithCanonicalQuery(
+      { ...credentials, region: this.#options.region, service: this.#options.service, method, path: '/', headers, body, date: this.#now() },
+      canonicalQuery,
       this.#keyCache,
     );
-    // The query is sent in its canonical form, so the bytes signed are the bytes sent.
     let response: Dispatcher.ResponseData;
     let text: string;
     try {
       response = await request(this.#options.dispatcher ?? sharedDispatcher(), {
         origin: this.#origin,
-        path: `/?${canonicalQueryString(query)}`,
+        path: `/?${canonicalQuery}`,
         method,
         headers: method === 'POST' ? { ...headers, ...signed.headers } : signed.headers,
         body: method === 'POST' ? body : null,

@@ -211,6 +211,14 @@ function isEmptyBody(body: string | Uint8Array): boolean {
 
 /** Signs one request the way the official Node SDK does; see the module comment. */
 export function signVolcRequest(input: SignInput, keyCache: SigningKeyCache = defaultKeyCache): SignResult {
+  return signWithCanonicalQuery(input, canonicalQueryString(input.query), keyCache);
+}
+
+/**
+ * signVolcRequest for a caller that already holds the canonical query string (it sends the query
+ * in exactly that form), so it is not built twice; `input.query` is not read.
+ */
+export function signWithCanonicalQuery(input: Omit<SignInput, 'query'>, canonicalQuery: string, keyCache: SigningKeyCache = defaultKeyCache): SignResult {
   const xDate = formatXDate(input.date);
   const shortDate = xDate.slice(0, 8);
   const hasBody = !isEmptyBody(input.body);
@@ -235,7 +243,7 @@ export function signVolcRequest(input: SignInput, keyCache: SigningKeyCache = de
   const canonical = canonicalRequest({
     method: input.method,
     path: input.path,
-    canonicalQuery: canonicalQueryString(input.query),
+    canonicalQuery,
     canonicalHeaders: headerSet,
     payloadHash,
   });
