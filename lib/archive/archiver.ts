@@ -5,7 +5,7 @@
  * snapshot is durably written. It stops taking work when the Lambda time budget runs low; the
  * next run starts again from the earliest deadline. A failure leaves the entry in place.
  */
-import type { VolcClient } from '../volc/client.ts';
+import { taskIdentity, type VolcClient } from '../volc/client.ts';
 import { isTerminalStatus, type ApiVersion } from '../volc/schemas.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
 import { SNAPSHOT_FORMAT_VERSION, type RetiredFile } from './schemas.ts';
@@ -47,8 +47,6 @@ export interface ArchiveRunSummary {
   /** For each state change captured: time since the task's previous capture; the largest. */
   archiveLagMs: number;
 }
-
-const taskKey = (task: WatchedTask) => `${task.address.appId}\n${task.address.roomId}\n${task.address.taskId}`;
 
 export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunSummary> {
   const summary: ArchiveRunSummary = {
@@ -100,7 +98,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   };
 
   const processEntry = async (watched: WatchedTask): Promise<void> => {
-    const movedTo = moved.get(taskKey(watched));
+    const movedTo = moved.get(taskIdentity(watched.address));
     if (movedTo === watched.key) return kept(watched.deadline);
     if (movedTo !== undefined) return options.registry.remove(watched); // a stale duplicate of a task handled this run
 
@@ -134,7 +132,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     if (current.provisional || current.deadline !== deadline) {
       if (!current.provisional) await retire(current, 'superseded', now); // the TaskId was reused by a newer run
       current = await options.registry.reschedule(current, task.StartTime, now);
-      moved.set(taskKey(current), current.key);
+      moved.set(taskIdentity(current.address), current.key);
     }
 
     const final = isTerminalStatus(task.Status) || now >= current.deadline - options.finalMarginMs;

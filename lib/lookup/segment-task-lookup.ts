@@ -6,7 +6,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { AppError } from '../errors.ts';
-import type { VolcClient, TaskAddress } from '../volc/client.ts';
+import { taskIdentity, type VolcClient, type TaskAddress } from '../volc/client.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
@@ -69,7 +69,7 @@ export class SegmentTaskLookup {
   }
 
   async get(version: ApiVersion, address: TaskAddress): Promise<Answer> {
-    const key = `${address.appId}\n${address.roomId}\n${address.taskId}`;
+    const key = taskIdentity(address);
     const cached = this.#terminal.get(key);
     if (cached) return { ...cached, source: 'cache' };
     const flightKey = `${version}\n${key}`;
@@ -115,7 +115,7 @@ export class SegmentTaskLookup {
   }
 
   async #register(address: TaskAddress, startTime: number): Promise<void> {
-    const memo = `${address.appId}\n${address.roomId}\n${address.taskId}\n${startTime}`;
+    const memo = `${taskIdentity(address)}\n${startTime}`;
     if (this.#registered.has(memo)) return;
     await this.#bestEffort('register a task for watching', async (access) => {
       await access.registry.register(address, startTime, 'lookup', this.#now());

@@ -61,6 +61,9 @@ export interface TaskAddress {
   taskId: string;
 }
 
+/** One string per task (ids cannot contain a newline), for maps and sets. */
+export const taskIdentity = (address: TaskAddress): string => `${address.appId}\n${address.roomId}\n${address.taskId}`;
+
 export interface GetSegmentTaskResult {
   /** Undefined when Volcengine answered without a task (unknown, or older than 72 h). */
   task: SegmentTask | undefined;
