@@ -84,6 +84,8 @@ export interface EmulatedTask {
   /** When every subscribed stream stopped publishing; the task ends MaxIdleTime later. */
   idleSince?: number;
   auto: boolean;
+  /** What GetSegmentTask reports as StartTime, when it differs from startTime (schema drift, e.g. seconds). */
+  reportedStartTime?: number;
 }
 
 export interface ReceivedRequest {
@@ -448,7 +450,7 @@ export class VolcEmulator {
     const storage = this.#options.echoStorageSecrets ? task.storageConfig : withoutStorageKeys(task.storageConfig);
     return this.#ok('GetSegmentTask', version, {
       SegmentTask: {
-        StartTime: task.startTime,
+        StartTime: task.reportedStartTime ?? task.startTime,
         EndTime: task.endTime,
         Status: task.status,
         StopReason: task.stopReason,

@@ -1,0 +1,205 @@
+/**
+ * The task lifecycle as production lives it: the archiver every five minutes for days, TaskIds
+ * reused for new runs, registrations that never become tasks, registrations before the start,
+ * registries past one LIST page. Each case here was a defect reproduced on the earlier design.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { HOUR } from '../../support/clock.ts';
+import { startLifecycleStack, type LifecycleStack } from '../../support/lifecycle-stack.ts';
+
+const APP = 'app-life';
+const ROOM = 'room-life';
+const MINUTE = 60_000;
+const RUNS_PER_HOUR = 12;
+let stack: LifecycleStack;
+afterEach(async () => {
+  await stack?.stop();
+});
+
+const ids = (taskId: string) => ({ AppId: APP, RoomId: ROOM, TaskId: taskId });
+const address = (taskId: string) => ({ appId: APP, roomId: ROOM, taskId });
+const timelineOf = async (taskId: string, startTime?: number) =>
+  stack.action('ListSegmentTaskSnapshots', { ...ids(taskId), ...(startTime === undefined ? {} : { StartTime: String(startTime) }) });
+const registrySize = async () => {
+  let count = 0;
+  for await (const _ of stack.registry.entries()) count++;
+  return count;
+};
+
+describe('task lifecycle, stepped run by run', () => {
+  it('archives every run of a reused TaskId on its own (auto segmentation: the UserId comes back)', async () => {
+    // Prepare: user u1 joins; Volcengine reports a segment; the archiver follows the run.
+    stack = await startLifecycleStack();
+    const first = stack.emulator.seedTask({ ...address('u1'), auto: true });
+    await stack.runEvery5Minutes(1, async () => void (await stack.callback(first)));
+    await stack.runEvery5Minutes(RUNS_PER_HOUR);
+    stack.emulator.userLeaves(APP, ROOM, 'u1');
+    await stack.runEvery5Minutes(3);
+    // Act: two hours later the same user rejoins: a new run under the same TaskId.
+    await stack.runEvery5Minutes(2 * RUNS_PER_HOUR);
+    const second = stack.emulator.seedTask({ ...address('u1'), auto: true });
+    await stack.runEvery5Minutes(1, async () => void (await stack.callback(second, 1)));
+    await stack.runEvery5Minutes(RUNS_PER_HOUR);
+    stack.emulator.userLeaves(APP, ROOM, 'u1');
+    await stack.runEvery5Minutes(3);
+    // Assess: both runs are archived, each ending in its own final, terminal state.
+    const runs = await stack.action('ListArchivedSegmentTasks', { AppId: APP, RoomId: ROOM });
+    expect(runs.json.Result.Runs).toEqual([
+      { TaskId: 'u1', StartTime: second.startTime },
+      { TaskId: 'u1', StartTime: first.startTime },
+    ]);
+    for (const run of [first, second]) {
+      const snapshots = (await timelineOf('u1', run.startTime)).json.Result.Snapshots;
+      expect(snapshots.every((s: any) => s.SegmentTask.StartTime === run.startTime)).toBe(true);
+      expect(snapshots.at(-1)).toMatchObject({ Final: true, SegmentTask: { Status: 3, StopReason: 'UserDisconnect' } });
+    }
+    expect(await registrySize()).toBe(0);
+  });
+
+  it('answers a lookup about the run Volcengine shows, not an archived earlier run', async () => {
+    stack = await startLifecycleStack();
+    const first = stack.emulator.seedTask({ ...address('u2'), auto: true });
+    await stack.runEvery5Minutes(1, async () => void (await stack.callback(first)));
+    stack.emulator.userLeaves(APP, ROOM, 'u2');
+    await stack.runEvery5Minutes(2, async () => void (await stack.action('GetSegmentTask', ids('u2'))));
+    // The user rejoins; the lookup instance had the first run's terminal answer in memory.
+    await stack.runEvery5Minutes(1);
+    const second = stack.emulator.seedTask({ ...address('u2'), auto: true });
+    stack.clock.advance(MINUTE);
+    const answer = await stack.action('GetSegmentTask', ids('u2'));
+    expect(answer.headers['X-Answer-Source']).toBe('volcengine');
+    expect(answer.json.Result.SegmentTask).toMatchObject({ StartTime: second.startTime, Status: 2 });
+  });
+
+  it('keys the terminal-answer memory by Version and forgets it after LOOKUP_TERMINAL_TTL_MS', async () => {
+    stack = await startLifecycleStack({ lookupEnv: { LOOKUP_TERMINAL_TTL_MS: '30000' } });
+    stack.emulator.seedTask({ ...address('done'), status: 3, stopReason: 'StopByAPI', endTime: stack.clock.now() });
+    await stack.action('GetSegmentTask', ids('done'), '2023-11-01');
+    const sameVersion = await stack.action('GetSegmentTask', ids('done'), '2023-11-01');
+    const otherVersion = await stack.action('GetSegmentTask', ids('done'), '2022-06-01');
+    stack.clock.advance(31_000);
+    const afterTtl = await stack.action('GetSegmentTask', ids('done'), '2023-11-01');
+    expect([sameVersion, otherVersion, afterTtl].map((r) => r.headers['X-Answer-Source'])).toEqual(['cache', 'volcengine', 'volcengine']);
+    expect(stack.pollsOf('done')).toBe(3);
+  });
+
+  it('waits for a task registered before its announced StartTime, then archives it', async () => {
+    stack = await startLifecycleStack();
+    const startTime = stack.clock.now() + 2 * HOUR;
+    const watch = await stack.action('WatchSegmentTask', { ...ids('ahead'), StartTime: String(startTime) });
+    expect(watch.statusCode).toBe(200);
+    // Act: two hours of runs before it starts, then it runs for an hour and stops.
+    await stack.runEvery5Minutes(2 * RUNS_PER_HOUR);
+    const task = stack.emulator.seedTask({ ...address('ahead'), startTime: stack.clock.now() + 30_000 });
+    await stack.runEvery5Minutes(RUNS_PER_HOUR);
+    stack.emulator.streamsGoIdle(APP, ROOM, 'ahead');
+    await stack.runEvery5Minutes(3);
+    const snapshots = (await timelineOf('ahead')).json.Result.Snapshots;
+    expect(snapshots.at(-1)).toMatchObject({ Final: true, SegmentTask: { StartTime: task.startTime, Status: 3, StopReason: 'IdleTimeOut' } });
+    expect(await registrySize()).toBe(0);
+  });
+
+  it('asks about a registration that never becomes a task at most every 15 minutes, and lets it go after 72 hours', async () => {
+    stack = await startLifecycleStack();
+    await stack.action('WatchSegmentTask', ids('ghost'));
+    const registeredAt = stack.clock.now();
+    let goneAt: number | undefined;
+    await stack.runEvery5Minutes(80 * RUNS_PER_HOUR, async () => {
+      if (goneAt === undefined && (await registrySize()) === 0) goneAt = stack.clock.now();
+    });
+    expect(stack.pollsOf('ghost')).toBeLessThanOrEqual(72 * 4 + 1);
+    expect(stack.pollsOf('ghost')).toBeGreaterThanOrEqual(72 * 4 - 1);
+    expect(goneAt).toBeDefined();
+    expect(goneAt! - registeredAt).toBeGreaterThanOrEqual(72 * HOUR);
+    expect(goneAt! - registeredAt).toBeLessThanOrEqual(72 * HOUR + 15 * MINUTE);
+    const outcome = await stack.action('ListSegmentTaskSnapshots', ids('ghost'));
+    expect(outcome.statusCode).toBe(404);
+  }, 120_000);
+
+  it('past one LIST page, polls each due entry at most once per run and starves no running task', async () => {
+    stack = await startLifecycleStack();
+    // 1,200 registrations that never become tasks, then 50 running tasks.
+    for (let i = 0; i < 1_200; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => stack.registry.register(address(`ghost-${i + j}`), undefined, 'watch', stack.clock.now())));
+    }
+    for (let i = 0; i < 50; i++) {
+      const task = stack.emulator.seedTask({ ...address(`live-${i}`), startTime: stack.clock.now() - HOUR, maxIdleTime: 86_400 });
+      await stack.registry.register(address(`live-${i}`), task.startTime, 'lookup', stack.clock.now());
+    }
+    // Act: six runs, each allowed 1,400 upstream calls.
+    const calls = () => stack.emulator.callsOf('GetSegmentTask').length;
+    const budgetOf1400Calls = () => {
+      const before = calls();
+      return { concurrency: 16, timeLeftMs: () => 1_400 - (calls() - before), safetyMs: 16 };
+    };
+    const summaries = await stack.runEvery5Minutes(6, undefined, budgetOf1400Calls);
+    // Assess
+    for (let i = 0; i < 50; i++) expect(stack.pollsOf(`live-${i}`)).toBe(6);
+    const ghostPolls = Array.from({ length: 1_200 }, (_, i) => stack.pollsOf(`ghost-${i}`));
+    expect(Math.max(...ghostPolls)).toBeLessThanOrEqual(2); // due every 15 minutes: runs 1 (first ask) and 4
+    expect(summaries.every((s) => s.tasksPolled <= 1_250)).toBe(true);
+  }, 180_000);
+
+  it('keeps every change of state in capture order, a returning state too, and marks the final capture', async () => {
+    stack = await startLifecycleStack();
+    const task = stack.emulator.seedTask({ ...address('tl'), maxIdleTime: 86_400 });
+    await stack.action('WatchSegmentTask', { ...ids('tl'), StartTime: String(task.startTime) });
+    await stack.runEvery5Minutes(2);
+    task.duration = 30;
+    await stack.runEvery5Minutes(2);
+    task.duration = 20;
+    await stack.runEvery5Minutes(2);
+    // Then nothing changes until the window is about to close.
+    await stack.runEvery5Minutes(72 * RUNS_PER_HOUR - 6);
+    const snapshots = (await timelineOf('tl')).json.Result.Snapshots;
+    expect(snapshots.map((s: any) => [s.SegmentTask.Duration, s.Final])).toEqual([
+      [20, false],
+      [30, false],
+      [20, false],
+      [20, true],
+    ]);
+    expect(await registrySize()).toBe(0);
+  }, 180_000);
+
+  it('does not retire a run when an overlapping run left a newer, non-final snapshot', async () => {
+    stack = await startLifecycleStack();
+    const start = stack.clock.now();
+    stack.emulator.seedTask({ ...address('overlap'), startTime: start, maxIdleTime: 86_400 });
+    await stack.action('WatchSegmentTask', { ...ids('overlap'), StartTime: String(start) });
+    stack.clock.advance(71 * HOUR + 45 * MINUTE); // inside the scheduled run's 30-minute final margin
+    // archive:once with a 5-minute margin, a second later, records the same state as not final...
+    const clock = stack.clock.now();
+    await stack.run({ now: () => clock + 1_000, finalMarginMs: 5 * MINUTE });
+    // ...then the scheduled run's (older) final capture arrives.
+    await stack.run();
+    const entries = await registrySize();
+    const latest = (await timelineOf('overlap')).json.Result.Snapshots.at(-1);
+    expect(entries === 1 || latest.Final === true).toBe(true);
+    // The next scheduled run leaves a final snapshot before retiring.
+    await stack.runEvery5Minutes(1);
+    expect((await timelineOf('overlap')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: true });
+    expect(await registrySize()).toBe(0);
+  });
+
+  it('refuses a StartTime that is not epoch milliseconds, and survives one from Volcengine', async () => {
+    stack = await startLifecycleStack();
+    const seconds = await stack.action('WatchSegmentTask', { ...ids('s1'), StartTime: String(Math.floor(stack.clock.now() / 1000)) });
+    const fourteen = await stack.action('WatchSegmentTask', { ...ids('s2'), StartTime: '99999999999999' });
+    expect([seconds.statusCode, fourteen.statusCode]).toEqual([400, 400]);
+    expect(seconds.json.ResponseMetadata.Error).toMatchObject({ Code: 'InvalidParameter' });
+    expect(seconds.json.ResponseMetadata.Error.Message).toContain('StartTime');
+    // Volcengine answers a StartTime in seconds (schema drift): the run goes on, the task is kept.
+    const drifting = stack.emulator.seedTask({ ...address('drift'), reportedStartTime: Math.floor(stack.clock.now() / 1000) });
+    await stack.action('WatchSegmentTask', ids('drift'));
+    const [summary] = await stack.runEvery5Minutes(1);
+    expect(summary).toMatchObject({ schemaDrift: 1 });
+    expect(await registrySize()).toBe(1);
+    delete drifting.reportedStartTime;
+    drifting.status = 3;
+    drifting.stopReason = 'StopByAPI';
+    drifting.endTime = stack.clock.now();
+    await stack.runEvery5Minutes(3);
+    expect((await timelineOf('drift')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: true, SegmentTask: { Status: 3 } });
+    expect(await registrySize()).toBe(0);
+  });
+});
