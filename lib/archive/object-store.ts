@@ -32,14 +32,46 @@ export type PutCondition = { ifNoneMatch: true } | { ifMatch: string } | undefin
 
 export interface ListPage {
   keys: string[];
-  prefixes: string[];
   nextToken: string | undefined;
 }
 
 /** The write lost a race: the object exists (If-None-Match) or changed (If-Match). */
-export class PreconditionFailed extends Error {}
+export class PreconditionFailed extends Error {
+  override name = 'PreconditionFailed';
+}
 
-export class ObjectStore {
+export interface ListOptions {
+  token?: string | undefined;
+  /** At most 1,000 (S3's page size). */
+  maxKeys?: number;
+}
+
+/**
+ * The object-store port the archive is written against: JSON GET, conditional PUT, DELETE and
+ * key-ordered LIST pages. S3ObjectStore implements it over S3; MemoryObjectStore in memory.
+ */
+export interface ObjectStore {
+  /** Undefined when the key does not exist. */
+  getJson(key: string): Promise<StoredJson | undefined>;
+  /** Writes `value` as JSON; throws PreconditionFailed when the condition does not hold. */
+  putJson(key: string, value: unknown, condition?: PutCondition): Promise<string>;
+  delete(key: string): Promise<void>;
+  listPage(prefix: string, options?: ListOptions): Promise<ListPage>;
+  /** Every key under `prefix`, in key order, one page (≤ 1000 keys) in memory at a time. */
+  keys(prefix: string): AsyncGenerator<string>;
+}
+
+/** Every key under `prefix` from `store`'s pages. */
+export async function* keysOf(store: Pick<ObjectStore, 'listPage'>, prefix: string): AsyncGenerator<string> {
+  let token: string | undefined;
+  do {
+    const page = await store.listPage(prefix, { token });
+    yield* page.keys;
+    token = page.nextToken;
+  } while (token);
+}
+
+export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly #s3: S3Client;
 
@@ -92,32 +124,23 @@ export class ObjectStore {
     await this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
-  async listPage(prefix: string, options: { token?: string | undefined; maxKeys?: number; delimiter?: string; startAfter?: string } = {}): Promise<ListPage> {
+  async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     const answer = await this.#s3.send(
       new ListObjectsV2Command({
         Bucket: this.bucket,
         Prefix: prefix,
         MaxKeys: options.maxKeys ?? 1000,
         ...(options.token ? { ContinuationToken: options.token } : {}),
-        ...(options.delimiter ? { Delimiter: options.delimiter } : {}),
-        ...(options.startAfter ? { StartAfter: options.startAfter } : {}),
       }),
     );
     return {
       keys: (answer.Contents ?? []).map((o) => o.Key!).filter(Boolean),
-      prefixes: (answer.CommonPrefixes ?? []).map((p) => p.Prefix!).filter(Boolean),
       nextToken: answer.IsTruncated ? answer.NextContinuationToken : undefined,
     };
   }
 
-  /** Every key under `prefix`, in key order, one page (≤ 1000 keys) in memory at a time. */
-  async *keys(prefix: string): AsyncGenerator<string> {
-    let token: string | undefined;
-    do {
-      const page = await this.listPage(prefix, { token });
-      yield* page.keys;
-      token = page.nextToken;
-    } while (token);
+  keys(prefix: string): AsyncGenerator<string> {
+    return keysOf(this, prefix);
   }
 }
 

@@ -13,7 +13,6 @@ import {
   GenericResponseSchema,
   GetSegmentTaskResponseSchema,
   type ApiVersion,
-  type SegmentTask,
 } from './schemas.ts';
 import {
   VolcApiError,
@@ -25,6 +24,8 @@ import {
   VolcTransportError,
 } from './errors.ts';
 import { TokenBucket } from './rate-limiter.ts';
+import type { TaskAddress } from '../task.ts';
+import type { CallOptions, GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
 
 export type CredentialsProvider = () => VolcCredentials | Promise<VolcCredentials>;
 
@@ -49,27 +50,6 @@ export interface VolcClientOptions {
   dispatcher?: Dispatcher;
 }
 
-export interface CallOptions {
-  /** Time budget for the whole call, retries included. */
-  timeoutMs: number;
-  signal?: AbortSignal | undefined;
-}
-
-export interface TaskAddress {
-  appId: string;
-  roomId: string;
-  taskId: string;
-}
-
-/** One string per task (ids cannot contain a newline), for maps and sets. */
-export const taskIdentity = (address: TaskAddress): string => `${address.appId}\n${address.roomId}\n${address.taskId}`;
-
-export interface GetSegmentTaskResult {
-  /** Undefined when Volcengine answered without a task (unknown, or older than 72 h). */
-  task: SegmentTask | undefined;
-  requestId: string | undefined;
-  attempts: number;
-}
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -83,7 +63,7 @@ export function sharedDispatcher(): Dispatcher {
 
 export const ERROR_TASK_NOT_FOUND = 'InvalidParameter.ErrorActiveTaskNotFound';
 
-export class VolcClient {
+export class VolcClient implements SegmentTaskUpstream {
   readonly #options: VolcClientOptions;
   readonly #origin: string;
   readonly #now: () => number;
