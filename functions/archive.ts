@@ -11,7 +11,7 @@ const env = loadEnv(ArchiverEnvSchema, process.env);
 export const handler = createArchiverHandler({
   env,
   access: openArchive(env),
-  client: volcClientFromEnv(env, { ratePerSecond: env.ARCHIVE_QPS, burst: env.ARCHIVE_BURST }),
+  upstream: volcClientFromEnv(env, { ratePerSecond: env.ARCHIVE_QPS, burst: env.ARCHIVE_BURST }),
   logger: createLogger('archive'),
   metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: SERVICE_NAME }),
 });

@@ -76,6 +76,8 @@ export const LookupEnvSchema = z
     VOLC_RETRY_MAX_MS: intFrom(1, 30_000, 2_000),
     /** Terminal tasks (Status 3/4) kept in memory per instance. */
     LOOKUP_CACHE_ENTRIES: intFrom(0, 100_000, 1_000),
+    /** How long a terminal answer may be served from memory: the staleness a caller accepts (a TaskId can be reused for a new run). */
+    LOOKUP_TERMINAL_TTL_MS: intFrom(0, 3_600_000, 30_000),
     /** Per-attempt limit of the lookup's archive reads and writes (2 attempts). */
     LOOKUP_ARCHIVE_TIMEOUT_MS: intFrom(50, 10_000, 1_000),
     ...ArchiveStorageEnvShape,

@@ -12,13 +12,20 @@ import { SegmentTaskSchema, SUPPORTED_VERSIONS } from './volc/schemas.ts';
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output') =>
   z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
 
-const ArchiveInfoSchema = SnapshotFileSchema.pick({ CapturedAt: true, Final: true, StateHash: true });
+/** Which run a snapshot belongs to (StartTime), its place in the run's timeline (Seq) and when it was captured. */
+const ArchiveInfoSchema = SnapshotFileSchema.pick({ StartTime: true, Seq: true, CapturedAt: true, Final: true, StateHash: true });
 
 const ResultSchemas: Record<keyof typeof ACTION_QUERIES, z.ZodType> = {
   GetSegmentTask: z.object({ SegmentTask: SegmentTaskSchema, Archive: ArchiveInfoSchema.optional() }),
   WatchSegmentTask: z.object({ Watched: z.literal(true), AlreadyWatched: z.boolean() }),
-  ListSegmentTaskSnapshots: z.object({ Snapshots: z.array(ArchiveInfoSchema.extend({ SegmentTask: SegmentTaskSchema })) }),
-  ListArchivedSegmentTasks: z.object({ AppId: z.string(), RoomId: z.string(), TaskIds: z.array(z.string()), NextPageToken: z.string().optional() }),
+  ListSegmentTaskSnapshots: z.object({ StartTime: z.number().int(), Snapshots: z.array(ArchiveInfoSchema.extend({ SegmentTask: SegmentTaskSchema })) }),
+  ListArchivedSegmentTasks: z.object({
+    AppId: z.string(),
+    RoomId: z.string(),
+    /** TaskIds in key order, each one's runs newest first. */
+    Runs: z.array(z.object({ TaskId: z.string(), StartTime: z.number().int() })),
+    NextPageToken: z.string().optional(),
+  }),
 };
 
 const ResponseMetadataSchema = z.object({

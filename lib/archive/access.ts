@@ -1,6 +1,6 @@
 /** The archive's parts, built from the storage settings. Loaded on demand by the lookup function. */
 import { ArchiveKeys } from './keys.ts';
-import { ObjectStore } from './object-store.ts';
+import { S3ObjectStore } from './object-store.ts';
 import { SegmentArchive } from './segment-archive.ts';
 import { WatchRegistry } from './watch-registry.ts';
 
@@ -19,7 +19,7 @@ export interface ArchiveAccess {
 
 /** `limits` bound each S3 call; the lookup function keeps them tight so a slow bucket cannot hold up an answer. */
 export function openArchive(settings: ArchiveStorageSettings, limits: { maxAttempts?: number; requestTimeoutMs?: number } = {}): ArchiveAccess {
-  const store = new ObjectStore({
+  const store = new S3ObjectStore({
     bucket: settings.ARCHIVE_BUCKET,
     endpoint: settings.S3_ENDPOINT,
     region: settings.S3_REGION,

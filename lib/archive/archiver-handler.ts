@@ -6,28 +6,28 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import type { ArchiverEnv } from '../config.ts';
-import type { VolcClient } from '../volc/client.ts';
+import type { SegmentTaskUpstream } from '../upstream.ts';
 import { runArchiver, type ArchiveRunSummary } from './archiver.ts';
 import type { ArchiveAccess } from './access.ts';
 
 export interface ArchiverDeps {
   env: ArchiverEnv;
   access: ArchiveAccess;
-  client: VolcClient;
+  upstream: SegmentTaskUpstream;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
 }
 
 export function createArchiverHandler(deps: ArchiverDeps) {
-  const { env, access, client, logger, metrics } = deps;
+  const { env, access, upstream, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
 
   const run = async (_event: unknown, context: Context): Promise<ArchiveRunSummary> => {
     const startedAt = now();
     const summary = await runArchiver({
       ...access,
-      client,
+      upstream,
       version: env.ARCHIVE_API_VERSION,
       now,
       finalMarginMs: env.ARCHIVE_FINAL_MARGIN_MS,
@@ -40,12 +40,15 @@ export function createArchiverHandler(deps: ArchiverDeps) {
         task
           ? logger.warn('task left for the next run', { appId: task.address.appId, roomId: task.address.roomId, taskId: task.address.taskId, error })
           : logger.error('the watch registry could not be listed; the next run starts over', { error }),
+      onSchemaDrift: (problem, task) => logger.warn('schema drift: entry kept', { appId: task.address.appId, roomId: task.address.roomId, taskId: task.address.taskId, problem }),
     });
     metrics.addMetric('TasksPolled', MetricUnit.Count, summary.tasksPolled);
     metrics.addMetric('SnapshotsWritten', MetricUnit.Count, summary.snapshotsWritten);
     metrics.addMetric('TasksRetired', MetricUnit.Count, summary.tasksRetired);
     metrics.addMetric('Throttled', MetricUnit.Count, summary.throttled);
     metrics.addMetric('Errors', MetricUnit.Count, summary.errors);
+    metrics.addMetric('RunsSuperseded', MetricUnit.Count, summary.runsSuperseded);
+    metrics.addMetric('SchemaDrift', MetricUnit.Count, summary.schemaDrift);
     metrics.addMetric('FinalSnapshotsMissed', MetricUnit.Count, summary.finalSnapshotsMissed);
     metrics.addMetric('ArchiveLag', MetricUnit.Milliseconds, summary.archiveLagMs);
     if (summary.oldestDeadlineLeft !== undefined) metrics.addMetric('OldestDeadlineLeft', MetricUnit.Milliseconds, summary.oldestDeadlineLeft - now());

@@ -1,14 +1,16 @@
 /**
- * Snapshots of segment tasks in object storage: the latest one under a fixed key, and every
- * distinct state once under its content hash. Writes are conditional, so repeated or
- * overlapping writers never corrupt or duplicate anything.
+ * Snapshots of task runs in object storage. Each run has a timeline, an append-only log of every
+ * change in capture order (timeline/{Seq}.json, create-only), and latest.json, a copy of its last
+ * entry one GET away. A writer appends entry n+1 and then moves latest.json to it with If-Match;
+ * only one writer can append n+1, and one that finds n+1 taken rolls latest.json forward to it and
+ * tries again, so overlapping writers neither lose nor duplicate an entry.
  */
 import { createHash } from 'node:crypto';
-import type { TaskAddress } from '../volc/client.ts';
+import type { RunAddress, TaskAddress } from '../task.ts';
 import { stripSecrets, type SegmentTask } from '../volc/schemas.ts';
 import { ArchiveKeys } from './keys.ts';
-import { ObjectStore, PreconditionFailed } from './object-store.ts';
-import { SNAPSHOT_FORMAT_VERSION, SnapshotFileSchema, type SnapshotFile } from './schemas.ts';
+import { PreconditionFailed, type ObjectStore, type StoredJson } from './object-store.ts';
+import { SNAPSHOT_FORMAT_VERSION, SnapshotFileSchema, type RetiredFile, type SnapshotFile } from './schemas.ts';
 
 export interface SnapshotInput {
   task: SegmentTask;
@@ -20,12 +22,19 @@ export interface SnapshotInput {
 
 export interface RecordResult {
   outcome: 'written' | 'unchanged';
-  /** The latest snapshot before this observation, if there was one. */
+  /** The run's latest snapshot before this observation, if there was one. */
   previous: SnapshotFile | undefined;
+  /** The run's latest stored snapshot after this observation (ours, or a newer one). */
+  latest: SnapshotFile;
 }
 
-export interface ArchivedTaskPage {
-  taskIds: string[];
+export interface ArchivedRun {
+  taskId: string;
+  startTime: number;
+}
+
+export interface ArchivedRunPage {
+  runs: ArchivedRun[];
   nextToken: string | undefined;
 }
 
@@ -46,7 +55,14 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const MAX_LATEST_RACES = 5;
+const MAX_RACES = 5;
+const parseSnapshot = (stored: StoredJson) => SnapshotFileSchema.parse(stored.body);
+
+/** Whether `input` adds nothing to a run whose latest snapshot is `previous`. */
+function addsNothing(previous: SnapshotFile, hash: string, input: SnapshotInput): boolean {
+  if (Date.parse(previous.CapturedAt) > input.capturedAt) return true; // a newer observation is already there
+  return previous.StateHash === hash && (previous.Final || !input.final);
+}
 
 export class SegmentArchive {
   constructor(
@@ -54,28 +70,49 @@ export class SegmentArchive {
     readonly keys: ArchiveKeys,
   ) {}
 
-  async latest(address: TaskAddress): Promise<SnapshotFile | undefined> {
-    return (await this.#latestWithEtag(address))?.snapshot;
+  async latest(run: RunAddress): Promise<SnapshotFile | undefined> {
+    const stored = await this.store.getJson(this.keys.latest(run));
+    return stored && parseSnapshot(stored);
   }
 
-  async #latestWithEtag(address: TaskAddress): Promise<{ snapshot: SnapshotFile; etag: string } | undefined> {
-    const stored = await this.store.getJson(this.keys.latest(address));
-    if (!stored) return undefined;
-    return { snapshot: SnapshotFileSchema.parse(stored.body), etag: stored.etag };
+  /** StartTime of the newest archived run of a task, if any. */
+  async latestRunStart(address: TaskAddress): Promise<number | undefined> {
+    const page = await this.store.listPage(this.keys.runIndexOfTask(address), { maxKeys: 1 });
+    const key = page.keys[0];
+    return key === undefined ? undefined : this.keys.parseRunIndexEntry(key, address.appId, address.roomId)?.startTime;
   }
 
-  /**
-   * Records one observation. A new state is written under its hash (create-only) before
-   * latest.json moves to it; latest.json only ever moves forward in CapturedAt.
-   */
-  async record(address: TaskAddress, input: SnapshotInput): Promise<RecordResult> {
+  /** Records one observation of a run: a new timeline entry when it changes the run's state or makes it final. */
+  async record(run: RunAddress, input: SnapshotInput): Promise<RecordResult> {
     const task = stripSecrets(input.task) as SegmentTask;
     const hash = stateHash(task);
-    const snapshot: SnapshotFile = {
+    for (let race = 0; race < MAX_RACES; race++) {
+      const current = await this.store.getJson(this.keys.latest(run));
+      const previous = current && parseSnapshot(current);
+      if (previous && addsNothing(previous, hash, input)) return { outcome: 'unchanged', previous, latest: previous };
+      if (!previous) await this.store.putJson(this.keys.runIndexEntry(run), { FormatVersion: SNAPSHOT_FORMAT_VERSION, StartTime: run.startTime });
+      const snapshot = this.#snapshot(run, input, task, hash, (previous?.Seq ?? 0) + 1);
+      if (!(await this.#append(run, snapshot, current?.etag))) continue;
+      try {
+        await this.store.putJson(this.keys.latest(run), snapshot, current ? { ifMatch: current.etag } : { ifNoneMatch: true });
+        return { outcome: 'written', previous, latest: snapshot };
+      } catch (error) {
+        if (!(error instanceof PreconditionFailed)) throw error;
+        // Another writer rolled latest.json forward past our entry (which is in the log): read what it holds now.
+        return { outcome: 'written', previous, latest: (await this.latest(run)) ?? snapshot };
+      }
+    }
+    throw new Error(`the timeline of a run kept changing under ${MAX_RACES} attempts`);
+  }
+
+  #snapshot(run: RunAddress, input: SnapshotInput, task: SegmentTask, hash: string, seq: number): SnapshotFile {
+    return {
       FormatVersion: SNAPSHOT_FORMAT_VERSION,
-      AppId: address.appId,
-      RoomId: address.roomId,
-      TaskId: address.taskId,
+      AppId: run.appId,
+      RoomId: run.roomId,
+      TaskId: run.taskId,
+      StartTime: run.startTime,
+      Seq: seq,
       CapturedAt: new Date(input.capturedAt).toISOString(),
       StateHash: hash,
       Source: input.source,
@@ -83,47 +120,60 @@ export class SegmentArchive {
       ...(input.upstreamRequestId ? { UpstreamRequestId: input.upstreamRequestId } : {}),
       SegmentTask: task,
     };
-    for (let race = 0; race < MAX_LATEST_RACES; race++) {
-      const current = await this.#latestWithEtag(address);
-      const previous = current?.snapshot;
-      if (previous) {
-        if (previous.StateHash === hash && (previous.Final || !input.final)) return { outcome: 'unchanged', previous };
-        if (Date.parse(previous.CapturedAt) > input.capturedAt) return { outcome: 'unchanged', previous }; // a newer observation is already there
-      }
-      if (!current || current.snapshot.StateHash !== hash) await this.#writeState(address, hash, snapshot);
+  }
+
+  /** Appends `snapshot` to the run's log; false when another writer took its Seq first (latest.json is then rolled forward to that entry). */
+  async #append(run: RunAddress, snapshot: SnapshotFile, latestEtag: string | undefined): Promise<boolean> {
+    try {
+      await this.store.putJson(this.keys.timelineEntry(run, snapshot.Seq), snapshot, { ifNoneMatch: true });
+      return true;
+    } catch (error) {
+      if (!(error instanceof PreconditionFailed)) throw error;
+    }
+    const taken = await this.store.getJson(this.keys.timelineEntry(run, snapshot.Seq));
+    if (taken) {
       try {
-        await this.store.putJson(this.keys.latest(address), snapshot, current ? { ifMatch: current.etag } : { ifNoneMatch: true });
-        return { outcome: 'written', previous };
+        await this.store.putJson(this.keys.latest(run), taken.body, latestEtag ? { ifMatch: latestEtag } : { ifNoneMatch: true });
       } catch (error) {
         if (!(error instanceof PreconditionFailed)) throw error;
       }
     }
-    throw new Error(`latest snapshot of a task kept changing under ${MAX_LATEST_RACES} attempts`);
+    return false;
   }
 
-  async #writeState(address: TaskAddress, hash: string, snapshot: SnapshotFile): Promise<void> {
-    try {
-      await this.store.putJson(this.keys.state(address, hash), snapshot, { ifNoneMatch: true });
-    } catch (error) {
-      if (!(error instanceof PreconditionFailed)) throw error; // the state was captured before: keep its first capture
-    }
-  }
-
-  /** Every distinct state of a task, oldest first. */
-  async timeline(address: TaskAddress): Promise<SnapshotFile[]> {
+  /** Every entry of a run's timeline, in capture order. */
+  async timeline(run: RunAddress): Promise<SnapshotFile[]> {
     const snapshots: SnapshotFile[] = [];
-    for await (const key of this.store.keys(this.keys.states(address))) {
+    for await (const key of this.store.keys(this.keys.timeline(run))) {
       const stored = await this.store.getJson(key);
-      if (stored) snapshots.push(SnapshotFileSchema.parse(stored.body));
+      if (stored) snapshots.push(parseSnapshot(stored));
     }
-    return snapshots.sort((a, b) => a.CapturedAt.localeCompare(b.CapturedAt));
+    return snapshots;
   }
 
-  /** Task ids archived in a room, in key order, one page at a time. */
-  async tasksInRoom(appId: string, roomId: string, pageSize: number, token: string | undefined): Promise<ArchivedTaskPage> {
-    const page = await this.store.listPage(this.keys.room(appId, roomId), { token, maxKeys: pageSize, delimiter: '/' });
+  /** Why a run stopped being watched before its final snapshot. */
+  async markRetired(run: RunAddress, outcome: RetiredFile['Outcome'], hadSnapshot: boolean, now: number): Promise<void> {
+    const record: RetiredFile = { FormatVersion: SNAPSHOT_FORMAT_VERSION, Outcome: outcome, At: new Date(now).toISOString(), HadSnapshot: hadSnapshot, StartTime: run.startTime };
+    await this.store.putJson(this.keys.retired(run), record);
+  }
+
+  /** Stores a raw callback event once per EventId, under its task or, when that is unknown, under its AppId. */
+  async storeEvent(address: TaskAddress | undefined, appId: string, eventId: string, event: unknown): Promise<'stored' | 'duplicate'> {
+    const key = address ? this.keys.event(address, eventId) : this.keys.unmatchedEvent(appId, eventId);
+    try {
+      await this.store.putJson(key, event, { ifNoneMatch: true });
+      return 'stored';
+    } catch (error) {
+      if (error instanceof PreconditionFailed) return 'duplicate';
+      throw error;
+    }
+  }
+
+  /** Archived runs in a room: TaskIds in key order, each one's runs newest first, a page at a time. */
+  async runsInRoom(appId: string, roomId: string, pageSize: number, token: string | undefined): Promise<ArchivedRunPage> {
+    const page = await this.store.listPage(this.keys.runIndexOfRoom(appId, roomId), { token, maxKeys: pageSize });
     return {
-      taskIds: page.prefixes.map((p) => this.keys.taskIdOfPrefix(p)).filter((id): id is string => id !== undefined),
+      runs: page.keys.map((key) => this.keys.parseRunIndexEntry(key, appId, roomId)).filter((run): run is ArchivedRun => run !== undefined),
       nextToken: page.nextToken,
     };
   }

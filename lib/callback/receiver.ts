@@ -5,7 +5,6 @@
  * (itself idempotent), so a redelivery changes nothing and a crash in between is repaired by it.
  */
 import type { ArchiveAccess } from '../archive/access.ts';
-import { PreconditionFailed } from '../archive/object-store.ts';
 import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
 import { taskOfEventData } from './event-data.ts';
 import { EVENT_FORMAT_VERSION, SEGMENT_EVENT, type CallbackEnvelope, type StoredEvent } from './schemas.ts';
@@ -14,7 +13,6 @@ export type ReceiveOutcome = 'stored' | 'unmatched' | 'duplicate' | 'ignored';
 
 export async function receiveEvent(access: ArchiveAccess, event: CallbackEnvelope, now: number): Promise<ReceiveOutcome> {
   if (event.EventType !== SEGMENT_EVENT) return 'ignored';
-  const { store, keys } = access.registry;
   const task = taskOfEventData(event.EventData);
   const address = task && VOLC_ID_PATTERN.test(event.AppId) ? { appId: event.AppId, ...task } : undefined;
   if (address) await access.registry.register(address, undefined, 'callback', now);
@@ -30,12 +28,7 @@ export async function receiveEvent(access: ArchiveAccess, event: CallbackEnvelop
     EventData: event.EventData,
     Matched: address !== undefined,
   };
-  const key = address ? keys.event(address, event.EventId) : keys.unmatchedEvent(event.AppId, event.EventId);
-  try {
-    await store.putJson(key, stored, { ifNoneMatch: true });
-  } catch (error) {
-    if (error instanceof PreconditionFailed) return 'duplicate';
-    throw error;
-  }
+  const outcome = await access.archive.storeEvent(address, event.AppId, event.EventId, stored);
+  if (outcome === 'duplicate') return 'duplicate';
   return address ? 'stored' : 'unmatched';
 }

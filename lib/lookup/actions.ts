@@ -19,17 +19,22 @@ const WholeNumber = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min, `it must be between ${min} and ${max}`).max(max, `it must be between ${min} and ${max}`));
 
-/**
- * Query of GetSegmentTask and ListSegmentTaskSnapshots.
- * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1" }
- */
-export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema });
+/** A run's StartTime, epoch milliseconds (2020-01-01 to now + 1 day, checked against the clock when read). @example "1795593600000" */
+const StartTimeSchema = WholeNumber(0, Number.MAX_SAFE_INTEGER);
 
 /**
- * Query of WatchSegmentTask: StartTime (epoch ms) when known gives the task its real deadline.
+ * Query of GetSegmentTask and ListSegmentTaskSnapshots: a task, and optionally one run of it by
+ * its StartTime (epoch ms); without StartTime, the current (or newest archived) run.
  * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
  */
-export const WatchQuerySchema = TaskQuerySchema.extend({ StartTime: WholeNumber(0, 8_640_000_000_000).optional() });
+export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema, StartTime: StartTimeSchema.optional() });
+
+/**
+ * Query of WatchSegmentTask: StartTime (epoch ms) when known gives the run its deadline; one
+ * announced ahead is waited for.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
+ */
+export const WatchQuerySchema = TaskQuerySchema;
 
 /**
  * Query of ListArchivedSegmentTasks.

@@ -3,9 +3,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { AppError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
 import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
-import type { TaskAddress } from '../volc/client.ts';
+import { runOf, startTimeProblem, type TaskAddress } from '../task.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
-import { readLookupRequest, readQuery, RoomPageQuerySchema, TaskQuerySchema, WatchQuerySchema, type LookupRequest } from './actions.ts';
+import { readLookupRequest, readQuery, RoomPageQuerySchema, TaskQuerySchema, type LookupRequest } from './actions.ts';
 import { ArchiveUnavailableError, type Answer, type SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupHandlerDeps {
@@ -25,7 +25,12 @@ interface ActionResult {
 
 /** How a snapshot is shown to callers. */
 export function archiveInfo(snapshot: SnapshotFile) {
-  return { CapturedAt: snapshot.CapturedAt, Final: snapshot.Final, StateHash: snapshot.StateHash };
+  return { StartTime: snapshot.StartTime, Seq: snapshot.Seq, CapturedAt: snapshot.CapturedAt, Final: snapshot.Final, StateHash: snapshot.StateHash };
+}
+
+interface TaskQuery {
+  address: TaskAddress;
+  startTime: number | undefined;
 }
 
 export function createLookupHandler(deps: LookupHandlerDeps) {
@@ -43,23 +48,29 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
     }
   };
 
-  const taskAddress = (parameters: LookupRequest['parameters']): TaskAddress => {
+  /** The task (and run) a query names; a StartTime outside 2020-01-01 … now + 1 day is refused. */
+  const taskQuery = (parameters: LookupRequest['parameters']): TaskQuery => {
     const query = readQuery(TaskQuerySchema, parameters);
-    return { appId: query.AppId, roomId: query.RoomId, taskId: query.TaskId };
+    const problem = query.StartTime === undefined ? undefined : startTimeProblem(query.StartTime, now());
+    if (problem) throw new InvalidParameterError('StartTime', problem);
+    return { address: { appId: query.AppId, roomId: query.RoomId, taskId: query.TaskId }, startTime: query.StartTime };
   };
 
-  const notFound = (address: TaskAddress, what: string, upstreamRequestId?: string) =>
-    new TaskNotFoundError(`The segment task AppId=${address.appId}, RoomId=${address.roomId}, TaskId=${address.taskId} ${what}.`, {
+  const notFound = ({ address, startTime }: TaskQuery, what: string, upstreamRequestId?: string) => {
+    const run = startTime === undefined ? '' : ` (run StartTime=${startTime})`;
+    return new TaskNotFoundError(`The segment task AppId=${address.appId}, RoomId=${address.roomId}, TaskId=${address.taskId}${run} ${what}.`, {
       upstream: { requestId: upstreamRequestId },
     });
+  };
 
   const handlers: Record<string, (request: LookupRequest) => Promise<ActionResult>> = {
     async GetSegmentTask(request) {
-      const address = taskAddress(request.parameters);
+      const query = taskQuery(request.parameters);
+      const { address } = query;
       logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
-      const answer: Answer = await lookup.get(request.version, address);
+      const answer: Answer = await lookup.get(request.version, address, query.startTime);
       if (!answer.task) {
-        throw notFound(address, `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`, answer.upstreamRequestId);
+        throw notFound(query, `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`, answer.upstreamRequestId);
       }
       return {
         result: { SegmentTask: answer.task, ...(answer.snapshot ? { Archive: archiveInfo(answer.snapshot) } : {}) },
@@ -71,19 +82,19 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
     },
 
     async WatchSegmentTask(request) {
-      const query = readQuery(WatchQuerySchema, request.parameters);
-      const address = { appId: query.AppId, roomId: query.RoomId, taskId: query.TaskId };
-      const startTime = query.StartTime;
-      if (startTime !== undefined && startTime > now() + 86_400_000) throw new InvalidParameterError('StartTime', 'it lies more than a day in the future');
+      const { address, startTime } = taskQuery(request.parameters);
       const outcome = await withArchive((access) => access.registry.register(address, startTime, 'watch', now()));
       return { result: { Watched: true, AlreadyWatched: outcome === 'already-watched' } };
     },
 
     async ListSegmentTaskSnapshots(request) {
-      const address = taskAddress(request.parameters);
-      const timeline = await withArchive((access) => access.archive.timeline(address));
-      if (timeline.length === 0) throw notFound(address, 'has no archived snapshot');
-      return { result: { Snapshots: timeline.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask })) } };
+      const query = taskQuery(request.parameters);
+      const timeline = await withArchive(async (access) => {
+        const startTime = query.startTime ?? (await access.archive.latestRunStart(query.address));
+        return startTime === undefined ? [] : access.archive.timeline(runOf(query.address, startTime));
+      });
+      if (timeline.length === 0) throw notFound(query, 'has no archived snapshot');
+      return { result: { StartTime: timeline[0]!.StartTime, Snapshots: timeline.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask })) } };
     },
 
     async ListArchivedSegmentTasks(request) {
@@ -92,7 +103,7 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
       const pageSize = query.PageSize ?? 20;
       const page = await withArchive(async (access) => {
         try {
-          return await access.archive.tasksInRoom(appId, roomId, pageSize, token);
+          return await access.archive.runsInRoom(appId, roomId, pageSize, token);
         } catch (error) {
           if (token && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 400) {
             throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
@@ -100,7 +111,8 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
           throw error;
         }
       });
-      return { result: { AppId: appId, RoomId: roomId, TaskIds: page.taskIds, ...(page.nextToken ? { NextPageToken: page.nextToken } : {}) } };
+      const runs = page.runs.map((run) => ({ TaskId: run.taskId, StartTime: run.startTime }));
+      return { result: { AppId: appId, RoomId: roomId, Runs: runs, ...(page.nextToken ? { NextPageToken: page.nextToken } : {}) } };
     },
   };
 

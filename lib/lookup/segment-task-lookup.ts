@@ -1,31 +1,36 @@
 /**
- * Answers "what is task X doing": live from Volcengine while it can, from the archive when it
- * cannot. It spares the 60 QPS quota: terminal answers (Status 3/4 never change) come from
- * memory or the archive, and concurrent lookups of one task share one upstream call. A live
+ * Answers "what is task X doing" about the right run: Volcengine is asked first, and the archive
+ * answers only when Volcengine does not show the run asked about (no run, an older one than
+ * asked for, a run older than 72 h) or cannot answer. A terminal answer is remembered per
+ * instance for at most `terminalTtlMs` (the staleness a caller accepts: a TaskId may be reused
+ * for a new run at any time), and concurrent lookups of one run share one upstream call. A live
  * answer for a running task registers it for watching; a terminal one is archived.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { AppError } from '../errors.ts';
-import { taskIdentity, type VolcClient, type TaskAddress } from '../volc/client.ts';
+import { runOf, startTimeProblem, taskIdentity, type TaskAddress } from '../task.ts';
+import type { SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import { upstreamFailureToAppError } from './errors.ts';
 
 export interface Answer {
-  /** Undefined: Volcengine does not know the task and the archive has nothing. */
+  /** Undefined: Volcengine does not show the run and the archive has nothing of it. */
   task: SegmentTask | undefined;
   upstreamRequestId: string | undefined;
-  /** Where the answer came from: Volcengine, this instance's memory of a terminal task, or the archive. */
+  /** Where the answer came from: Volcengine, this instance's memory of a terminal answer, or the archive. */
   source: 'volcengine' | 'cache' | 'archive';
-  /** The archived snapshot, when source is "archive". */
+  /** The archived snapshot, when the answer came from the archive. */
   snapshot?: SnapshotFile;
 }
 
 export interface SegmentTaskLookupOptions {
-  client: VolcClient;
+  upstream: SegmentTaskUpstream;
   deadlineMs: number;
   cacheEntries: number;
+  /** How long a terminal answer may be served from this instance's memory. */
+  terminalTtlMs: number;
   /** Opens the archive on first use (the S3 client is loaded only then); undefined when there is none. */
   openArchive?: (() => Promise<ArchiveAccess>) | undefined;
   logger?: Logger | undefined;
@@ -40,9 +45,11 @@ export class ArchiveUnavailableError extends AppError {
 
 const REGISTERED_MEMORY = 10_000;
 
+type Remembered = Omit<Answer, 'source'> & { at: number };
+
 export class SegmentTaskLookup {
   readonly #options: SegmentTaskLookupOptions;
-  readonly #terminal = new Map<string, Omit<Answer, 'source'>>();
+  readonly #terminal = new Map<string, Remembered>();
   readonly #inFlight = new Map<string, Promise<Answer>>();
   readonly #registered = new Set<string>();
   readonly #now: () => number;
@@ -68,50 +75,64 @@ export class SegmentTaskLookup {
     return this.#archive;
   }
 
-  async get(version: ApiVersion, address: TaskAddress): Promise<Answer> {
-    const key = taskIdentity(address);
-    const cached = this.#terminal.get(key);
-    if (cached) return { ...cached, source: 'cache' };
-    const flightKey = `${version}\n${key}`;
-    const pending = this.#inFlight.get(flightKey);
+  /** The task's current run, or with `startTime` that run of it. */
+  async get(version: ApiVersion, address: TaskAddress, startTime?: number): Promise<Answer> {
+    const key = `${version}\n${taskIdentity(address)}\n${startTime ?? ''}`;
+    const remembered = this.#terminal.get(key);
+    if (remembered && this.#now() - remembered.at < this.#options.terminalTtlMs) return { ...remembered, source: 'cache' };
+    const pending = this.#inFlight.get(key);
     if (pending) return pending;
-    const call = this.#answer(version, address, key).finally(() => this.#inFlight.delete(flightKey));
-    this.#inFlight.set(flightKey, call);
+    const call = this.#answer(version, address, startTime, key).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, call);
     return call;
   }
 
-  async #answer(version: ApiVersion, address: TaskAddress, key: string): Promise<Answer> {
-    const archived = await this.#archivedSnapshot(address);
-    if (archived && isTerminalStatus(archived.SegmentTask.Status)) {
-      const answer = fromArchive(archived);
-      this.#remember(key, answer);
-      return answer;
-    }
+  async #answer(version: ApiVersion, address: TaskAddress, startTime: number | undefined, key: string): Promise<Answer> {
     let live;
     try {
-      live = await this.#options.client.getSegmentTask(version, address, { timeoutMs: this.#options.deadlineMs });
+      live = await this.#options.upstream.getSegmentTask(version, address, { timeoutMs: this.#options.deadlineMs });
     } catch (error) {
-      if (archived) return fromArchive(archived); // Volcengine cannot answer now; the archive can
+      const archived = await this.#archived(address, startTime);
+      if (archived) return archived; // Volcengine cannot answer now; the archive can
       throw upstreamFailureToAppError(error);
     }
-    if (!live.task) return archived ? fromArchive(archived) : { task: undefined, upstreamRequestId: live.requestId, source: 'volcengine' };
-    if (isTerminalStatus(live.task.Status)) {
-      this.#remember(key, { task: live.task, upstreamRequestId: live.requestId });
-      await this.#bestEffort('archive a terminal answer', async (access) => {
-        await access.archive.record(address, { task: live.task!, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: live.requestId });
-      });
-    } else if (live.task.StartTime !== undefined) {
-      await this.#register(address, live.task.StartTime);
+    const task = live.task;
+    if (task && (startTime === undefined || task.StartTime === startTime)) {
+      await this.#keep(version, address, task, live.requestId, key);
+      return { task, upstreamRequestId: live.requestId, source: 'volcengine' };
     }
-    return { task: live.task, upstreamRequestId: live.requestId, source: 'volcengine' };
+    const archived = await this.#archived(address, startTime);
+    if (archived && isTerminalStatus(archived.task?.Status)) this.#remember(key, archived);
+    return archived ?? { task: undefined, upstreamRequestId: live.requestId, source: 'volcengine' };
   }
 
-  async #archivedSnapshot(address: TaskAddress): Promise<SnapshotFile | undefined> {
+  /** A live answer: a terminal one is remembered and archived, a running one registered for watching. */
+  async #keep(version: ApiVersion, address: TaskAddress, task: SegmentTask, requestId: string | undefined, key: string): Promise<void> {
+    const terminal = isTerminalStatus(task.Status);
+    if (terminal) this.#remember(key, { task, upstreamRequestId: requestId });
+    const problem = task.StartTime === undefined ? 'no StartTime' : startTimeProblem(task.StartTime, this.#now());
+    if (problem) {
+      this.#options.logger?.warn('schema drift: a live answer cannot be placed in time, so it is neither archived nor registered', { schemaDrift: true, problem, version });
+      return;
+    }
+    const run = runOf(address, task.StartTime!);
+    if (terminal) {
+      await this.#bestEffort('archive a terminal answer', (access) =>
+        access.archive.record(run, { task, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: requestId }),
+      );
+    } else {
+      await this.#register(address, run.startTime);
+    }
+  }
+
+  /** The archived latest snapshot of the run asked about (the newest archived run when none is named). */
+  async #archived(address: TaskAddress, startTime: number | undefined): Promise<Answer | undefined> {
     let snapshot: SnapshotFile | undefined;
     await this.#bestEffort('read the archive', async (access) => {
-      snapshot = await access.archive.latest(address);
+      const start = startTime ?? (await access.archive.latestRunStart(address));
+      snapshot = start === undefined ? undefined : await access.archive.latest(runOf(address, start));
     });
-    return snapshot;
+    return snapshot && { task: snapshot.SegmentTask, upstreamRequestId: snapshot.UpstreamRequestId, source: 'archive', snapshot };
   }
 
   async #register(address: TaskAddress, startTime: number): Promise<void> {
@@ -125,7 +146,7 @@ export class SegmentTaskLookup {
   }
 
   /** Archive work on the live path never fails a lookup; a failure is logged and the live answer stands. */
-  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<void>): Promise<void> {
+  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>): Promise<void> {
     if (!this.hasArchive) return;
     try {
       await work(await this.archive());
@@ -135,12 +156,9 @@ export class SegmentTaskLookup {
   }
 
   #remember(key: string, answer: Omit<Answer, 'source'>): void {
-    if (this.#options.cacheEntries === 0) return;
+    if (this.#options.cacheEntries === 0 || this.#options.terminalTtlMs === 0) return;
+    this.#terminal.delete(key);
     if (this.#terminal.size >= this.#options.cacheEntries) this.#terminal.delete(this.#terminal.keys().next().value!);
-    this.#terminal.set(key, { task: answer.task, upstreamRequestId: answer.upstreamRequestId, ...(answer.snapshot ? { snapshot: answer.snapshot } : {}) });
+    this.#terminal.set(key, { task: answer.task, upstreamRequestId: answer.upstreamRequestId, ...(answer.snapshot ? { snapshot: answer.snapshot } : {}), at: this.#now() });
   }
-}
-
-function fromArchive(snapshot: SnapshotFile): Answer {
-  return { task: snapshot.SegmentTask, upstreamRequestId: snapshot.UpstreamRequestId, source: 'archive', snapshot };
 }

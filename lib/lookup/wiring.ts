@@ -14,6 +14,14 @@ export function buildLookupHandler(env: LookupEnv, logger: Logger, client = buil
   const bucket = env.ARCHIVE_BUCKET;
   // The archive (and with it the S3 client) is imported on first use, so the live path's cold start does not load it.
   const openArchive = bucket ? () => import('../archive/access.ts').then(({ openArchive }) => openArchive({ ...env, ARCHIVE_BUCKET: bucket }, { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS })) : undefined;
-  const lookup = new SegmentTaskLookup({ client, deadlineMs: env.LOOKUP_DEADLINE_MS, cacheEntries: env.LOOKUP_CACHE_ENTRIES, openArchive, logger, now });
+  const lookup = new SegmentTaskLookup({
+    upstream: client,
+    deadlineMs: env.LOOKUP_DEADLINE_MS,
+    cacheEntries: env.LOOKUP_CACHE_ENTRIES,
+    terminalTtlMs: env.LOOKUP_TERMINAL_TTL_MS,
+    openArchive,
+    logger,
+    now,
+  });
   return createLookupHandler({ lookup, region: env.VOLC_REGION, logger, now });
 }

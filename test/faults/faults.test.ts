@@ -93,7 +93,7 @@ async function census(stack: ArchiverStack) {
   const watched = new Set<string>();
   for await (const entry of stack.registry.entries()) watched.add(`${entry.address.appId}/${entry.address.roomId}/${entry.address.taskId}`);
   const snapshots = new Set<string>();
-  for await (const key of stack.store.keys(`${stack.keys.prefix}tasks/`)) if (key.includes('/states/')) snapshots.add(key);
+  for await (const key of stack.store.keys(`${stack.keys.prefix}tasks/`)) if (key.includes('/timeline/')) snapshots.add(key);
   return { watched, snapshots };
 }
 
@@ -102,10 +102,11 @@ describe('archiver under faults', () => {
     // Prepare: 12 watched tasks, a third of them finished, one run already done
     const stack = await startArchiverStack();
     try {
+      const start = stack.clock.now();
       const addresses = Array.from({ length: 12 }, (_, i) => ({ appId: 'app', roomId: 'room', taskId: `t${i}` }));
       for (const [i, address] of addresses.entries()) {
-        stack.emulator.seedTask({ ...address, ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: stack.clock.now() } : {}) });
-        await stack.watch(address, stack.clock.now());
+        stack.emulator.seedTask({ ...address, startTime: start, ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: start } : {}) });
+        await stack.watch(address, start);
       }
       await stack.run({ callTimeoutMs: 500 });
       for (const [i, address] of addresses.entries()) if (i % 3 === 1) stack.emulator.tasks.get(`app\nroom\n${address.taskId}`)!.duration = 45; // a change to capture
@@ -124,7 +125,7 @@ describe('archiver under faults', () => {
       const lostTasks = [...before.watched].filter((task) => !during.watched.has(task));
       for (const task of lostTasks) {
         const [appId, roomId, taskId] = task.split('/') as [string, string, string];
-        if ((await stack.archive.latest({ appId, roomId, taskId }))?.Final) continue; // retired properly
+        if ((await stack.archive.latest({ appId, roomId, taskId, startTime: start }))?.Final) continue; // retired properly
         figures.watched_tasks_lost++;
       }
       const lostSnapshots = [...before.snapshots].filter((key) => !during.snapshots.has(key) || !after.snapshots.has(key));
@@ -134,7 +135,7 @@ describe('archiver under faults', () => {
       expect(recovered.errors).toBe(0);
       expect(after.watched.size).toBe(8); // the 8 running tasks; the 4 finished ones retired with their final snapshot
       for (const [i, address] of addresses.entries()) {
-        const latest = await stack.archive.latest(address);
+        const latest = await stack.archive.latest({ ...address, startTime: start });
         expect(latest?.SegmentTask.Status).toBe(i % 3 === 0 ? 3 : 2);
         if (i % 3 === 1) expect(latest?.SegmentTask.Duration).toBe(45);
       }

@@ -26,7 +26,7 @@ describe('archive function', () => {
     const handler = createArchiverHandler({
       env,
       access: { archive: stack.archive, registry: stack.registry },
-      client: stack.client,
+      upstream: stack.client,
       logger: new Logger({ serviceName: 'archive-test' }),
       metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'archive-test' }),
       now: stack.clock.now,

@@ -79,7 +79,7 @@ describe('callback: a valid SegmentRealTimeData event', () => {
     expect(response.json.Result).toEqual({ EventId: event.EventId, Outcome: 'stored' });
     const entries = await registryFor(task.taskId);
     expect(entries).toHaveLength(1);
-    expect(entries[0]!.provisional).toBe(true);
+    expect(entries[0]!.state).toBe('unknown');
     const events = await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/');
     expect(events).toHaveLength(1);
     const stored = (await access.registry.store.getJson(events[0]!))!.body as Record<string, unknown>;

@@ -15,6 +15,7 @@ const call = async (query: Array<[string, string]> | string) => {
 };
 const action = (name: string, params: Record<string, string>): Array<[string, string]> => [['Action', name], ['Version', '2023-11-01'], ...Object.entries(params)];
 const address = (taskId: string) => ({ appId: APP, roomId: 'room', taskId });
+const run = (taskId: string, startTime: number) => ({ ...address(taskId), startTime });
 
 async function registryEntries() {
   const entries = [];
@@ -36,30 +37,44 @@ describe('GetSegmentTask with the archive', () => {
     expect(response.statusCode).toBe(200);
     const entries = await registryEntries();
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ deadline: seeded.startTime + 72 * HOUR, provisional: false, address: address('running') });
+    expect(entries[0]).toMatchObject({ deadline: seeded.startTime + 72 * HOUR, state: 'known', nextPollAt: 0, address: address('running') });
   });
 
-  it('archives a terminal answer and then answers from the archive without calling Volcengine', async () => {
-    stack.emulator.seedTask({ ...address('done'), status: 3, stopReason: 'StopByAPI', endTime: stack.clock.now() });
+  it('archives a terminal answer as its run\'s final snapshot, and asks Volcengine again from another instance', async () => {
+    const seeded = stack.emulator.seedTask({ ...address('done'), status: 3, stopReason: 'StopByAPI', endTime: stack.clock.now() });
     const live = await stack.get(APP, 'room', 'done');
-    // a second instance (no memory) asks again
+    expect(await access.archive.latest(run('done', seeded.startTime))).toMatchObject({ Final: true, Source: 'lookup', SegmentTask: live.json.Result.SegmentTask });
+    // A second instance (no memory) asks Volcengine: the TaskId may have been reused for a new run since.
     const other = await startLookupStack({ archive: false, env: { ...archiveEnvOf(stack) } });
     try {
-      const fromArchive = await other.get(APP, 'room', 'done');
-      expect(fromArchive.statusCode).toBe(200);
-      expect(fromArchive.headers['X-Answer-Source']).toBe('archive');
-      expect(fromArchive.json.Result.SegmentTask).toEqual(live.json.Result.SegmentTask);
-      expect(fromArchive.json.Result.Archive).toMatchObject({ Final: true });
-      expect(other.emulator.callsOf('GetSegmentTask')).toHaveLength(0);
+      other.emulator.seedTask({ ...address('done'), status: 3, stopReason: 'StopByAPI', startTime: seeded.startTime, endTime: seeded.endTime });
+      const again = await other.get(APP, 'room', 'done');
+      expect(again.headers['X-Answer-Source']).toBe('volcengine');
+      expect(other.emulator.callsOf('GetSegmentTask')).toHaveLength(1);
     } finally {
       await other.emulator.stop();
     }
     expect(await registryEntries()).toHaveLength(0);
   });
 
+  it('answers a named earlier run from the archive while Volcengine shows a newer one', async () => {
+    const first = stack.clock.now() - 2 * HOUR;
+    await access.archive.record(run('reused', first), { task: { StartTime: first, Status: 3, StopReason: 'UserDisconnect' }, capturedAt: stack.clock.now() - HOUR, source: 'archiver', final: true });
+    const current = stack.emulator.seedTask({ ...address('reused') });
+    const now = await call(action('GetSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'reused' }));
+    const earlier = await call(action('GetSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'reused', StartTime: String(first) }));
+    const unknownRun = await call(action('GetSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'reused', StartTime: String(first - 1) }));
+    expect(now.headers['X-Answer-Source']).toBe('volcengine');
+    expect(now.json.Result.SegmentTask.StartTime).toBe(current.startTime);
+    expect(earlier.headers['X-Answer-Source']).toBe('archive');
+    expect(earlier.json.Result).toMatchObject({ SegmentTask: { StartTime: first, Status: 3 }, Archive: { StartTime: first, Final: true } });
+    expect(unknownRun.statusCode).toBe(404);
+    expect(unknownRun.json.ResponseMetadata.Error.Message).toContain(`StartTime=${first - 1}`);
+  });
+
   it('answers from the archive, saying so, once Volcengine has forgotten the task', async () => {
     const seeded = stack.emulator.seedTask({ ...address('old'), maxIdleTime: 86_400 });
-    await access.archive.record(address('old'), { task: { StartTime: seeded.startTime, Status: 2, EndTime: 0 }, capturedAt: stack.clock.now(), source: 'archiver', final: true });
+    await access.archive.record(run('old', seeded.startTime), { task: { StartTime: seeded.startTime, Status: 2, EndTime: 0 }, capturedAt: stack.clock.now(), source: 'archiver', final: true });
     stack.clock.advance(73 * HOUR);
     const response = await stack.get(APP, 'room', 'old');
     expect(response.statusCode).toBe(200);
@@ -69,7 +84,7 @@ describe('GetSegmentTask with the archive', () => {
   });
 
   it('answers from the archive when Volcengine fails, and 404 when neither knows the task', async () => {
-    await access.archive.record(address('flaky'), { task: { Status: 2 }, capturedAt: stack.clock.now(), source: 'archiver', final: false });
+    await access.archive.record(run('flaky', stack.clock.now()), { task: { Status: 2 }, capturedAt: stack.clock.now(), source: 'archiver', final: false });
     stack.emulator.inject({ kind: 'http5xx' });
     const archived = await stack.get(APP, 'room', 'flaky');
     stack.emulator.clearFaults();
@@ -89,7 +104,7 @@ describe('GetSegmentTask with the archive', () => {
 });
 
 describe('archive actions', () => {
-  it('WatchSegmentTask registers once, provisionally or with a StartTime', async () => {
+  it('WatchSegmentTask registers once, without or with an announced StartTime', async () => {
     const first = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'w1' }));
     const again = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'w1' }));
     const timed = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'w2', StartTime: String(stack.clock.now() - HOUR) }));
@@ -100,38 +115,47 @@ describe('archive actions', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json.ResponseMetadata.Error.Message).toContain('StartTime');
     const entries = await registryEntries();
-    expect(entries.map((e) => [e.address.taskId, e.provisional])).toEqual(expect.arrayContaining([['w1', true], ['w2', false]]));
+    expect(entries.map((e) => [e.address.taskId, e.state])).toEqual(expect.arrayContaining([['w1', 'unknown'], ['w2', 'announced']]));
     expect(entries).toHaveLength(2);
   });
 
-  it('ListSegmentTaskSnapshots returns a task\'s timeline, oldest first', async () => {
+  it('ListSegmentTaskSnapshots returns the latest run\'s timeline, or the run StartTime names', async () => {
     const t0 = stack.clock.now();
-    await access.archive.record(address('tl'), { task: { Status: 2, Duration: 20 }, capturedAt: t0, source: 'archiver', final: false });
-    await access.archive.record(address('tl'), { task: { Status: 2, Duration: 30 }, capturedAt: t0 + 60_000, source: 'archiver', final: false });
-    await access.archive.record(address('tl'), { task: { Status: 3, Duration: 30 }, capturedAt: t0 + 120_000, source: 'archiver', final: true });
+    const earlier = t0 - 5 * HOUR;
+    await access.archive.record(run('tl', earlier), { task: { Status: 3, Duration: 10 }, capturedAt: earlier + HOUR, source: 'archiver', final: true });
+    await access.archive.record(run('tl', t0), { task: { Status: 2, Duration: 20 }, capturedAt: t0, source: 'archiver', final: false });
+    await access.archive.record(run('tl', t0), { task: { Status: 2, Duration: 30 }, capturedAt: t0 + 60_000, source: 'archiver', final: false });
+    await access.archive.record(run('tl', t0), { task: { Status: 3, Duration: 30 }, capturedAt: t0 + 120_000, source: 'archiver', final: true });
     const response = await call(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'tl' }));
+    const named = await call(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'tl', StartTime: String(earlier) }));
     const missing = await call(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'none' }));
-    expect(response.json.Result.Snapshots.map((s: any) => [s.SegmentTask.Status, s.SegmentTask.Duration, s.Final])).toEqual([
-      [2, 20, false],
-      [2, 30, false],
-      [3, 30, true],
+    const seconds = await call(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'tl', StartTime: String(Math.floor(t0 / 1000)) }));
+    expect(response.json.Result.StartTime).toBe(t0);
+    expect(response.json.Result.Snapshots.map((s: any) => [s.Seq, s.SegmentTask.Status, s.SegmentTask.Duration, s.Final])).toEqual([
+      [1, 2, 20, false],
+      [2, 2, 30, false],
+      [3, 3, 30, true],
     ]);
+    expect(named.json.Result.Snapshots.map((s: any) => [s.StartTime, s.SegmentTask.Duration, s.Final])).toEqual([[earlier, 10, true]]);
     expect(missing.statusCode).toBe(404);
+    expect(seconds.statusCode).toBe(400);
   });
 
-  it('ListArchivedSegmentTasks pages through a room', async () => {
-    for (const id of ['a1', 'a2', 'a3', 'a4', 'a5']) await access.archive.record(address(id), { task: { Status: 3 }, capturedAt: stack.clock.now(), source: 'archiver', final: true });
-    const seen: string[] = [];
+  it('ListArchivedSegmentTasks pages through a room\'s runs, each task\'s newest first', async () => {
+    const t0 = stack.clock.now();
+    for (const id of ['a1', 'a2', 'a3', 'a4']) await access.archive.record(run(id, t0), { task: { Status: 3 }, capturedAt: t0, source: 'archiver', final: true });
+    await access.archive.record(run('a2', t0 - HOUR), { task: { Status: 3 }, capturedAt: t0, source: 'archiver', final: true });
+    const seen: Array<[string, number]> = [];
     let token: string | undefined;
     let pages = 0;
     do {
       const response = await call(action('ListArchivedSegmentTasks', { AppId: APP, RoomId: 'room', PageSize: '2', ...(token ? { PageToken: token } : {}) }));
       expect(response.statusCode).toBe(200);
-      seen.push(...response.json.Result.TaskIds);
+      seen.push(...response.json.Result.Runs.map((r: any) => [r.TaskId, r.StartTime]));
       token = response.json.Result.NextPageToken;
       pages++;
     } while (token);
-    expect(seen).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(seen).toEqual([['a1', t0], ['a2', t0], ['a2', t0 - HOUR], ['a3', t0], ['a4', t0]]);
     expect(pages).toBe(3);
     const badSize = await call(action('ListArchivedSegmentTasks', { AppId: APP, RoomId: 'room', PageSize: '1000' }));
     const badToken = await call(action('ListArchivedSegmentTasks', { AppId: APP, RoomId: 'room', PageToken: '<script>' }));

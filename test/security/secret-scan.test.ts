@@ -57,7 +57,7 @@ describe('secret scan', () => {
       // archiver runs, one with storage failing
       const archiverOptions = {
         ...access,
-        client: (await import('../../lib/lookup/wiring.ts')).buildVolcClient(stack.env, { now: stack.clock.now }),
+        upstream: (await import('../../lib/lookup/wiring.ts')).buildVolcClient(stack.env, { now: stack.clock.now }),
         version: '2023-11-01' as const,
         now: stack.clock.now,
         finalMarginMs: 30 * 60_000,

@@ -1,6 +1,6 @@
 /** A real S3-protocol server on loopback with the archive's store, keys and registry on top. */
 import { ArchiveKeys } from '../../lib/archive/keys.ts';
-import { ObjectStore } from '../../lib/archive/object-store.ts';
+import { S3ObjectStore, type ObjectStore } from '../../lib/archive/object-store.ts';
 import { SegmentArchive } from '../../lib/archive/segment-archive.ts';
 import { WatchRegistry } from '../../lib/archive/watch-registry.ts';
 import { S3TestServer } from '../s3/s3-server.ts';
@@ -22,7 +22,7 @@ export async function startArchiveStack(prefix = 'archive/'): Promise<ArchiveSta
   const env = s3.clientEnv();
   process.env.AWS_ACCESS_KEY_ID ??= env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY ??= env.AWS_SECRET_ACCESS_KEY;
-  const store = new ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
+  const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
   const keys = new ArchiveKeys(prefix);
   return {
     s3,

@@ -2,7 +2,7 @@
 import { runArchiver, type ArchiveRunSummary, type ArchiverOptions } from '../../lib/archive/archiver.ts';
 import { VolcClient } from '../../lib/volc/client.ts';
 import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
-import type { TaskAddress } from '../../lib/volc/client.ts';
+import type { TaskAddress } from '../../lib/task.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
 import { startArchiveStack, type ArchiveStack } from './archive-stack.ts';
 import { HOUR, ManualClock } from './clock.ts';
@@ -40,7 +40,7 @@ export async function startArchiverStack(options: { emulator?: Partial<EmulatorO
       runArchiver({
         registry: archiveStack.registry,
         archive: archiveStack.archive,
-        client,
+        upstream: client,
         version: '2023-11-01',
         now: clock.now,
         finalMarginMs: 30 * 60_000,

@@ -10,6 +10,7 @@ afterEach(async () => {
 });
 
 const address = (taskId: string, roomId = 'room-1') => ({ appId: APP, roomId, taskId });
+const run = (taskId: string, startTime: number, roomId = 'room-1') => ({ ...address(taskId, roomId), startTime });
 
 async function registryKeys(s: ArchiverStack): Promise<string[]> {
   const keys: string[] = [];
@@ -37,13 +38,13 @@ describe('archiver', () => {
     expect([first.snapshotsWritten, second.snapshotsWritten, third.snapshotsWritten, fourth.snapshotsWritten]).toEqual([1, 0, 1, 1]);
     expect(fourth.tasksRetired).toBe(1);
     expect(await registryKeys(stack)).toEqual([]);
-    const timeline = await stack.archive.timeline(address('t1'));
-    expect(timeline.map((s) => [s.SegmentTask.Status, s.SegmentTask.Duration, s.Final])).toEqual([
-      [2, 20, false],
-      [2, 30, false],
-      [3, 30, true],
+    const timeline = await stack.archive.timeline(run('t1', task.startTime));
+    expect(timeline.map((s) => [s.Seq, s.SegmentTask.Status, s.SegmentTask.Duration, s.Final])).toEqual([
+      [1, 2, 20, false],
+      [2, 2, 30, false],
+      [3, 3, 30, true],
     ]);
-    const latest = await stack.archive.latest(address('t1'));
+    const latest = await stack.archive.latest(run('t1', task.startTime));
     expect(latest).toMatchObject({ Final: true, SegmentTask: { Status: 3, StopReason: 'IdleTimeOut' } });
   });
 
@@ -58,21 +59,24 @@ describe('archiver', () => {
     const final = await stack.run();
     expect(early).toMatchObject({ snapshotsWritten: 1, tasksRetired: 0 });
     expect(final).toMatchObject({ snapshotsWritten: 1, tasksRetired: 1, finalSnapshotsMissed: 0 });
-    expect(await stack.archive.latest(address('long'))).toMatchObject({ Final: true, SegmentTask: { Status: 2 } });
+    expect(await stack.archive.latest(run('long', start))).toMatchObject({ Final: true, SegmentTask: { Status: 2 } });
     expect(await registryKeys(stack)).toEqual([]);
   });
 
-  it('marks a task Volcengine does not know, after retrying it, instead of dropping it', async () => {
+  it('records a registration Volcengine never shows a run for, 72 hours after it was made, instead of dropping it', async () => {
     stack = await startArchiverStack();
+    const registeredAt = stack.clock.now();
     await stack.watch(address('ghost'));
     const first = await stack.run();
     expect(first).toMatchObject({ notFound: 1, tasksRetired: 0 });
     expect(await registryKeys(stack)).toHaveLength(1);
-    stack.clock.advance(73 * HOUR);
+    stack.clock.advance(72 * HOUR);
     const last = await stack.run();
-    expect(last).toMatchObject({ notFound: 1, tasksRetired: 1 });
-    const retired = await stack.store.getJson(stack.keys.retired(address('ghost')));
-    expect(retired?.body).toMatchObject({ Outcome: 'not-found', HadSnapshot: false });
+    expect(last).toMatchObject({ tasksPolled: 0, tasksRetired: 1 });
+    expect(await registryKeys(stack)).toEqual([]);
+    const record = await stack.store.getJson(stack.keys.notFound(address('ghost'), registeredAt));
+    expect(record?.body).toMatchObject({ Outcome: 'not-found', RegisteredAt: new Date(registeredAt).toISOString(), AnnouncedStartTime: null });
+    expect(await stack.store.getJson(stack.keys.watchMarker(address('ghost')))).toBeUndefined();
   });
 
   it('reports a task whose window closed before its final snapshot', async () => {
@@ -84,15 +88,16 @@ describe('archiver', () => {
     stack.clock.advance(72 * HOUR + 1);
     const summary = await stack.run();
     expect(summary).toMatchObject({ finalSnapshotsMissed: 1, tasksRetired: 1 });
-    expect((await stack.store.getJson(stack.keys.retired(address('late'))))?.body).toMatchObject({ Outcome: 'expired-without-final', HadSnapshot: true });
+    expect((await stack.store.getJson(stack.keys.retired(run('late', start))))?.body).toMatchObject({ Outcome: 'expired-without-final', HadSnapshot: true });
   });
 
   it('loses nothing when object storage fails in the middle of a run, and catches up next run', async () => {
     // Prepare: 30 tasks, 10 of them finished
     stack = await startArchiverStack();
+    const start = stack.clock.now();
     for (let i = 0; i < 30; i++) {
-      stack.emulator.seedTask({ ...address(`t${i}`), ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: stack.clock.now() } : {}) });
-      await stack.watch(address(`t${i}`), stack.clock.now());
+      stack.emulator.seedTask({ ...address(`t${i}`), startTime: start, ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: start } : {}) });
+      await stack.watch(address(`t${i}`), start);
     }
     const before = await registryKeys(stack);
     // Act: PUTs fail after the first 12, and some DELETEs are dropped
@@ -106,14 +111,16 @@ describe('archiver', () => {
     expect(broken.errors).toBeGreaterThan(0);
     for (const key of before) {
       const parsed = stack.keys.parseRegistryEntry(key)!;
-      const latest = await stack.archive.latest(parsed.address);
+      const latest = await stack.archive.latest({ ...parsed.address, startTime: start });
       if (!afterBroken.includes(key)) expect(latest?.Final).toBe(true);
       expect(latest).toBeDefined();
     }
     expect(recovered.errors).toBe(0);
     const left = await registryKeys(stack);
     expect(left).toHaveLength(20);
-    expect(left.every((k) => before.includes(k))).toBe(true);
+    // Registered as announced, they are watched as known runs once Volcengine showed them.
+    expect(left.every((k) => stack.keys.parseRegistryEntry(k)?.state === 'known')).toBe(true);
+    expect(new Set(left.map((k) => stack.keys.parseRegistryEntry(k)!.deadline))).toEqual(new Set([start + 72 * HOUR]));
   });
 
   it('two concurrent runs leave the same bucket as one run', async () => {
@@ -124,7 +131,7 @@ describe('archiver', () => {
       }
     };
     const normalise = (dump: Map<string, string>) =>
-      [...dump.entries()].map(([k, v]) => [k, v.replace(/"(RegisteredAt|CapturedAt|UpstreamRequestId)":"[^"]*"/g, '"$1":"…"').replace(/\/\d{13}[kp]\//, '/…/')]).sort();
+      [...dump.entries()].map(([k, v]) => [k.replace(/(runs|watch)\/\d{13}/, '$1/…'), v.replace(/"(RegisteredAt|CapturedAt|UpstreamRequestId|StartTime|Deadline)":("[^"]*"|\d+)/g, '"$1":"…"')]).sort();
     // Both runs share the process's Volcengine budget (50/s + 5), as two invocations would share Volcengine's 60/s.
     stack = await startArchiverStack({ qps: 50, burst: 5 });
     await seed(stack);
@@ -160,8 +167,8 @@ describe('archiver', () => {
     expect(partial.stoppedEarly).toBe(true);
     expect(partial.tasksPolled).toBe(5);
     // the five polled are the five earliest deadlines: started 19..15 minutes ago
-    for (let i = 15; i < 20; i++) expect(await stack.archive.latest(address(`b${i}`))).toBeDefined();
-    expect(await stack.archive.latest(address('b14'))).toBeUndefined();
+    for (let i = 15; i < 20; i++) expect(await stack.archive.latest(run(`b${i}`, stack.clock.now() - i * 60_000))).toBeDefined();
+    expect(await stack.archive.latest(run('b14', stack.clock.now() - 14 * 60_000))).toBeUndefined();
     expect(partial.oldestDeadlineLeft).toBe(stack.clock.now() - 19 * 60_000 + 72 * HOUR);
     const rest = await stack.run();
     expect(rest.tasksPolled).toBe(20);
@@ -173,7 +180,7 @@ describe('archiver', () => {
     const ids = Array.from({ length: 10_000 }, (_, i) => `bulk-${String(i).padStart(5, '0')}`);
     for (const id of ids) stack.emulator.seedTask({ ...address(id, 'bulk'), startTime: start, status: 3, stopReason: 'StopByAPI' });
     for (let i = 0; i < ids.length; i += 200) {
-      await Promise.all(ids.slice(i, i + 200).map((id) => stack.store.putJson(stack.keys.registryEntry(start + 72 * HOUR, address(id, 'bulk'), false), {})));
+      await Promise.all(ids.slice(i, i + 200).map((id) => stack.store.putJson(stack.keys.registryEntry({ deadline: start + 72 * HOUR, state: 'known', nextPollAt: 0, address: address(id, 'bulk') }), {})));
     }
     const lists = stack.s3.counts.LIST;
     const heapBefore = process.memoryUsage().heapUsed;
