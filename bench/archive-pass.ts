@@ -1,19 +1,19 @@
 /** One archiver pass in a process of its own, so its peak RSS is its own (see bench/archive.ts). */
 import { runArchiver } from '../lib/archive/archiver.ts';
 import { ArchiveKeys } from '../lib/archive/keys.ts';
-import { ObjectStore } from '../lib/archive/object-store.ts';
+import { S3ObjectStore } from '../lib/archive/object-store.ts';
 import { SegmentArchive } from '../lib/archive/segment-archive.ts';
 import { WatchRegistry } from '../lib/archive/watch-registry.ts';
 import { VolcClient } from '../lib/volc/client.ts';
 import { TokenBucket } from '../lib/volc/rate-limiter.ts';
 
-const store = new ObjectStore({ bucket: process.env.BENCH_BUCKET!, endpoint: process.env.BENCH_S3!, region: 'us-east-1', forcePathStyle: true });
+const store = new S3ObjectStore({ bucket: process.env.BENCH_BUCKET!, endpoint: process.env.BENCH_S3!, region: 'us-east-1', forcePathStyle: true });
 const keys = new ArchiveKeys('');
 const started = performance.now();
 const summary = await runArchiver({
   registry: new WatchRegistry(store, keys),
   archive: new SegmentArchive(store, keys),
-  client: new VolcClient({
+  upstream: new VolcClient({
     endpoint: process.env.BENCH_EMULATOR!,
     region: 'cn-north-1',
     service: 'rtc',

@@ -5,23 +5,23 @@
  *                         account), as a fraction of the archiver's QPS budget; and its throttles
  *   pass_*                peak RSS and LIST calls of one pass over BENCH_WATCHED (100,000) tasks;
  *                         the archiver runs in its own process so its RSS is its own
- *   sim_*                 a week of task arrivals on a virtual clock, through the real archiver
- *                         code (in-memory object store), below and above capacity: final
- *                         snapshots lost and the archive-lag distribution
+ *   sim_*                 the capacity simulation (npm run simulate) on generated scenarios: TaskId
+ *                         reuse, 3,000 ghosts, registration before the start, load above capacity
  */
 import { spawn } from 'node:child_process';
 import { runArchiver } from '../lib/archive/archiver.ts';
 import { ArchiveKeys } from '../lib/archive/keys.ts';
-import { ObjectStore } from '../lib/archive/object-store.ts';
+import { S3ObjectStore, type ObjectStore } from '../lib/archive/object-store.ts';
 import { SegmentArchive } from '../lib/archive/segment-archive.ts';
-import { WatchRegistry, WINDOW_MS } from '../lib/archive/watch-registry.ts';
-import type { VolcClient } from '../lib/volc/client.ts';
-import { VolcClient as RealVolcClient } from '../lib/volc/client.ts';
+import { WatchRegistry } from '../lib/archive/watch-registry.ts';
+import { ScenarioSchema } from '../lib/simulation/scenario.ts';
+import { simulate } from '../lib/simulation/simulate.ts';
+import { WINDOW_MS } from '../lib/task.ts';
+import { VolcClient } from '../lib/volc/client.ts';
 import { TokenBucket } from '../lib/volc/rate-limiter.ts';
-import type { SegmentTask } from '../lib/volc/schemas.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
-import { MemoryObjectStore } from './support/memory-store.ts';
+import { aboveCapacity, ghosts, registrationBeforeStart, taskIdReuse, type ScenarioInput } from '../test/support/scenarios.ts';
 
 const CREDENTIALS = { accessKeyId: 'AKLTBENCHARCHIVER', secretAccessKey: 'bench-archiver-secret' };
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -51,7 +51,7 @@ async function seedWatched(emulator: VolcEmulator, store: ObjectStore, keys: Arc
       ids.slice(i, i + 256).map((id, j) => {
         const n = i + j;
         const address = { appId: 'bench-app', roomId: `room-${n % 100}`, taskId: id };
-        return store.putJson(keys.registryEntry(start - (n % 3600) * 1000 + WINDOW_MS, address, false), {});
+        return store.putJson(keys.registryEntry({ deadline: start - (n % 3600) * 1000 + WINDOW_MS, state: 'known', nextPollAt: 0, address }), {});
       }),
     );
   }
@@ -62,11 +62,11 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
   const budget = 50;
   const tasks = Number(process.env.BENCH_QPS_TASKS ?? 1500);
   await withStack({ qpsLimit: 60 }, async (emulator, s3) => {
-    const store = new ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
+    const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
     const keys = new ArchiveKeys('');
     await seedWatched(emulator, store, keys, tasks);
     emulator.inject({ kind: 'latency', latencyMs: 40 }); // a realistic round trip to Volcengine
-    const client = new RealVolcClient({
+    const client = new VolcClient({
       endpoint: emulator.url,
       region: 'cn-north-1',
       service: 'rtc',
@@ -79,7 +79,7 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
     const summary = await runArchiver({
       registry: new WatchRegistry(store, keys),
       archive: new SegmentArchive(store, keys),
-      client,
+      upstream: client,
       version: '2023-11-01',
       now: Date.now,
       finalMarginMs: 30 * 60_000,
@@ -103,7 +103,7 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
 export async function benchPass(figures: Record<string, number>): Promise<void> {
   const count = Number(process.env.BENCH_WATCHED ?? 100_000);
   await withStack({ qpsLimit: Number.MAX_SAFE_INTEGER }, async (emulator, s3) => {
-    const store = new ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
+    const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
     const keys = new ArchiveKeys('');
     const seeding = performance.now();
     await seedWatched(emulator, store, keys, count);
@@ -130,144 +130,33 @@ export async function benchPass(figures: Record<string, number>): Promise<void> 
   });
 }
 
-interface SimTask {
-  appId: string;
-  roomId: string;
-  taskId: string;
-  start: number;
-  /** Undefined: still running when its window closes. */
-  end: number | undefined;
-  updateAt: number | undefined;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
- * Arrivals are Poisson; lengths: 70 % short (log-normal, median 20 min), 25 % medium
- * (median 3 h), 5 % long (60-100 h, so still running when the 72-hour window closes);
- * 30 % get one UpdateSegment. The archiver runs every 5 minutes with 240 s of usable time at
- * `qps` calls per second, so its capacity is 240 × qps polls per run.
+ * The capacity simulation (lib/simulation, as `npm run simulate` runs it) on generated scenarios:
+ * every lifecycle case of test/support/scenarios.ts, and load above the archiver's capacity.
  */
-export async function simulate(figures: Record<string, number>, label: string, arrivalsPerHour: number, qps: number): Promise<void> {
-  const days = 7;
-  const rand = random(42 + arrivalsPerHour);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  const tasks: SimTask[] = [];
-  let t = 0;
-  while (t < days * 86_400_000) {
-    t += (-Math.log(1 - rand()) / arrivalsPerHour) * 3_600_000;
-    const kind = rand();
-    const length =
-      kind < 0.7 ? 20 * 60_000 * Math.exp(0.8 * normal()) : kind < 0.95 ? 3 * 3_600_000 * Math.exp(0.8 * normal()) : (60 + 40 * rand()) * 3_600_000;
-    const start = Math.round(t);
-    const id = tasks.length;
-    tasks.push({
-      appId: 'sim-app',
-      roomId: `room-${id % 50}`,
-      taskId: `t${id}`,
-      start,
-      end: length < WINDOW_MS ? start + Math.round(length) : undefined,
-      updateAt: rand() < 0.3 ? start + Math.round(length * rand()) : undefined,
-    });
+export async function simulateScenarios(figures: Record<string, number>): Promise<void> {
+  const cases: Array<[string, ScenarioInput]> = [
+    ['reuse', taskIdReuse(300, 5)],
+    ['ghosts', ghosts(3_000)],
+    ['before_start', registrationBeforeStart(500)],
+    ['above_capacity', aboveCapacity(2_000, 2)],
+  ];
+  for (const [label, input] of cases) {
+    const result = await simulate(ScenarioSchema.parse(input));
+    const prefix = `sim_${label}`;
+    const s = result.summary;
+    figures[`${prefix}_runs`] = s.runsInScenario;
+    figures[`${prefix}_not_settled`] = s.runsDiscoveredNotSettled;
+    figures[`${prefix}_wrong_run_lookups`] = s.wrongRunLookups;
+    figures[`${prefix}_final_missed`] = result.finalSnapshotsMissed;
+    figures[`${prefix}_lag_p50_s`] = round(result.lag.p50, 1);
+    figures[`${prefix}_lag_p95_s`] = round(result.lag.p95, 1);
+    figures[`${prefix}_lag_max_s`] = round(result.lag.max, 1);
+    figures[`${prefix}_wall_s`] = s.wallSeconds;
+    console.log(
+      `simulation ${label}: ${s.runsInScenario} runs, ${s.ghosts} ghosts over ${input.hours} h in ${s.wallSeconds} s; not settled ${s.runsDiscoveredNotSettled}, ` +
+        `wrong-run lookups ${s.wrongRunLookups}, final snapshots missed ${result.finalSnapshotsMissed}, ghost polls ≤ ${s.ghostMaxPolls} (≥ ${s.ghostMinPollIntervalMinutes} min apart), ` +
+        `lag p50 ${figures[`${prefix}_lag_p50_s`]} s / p95 ${figures[`${prefix}_lag_p95_s`]} s / max ${figures[`${prefix}_lag_max_s`]} s`,
+    );
   }
-  const byId = new Map(tasks.map((task) => [`${task.roomId}/${task.taskId}`, task]));
-  const stateAt = (task: SimTask, now: number): SegmentTask => {
-    const ended = task.end !== undefined && now >= task.end;
-    return { StartTime: task.start, EndTime: ended ? task.end! : 0, Status: ended ? 3 : 2, StopReason: ended ? 'IdleTimeOut' : '', Duration: task.updateAt !== undefined && now >= task.updateAt ? 30 : 20 };
-  };
-
-  let now = 0;
-  const store = new MemoryObjectStore();
-  const keys = new ArchiveKeys('');
-  const registry = new WatchRegistry(store, keys);
-  const archive = new SegmentArchive(store, keys);
-  const pollMs = 1000 / qps;
-  const client = {
-    async getSegmentTask(_version: string, address: { roomId: string; taskId: string }) {
-      now += pollMs;
-      const task = byId.get(`${address.roomId}/${address.taskId}`);
-      if (!task || now < task.start || now - task.start > WINDOW_MS) return { task: undefined, requestId: undefined, attempts: 1 };
-      return { task: stateAt(task, now), requestId: undefined, attempts: 1 };
-    },
-  } as unknown as VolcClient;
-
-  const registrationDelay = 60_000;
-  let next = 0;
-  const end = days * 86_400_000 + WINDOW_MS + 3_600_000;
-  let runs = 0;
-  let polls = 0;
-  let peakWatched = 0;
-  let watchedSum = 0;
-  for (let runAt = 0; runAt < end; runAt += 5 * 60_000) {
-    now = runAt;
-    while (next < tasks.length && tasks[next]!.start + registrationDelay <= now) {
-      const task = tasks[next++]!;
-      await registry.register(task, task.start, 'callback', now);
-    }
-    const watched = store.countPrefix('watch/');
-    peakWatched = Math.max(peakWatched, watched);
-    watchedSum += watched;
-    const runStart = now;
-    const summary = await runArchiver({
-      registry,
-      archive,
-      client,
-      version: '2023-11-01',
-      now: () => now,
-      finalMarginMs: 30 * 60_000,
-      callTimeoutMs: 5_000,
-      concurrency: 1,
-      timeLeftMs: () => 240_000 - (now - runStart),
-      safetyMs: pollMs,
-      unknownRetryMs: 15 * 60_000,
-    });
-    polls += summary.tasksPolled;
-    runs++;
-  }
-
-  // What the archive holds, task by task.
-  let lost = 0;
-  const lags: number[] = [];
-  let changesMissed = 0;
-  for (const task of tasks) {
-    const address = { appId: task.appId, roomId: task.roomId, taskId: task.taskId };
-    const latest = await archive.latest(address);
-    const deadline = task.start + WINDOW_MS;
-    const finalInTime = latest?.Final === true && Date.parse(latest.CapturedAt) <= deadline;
-    if (!finalInTime) lost++;
-    const timeline = await archive.timeline(address);
-    const changes = [task.updateAt, task.end].filter((c): c is number => c !== undefined && c <= deadline);
-    for (const change of changes) {
-      const captured = timeline.find((s) => Date.parse(s.CapturedAt) >= change);
-      if (captured) lags.push(Date.parse(captured.CapturedAt) - change);
-      else changesMissed++;
-    }
-  }
-  lags.sort((a, b) => a - b);
-  const capacityPerRun = Math.floor(240 * qps);
-  const prefix = `sim_${label}`;
-  figures[`${prefix}_tasks`] = tasks.length;
-  figures[`${prefix}_load_vs_capacity`] = round(watchedSum / runs / capacityPerRun, 2);
-  figures[`${prefix}_polls_per_run`] = round(polls / runs, 1);
-  figures[`${prefix}_peak_watched`] = peakWatched;
-  figures[`${prefix}_final_lost`] = lost;
-  figures[`${prefix}_changes_missed`] = changesMissed;
-  figures[`${prefix}_lag_p50_s`] = round(percentile(lags, 0.5) / 1000, 1);
-  figures[`${prefix}_lag_p95_s`] = round(percentile(lags, 0.95) / 1000, 1);
-  figures[`${prefix}_lag_p99_s`] = round(percentile(lags, 0.99) / 1000, 1);
-  figures[`${prefix}_lag_max_s`] = round((lags.at(-1) ?? 0) / 1000, 1);
-  console.log(
-    `simulation ${label}: ${tasks.length} tasks over ${days} days, capacity ${capacityPerRun} polls/run, peak ${peakWatched} watched; ` +
-      `final snapshots lost ${lost}; state changes missed ${changesMissed}; archive lag p50 ${figures[`${prefix}_lag_p50_s`]} s, ` +
-      `p95 ${figures[`${prefix}_lag_p95_s`]} s, p99 ${figures[`${prefix}_lag_p99_s`]} s, max ${figures[`${prefix}_lag_max_s`]} s`,
-  );
 }

@@ -19,7 +19,7 @@ import { Hash } from '@smithy/hash-node';
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { signVolcRequest } from '../lib/volc/signer.ts';
-import { benchPass, benchQpsUse, simulate } from './archive.ts';
+import { benchPass, benchQpsUse, simulateScenarios } from './archive.ts';
 import { benchCallbacks } from './callback.ts';
 import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
 import type { TokenBucket as TokenBucketType } from '../lib/volc/rate-limiter.ts';
@@ -257,10 +257,7 @@ const sections: Record<string, () => Promise<void>> = {
   'archiver-qps': () => benchQpsUse(figures),
   'archiver-pass': () => benchPass(figures),
   callbacks: () => benchCallbacks(figures),
-  simulation: async () => {
-    await simulate(figures, 'below_capacity', 30, 1);
-    await simulate(figures, 'above_capacity', 90, 1);
-  },
+  simulation: () => simulateScenarios(figures),
 };
 const chosen = process.argv.slice(2);
 for (const [name, section] of Object.entries(sections)) if (chosen.length === 0 || chosen.includes(name)) await section();

@@ -1,0 +1,128 @@
+/**
+ * What `npm run simulate` reads and writes. Times in a scenario are minutes from the virtual
+ * epoch 2026-12-01T00:00:00Z; times in the result are epoch ms (StartTime, CapturedAt) or
+ * minutes (lookup At), as in the API.
+ */
+import { z } from 'zod';
+import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
+
+export const VIRTUAL_EPOCH = Date.UTC(2026, 11, 1);
+export const MINUTE_MS = 60_000;
+export const atMinute = (minutes: number) => VIRTUAL_EPOCH + Math.round(minutes * MINUTE_MS);
+
+const Id = z.string().regex(VOLC_ID_PATTERN, 'must be 1 to 128 letters, digits, "_", "@", "-" or "."');
+const Minutes = z.number().min(0);
+const Address = { AppId: Id, RoomId: Id, TaskId: Id };
+
+/**
+ * One run of a task as Volcengine would show it. Several runs may share an address (a reused
+ * TaskId) as long as they do not overlap.
+ * @example { "AppId": "a", "RoomId": "r", "TaskId": "u1", "StartAt": 60, "EndAt": 180, "EndStatus": 3,
+ *   "StopReason": "UserDisconnect", "Changes": [{ "At": 90, "Duration": 30 }] }
+ */
+export const ScenarioTaskSchema = z.object({
+  ...Address,
+  StartAt: Minutes,
+  /** Null: still running when the scenario ends. */
+  EndAt: Minutes.nullable(),
+  EndStatus: z.union([z.literal(3), z.literal(4)]).default(3),
+  StopReason: z.string().default('IdleTimeOut'),
+  /** UpdateSegment-style changes while running. */
+  Changes: z.array(z.object({ At: Minutes, Duration: z.number().int().min(1).max(600) })).default([]),
+});
+export type ScenarioTask = z.infer<typeof ScenarioTaskSchema>;
+
+/**
+ * A callback (a signed SegmentRealTimeData delivery), a lookup (GetSegmentTask 2023-11-01) or a
+ * watch (WatchSegmentTask, StartTime in minutes when given).
+ */
+export const ScenarioEventSchema = z.object({
+  At: Minutes,
+  Kind: z.enum(['callback', 'lookup', 'watch']),
+  ...Address,
+  StartTime: Minutes.optional(),
+});
+export type ScenarioEvent = z.infer<typeof ScenarioEventSchema>;
+
+export const ScenarioSchema = z
+  .object({
+    hours: z.number().positive().max(24 * 60),
+    scheduleMinutes: z.number().int().min(1).max(60).default(5),
+    /** The archiver's Lambda timeout (serverless.yml's archiveTimeoutSeconds). */
+    archiveTimeoutSeconds: z.number().int().min(10).max(900).default(280),
+    /** Volcengine's GetSegmentTask quota per account, enforced strictly per virtual second. */
+    accountQps: z.number().int().min(1).default(60),
+    /** Overrides of the archiver's and the lookup's configuration (ARCHIVE_QPS, LOOKUP_TERMINAL_TTL_MS, …). */
+    env: z.record(z.string(), z.string()).default({}),
+    tasks: z.array(ScenarioTaskSchema).default([]),
+    events: z.array(ScenarioEventSchema).default([]),
+  })
+  .superRefine((scenario, context) => {
+    const byAddress = new Map<string, ScenarioTask[]>();
+    for (const task of scenario.tasks) {
+      const key = `${task.AppId}/${task.RoomId}/${task.TaskId}`;
+      byAddress.set(key, [...(byAddress.get(key) ?? []), task]);
+      if (task.EndAt !== null && task.EndAt < task.StartAt) context.addIssue({ code: 'custom', message: `a run of ${key} ends before it starts` });
+    }
+    for (const [key, runs] of byAddress) {
+      const sorted = [...runs].sort((a, b) => a.StartAt - b.StartAt);
+      for (let i = 1; i < sorted.length; i++) {
+        if (sorted[i - 1]!.EndAt === null || sorted[i - 1]!.EndAt! > sorted[i]!.StartAt) context.addIssue({ code: 'custom', message: `runs of ${key} overlap` });
+      }
+    }
+  });
+export type Scenario = z.infer<typeof ScenarioSchema>;
+
+export interface SimulatedRun {
+  AppId: string;
+  RoomId: string;
+  TaskId: string;
+  StartTime: number;
+  States: Array<{ Status: number | null; CapturedAt: number }>;
+  Terminal: boolean;
+  Final: boolean;
+}
+
+export interface SimulatedLookup {
+  At: number;
+  AppId: string;
+  RoomId: string;
+  TaskId: string;
+  HttpStatus: number;
+  Source: string | null;
+  StartTime?: number;
+  Status?: number;
+  /** The run Volcengine showed (or, when none, the newest run started) at that moment. */
+  ExpectedStartTime: number | null;
+  WrongRun: boolean;
+}
+
+export interface SimulationResult {
+  runs: SimulatedRun[];
+  lookups: SimulatedLookup[];
+  polls: Array<{ AppId: string; RoomId: string; TaskId: string; Count: number }>;
+  registry: number;
+  finalSnapshotsMissed: number;
+  upstreamCalls: number;
+  lag: { p50: number; p95: number; max: number };
+  summary: SimulationSummary;
+}
+
+/** The figures an operator reads first. */
+export interface SimulationSummary {
+  archiverRuns: number;
+  /** Entries an archiver run left for the next one because of a fault (none expected in a simulation). */
+  archiverErrors: number;
+  runsInScenario: number;
+  runsDiscovered: number;
+  /** Discovered runs whose archive does not end terminal or final (or is missing). */
+  runsDiscoveredNotSettled: number;
+  wrongRunLookups: number;
+  upstreamThrottled: number;
+  ghosts: number;
+  /** Most polls of one address that never had a run, and the shortest time between two of them. */
+  ghostMaxPolls: number;
+  ghostMinPollIntervalMinutes: number | null;
+  ghostsLeftInRegistry: number;
+  wallSeconds: number;
+}

@@ -1,0 +1,44 @@
+/**
+ * npm run simulate -- <scenario.json> [--out <result.json>]
+ * Runs the real lookup, callback and archiver code on a virtual clock against a model of
+ * Volcengine built from the scenario (README: "Will my settings keep up?"). Progress goes to
+ * stderr; the result goes to --out, or is printed as the last line.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { ScenarioSchema } from '../lib/simulation/scenario.ts';
+import { simulate } from '../lib/simulation/simulate.ts';
+
+const USAGE = 'usage: npm run simulate -- <scenario.json> [--out <result.json>]';
+const args = process.argv.slice(2);
+const outAt = args.indexOf('--out');
+const out = outAt >= 0 ? args[outAt + 1] : undefined;
+const file = args.find((arg, i) => !arg.startsWith('--') && (outAt < 0 || i !== outAt + 1));
+if (!file || (outAt >= 0 && !out)) {
+  console.error(USAGE);
+  process.exit(2);
+}
+
+let text: string;
+try {
+  text = readFileSync(file, 'utf8');
+} catch (error) {
+  console.error(`cannot read ${file}: ${(error as Error).message}`);
+  process.exit(2);
+}
+let json: unknown;
+try {
+  json = JSON.parse(text);
+} catch {
+  console.error(`${file} is not JSON`);
+  process.exit(2);
+}
+const parsed = ScenarioSchema.safeParse(json);
+if (!parsed.success) {
+  for (const issue of parsed.error.issues.slice(0, 20)) console.error(`${file}: ${issue.path.join('.') || '(scenario)'}: ${issue.message}`);
+  process.exit(2);
+}
+
+const result = await simulate(parsed.data, { onProgress: (line) => console.error(line) });
+console.error(`summary: ${JSON.stringify(result.summary)}`);
+if (out) writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+else console.log(JSON.stringify(result));

@@ -1,0 +1,98 @@
+/**
+ * Scenarios for the capacity simulation, generated with a seed: the lifecycle cases users meet
+ * daily (a TaskId reused for new runs, registrations that never become tasks, registrations
+ * before the start) and load above the archiver's capacity. Used by the tests and `npm run bench`.
+ */
+import type { ScenarioEvent, ScenarioTask } from '../../lib/simulation/scenario.ts';
+
+export interface ScenarioInput {
+  hours: number;
+  scheduleMinutes?: number;
+  archiveTimeoutSeconds?: number;
+  env?: Record<string, string>;
+  tasks: Array<Partial<ScenarioTask> & Pick<ScenarioTask, 'AppId' | 'RoomId' | 'TaskId' | 'StartAt' | 'EndAt'>>;
+  events: ScenarioEvent[];
+}
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+export function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const minutes = (value: number) => Math.round(value * 100) / 100;
+
+/** Auto segmentation: `users` users leave and rejoin a room, each run under their UserId; callbacks and lookups name them. */
+export function taskIdReuse(users: number, runsPerUser: number, seed = 1): ScenarioInput {
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  for (let u = 0; u < users; u++) {
+    const ids = { AppId: 'app', RoomId: `room-${u % 20}`, TaskId: `user-${u}` };
+    let at = rand() * 120;
+    for (let r = 0; r < runsPerUser; r++) {
+      const start = minutes(at);
+      const end = minutes(start + 10 + rand() * 180);
+      tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'UserDisconnect', Changes: rand() < 0.3 ? [{ At: minutes((start + end) / 2), Duration: 30 }] : [] });
+      events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
+      events.push({ ...ids, Kind: 'lookup', At: minutes(start + rand() * (end - start)) });
+      events.push({ ...ids, Kind: 'lookup', At: minutes(end + rand() * 30) }); // between runs: the finished run
+      at = end + 5 + rand() * 240;
+    }
+  }
+  return { hours: 100, tasks, events };
+}
+
+/** `count` registrations that never become tasks (WatchSegmentTask and callbacks of unknown tasks), beside a few real tasks. */
+export function ghosts(count: number, seed = 2): ScenarioInput {
+  const rand = seeded(seed);
+  const events: ScenarioEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    events.push({ AppId: 'app', RoomId: `ghost-room-${i % 50}`, TaskId: `ghost-${i}`, Kind: i % 3 === 0 ? 'callback' : 'watch', At: minutes(rand() * 600) });
+  }
+  const tasks: ScenarioInput['tasks'] = [];
+  for (let i = 0; i < 100; i++) {
+    const ids = { AppId: 'app', RoomId: 'real-room', TaskId: `real-${i}` };
+    const start = minutes(rand() * 1200);
+    tasks.push({ ...ids, StartAt: start, EndAt: rand() < 0.1 ? null : minutes(start + 5 + rand() * 600) });
+    events.push({ ...ids, Kind: 'callback', At: minutes(start + 1) });
+  }
+  return { hours: 100, tasks, events };
+}
+
+/** WatchSegmentTask with a StartTime announced hours ahead; most tasks start within minutes of it, some never. */
+export function registrationBeforeStart(count: number, seed = 3): ScenarioInput {
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const ids = { AppId: 'app', RoomId: `room-${i % 10}`, TaskId: `planned-${i}` };
+    const announced = minutes(60 + rand() * 600);
+    events.push({ ...ids, Kind: 'watch', At: minutes(Math.max(0, announced - 30 - rand() * 300)), StartTime: announced });
+    if (rand() < 0.9) {
+      const start = minutes(announced - 5 + rand() * 10);
+      tasks.push({ ...ids, StartAt: start, EndAt: rand() < 0.05 ? null : minutes(start + 10 + rand() * 300) });
+    }
+  }
+  return { hours: 100, tasks, events };
+}
+
+/** More concurrently running tasks than the archiver can poll in one run at ARCHIVE_QPS. */
+export function aboveCapacity(count: number, archiveQps: number, seed = 4): ScenarioInput {
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const ids = { AppId: 'app', RoomId: `busy-${i % 40}`, TaskId: `busy-${i}` };
+    const start = minutes(rand() * 240);
+    const long = rand() < 0.3;
+    tasks.push({ ...ids, StartAt: start, EndAt: long ? null : minutes(start + 30 + rand() * 1800) });
+    events.push({ ...ids, Kind: 'callback', At: minutes(start + 1) });
+  }
+  return { hours: 100, env: { ARCHIVE_QPS: String(archiveQps) }, tasks, events };
+}
