@@ -48,11 +48,6 @@ export class MemoryObjectStore implements ObjectStore {
     return keysOf(this, prefix);
   }
 
-  /** How many keys start with `prefix`. */
-  countPrefix(prefix: string): number {
-    return this.#insertionPoint(`${prefix}\uffff`) - this.#insertionPoint(prefix);
-  }
-
   #insertionPoint(key: string): number {
     let low = 0;
     let high = this.#sorted.length;

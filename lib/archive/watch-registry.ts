@@ -76,6 +76,13 @@ export class WatchRegistry {
     }
   }
 
+  /** How many entries the registry holds (one LIST page at a time). */
+  async count(): Promise<number> {
+    let count = 0;
+    for await (const _ of this.store.keys(this.keys.registry)) count++;
+    return count;
+  }
+
   /** Moves an entry to a new state or poll time (new key first, then the old one goes). */
   async move(entry: WatchedEntry, target: EntryTarget, now: number): Promise<WatchedEntry> {
     const fields: RegistryKeyFields = {

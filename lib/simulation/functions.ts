@@ -27,7 +27,6 @@ const REGION = 'cn-north-1';
 const PLACEHOLDER_CREDENTIALS = { VOLC_ACCESS_KEY_ID: 'SIMULATION', VOLC_SECRET_ACCESS_KEY: 'SIMULATION', ARCHIVE_BUCKET: 'simulation' };
 
 export interface SimulatedFunctions {
-  store: MemoryObjectStore;
   access: ArchiveAccess;
   finalMarginMs: number;
   /** Runs the archiver once; `timeLeftMs` is its Lambda time budget in virtual time. */
@@ -78,7 +77,6 @@ export function simulatedFunctions(clock: VirtualClock, env: Record<string, stri
   const callbackHandler = createCallbackHandler({ access, settings, logger, metrics, region: REGION, now });
   const context = lambdaContext(() => 10_000);
   return {
-    store,
     access,
     finalMarginMs: archiverEnv.ARCHIVE_FINAL_MARGIN_MS,
     archive: async (timeLeftMs) => (await archiver({ source: 'aws.events' }, lambdaContext(timeLeftMs))) as unknown as Record<string, unknown>,

@@ -108,7 +108,7 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
     runs,
     lookups: sim.lookups,
     polls,
-    registry: sim.functions.store.countPrefix('watch/'),
+    registry: await sim.functions.access.registry.count(),
     finalSnapshotsMissed: sim.finalSnapshotsMissed,
     upstreamCalls: sim.model.calls,
     lag: { p50: percentile(lags, 0.5), p95: percentile(lags, 0.95), max: lags.at(-1) ?? 0 },

@@ -124,7 +124,7 @@ export async function simulate(scenario: Scenario, options: SimulateOptions = {}
     sim.clock.now = Math.max(sim.clock.now, runAt);
     await sim.runArchiver();
     if (sim.clock.now >= reportAt) {
-      options.onProgress?.(`${Math.round((sim.clock.now - VIRTUAL_EPOCH) / 3_600_000)} h of ${scenario.hours}: ${sim.archiverRuns} archiver runs, ${sim.functions.store.countPrefix('watch/')} watched, ${sim.model.calls} upstream calls`);
+      options.onProgress?.(`${Math.round((sim.clock.now - VIRTUAL_EPOCH) / 3_600_000)} h of ${scenario.hours}: ${sim.archiverRuns} archiver runs, ${await sim.functions.access.registry.count()} watched, ${sim.model.calls} upstream calls`);
       reportAt += PROGRESS_EVERY_MS;
     }
   }
