@@ -9,6 +9,8 @@ export interface CallOptions {
   /** Time budget for the whole call, retries included. */
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** Orders callers waiting for the shared quota, lower first (the archiver passes the task's deadline). */
+  priority?: number | undefined;
 }
 
 export interface GetSegmentTaskResult {

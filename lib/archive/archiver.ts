@@ -136,7 +136,7 @@ class EntryWork {
     if (before.kind === 'expire') return this.expire(entry, before.outcome);
     let answer;
     try {
-      answer = await options.upstream.getSegmentTask(options.version, entry.address, { timeoutMs: options.callTimeoutMs });
+      answer = await options.upstream.getSegmentTask(options.version, entry.address, { timeoutMs: options.callTimeoutMs, priority: entry.deadline });
     } catch (error) {
       if (error instanceof VolcBudgetExhaustedError || (error instanceof VolcApiError && error.throttled)) {
         summary.throttled++;

@@ -23,7 +23,7 @@ import {
   VolcMalformedResponseError,
   VolcTransportError,
 } from './errors.ts';
-import { TokenBucket } from './rate-limiter.ts';
+import type { RateLimiter } from './rate-limiter.ts';
 import type { TaskAddress } from '../task.ts';
 import type { CallOptions, GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
 
@@ -41,7 +41,7 @@ export interface VolcClientOptions {
   region: string;
   service: string;
   credentials: CredentialsProvider;
-  limiter: TokenBucket;
+  limiter: RateLimiter;
   retry: RetryPolicy;
   /** Wall clock for X-Date (epoch ms). */
   now?: () => number;
@@ -145,7 +145,7 @@ export class VolcClient implements SegmentTaskUpstream {
         if (backoff > 0 && backoff >= remaining()) break;
         try {
           if (backoff > 0) await Promise.race([sleep(backoff), expired]);
-          const wait = limiter.reserve(Math.max(0, remaining() - 1));
+          const wait = await Promise.race([limiter.reserve(Math.max(0, remaining() - 1), options.priority), expired]);
           if (wait > 0) await Promise.race([sleep(wait), expired]);
         } catch (error) {
           if (error instanceof VolcBudgetExhaustedError && lastError) break;

@@ -11,7 +11,18 @@ export interface TokenBucketOptions {
   now?: () => number;
 }
 
-export class TokenBucket {
+/**
+ * What the client spends before every attempt: a slot to call Volcengine in. `reserve` answers
+ * how long to wait for the slot, or throws VolcBudgetExhaustedError (with a retry-after) when the
+ * wait would pass maxWaitMs. `priority` orders waiting callers (lower first: the archiver passes
+ * a task's deadline).
+ */
+export interface RateLimiter {
+  reserve(maxWaitMs: number, priority?: number): number | Promise<number>;
+}
+
+/** The per-instance limiter: right for one instance only (local runs, or QUOTA_TABLE unset). */
+export class TokenBucket implements RateLimiter {
   readonly ratePerSecond: number;
   readonly burst: number;
   readonly #now: () => number;
