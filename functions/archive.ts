@@ -4,14 +4,20 @@ import { ArchiverEnvSchema, loadEnv } from '../lib/config.ts';
 import { createLogger, SERVICE_NAME } from '../lib/log.ts';
 import { openArchive } from '../lib/archive/access.ts';
 import { createArchiverHandler } from '../lib/archive/archiver-handler.ts';
+import { FleetLimiter } from '../lib/quota/fleet-limiter.ts';
+import { limiterFromEnv } from '../lib/quota/from-env.ts';
 import { volcClientFromEnv } from '../lib/volc/from-env.ts';
+import { TokenBucket } from '../lib/volc/rate-limiter.ts';
 
 const env = loadEnv(ArchiverEnvSchema, process.env);
+const logger = createLogger('archive');
+const limiter = limiterFromEnv(env, 'archiver', new TokenBucket({ ratePerSecond: env.ARCHIVE_QPS, burst: env.ARCHIVE_BURST }), { logger });
 
 export const handler = createArchiverHandler({
   env,
   access: openArchive(env),
-  upstream: volcClientFromEnv(env, { ratePerSecond: env.ARCHIVE_QPS, burst: env.ARCHIVE_BURST }),
-  logger: createLogger('archive'),
+  upstream: volcClientFromEnv(env, limiter),
+  logger,
   metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: SERVICE_NAME }),
+  quota: limiter instanceof FleetLimiter ? limiter : undefined,
 });

@@ -45,6 +45,29 @@ const CREDENTIAL_SOURCE_MESSAGE = {
 };
 
 /**
+ * The fleet-wide GetSegmentTask quota (lib/quota). Without QUOTA_TABLE each instance keeps its
+ * own token bucket, which holds the account's quota only while one instance runs.
+ * @example { "QUOTA_TABLE": "rtc-segment-tasks-quota", "VOLC_ACCOUNT_QPS": "60", "ARCHIVE_QPS": "12" }
+ */
+const QuotaEnvShape = {
+  QUOTA_TABLE: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name').optional(),
+  /** For DynamoDB-compatible endpoints (tests, the local stack); empty for AWS. */
+  DYNAMODB_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** GetSegmentTask calls per second for the whole account; lower it to leave room for other systems. */
+  VOLC_ACCOUNT_QPS: z.coerce.number().int().min(2).max(1000).default(60),
+  /** The archiver's reserved share of VOLC_ACCOUNT_QPS; lookups cannot take it. */
+  ARCHIVE_QPS: z.coerce.number().positive().max(1000).default(12),
+  /** Budget of one quota-table call; past it the instance falls back to QUOTA_FALLBACK_QPS. */
+  QUOTA_TIMEOUT_MS: intFrom(10, 5_000, 200),
+  /** Per-instance rate while the quota table does not answer: keep it at VOLC_ACCOUNT_QPS / the instances you expect. */
+  QUOTA_FALLBACK_QPS: z.coerce.number().positive().max(60).default(2),
+};
+
+const shareFitsTheAccount = (env: { QUOTA_TABLE?: string | undefined; ARCHIVE_QPS: number; VOLC_ACCOUNT_QPS: number }) =>
+  env.QUOTA_TABLE === undefined || env.ARCHIVE_QPS < env.VOLC_ACCOUNT_QPS;
+const SHARE_MESSAGE = { message: 'ARCHIVE_QPS must be below VOLC_ACCOUNT_QPS (lookups get the rest)', path: ['ARCHIVE_QPS'] };
+
+/**
  * Where the archive lives. Optional for the lookup function (without it, lookups are live only).
  * @example { "ARCHIVE_BUCKET": "rtc-segment-archive", "S3_REGION": "us-east-1" }
  */
@@ -80,9 +103,13 @@ export const LookupEnvSchema = z
     LOOKUP_TERMINAL_TTL_MS: intFrom(0, 3_600_000, 30_000),
     /** Per-attempt limit of the lookup's archive reads and writes (2 attempts). */
     LOOKUP_ARCHIVE_TIMEOUT_MS: intFrom(50, 10_000, 1_000),
+    /** With QUOTA_TABLE: the longest a lookup waits for a slot of the shared quota before answering 429. */
+    LOOKUP_QUOTA_WAIT_MS: intFrom(0, 10_000, 250),
     ...ArchiveStorageEnvShape,
+    ...QuotaEnvShape,
   })
   .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
+  .refine(shareFitsTheAccount, SHARE_MESSAGE)
   .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= 60, {
     message: 'LOOKUP_QPS + LOOKUP_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
     path: ['LOOKUP_QPS'],
@@ -98,7 +125,8 @@ export const ArchiverEnvSchema = z
     ...VolcEnvShape,
     ...ArchiveStorageEnvShape,
     ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
-    /** GetSegmentTask calls per second the archiver may make (shares Volcengine's 60/s with lookups). */
+    ...QuotaEnvShape,
+    /** GetSegmentTask calls per second the archiver may make; with QUOTA_TABLE its reserved share of VOLC_ACCOUNT_QPS. */
     ARCHIVE_QPS: z.coerce.number().positive().max(60).default(12),
     ARCHIVE_BURST: intFrom(1, 59, 3),
     ARCHIVE_CONCURRENCY: intFrom(1, 64, 8),
@@ -115,6 +143,7 @@ export const ArchiverEnvSchema = z
     VOLC_RETRY_MAX_MS: intFrom(1, 30_000, 2_000),
   })
   .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
+  .refine(shareFitsTheAccount, SHARE_MESSAGE)
   .refine((env) => env.ARCHIVE_QPS + env.ARCHIVE_BURST <= 60, {
     message: 'ARCHIVE_QPS + ARCHIVE_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
     path: ['ARCHIVE_QPS'],

@@ -7,6 +7,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import type { ArchiverEnv } from '../config.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
+import { addQuotaMetrics } from '../quota/metrics.ts';
+import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { runArchiver, type ArchiveRunSummary } from './archiver.ts';
 import type { ArchiveAccess } from './access.ts';
 
@@ -17,6 +19,8 @@ export interface ArchiverDeps {
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
+  /** The shared quota's counters (QUOTA_TABLE), published with the run's metrics. */
+  quota?: { drainStats(): QuotaStats } | undefined;
 }
 
 export function createArchiverHandler(deps: ArchiverDeps) {
@@ -51,6 +55,7 @@ export function createArchiverHandler(deps: ArchiverDeps) {
     metrics.addMetric('SchemaDrift', MetricUnit.Count, summary.schemaDrift);
     metrics.addMetric('FinalSnapshotsMissed', MetricUnit.Count, summary.finalSnapshotsMissed);
     metrics.addMetric('ArchiveLag', MetricUnit.Milliseconds, summary.archiveLagMs);
+    if (deps.quota) addQuotaMetrics(metrics, deps.quota.drainStats());
     if (summary.oldestDeadlineLeft !== undefined) metrics.addMetric('OldestDeadlineLeft', MetricUnit.Milliseconds, summary.oldestDeadlineLeft - now());
     logger.info('archive run finished', {
       ...summary,

@@ -1,6 +1,9 @@
 /** The lookup function: its four actions, in the HTTP pipeline every function shares (lib/http/pipeline.ts). */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { AppError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { QuotaStats } from '../quota/fleet-limiter.ts';
+import { addQuotaMetrics } from '../quota/metrics.ts';
+import { AppError, InvalidParameterError, TaskNotFoundError, ThrottledError } from '../errors.ts';
 import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
 import { runOf, startTimeProblem, type TaskAddress } from '../task.ts';
@@ -13,7 +16,13 @@ export interface LookupHandlerDeps {
   region: string;
   logger: Logger;
   now?: () => number;
+  /** Published per invocation when given: answers by source, upstream throttles, quota use. */
+  metrics?: Metrics | undefined;
+  quota?: { drainStats(): QuotaStats } | undefined;
 }
+
+const ANSWER_METRIC = { volcengine: 'AnswersFromVolcengine', cache: 'AnswersFromCache', archive: 'AnswersFromArchive' } as const;
+
 
 export const LIVE_ACTIONS = ['GetSegmentTask'] as const;
 export const ARCHIVE_ACTIONS = ['WatchSegmentTask', 'ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks'] as const;
@@ -34,7 +43,7 @@ interface TaskQuery {
 }
 
 export function createLookupHandler(deps: LookupHandlerDeps) {
-  const { lookup, region, logger } = deps;
+  const { lookup, region, logger, metrics, quota } = deps;
   const now = deps.now ?? Date.now;
   const actions: readonly string[] = lookup.hasArchive ? [...LIVE_ACTIONS, ...ARCHIVE_ACTIONS] : LIVE_ACTIONS;
 
@@ -69,6 +78,7 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
       const { address } = query;
       logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
       const answer: Answer = await lookup.get(request.version, address, query.startTime);
+      metrics?.addMetric(ANSWER_METRIC[answer.source], MetricUnit.Count, 1);
       if (!answer.task) {
         throw notFound(query, `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`, answer.upstreamRequestId);
       }
@@ -118,12 +128,19 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
 
   return httpFunction(
     async (event, envelope) => {
-      const request = readLookupRequest(event, actions);
-      envelope.action = request.action;
-      envelope.version = request.version;
-      const { result, headers } = await handlers[request.action]!(request);
-      return successResponse(envelope, region, result, headers);
+      try {
+        const request = readLookupRequest(event, actions);
+        envelope.action = request.action;
+        envelope.version = request.version;
+        const { result, headers } = await handlers[request.action]!(request);
+        return successResponse(envelope, region, result, headers);
+      } catch (error) {
+        if (metrics && error instanceof ThrottledError) metrics.addMetric('UpstreamThrottles', MetricUnit.Count, 1);
+        throw error;
+      } finally {
+        if (metrics && quota) addQuotaMetrics(metrics, quota.drainStats());
+      }
     },
-    { region, logger },
+    { region, logger, ...(metrics ? { metrics } : {}) },
   );
 }

@@ -1,16 +1,36 @@
 /** Builds the lookup function's parts from validated configuration. */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { LookupEnv } from '../config.ts';
+import { FleetLimiter } from '../quota/fleet-limiter.ts';
+import { limiterFromEnv } from '../quota/from-env.ts';
 import type { VolcClient, VolcClientOptions } from '../volc/client.ts';
 import { volcClientFromEnv } from '../volc/from-env.ts';
+import { TokenBucket, type RateLimiter } from '../volc/rate-limiter.ts';
 import { createLookupHandler } from './handler.ts';
 import { SegmentTaskLookup } from './segment-task-lookup.ts';
 
-export function buildVolcClient(env: LookupEnv, overrides: Partial<VolcClientOptions> = {}): VolcClient {
-  return volcClientFromEnv(env, { ratePerSecond: env.LOOKUP_QPS, burst: env.LOOKUP_BURST }, overrides);
+export interface LookupWiringOptions {
+  now?: () => number;
+  clientOverrides?: Partial<VolcClientOptions>;
+  /** Published per invocation: answers by source, upstream throttles, quota use. */
+  metrics?: Metrics;
 }
 
-export function buildLookupHandler(env: LookupEnv, logger: Logger, client = buildVolcClient(env), now: () => number = Date.now) {
+/** The lookup's share of the shared quota (QUOTA_TABLE), or its own token bucket. */
+export function buildLookupLimiter(env: LookupEnv, logger?: Logger): RateLimiter {
+  const local = new TokenBucket({ ratePerSecond: env.LOOKUP_QPS, burst: env.LOOKUP_BURST });
+  return limiterFromEnv(env, 'lookup', local, { logger, maxWaitMs: env.LOOKUP_QUOTA_WAIT_MS });
+}
+
+export function buildVolcClient(env: LookupEnv, overrides: Partial<VolcClientOptions> = {}, limiter: RateLimiter = buildLookupLimiter(env)): VolcClient {
+  return volcClientFromEnv(env, limiter, overrides);
+}
+
+export function buildLookupHandler(env: LookupEnv, logger: Logger, options: LookupWiringOptions = {}) {
+  const now = options.now ?? Date.now;
+  const limiter = buildLookupLimiter(env, logger);
+  const client = buildVolcClient(env, { now, ...options.clientOverrides }, limiter);
   const bucket = env.ARCHIVE_BUCKET;
   // The archive (and with it the S3 client) is imported on first use, so the live path's cold start does not load it.
   const openArchive = bucket ? () => import('../archive/access.ts').then(({ openArchive }) => openArchive({ ...env, ARCHIVE_BUCKET: bucket }, { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS })) : undefined;
@@ -23,5 +43,6 @@ export function buildLookupHandler(env: LookupEnv, logger: Logger, client = buil
     logger,
     now,
   });
-  return createLookupHandler({ lookup, region: env.VOLC_REGION, logger, now });
+  const quota = limiter instanceof FleetLimiter ? limiter : undefined;
+  return createLookupHandler({ lookup, region: env.VOLC_REGION, logger, now, metrics: options.metrics, quota });
 }

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { cachedParameter } from '../secrets.ts';
 import { VolcClient, type CredentialsProvider, type VolcClientOptions } from './client.ts';
-import { TokenBucket } from './rate-limiter.ts';
+import type { RateLimiter } from './rate-limiter.ts';
 
 export interface VolcClientEnv {
   VOLC_ENDPOINT: string;
@@ -51,13 +51,13 @@ export function credentialsFromEnv(env: VolcClientEnv): CredentialsProvider {
   return () => credentials;
 }
 
-export function volcClientFromEnv(env: VolcClientEnv, budget: { ratePerSecond: number; burst: number }, overrides: Partial<VolcClientOptions> = {}): VolcClient {
+export function volcClientFromEnv(env: VolcClientEnv, limiter: RateLimiter, overrides: Partial<VolcClientOptions> = {}): VolcClient {
   return new VolcClient({
     endpoint: env.VOLC_ENDPOINT,
     region: env.VOLC_REGION,
     service: env.VOLC_SERVICE,
     credentials: credentialsFromEnv(env),
-    limiter: new TokenBucket(budget),
+    limiter,
     retry: { maxAttempts: env.VOLC_MAX_ATTEMPTS, baseDelayMs: env.VOLC_RETRY_BASE_MS, maxDelayMs: env.VOLC_RETRY_MAX_MS },
     ...overrides,
   });

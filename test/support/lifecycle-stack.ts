@@ -8,7 +8,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
 import { createCallbackHandler } from '../../lib/callback/handler.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
-import { buildLookupHandler, buildVolcClient } from '../../lib/lookup/wiring.ts';
+import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
 import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
 import type { EmulatedTask } from '../emulator/volc-emulator.ts';
 import { startArchiverStack, type ArchiverStack } from './archiver-stack.ts';
@@ -56,7 +56,7 @@ export async function startLifecycleStack(options: { lookupEnv?: Record<string, 
     S3_FORCE_PATH_STYLE: 'true',
     ...options.lookupEnv,
   });
-  const lookup = buildLookupHandler(env, silent('lookup'), buildVolcClient(env, { now: base.clock.now }), base.clock.now);
+  const lookup = buildLookupHandler(env, silent('lookup'), { now: base.clock.now });
   const callbackHandler = createCallbackHandler({
     access: { archive: base.archive, registry: base.registry },
     settings: { secretFor: async () => CALLBACK_SECRET, maxSkewMs: 10 * 60_000, maxBodyBytes: 65_536, budgetMs: 4_000 },

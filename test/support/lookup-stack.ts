@@ -2,7 +2,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LookupEnvSchema, loadEnv, type LookupEnv } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
-import { buildLookupHandler, buildVolcClient } from '../../lib/lookup/wiring.ts';
+import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
 import { S3TestServer } from '../s3/s3-server.ts';
 import { ManualClock } from './clock.ts';
@@ -54,8 +54,8 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
     LOOKUP_DEADLINE_MS: '2000',
     ...options.env,
   });
-  const client = buildVolcClient(env, { now: () => clock.now() + (options.skewMs ?? 0) });
-  const handler = buildLookupHandler(env, new Logger({ serviceName: 'rtc-segment-tasks-test', logLevel: options.logLevel ?? 'SILENT' }), client, clock.now);
+  const logger = new Logger({ serviceName: 'rtc-segment-tasks-test', logLevel: options.logLevel ?? 'SILENT' });
+  const handler = buildLookupHandler(env, logger, { now: clock.now, clientOverrides: { now: () => clock.now() + (options.skewMs ?? 0) } });
   const invoke = (event: Record<string, unknown>) => handler(event, lambdaContext()) as Promise<HttpResult>;
   return {
     emulator,

@@ -1,0 +1,59 @@
+/** The GetSegmentTask limiter of a function, from validated configuration. */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { TokenBucket, type RateLimiter } from '../volc/rate-limiter.ts';
+import { FleetLimiter } from './fleet-limiter.ts';
+import type { QuotaStore } from './quota-store.ts';
+import type { Share } from './slots.ts';
+
+const ARCHIVER_LEASE_SLOTS = 3;
+
+export interface QuotaEnv {
+  QUOTA_TABLE?: string | undefined;
+  DYNAMODB_ENDPOINT?: string | undefined;
+  VOLC_ACCOUNT_QPS: number;
+  ARCHIVE_QPS: number;
+  QUOTA_TIMEOUT_MS: number;
+  QUOTA_FALLBACK_QPS: number;
+}
+
+/**
+ * With QUOTA_TABLE, the fleet-wide limiter over DynamoDB; without it, `local` (a per-instance
+ * token bucket, right for one instance only).
+ */
+export function limiterFromEnv(env: QuotaEnv, role: Share, local: TokenBucket, options: { logger?: Logger | undefined; maxWaitMs?: number } = {}): RateLimiter {
+  if (!env.QUOTA_TABLE) return local;
+  const { logger } = options;
+  return new FleetLimiter({
+    store: lazyStore(env.QUOTA_TABLE, env.DYNAMODB_ENDPOINT),
+    role,
+    shares: { accountQps: env.VOLC_ACCOUNT_QPS, archiveQps: env.ARCHIVE_QPS },
+    storeTimeoutMs: env.QUOTA_TIMEOUT_MS,
+    fallback: new TokenBucket({ ratePerSecond: env.QUOTA_FALLBACK_QPS, burst: 1 }),
+    ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
+    // The archiver (one instance, several calls in flight) takes its slots a few per write.
+    leaseSlots: role === 'archiver' ? ARCHIVER_LEASE_SLOTS : 1,
+    onDegraded: (error) => logger?.warn('the quota table did not answer; this instance runs at QUOTA_FALLBACK_QPS until it does', { error }),
+    onRecovered: () => logger?.info('the quota table answers again; the shared quota applies'),
+  });
+}
+
+/** The DynamoDB store, with the DynamoDB client imported on first use (not at cold start). */
+function lazyStore(table: string, endpoint: string | undefined): QuotaStore {
+  let store: Promise<QuotaStore> | undefined;
+  const open = () =>
+    (store ??= import('./quota-store.ts')
+      .then(({ DynamoDbQuotaStore }) => new DynamoDbQuotaStore(table, { endpoint, region: process.env.AWS_REGION ?? 'us-east-1' }))
+      .catch((error: unknown) => {
+        store = undefined;
+        throw error;
+      }));
+  // Load the client and open its connection now (a read of the lookup frontier), so the first slot does not pay for it.
+  void open()
+    .then((ready) => ready.read('lookup', AbortSignal.timeout(5_000)))
+    .catch(() => undefined);
+  return {
+    advance: async (...args) => (await open()).advance(...args),
+    restart: async (...args) => (await open()).restart(...args),
+    read: async (...args) => (await open()).read(...args),
+  };
+}

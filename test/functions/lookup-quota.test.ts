@@ -1,0 +1,95 @@
+/** The lookup function on the shared quota (QUOTA_TABLE in dynalite): answers, refusals, the fallback, metrics. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
+import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
+import { DynamoDbQuotaStore } from '../../lib/quota/quota-store.ts';
+import { createQuotaTable, DynaliteServer } from '../dynamodb/dynalite-server.ts';
+import { VolcEmulator } from '../emulator/volc-emulator.ts';
+import { TEST_CREDENTIALS } from '../support/credentials.ts';
+import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';
+import { captureOutput } from '../support/logs.ts';
+
+let emulator: VolcEmulator;
+let dynalite: DynaliteServer;
+let tables = 0;
+beforeAll(async () => {
+  emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS] });
+  await emulator.start();
+  emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'task' });
+  dynalite = new DynaliteServer();
+  await dynalite.start();
+});
+afterAll(async () => {
+  await emulator.stop();
+  await dynalite.stop();
+});
+
+async function lookupOn(env: Record<string, string>) {
+  const table = `lookup-quota-${++tables}`;
+  if (!env.DYNAMODB_ENDPOINT) await createQuotaTable(dynalite.url, table);
+  const config = loadEnv(LookupEnvSchema, {
+    VOLC_ENDPOINT: emulator.url,
+    VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    QUOTA_TABLE: table,
+    DYNAMODB_ENDPOINT: dynalite.url,
+    LOOKUP_DEADLINE_MS: '2000',
+    LOOKUP_TERMINAL_TTL_MS: '0',
+    ...env,
+  });
+  const handler = buildLookupHandler(config, new Logger({ serviceName: 'lookup-quota', logLevel: 'WARN' }), { metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'lookup-quota' }) });
+  const store = new DynamoDbQuotaStore(table, { endpoint: dynalite.url, region: 'us-east-1' });
+  const get = async () => {
+    const output = captureOutput();
+    try {
+      const result = (await handler(httpEvent(getTaskQuery('app', 'room', 'task')), lambdaContext())) as HttpResult;
+      return { ...result, json: JSON.parse(result.body), logs: output.jsonLines() };
+    } finally {
+      output.restore();
+    }
+  };
+  return { get, store };
+}
+
+const metric = (logs: Array<Record<string, unknown>>, name: string) => logs.find((line) => name in line)?.[name];
+
+describe('lookups on the shared quota', () => {
+  it('answers within the lookup share and publishes what it took', async () => {
+    const { get } = await lookupOn({});
+    const answer = await get();
+    expect(answer.statusCode).toBe(200);
+    expect(metric(answer.logs, 'QuotaTokensTaken')).toBe(1);
+    expect(metric(answer.logs, 'AnswersFromVolcengine')).toBe(1);
+    expect(metric(answer.logs, 'QuotaFallbacks')).toBe(0);
+  });
+
+  it('answers 429 with a Retry-After from the shared window, without calling Volcengine, when no slot comes within LOOKUP_QUOTA_WAIT_MS', async () => {
+    const { get, store } = await lookupOn({ LOOKUP_QUOTA_WAIT_MS: '250' });
+    await store.restart('lookup', 10_000, Date.now(), new AbortController().signal); // the fleet holds the next 10 s
+    const calls = emulator.callsOf('GetSegmentTask').length;
+    const refused = await get();
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json.ResponseMetadata.Error.Code).toBe('FlowLimitExceeded.QPSOverLimit');
+    expect(Number(refused.headers['Retry-After'])).toBeGreaterThanOrEqual(9);
+    expect(Number(refused.headers['Retry-After'])).toBeLessThanOrEqual(10);
+    expect(emulator.callsOf('GetSegmentTask').length).toBe(calls);
+    expect(metric(refused.logs, 'QuotaTokensDenied')).toBe(1);
+    expect(metric(refused.logs, 'UpstreamThrottles')).toBe(1);
+  });
+
+  it('falls back to QUOTA_FALLBACK_QPS when the table does not answer, answering within the deadline, logging it once', async () => {
+    const { get } = await lookupOn({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:9', QUOTA_TIMEOUT_MS: '100', QUOTA_FALLBACK_QPS: '5' });
+    const started = Date.now();
+    const first = await get();
+    const second = await get();
+    expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
+    expect(Date.now() - started).toBeLessThan(2 * 2_000);
+    const warnings = [...first.logs, ...second.logs].filter((line) => String(line.message).includes('quota table did not answer'));
+    expect(warnings).toHaveLength(1);
+    expect(metric(first.logs, 'QuotaFallbacks')).toBe(1);
+    expect(metric(second.logs, 'QuotaFallbacks')).toBe(1);
+  });
+});
