@@ -17,6 +17,7 @@ import type { Context } from 'aws-lambda';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
+import { DynaliteServer, QUOTA_TABLE } from '../test/dynamodb/dynalite-server.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
 
@@ -36,6 +37,16 @@ async function startLocalArchive(): Promise<string> {
   stops.push(() => s3.stop());
   for (const [name, value] of Object.entries(s3.clientEnv())) process.env[name] ??= value;
   return s3.url;
+}
+
+/** The shared quota in dynalite (the DynamoDB protocol in memory), as QUOTA_TABLE. */
+async function startQuotaTable(): Promise<string> {
+  const dynalite = new DynaliteServer();
+  const url = await dynalite.start(Number(process.env.DYNAMODB_PORT ?? 0));
+  stops.push(() => dynalite.stop());
+  process.env.QUOTA_TABLE ??= QUOTA_TABLE;
+  process.env.DYNAMODB_ENDPOINT ??= url;
+  return url;
 }
 
 async function startEmulatorIfNeeded(): Promise<string> {
@@ -110,6 +121,7 @@ function lambdaContext(functionName: string): Context {
 async function main(): Promise<void> {
   const upstream = await startEmulatorIfNeeded();
   const s3Url = await startLocalArchive();
+  const quotaUrl = await startQuotaTable();
   process.env.CALLBACK_SECRETS ??= JSON.stringify(DEMO_CALLBACK_SECRETS);
   const lookup = await loadFunction('lookup');
   const routes: Record<string, { name: string; handler: Handler }> = {
@@ -140,13 +152,14 @@ async function main(): Promise<void> {
 
   const base = `http://${host}:${(server.address() as AddressInfo).port}`;
   const stackEnv = Object.fromEntries(
-    ['VOLC_ENDPOINT', 'VOLC_ACCESS_KEY_ID', 'VOLC_SECRET_ACCESS_KEY', 'VOLC_SESSION_TOKEN', 'ARCHIVE_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE']
+    ['VOLC_ENDPOINT', 'VOLC_ACCESS_KEY_ID', 'VOLC_SECRET_ACCESS_KEY', 'VOLC_SESSION_TOKEN', 'ARCHIVE_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'QUOTA_TABLE', 'DYNAMODB_ENDPOINT']
       .filter((name) => process.env[name] !== undefined && !(upstream.includes('your credentials') && name.startsWith('VOLC_')))
       .map((name) => [name, process.env[name]]),
   );
   writeFileSync(STACK_FILE, JSON.stringify({ url: base, env: stackEnv }, null, 2), { mode: 0o600 });
   stops.push(async () => rmSync(STACK_FILE, { force: true }));
   console.log(`rtc-segment-tasks local stack on ${base}, answering from ${upstream}`);
+  console.log(`Quota: table ${process.env.QUOTA_TABLE} in dynalite at ${quotaUrl}, shared by the lookups and npm run archive:once`);
   console.log(`Archive: local S3-protocol server at ${s3Url}, bucket ${process.env.ARCHIVE_BUCKET}, data in ${LOCAL_DATA}/s3 (npm run archive:once runs the archiver)`);
   console.log(`OpenAPI document: ${base}/openapi.json`);
   console.log(`Try:\n  curl '${base}/?Action=GetSegmentTask&Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task'`);

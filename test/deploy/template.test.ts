@@ -70,9 +70,9 @@ describe('CloudFormation template', () => {
     const roleOf = (fn: Record<string, any>) => fn.Role['Fn::GetAtt'][0];
     expect(new Set(Object.values(functions).map(roleOf)).size).toBe(3);
     const allowed: Record<string, string[]> = {
-      LookupRole: ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'ssm:GetParameter'],
+      LookupRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'ssm:GetParameter'],
       CallbackRole: ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'ssm:GetParameter'],
-      ArchiveRole: ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:SendMessage', 'ssm:GetParameter'],
+      ArchiveRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:SendMessage', 'ssm:GetParameter'],
     };
     for (const [name, role] of roles) {
       expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
@@ -87,6 +87,28 @@ describe('CloudFormation template', () => {
       }
     }
     expect(ofType('AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p).includes('"*"'))).toEqual([]);
+  });
+
+  it('declares the quota table on demand with a TTL, and points every function that calls Volcengine at it', () => {
+    const table = resources.QuotaTable!.Properties;
+    expect(resources.QuotaTable!.Type).toBe('AWS::DynamoDB::Table');
+    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    for (const name of ['lookup', 'archive']) {
+      expect(functions[name]!.Environment.Variables.QUOTA_TABLE).toEqual({ Ref: 'QuotaTable' });
+      expect(functions[name]!.Environment.Variables.VOLC_ACCOUNT_QPS).toBe('60');
+      expect(functions[name]!.Environment.Variables.ARCHIVE_QPS).toBe('12');
+    }
+    const quotaGrants = ofType('AWS::IAM::Role').flatMap(([name, role]) =>
+      role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
+        .filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('dynamodb:')))
+        .map((s: any) => [name, s.Resource]),
+    );
+    expect(quotaGrants).toEqual([
+      ['LookupRole', { 'Fn::GetAtt': ['QuotaTable', 'Arn'] }],
+      ['ArchiveRole', { 'Fn::GetAtt': ['QuotaTable', 'Arn'] }],
+    ]);
   });
 
   it('holds no plaintext secret: credentials are read at run time from SSM', () => {

@@ -84,6 +84,9 @@ describe('local stack (npm start)', () => {
     expect(live.json.Result.SegmentTask.Status).toBe(2);
     expect(first.output()).toContain("curl '");
     expect(archiveRun.stdout).toMatch(/archiver run: .*"snapshotsWritten":1/);
+    // The lookup and archive:once took their slots from the shared quota table in dynalite.
+    expect(first.output()).toMatch(/Quota: table rtc-segment-tasks-quota in dynalite at http:\/\/127\.0\.0\.1:\d+/);
+    expect(archiveRun.stdout).toMatch(/"QuotaTokensTaken":\s*\[?1/);
     expect(timeline.json.Result.Snapshots).toHaveLength(1);
     expect(unknownRoute.statusCode).toBe(404);
     expect(openapiJson.openapi).toBe('3.1.0');
