@@ -21,6 +21,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { signVolcRequest } from '../lib/volc/signer.ts';
 import { benchPass, benchQpsUse, simulateScenarios } from './archive.ts';
 import { benchCallbacks } from './callback.ts';
+import { benchQuota } from './quota.ts';
 import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
 import type { TokenBucket as TokenBucketType } from '../lib/volc/rate-limiter.ts';
 
@@ -258,6 +259,7 @@ const sections: Record<string, () => Promise<void>> = {
   'archiver-pass': () => benchPass(figures),
   callbacks: () => benchCallbacks(figures),
   simulation: () => simulateScenarios(figures),
+  quota: () => benchQuota(figures),
 };
 const chosen = process.argv.slice(2);
 for (const [name, section] of Object.entries(sections)) if (chosen.length === 0 || chosen.includes(name)) await section();
