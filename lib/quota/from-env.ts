@@ -24,7 +24,7 @@ export function limiterFromEnv(env: QuotaEnv, role: Share, local: TokenBucket, o
   if (!env.QUOTA_TABLE) return local;
   const { logger } = options;
   return new FleetLimiter({
-    store: lazyStore(env.QUOTA_TABLE, env.DYNAMODB_ENDPOINT),
+    store: lazyStore(env.QUOTA_TABLE, env.DYNAMODB_ENDPOINT, `rtc-segment-tasks/${role === 'archiver' ? 'archive' : 'lookup'}`),
     role,
     shares: { accountQps: env.VOLC_ACCOUNT_QPS, archiveQps: env.ARCHIVE_QPS },
     storeTimeoutMs: env.QUOTA_TIMEOUT_MS,
@@ -38,11 +38,11 @@ export function limiterFromEnv(env: QuotaEnv, role: Share, local: TokenBucket, o
 }
 
 /** The DynamoDB store, with the DynamoDB client imported on first use (not at cold start). */
-function lazyStore(table: string, endpoint: string | undefined): QuotaStore {
+function lazyStore(table: string, endpoint: string | undefined, userAgent: string): QuotaStore {
   let store: Promise<QuotaStore> | undefined;
   const open = () =>
     (store ??= import('./quota-store.ts')
-      .then(({ DynamoDbQuotaStore }) => new DynamoDbQuotaStore(table, { endpoint, region: process.env.AWS_REGION ?? 'us-east-1' }))
+      .then(({ DynamoDbQuotaStore }) => new DynamoDbQuotaStore(table, { endpoint, region: process.env.AWS_REGION ?? 'us-east-1', userAgent }))
       .catch((error: unknown) => {
         store = undefined;
         throw error;

@@ -28,11 +28,15 @@ export class DynamoDbQuotaStore implements QuotaStore {
 
   constructor(
     readonly table: string,
-    options: { endpoint?: string | undefined; region?: string | undefined; client?: DynamoDBClient } = {},
+    options: { endpoint?: string | undefined; region?: string | undefined; userAgent?: string | undefined } = {},
   ) {
-    this.#client =
-      options.client ??
-      new DynamoDBClient({ ...(options.endpoint ? { endpoint: options.endpoint } : {}), ...(options.region ? { region: options.region } : {}), maxAttempts: 1 });
+    this.#client = new DynamoDBClient({
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.region ? { region: options.region } : {}),
+      // Names the calling function in CloudTrail's userAgent.
+      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
+      maxAttempts: 1,
+    });
   }
 
   async advance(share: Share, spanMs: number, now: number, latest: number, signal: AbortSignal): Promise<number | undefined> {

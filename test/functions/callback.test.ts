@@ -88,6 +88,18 @@ describe('callback: a valid SegmentRealTimeData event', () => {
     expect(JSON.stringify(stored)).not.toContain(SECRET);
   });
 
+  it('registers once when it loses a registration race to another function, removing its own entry', async () => {
+    const task = newTask();
+    // This delivery's marker write is slowed; meanwhile a lookup registers the same task and wins.
+    s3.inject({ kind: 'latency', operation: 'PUT', keyContains: `~${task.taskId}/watch.json`, latencyMs: 400, times: 1 });
+    const delivery = invoke(JSON.stringify(emulator.segmentEvent(task, SECRET)));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await access.registry.register({ appId: APP, roomId: 'cb-room', taskId: task.taskId }, task.startTime, 'lookup', clock.now());
+    const response = await delivery;
+    expect(response.json.Result.Outcome).toBe('stored');
+    expect((await registryFor(task.taskId)).map((e) => e.state)).toEqual(['known']);
+  });
+
   it('uses the UserId as TaskId for auto segmentation', async () => {
     const task = newTask(true);
     const response = await invoke(JSON.stringify(emulator.segmentEvent(task, SECRET)));

@@ -94,6 +94,27 @@ describe('GetSegmentTask with the archive', () => {
     expect(unknown.json.ResponseMetadata.Error.Message).toContain('archive has no snapshot');
   });
 
+  it('keeps the archive work inside the lookup deadline when the bucket is slow', async () => {
+    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '3000' } });
+    try {
+      slow.emulator.seedTask({ ...address('slow-bucket') });
+      slow.s3!.inject({ kind: 'latency', latencyMs: 3_000 });
+      const started = Date.now();
+      const response = await slow.get(APP, 'room', 'slow-bucket');
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['X-Answer-Source']).toBe('volcengine');
+      expect(Date.now() - started).toBeLessThan(1_000 + 500);
+      // Volcengine failing too: the archive gets what is left of the same deadline, then 502/504.
+      slow.emulator.inject({ kind: 'http5xx' });
+      const started2 = Date.now();
+      const failing = await slow.get(APP, 'room', 'slow-bucket');
+      expect(failing.statusCode).toBeGreaterThanOrEqual(500);
+      expect(Date.now() - started2).toBeLessThan(1_000 + 500);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('still answers live when the archive is down', async () => {
     stack.emulator.seedTask({ ...address('live') });
     stack.s3!.inject({ kind: 'http5xx' });
@@ -117,6 +138,17 @@ describe('archive actions', () => {
     const entries = await registryEntries();
     expect(entries.map((e) => [e.address.taskId, e.state])).toEqual(expect.arrayContaining([['w1', 'unknown'], ['w2', 'announced']]));
     expect(entries).toHaveLength(2);
+  });
+
+  it('WatchSegmentTask that loses a registration race to another function leaves one entry', async () => {
+    // The watch's marker write is slowed; meanwhile another function registers the same task and wins.
+    stack.s3!.inject({ kind: 'latency', operation: 'PUT', keyContains: 'race/watch.json', latencyMs: 400, times: 1 });
+    const watching = call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'race' }));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await access.registry.register(address('race'), stack.clock.now() - HOUR, 'lookup', stack.clock.now() + 1);
+    const lost = await watching;
+    expect(lost.json.Result).toEqual({ Watched: true, AlreadyWatched: true });
+    expect((await registryEntries()).filter((e) => e.address.taskId === 'race').map((e) => e.state)).toEqual(['known']);
   });
 
   it('ListSegmentTaskSnapshots returns the latest run\'s timeline, or the run StartTime names', async () => {
