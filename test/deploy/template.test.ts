@@ -15,6 +15,13 @@ interface Resource {
 
 const text = existsSync(TEMPLATE) ? readFileSync(TEMPLATE, 'utf8') : '';
 const resources: Record<string, Resource> = text ? JSON.parse(text).Resources : {};
+const conditions: Record<string, unknown> = text ? JSON.parse(text).Conditions : {};
+/** Every metric name the code publishes (addMetric calls and the metric maps beside them). */
+const published = new Set(
+  ['lib/archive/archiver-handler.ts', 'lib/quota/metrics.ts', 'lib/lookup/handler.ts', 'lib/callback/handler.ts']
+    .map((file) => readFileSync(file, 'utf8'))
+    .flatMap((source) => [...source.matchAll(/addMetric\('(\w+)'|: '(\w+)'(?=[,\s}])/g)].map((m) => m[1] ?? m[2]!)),
+);
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const functions = Object.fromEntries(ofType('AWS::Lambda::Function').map(([name, r]) => [name.replace(/LambdaFunction$/, '').toLowerCase(), r.Properties]));
 
@@ -32,11 +39,19 @@ describe('CloudFormation template', () => {
     }
   });
 
-  it('routes lookups behind IAM and the callback without an authorizer', () => {
+  it('routes every method to the functions (which answer 405 themselves), lookups behind IAM, the callback without an authorizer', () => {
     const routes = Object.fromEntries(ofType('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties]));
-    expect(Object.keys(routes).sort()).toEqual(['GET /', 'POST /callbacks/volcengine']);
-    expect(routes['GET /']!.AuthorizationType).toBe('AWS_IAM');
-    expect(routes['POST /callbacks/volcengine']!.AuthorizationType ?? 'NONE').toBe('NONE');
+    expect(Object.keys(routes).sort()).toEqual(['ANY /', 'ANY /callbacks/volcengine']);
+    expect(routes['ANY /']!.AuthorizationType).toBe('AWS_IAM');
+    expect(routes['ANY /callbacks/volcengine']!.AuthorizationType ?? 'NONE').toBe('NONE');
+  });
+
+  it('gives the lookup a deadline its own configuration accepts against its timeout', async () => {
+    const { LookupEnvSchema, loadEnv } = await import('../../lib/config.ts');
+    const variables = Object.fromEntries(Object.entries(functions.lookup!.Environment.Variables as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+    expect(Number(variables.LOOKUP_FUNCTION_TIMEOUT_S)).toBe(functions.lookup!.Timeout);
+    expect(() => loadEnv(LookupEnvSchema, variables)).not.toThrow();
+    expect(() => loadEnv(LookupEnvSchema, { ...variables, LOOKUP_DEADLINE_MS: String(functions.lookup!.Timeout * 1000 - 1000) })).toThrow(/LOOKUP_DEADLINE_MS/);
   });
 
   it('schedules the archiver every 5 minutes, alone, with an on-failure destination', () => {
@@ -44,7 +59,9 @@ describe('CloudFormation template', () => {
     expect(rules).toHaveLength(1);
     expect(rules[0]![1].Properties.ScheduleExpression).toBe('rate(5 minutes)');
     expect(JSON.stringify(rules[0]![1].Properties.Targets)).toContain('ArchiveLambdaFunction');
-    expect(functions.archive!.ReservedConcurrentExecutions).toBe(1);
+    // Reserved concurrency is a param: 1 by default, left out when the param is empty.
+    expect(functions.archive!.ReservedConcurrentExecutions).toEqual({ 'Fn::If': ['HasArchiveReservedConcurrency', 1, { Ref: 'AWS::NoValue' }] });
+    expect(conditions.HasArchiveReservedConcurrency).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['x1', 'x'] }] });
     const invokeConfig = ofType('AWS::Lambda::EventInvokeConfig')[0]![1].Properties;
     expect(JSON.stringify(invokeConfig.DestinationConfig.OnFailure.Destination)).toContain('ArchiveFailureQueue');
   });
@@ -71,7 +88,7 @@ describe('CloudFormation template', () => {
     expect(new Set(Object.values(functions).map(roleOf)).size).toBe(3);
     const allowed: Record<string, string[]> = {
       LookupRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'ssm:GetParameter'],
-      CallbackRole: ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'ssm:GetParameter'],
+      CallbackRole: ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'ssm:GetParameter'],
       ArchiveRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:SendMessage', 'ssm:GetParameter'],
     };
     for (const [name, role] of roles) {
@@ -109,6 +126,36 @@ describe('CloudFormation template', () => {
       ['LookupRole', { 'Fn::GetAtt': ['QuotaTable', 'Arn'] }],
       ['ArchiveRole', { 'Fn::GetAtt': ['QuotaTable', 'Arn'] }],
     ]);
+  });
+
+  it('alarms on lost final snapshots, failed runs, archiver errors and the 5xx rate, to the optional topic', () => {
+    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm').map(([name, r]) => [name, r.Properties])) as Record<string, Record<string, any>>;
+    expect(Object.keys(alarms).sort()).toEqual(['ArchiveErrorsAlarm', 'ArchiveFailureQueueAlarm', 'FinalSnapshotsMissedAlarm', 'Http5xxRateAlarm']);
+    expect(alarms.FinalSnapshotsMissedAlarm).toMatchObject({ Namespace: 'RtcSegmentTasks', MetricName: 'FinalSnapshotsMissed', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(alarms.FinalSnapshotsMissedAlarm!.Dimensions).toEqual([{ Name: 'service', Value: 'rtc-segment-tasks' }, { Name: 'function', Value: 'archive' }]);
+    expect(alarms.ArchiveFailureQueueAlarm!.Dimensions[0].Value).toEqual({ 'Fn::GetAtt': ['ArchiveFailureQueue', 'QueueName'] });
+    for (const alarm of Object.values(alarms)) {
+      expect(alarm.AlarmActions).toEqual({ 'Fn::If': ['HasAlarmTopic', [expect.any(String)], { Ref: 'AWS::NoValue' }] });
+      if (alarm.Namespace === 'RtcSegmentTasks') expect(published.has(alarm.MetricName)).toBe(true);
+    }
+    expect(alarms.Http5xxRateAlarm!.Metrics.find((m: any) => m.Expression)?.Expression).toContain('100 * errors / requests');
+  });
+
+  it('has a dashboard of metrics the functions publish', () => {
+    const body = resources.OperationsDashboard!.Properties.DashboardBody['Fn::Sub'][0] as string;
+    const dashboard = JSON.parse(body.replace(/\$\{[^}]+\}/g, 'x')) as { widgets: Array<{ properties: { metrics: unknown[][] } }> };
+    const names: string[] = [];
+    for (const widget of dashboard.widgets) {
+      let namespace = '';
+      let name = '';
+      for (const row of widget.properties.metrics) {
+        namespace = row[0] === '.' || row[0] === '...' ? namespace : String(row[0]);
+        name = row[0] === '...' ? name : row[1] === '.' ? name : String(row[1]);
+        if (namespace === 'RtcSegmentTasks') names.push(name);
+      }
+    }
+    expect(names).toEqual(expect.arrayContaining(['ArchiveLag', 'TasksPolled', 'SnapshotsWritten', 'Throttled', 'QuotaTokensTaken']));
+    expect(names.filter((name) => !published.has(name))).toEqual([]);
   });
 
   it('holds no plaintext secret: credentials are read at run time from SSM', () => {
