@@ -1,0 +1,150 @@
+/**
+ * The packaged zips boot: each function's zip from .serverless/ (npm run package) is unzipped into
+ * a directory of its own where the only package reachable is the AWS SDK v3 that the nodejs22.x
+ * runtime provides, its handler (as the template names it) is imported in a fresh process with the
+ * template's environment, and invoked with fixture events against the emulator, the S3 server,
+ * the SSM peer and dynalite.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynaliteServer, QUOTA_TABLE } from '../dynamodb/dynalite-server.ts';
+import { VolcEmulator } from '../emulator/volc-emulator.ts';
+import { S3TestServer } from '../s3/s3-server.ts';
+import { SsmTestServer } from '../ssm/ssm-server.ts';
+import { TEST_CREDENTIALS } from '../support/credentials.ts';
+import { httpEvent } from '../support/http-events.ts';
+
+const TEMPLATE = '.serverless/cloudformation-template-update-stack.json';
+const CALLBACK_SECRET = 'boot-callback-secret-7e1f';
+const template = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+const scheduled = JSON.parse(readFileSync(new URL('../fixtures/events/scheduled-event.json', import.meta.url), 'utf8'));
+
+let emulator: VolcEmulator;
+let s3: S3TestServer;
+let ssm: SsmTestServer;
+let ssmUrl: string;
+let dynalite: DynaliteServer;
+const work = mkdtempSync(join(tmpdir(), 'rtc-boot-'));
+
+beforeAll(async () => {
+  emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS] });
+  await emulator.start();
+  s3 = new S3TestServer();
+  await s3.start();
+  ssm = new SsmTestServer();
+  ssmUrl = await ssm.start();
+  dynalite = new DynaliteServer();
+  await dynalite.start();
+});
+afterAll(async () => {
+  await Promise.all([emulator.stop(), s3.stop(), ssm.stop(), dynalite.stop()]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** The template's value for an environment variable, with the stack's own resources resolved to the test peers. */
+function resolveValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const ref = (value as { Ref?: string }).Ref;
+  if (ref === 'ArchiveBucket') return s3.bucket;
+  if (ref === 'QuotaTable') return QUOTA_TABLE;
+  throw new Error(`unresolved template value ${JSON.stringify(value)}`);
+}
+
+/** Unzips a function's package where only the runtime's AWS SDK is reachable; answers its handler file and export. */
+function unpack(name: string): { file: string; exportName: string; environment: Record<string, string> } {
+  const fn = template.Resources[`${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction`]!.Properties;
+  const dir = join(work, name);
+  for (const [path, bytes] of Object.entries(unzipSync(readFileSync(`.serverless/${name}.zip`)))) {
+    if (path.endsWith('/')) continue;
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), bytes);
+  }
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  symlinkSync(resolve('node_modules/@aws-sdk'), join(dir, 'node_modules/@aws-sdk'), 'dir'); // what nodejs22.x provides
+  const [module, exportName] = [fn.Handler.slice(0, fn.Handler.lastIndexOf('.')), fn.Handler.slice(fn.Handler.lastIndexOf('.') + 1)];
+  const environment = Object.fromEntries(Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([k, v]) => [k, resolveValue(v)]));
+  return { file: join(dir, `${module}.mjs`), exportName, environment };
+}
+
+function boot(name: string, events: unknown[]): Promise<{ results?: any[]; error?: string }> {
+  const { file, exportName, environment } = unpack(name);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/deploy/boot-child.ts'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      ...environment,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'boot',
+      AWS_SECRET_ACCESS_KEY: 'boot',
+      S3_ENDPOINT: s3.url,
+      S3_FORCE_PATH_STYLE: 'true',
+      VOLC_ENDPOINT: emulator.url,
+      SSM_ENDPOINT: ssmUrl,
+      DYNAMODB_ENDPOINT: dynalite.url,
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      IAM_RECORD_FUNCTION: name,
+      BOOT_HANDLER_FILE: file,
+      BOOT_HANDLER_EXPORT: exportName,
+      BOOT_EVENTS: JSON.stringify(events),
+    },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  return new Promise((done, fail) =>
+    child.on('exit', () => {
+      const match = /RESULT (.*)/.exec(output);
+      return match ? done(JSON.parse(match[1]!)) : fail(new Error(`no result from ${name}: ${output.slice(-2000)}`));
+    }),
+  );
+}
+
+const lookupQuery = (action: string, extra: Record<string, string> = {}): Array<[string, string]> => [
+  ['Action', action],
+  ['Version', '2023-11-01'],
+  ['AppId', 'boot-app'],
+  ['RoomId', 'room'],
+  ...Object.entries(extra),
+];
+
+describe('the packaged functions boot as Lambda boots them', () => {
+  it('packages each function without anything but its own code (the AWS SDK comes from the runtime)', () => {
+    for (const name of ['lookup', 'callback', 'archive']) {
+      expect(existsSync(`.serverless/${name}.zip`)).toBe(true);
+      const paths = Object.keys(unzipSync(readFileSync(`.serverless/${name}.zip`)));
+      expect(paths.some((p) => p.includes('node_modules/'))).toBe(false);
+      expect(paths).toContain(`dist/${name}/${name}.mjs`);
+    }
+  });
+
+  it('lookup, callback and archive answer fixture events from their unzipped packages', async () => {
+    ssm.parameters.set('/rtc-segment-tasks/ci/volc-credentials', JSON.stringify({ AccessKeyId: TEST_CREDENTIALS.accessKeyId, SecretAccessKey: TEST_CREDENTIALS.secretAccessKey }));
+    ssm.parameters.set('/rtc-segment-tasks/ci/callback-secrets', JSON.stringify({ 'boot-app': CALLBACK_SECRET }));
+    const looked = emulator.seedTask({ appId: 'boot-app', roomId: 'room', taskId: 'looked-up' });
+    const reported = emulator.seedTask({ appId: 'boot-app', roomId: 'room', taskId: 'reported' });
+
+    const lookup = await boot('lookup', [
+      httpEvent(lookupQuery('GetSegmentTask', { TaskId: 'looked-up' })),
+      httpEvent(lookupQuery('GetSegmentTask', { TaskId: 'unknown' })),
+      httpEvent(lookupQuery('WatchSegmentTask', { TaskId: 'watched' })),
+      httpEvent(lookupQuery('ListArchivedSegmentTasks')),
+      httpEvent(lookupQuery('GetSegmentTask', { TaskId: 'looked-up' }), { method: 'POST' }),
+    ]);
+    const body = JSON.stringify(emulator.segmentEvent(reported, CALLBACK_SECRET));
+    const callback = await boot('callback', [httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json' } })]);
+    const archive = await boot('archive', [scheduled]);
+
+    expect(lookup.error).toBeUndefined();
+    expect(lookup.results!.map((r) => r.statusCode)).toEqual([200, 404, 200, 200, 405]);
+    expect(JSON.parse(lookup.results![0].body).Result.SegmentTask.StartTime).toBe(looked.startTime);
+    expect(callback.error).toBeUndefined();
+    expect([callback.results![0].statusCode, JSON.parse(callback.results![0].body).Result.Outcome]).toEqual([200, 'stored']);
+    expect(archive.error).toBeUndefined();
+    // The lookup registered a running task, the watch an unknown one, the callback a reported one: all three polled.
+    expect(archive.results![0]).toMatchObject({ tasksPolled: 3, snapshotsWritten: 2, errors: 0 });
+  }, 120_000);
+});
