@@ -1,7 +1,6 @@
 /** EventBridge schedule → one archiver run. Config is validated at cold start. */
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { ArchiverEnvSchema, loadEnv } from '../lib/config.ts';
-import { createLogger, SERVICE_NAME } from '../lib/log.ts';
+import { createLogger, createMetrics } from '../lib/log.ts';
 import { openArchive } from '../lib/archive/access.ts';
 import { createArchiverHandler } from '../lib/archive/archiver-handler.ts';
 import { FleetLimiter } from '../lib/quota/fleet-limiter.ts';
@@ -18,6 +17,6 @@ export const handler = createArchiverHandler({
   access: openArchive(env),
   upstream: volcClientFromEnv(env, limiter),
   logger,
-  metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: SERVICE_NAME }),
+  metrics: createMetrics('archive'),
   quota: limiter instanceof FleetLimiter ? limiter : undefined,
 });

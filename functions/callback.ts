@@ -1,7 +1,6 @@
 /** HTTP API POST /callbacks/volcengine → Volcengine event callbacks. Config is validated at cold start. */
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { CallbackEnvSchema, loadEnv } from '../lib/config.ts';
-import { createLogger, SERVICE_NAME } from '../lib/log.ts';
+import { createLogger, createMetrics } from '../lib/log.ts';
 import { openArchive } from '../lib/archive/access.ts';
 import { createCallbackHandler } from '../lib/callback/handler.ts';
 import { callbackSecretsFromEnv } from '../lib/callback/secrets.ts';
@@ -12,6 +11,6 @@ export const handler = createCallbackHandler({
   access: openArchive(env, { maxAttempts: 2, requestTimeoutMs: env.CALLBACK_STORAGE_TIMEOUT_MS }),
   settings: { secretFor: callbackSecretsFromEnv(env), maxSkewMs: env.CALLBACK_MAX_SKEW_MS, maxBodyBytes: env.CALLBACK_MAX_BODY_BYTES, budgetMs: env.CALLBACK_BUDGET_MS },
   logger: createLogger('callback'),
-  metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: SERVICE_NAME }),
+  metrics: createMetrics('callback'),
   region: process.env.VOLC_REGION ?? 'cn-north-1',
 });

@@ -81,6 +81,9 @@ export const ArchiveStorageEnvShape = {
   S3_FORCE_PATH_STYLE: booleanFrom(false),
 };
 
+/** What a lookup keeps of its function's timeout beyond LOOKUP_DEADLINE_MS: the response, the logs, the metrics. */
+export const LOOKUP_TIMEOUT_MARGIN_MS = 2_000;
+
 /**
  * Environment of the lookup function.
  * @example { "VOLC_ACCESS_KEY_ID": "AKLT...", "VOLC_SECRET_ACCESS_KEY": "...", "LOOKUP_QPS": "50" }
@@ -92,8 +95,10 @@ export const LookupEnvSchema = z
     LOOKUP_QPS: z.coerce.number().positive().max(60).default(40),
     /** Calls allowed at once on top of the rate; rate + burst must stay within 60. */
     LOOKUP_BURST: intFrom(1, 59, 5),
-    /** Whole-request budget for a lookup, retries included. */
+    /** Whole-request budget for a lookup: quota wait, retries and archive work included. */
     LOOKUP_DEADLINE_MS: intFrom(100, 29_000, 5_000),
+    /** The function's timeout (deployed: serverless.yml's); the deadline must leave it LOOKUP_TIMEOUT_MARGIN_MS. */
+    LOOKUP_FUNCTION_TIMEOUT_S: intFrom(1, 900, 10),
     VOLC_MAX_ATTEMPTS: intFrom(1, 10, 4),
     VOLC_RETRY_BASE_MS: intFrom(1, 10_000, 100),
     VOLC_RETRY_MAX_MS: intFrom(1, 30_000, 2_000),
@@ -110,6 +115,10 @@ export const LookupEnvSchema = z
   })
   .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
   .refine(shareFitsTheAccount, SHARE_MESSAGE)
+  .refine((env) => env.LOOKUP_DEADLINE_MS + LOOKUP_TIMEOUT_MARGIN_MS <= env.LOOKUP_FUNCTION_TIMEOUT_S * 1000, {
+    message: `LOOKUP_DEADLINE_MS must leave the function timeout (LOOKUP_FUNCTION_TIMEOUT_S) ${LOOKUP_TIMEOUT_MARGIN_MS} ms to answer in`,
+    path: ['LOOKUP_DEADLINE_MS'],
+  })
   .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= 60, {
     message: 'LOOKUP_QPS + LOOKUP_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
     path: ['LOOKUP_QPS'],

@@ -23,6 +23,9 @@ export interface ArchiverDeps {
   quota?: { drainStats(): QuotaStats } | undefined;
 }
 
+/** Kept of the Lambda's time for the run's summary line and metrics, whatever an entry's work would take. */
+const FINISH_RESERVE_MS = 3_000;
+
 export function createArchiverHandler(deps: ArchiverDeps) {
   const { env, access, upstream, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
@@ -39,6 +42,7 @@ export function createArchiverHandler(deps: ArchiverDeps) {
       concurrency: env.ARCHIVE_CONCURRENCY,
       timeLeftMs: () => (typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY),
       safetyMs: env.ARCHIVE_SAFETY_MS,
+      finishReserveMs: FINISH_RESERVE_MS,
       unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
       onError: (error, task) =>
         task

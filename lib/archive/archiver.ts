@@ -26,6 +26,12 @@ export interface ArchiverOptions {
   /** Time left in this invocation; no new entry is taken below safetyMs. */
   timeLeftMs: () => number;
   safetyMs: number;
+  /**
+   * Kept of the time left for the run's end (summary, metrics): an entry's work that would run
+   * into it is abandoned (its effects are idempotent), the entry kept, and the run ends. Unset:
+   * no bound per entry.
+   */
+  finishReserveMs?: number;
   /** An entry Volcengine does not show a run for is asked again after this long, until its deadline. */
   unknownRetryMs: number;
   /** Called for each entry left for the next run, and once without one when the registry cannot be listed. */
@@ -80,7 +86,8 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
 
   const worker = async () => {
     for (;;) {
-      if (options.timeLeftMs() < options.safetyMs) {
+      const left = options.timeLeftMs();
+      if (left < options.safetyMs) {
         summary.stoppedEarly = true;
         return;
       }
@@ -99,11 +106,16 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
       if (handled.has(entry.identity)) continue;
       handled.add(entry.identity);
       try {
-        await apply.process(entry);
+        const work = apply.process(entry);
+        await (options.finishReserveMs === undefined ? work : withinTime(work, left - options.finishReserveMs));
       } catch (error) {
         summary.errors++;
         apply.kept(entry.deadline);
         options.onError?.(error, entry);
+        if (error instanceof OutOfTime) {
+          summary.stoppedEarly = true;
+          return;
+        }
       }
     }
   };
@@ -115,6 +127,24 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   }
   await entries.return(undefined).catch(() => undefined);
   return summary;
+}
+
+class OutOfTime extends Error {
+  override name = 'OutOfTime';
+}
+
+/** `work`, or OutOfTime once `ms` have passed (the work goes on unawaited; what it writes is idempotent). */
+async function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OutOfTime('the entry\'s work ran into the time kept for the end of the run')), Math.max(0, Math.min(ms, 2_147_483_647)));
+  });
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Applies the decisions for one entry to the upstream, the registry and the archive. */

@@ -27,7 +27,10 @@ export interface Answer {
 
 export interface SegmentTaskLookupOptions {
   upstream: SegmentTaskUpstream;
+  /** The whole lookup's budget: quota wait, upstream attempts and archive work together. */
   deadlineMs: number;
+  /** Kept of the deadline for the archive when Volcengine fails (the upstream call gets the rest). */
+  archiveReserveMs?: number;
   cacheEntries: number;
   /** How long a terminal answer may be served from this instance's memory. */
   terminalTtlMs: number;
@@ -44,6 +47,13 @@ export class ArchiveUnavailableError extends AppError {
 }
 
 const REGISTERED_MEMORY = 10_000;
+
+/** Time left until a lookup's deadline. */
+type Budget = () => number;
+
+class ArchiveWorkTimeout extends Error {
+  override name = 'ArchiveWorkTimeout';
+}
 
 type Remembered = Omit<Answer, 'source'> & { at: number };
 
@@ -82,32 +92,34 @@ export class SegmentTaskLookup {
     if (remembered && this.#now() - remembered.at < this.#options.terminalTtlMs) return { ...remembered, source: 'cache' };
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
-    const call = this.#answer(version, address, startTime, key).finally(() => this.#inFlight.delete(key));
+    const deadline = performance.now() + this.#options.deadlineMs;
+    const call = this.#answer(version, address, startTime, key, () => deadline - performance.now()).finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, call);
     return call;
   }
 
-  async #answer(version: ApiVersion, address: TaskAddress, startTime: number | undefined, key: string): Promise<Answer> {
+  async #answer(version: ApiVersion, address: TaskAddress, startTime: number | undefined, key: string, left: Budget): Promise<Answer> {
+    const reserve = this.hasArchive ? Math.min(this.#options.archiveReserveMs ?? 0, this.#options.deadlineMs / 4) : 0;
     let live;
     try {
-      live = await this.#options.upstream.getSegmentTask(version, address, { timeoutMs: this.#options.deadlineMs });
+      live = await this.#options.upstream.getSegmentTask(version, address, { timeoutMs: Math.max(1, left() - reserve) });
     } catch (error) {
-      const archived = await this.#archived(address, startTime);
+      const archived = await this.#archived(address, startTime, left);
       if (archived) return archived; // Volcengine cannot answer now; the archive can
       throw upstreamFailureToAppError(error);
     }
     const task = live.task;
     if (task && (startTime === undefined || task.StartTime === startTime)) {
-      await this.#keep(version, address, task, live.requestId, key);
+      await this.#keep(version, address, task, live.requestId, key, left);
       return { task, upstreamRequestId: live.requestId, source: 'volcengine' };
     }
-    const archived = await this.#archived(address, startTime);
+    const archived = await this.#archived(address, startTime, left);
     if (archived && isTerminalStatus(archived.task?.Status)) this.#remember(key, archived);
     return archived ?? { task: undefined, upstreamRequestId: live.requestId, source: 'volcengine' };
   }
 
   /** A live answer: a terminal one is remembered and archived, a running one registered for watching. */
-  async #keep(version: ApiVersion, address: TaskAddress, task: SegmentTask, requestId: string | undefined, key: string): Promise<void> {
+  async #keep(version: ApiVersion, address: TaskAddress, task: SegmentTask, requestId: string | undefined, key: string, left: Budget): Promise<void> {
     const terminal = isTerminalStatus(task.Status);
     if (terminal) this.#remember(key, { task, upstreamRequestId: requestId });
     const problem = task.StartTime === undefined ? 'no StartTime' : startTimeProblem(task.StartTime, this.#now());
@@ -117,41 +129,60 @@ export class SegmentTaskLookup {
     }
     const run = runOf(address, task.StartTime!);
     if (terminal) {
-      await this.#bestEffort('archive a terminal answer', (access) =>
-        access.archive.record(run, { task, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: requestId }),
+      await this.#bestEffort(
+        'archive a terminal answer',
+        (access) => access.archive.record(run, { task, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: requestId }),
+        left,
       );
     } else {
-      await this.#register(address, run.startTime);
+      await this.#register(address, run.startTime, left);
     }
   }
 
   /** The archived latest snapshot of the run asked about (the newest archived run when none is named). */
-  async #archived(address: TaskAddress, startTime: number | undefined): Promise<Answer | undefined> {
+  async #archived(address: TaskAddress, startTime: number | undefined, left: Budget): Promise<Answer | undefined> {
     let snapshot: SnapshotFile | undefined;
-    await this.#bestEffort('read the archive', async (access) => {
-      const start = startTime ?? (await access.archive.latestRunStart(address));
-      snapshot = start === undefined ? undefined : await access.archive.latest(runOf(address, start));
-    });
+    await this.#bestEffort(
+      'read the archive',
+      async (access) => {
+        const start = startTime ?? (await access.archive.latestRunStart(address));
+        snapshot = start === undefined ? undefined : await access.archive.latest(runOf(address, start));
+      },
+      left,
+    );
     return snapshot && { task: snapshot.SegmentTask, upstreamRequestId: snapshot.UpstreamRequestId, source: 'archive', snapshot };
   }
 
-  async #register(address: TaskAddress, startTime: number): Promise<void> {
+  async #register(address: TaskAddress, startTime: number, left: Budget): Promise<void> {
     const memo = `${taskIdentity(address)}\n${startTime}`;
     if (this.#registered.has(memo)) return;
-    await this.#bestEffort('register a task for watching', async (access) => {
-      await access.registry.register(address, startTime, 'lookup', this.#now());
-      if (this.#registered.size >= REGISTERED_MEMORY) this.#registered.clear();
-      this.#registered.add(memo);
-    });
+    await this.#bestEffort(
+      'register a task for watching',
+      async (access) => {
+        await access.registry.register(address, startTime, 'lookup', this.#now());
+        if (this.#registered.size >= REGISTERED_MEMORY) this.#registered.clear();
+        this.#registered.add(memo);
+      },
+      left,
+    );
   }
 
-  /** Archive work on the live path never fails a lookup; a failure is logged and the live answer stands. */
-  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>): Promise<void> {
+  /**
+   * Archive work on the live path never fails a lookup nor holds it past its deadline: a failure
+   * or the deadline is logged and the live answer stands (work left behind is idempotent).
+   */
+  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>, left: Budget): Promise<void> {
     if (!this.hasArchive) return;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ArchiveWorkTimeout(`the lookup deadline passed before the archive answered`)), Math.max(0, left()));
+    });
     try {
-      await work(await this.archive());
+      await Promise.race([this.archive().then(work), expired]);
     } catch (error) {
       this.#options.logger?.warn(`could not ${what}`, { error });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -37,6 +37,7 @@ export function buildLookupHandler(env: LookupEnv, logger: Logger, options: Look
   const lookup = new SegmentTaskLookup({
     upstream: client,
     deadlineMs: env.LOOKUP_DEADLINE_MS,
+    archiveReserveMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS,
     cacheEntries: env.LOOKUP_CACHE_ENTRIES,
     terminalTtlMs: env.LOOKUP_TERMINAL_TTL_MS,
     openArchive,

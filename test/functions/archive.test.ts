@@ -50,4 +50,40 @@ describe('archive function', () => {
     expect(metricNames).toEqual(expect.arrayContaining(['TasksPolled', 'SnapshotsWritten', 'TasksRetired', 'Throttled', 'OldestDeadlineLeft', 'ArchiveLag']));
     expect(emf?.TasksPolled).toBe(2);
   });
+
+  it('ends a run cleanly, with its summary line and metrics, inside the Lambda timeout when S3 is slow', async () => {
+    // Prepare: 6 watched tasks; every S3 call takes 2.5 s; the invocation has 9 s left.
+    for (let i = 0; i < 6; i++) {
+      stack.emulator.seedTask({ appId: 'app', roomId: 'slow', taskId: `slow-${i}` });
+      await stack.watch({ appId: 'app', roomId: 'slow', taskId: `slow-${i}` }, stack.clock.now());
+    }
+    const env = loadEnv(ArchiverEnvSchema, { ...stack.s3.clientEnv(), VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, ARCHIVE_SAFETY_MS: '1000', ARCHIVE_CONCURRENCY: '2' });
+    const handler = createArchiverHandler({
+      env,
+      access: { archive: stack.archive, registry: stack.registry },
+      upstream: stack.client,
+      logger: new Logger({ serviceName: 'archive-test' }),
+      metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'archive-test' }),
+      now: stack.clock.now,
+    });
+    stack.s3.inject({ kind: 'latency', latencyMs: 2_500 });
+    const output = captureOutput();
+    const started = Date.now();
+    let summary;
+    try {
+      summary = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, lambdaContext(9_000));
+    } finally {
+      output.restore();
+      stack.s3.clearFaults();
+    }
+    // Assess: it answered before the timeout, said what it did, and left the unfinished entries for the next run.
+    expect(Date.now() - started).toBeLessThan(9_000);
+    expect(summary).toMatchObject({ stoppedEarly: true });
+    const finished = output.jsonLines().filter((line) => line.message === 'archive run finished');
+    expect(finished).toHaveLength(1);
+    expect(output.jsonLines().some((line) => line._aws)).toBe(true);
+    let left = 0;
+    for await (const entry of stack.registry.entries()) if (entry.address.roomId === 'slow') left++;
+    expect(left).toBe(6);
+  }, 30_000);
 });

@@ -161,7 +161,7 @@ describe('lookup: bad requests', () => {
 describe('lookup: upstream trouble', () => {
   it('retries Volcengine throttling and then succeeds', async () => {
     // Prepare: Volcengine allows 2 calls per second for this account
-    stack = await startLookupStack({ emulator: { qpsLimits: { GetSegmentTask: 2 } }, env: { VOLC_MAX_ATTEMPTS: '10', VOLC_RETRY_BASE_MS: '200', VOLC_RETRY_MAX_MS: '1000', LOOKUP_DEADLINE_MS: '15000' } });
+    stack = await startLookupStack({ emulator: { qpsLimits: { GetSegmentTask: 2 } }, env: { VOLC_MAX_ATTEMPTS: '10', VOLC_RETRY_BASE_MS: '200', VOLC_RETRY_MAX_MS: '1000', LOOKUP_DEADLINE_MS: '15000', LOOKUP_FUNCTION_TIMEOUT_S: '30' } });
     for (let i = 0; i < 4; i++) stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: `t${i}` });
     // Act
     const responses = await Promise.all(Array.from({ length: 4 }, (_, i) => stack.get(APP, 'Room1', `t${i}`)));

@@ -65,7 +65,12 @@ export class S3TestServer {
       backend.once('exit', (code) => reject(new Error(`the S3 server exited with ${code}`)));
     });
     this.#backendUrl = new URL(address);
-    const proxy = createServer((req, res) => void this.#handle(req, res));
+    // A client that gives up on a request (a lookup past its deadline) closes the socket mid-way: that request just ends.
+    const proxy = createServer((req, res) =>
+      this.#handle(req, res).catch(() => {
+        if (!res.headersSent && !res.destroyed) res.writeHead(502).end();
+      }),
+    );
     this.#proxy = proxy;
     proxy.on('connection', (socket) => {
       this.#sockets.add(socket);
