@@ -11,16 +11,13 @@
  *                           for the slot) against dynalite on loopback — a local figure: add
  *                           DynamoDB's own latency (single-digit ms in-region) when deployed
  */
-import { spawn } from 'node:child_process';
-import { runArchiver } from '../lib/archive/archiver.ts';
 import { FleetLimiter } from '../lib/quota/fleet-limiter.ts';
 import { DynamoDbQuotaStore } from '../lib/quota/quota-store.ts';
-import { WINDOW_MS } from '../lib/task.ts';
-import { VolcClient } from '../lib/volc/client.ts';
 import { TokenBucket } from '../lib/volc/rate-limiter.ts';
 import { QUOTA_TABLE } from '../test/dynamodb/dynalite-server.ts';
 import { DynaliteProcess } from '../test/dynamodb/dynalite-process.ts';
 import { EmulatorProcess } from '../test/emulator/emulator-process.ts';
+import { archiverUpstream, lookupInstances, runArchiverOn, seedClosingTasks, seedLiveTasks } from '../test/quota/fleet.ts';
 import { startArchiveStack } from '../test/support/archive-stack.ts';
 import { TEST_CREDENTIALS } from '../test/support/credentials.ts';
 
@@ -29,29 +26,6 @@ const OFFERED_PER_INSTANCE = 25; // 6 × 25 = 150/s = 2.5 × 60
 const DURATION_MS = 20_000;
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-
-function instance(emulator: EmulatorProcess, dynalite: DynaliteProcess, tasks: string[], start: number): Promise<{ statuses: Record<string, number> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/quota-instance.ts'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      VOLC_ENDPOINT: emulator.url,
-      VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      QUOTA_TABLE,
-      DYNAMODB_ENDPOINT: dynalite.url,
-      LOOKUP_TERMINAL_TTL_MS: '0',
-      QUOTA_TIMEOUT_MS: process.env.QUOTA_TIMEOUT_MS ?? '200',
-      QUOTA_BENCH_TASKS: tasks.join(','),
-      QUOTA_BENCH_RATE: String(OFFERED_PER_INSTANCE),
-      QUOTA_BENCH_START: String(start),
-      QUOTA_BENCH_MS: String(DURATION_MS),
-    },
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  return new Promise((resolve) => child.on('exit', () => resolve(JSON.parse(/RESULT (.*)/.exec(output)![1]!))));
-}
 
 function busiestSecond(times: number[]): number {
   const sorted = [...times].sort((a, b) => a - b);
@@ -90,51 +64,25 @@ export async function benchQuota(figures: Record<string, number>): Promise<void>
   await dynalite.start();
   const archive = await startArchiveStack('bench-quota/');
   try {
-    const tasks = (await emulator.seed(Array.from({ length: 300 }, (_, i) => ({ appId: 'bench-app', roomId: 'room', taskId: `live-${i}` })))).map((t) => t.taskId);
-    const nearStart = Date.now() - WINDOW_MS + 20 * 60_000;
-    const closing = Array.from({ length: 400 }, (_, i) => ({ appId: 'bench-app', roomId: 'closing', taskId: `closing-${i}` }));
-    await emulator.seed(closing.map((address) => ({ ...address, startTime: nearStart, maxIdleTime: 86_400 })));
-    for (const address of closing) await archive.registry.register(address, nearStart, 'lookup', Date.now());
-    const limiter = new FleetLimiter({
-      store: new DynamoDbQuotaStore(QUOTA_TABLE, { endpoint: dynalite.url, region: 'us-east-1' }),
-      role: 'archiver',
-      shares: { accountQps: 60, archiveQps: 12 },
-      storeTimeoutMs: 500,
-      leaseSlots: 3,
-      fallback: new TokenBucket({ ratePerSecond: 2, burst: 1 }),
-    });
-    const upstream = new VolcClient({ endpoint: emulator.url, region: 'cn-north-1', service: 'rtc', credentials: () => TEST_CREDENTIALS, limiter, retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200 } });
+    const tasks = await seedLiveTasks(emulator, 300);
+    await seedClosingTasks(emulator, archive.registry, 400);
+    const upstream = archiverUpstream(emulator.url, dynalite.url);
     const start = Date.now() + 5_000;
     const writesBefore = (await dynalite.counts()).UpdateItem ?? 0;
-    const instances = Promise.all(Array.from({ length: INSTANCES }, () => instance(emulator, dynalite, tasks, start)));
+    const instances = Promise.all(
+      Array.from({ length: INSTANCES }, () =>
+        lookupInstances({ emulatorUrl: emulator.url, dynamodbUrl: dynalite.url, tasks, start, durationMs: DURATION_MS, instances: 1, rate: OFFERED_PER_INSTANCE }),
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
     const deadline = start + DURATION_MS;
-    const archiving = runArchiver({
-      registry: archive.registry,
-      archive: archive.archive,
-      upstream,
-      version: '2023-11-01',
-      now: Date.now,
-      finalMarginMs: 30 * 60_000,
-      callTimeoutMs: 5_000,
-      concurrency: 8,
-      timeLeftMs: () => deadline - Date.now(),
-      safetyMs: 0,
-      unknownRetryMs: 15 * 60_000,
-    });
+    const archiving = runArchiverOn(archive, upstream, () => deadline - Date.now());
     const [results] = await Promise.all([instances, archiving]);
     await new Promise((resolve) => setTimeout(resolve, 500)); // calls of slots granted just before the end
     const calls = (await emulator.received()).filter((c) => c.at >= start);
     const steady = calls.filter((c) => c.at >= start + 1_000 && c.at < deadline - 1_000);
     const useful = steady.filter((c) => c.status === 200).length / ((DURATION_MS - 2_000) / 1000);
     const counts = await dynalite.counts();
-    if (process.env.QUOTA_DEBUG) {
-      for (const c of calls.filter((x) => x.code === 'FlowLimitExceeded.QPSOverLimit')) {
-        const around = calls.filter((x) => x.at > c.at - 1000 && x.at <= c.at);
-        const gaps = around.slice(1).map((x, i) => x.at - around[i]!.at);
-        console.log('throttled at', c.at - start, 'window', around.length, 'archiver', around.filter((x) => x.query.RoomId === 'closing').length, 'calls', JSON.stringify(around.map((x) => x.at - start)));
-      }
-    }
     const writes = (counts.UpdateItem ?? 0) - writesBefore;
     const added = await addedLatency(dynalite);
     const lookupStatuses = results.reduce<Record<string, number>>((all, r) => {

@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from '../support/child-process.ts';
 import { DynaliteServer } from './dynalite-server.ts';
 
 const CHILD = fileURLToPath(import.meta.url);
@@ -36,12 +37,8 @@ export class DynaliteProcess {
     });
   }
 
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+  stop(): Promise<void> {
+    return stopChild(this.#child);
   }
 }
 

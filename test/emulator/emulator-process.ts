@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from '../support/child-process.ts';
 import { VolcEmulator, type EmulatedTask, type EmulatorOptions, type ReceivedRequest } from './volc-emulator.ts';
 
 type Seed = Partial<EmulatedTask> & Pick<EmulatedTask, 'appId' | 'roomId' | 'taskId'>;
@@ -56,12 +57,8 @@ export class EmulatorProcess {
     });
   }
 
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+  stop(): Promise<void> {
+    return stopChild(this.#child);
   }
 }
 

@@ -15,6 +15,18 @@ beforeAll(async () => {
 });
 afterAll(() => stack.stop());
 
+/** The archiver function's handler over the stack, with the archiver's environment (plus `env`). */
+function archiverHandler(env: Record<string, string> = {}) {
+  return createArchiverHandler({
+    env: loadEnv(ArchiverEnvSchema, { ...stack.s3.clientEnv(), VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, ...env }),
+    access: { archive: stack.archive, registry: stack.registry },
+    upstream: stack.client,
+    logger: new Logger({ serviceName: 'archive-test' }),
+    metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'archive-test' }),
+    now: stack.clock.now,
+  });
+}
+
 describe('archive function', () => {
   it('ends each run with one structured log line and the run metrics', async () => {
     // Prepare
@@ -22,15 +34,7 @@ describe('archive function', () => {
     stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'done', status: 3, stopReason: 'StopByAPI' });
     await stack.watch({ appId: 'app', roomId: 'room', taskId: 'running' }, stack.clock.now());
     await stack.watch({ appId: 'app', roomId: 'room', taskId: 'done' }, stack.clock.now());
-    const env = loadEnv(ArchiverEnvSchema, { ...stack.s3.clientEnv(), VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey });
-    const handler = createArchiverHandler({
-      env,
-      access: { archive: stack.archive, registry: stack.registry },
-      upstream: stack.client,
-      logger: new Logger({ serviceName: 'archive-test' }),
-      metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'archive-test' }),
-      now: stack.clock.now,
-    });
+    const handler = archiverHandler();
     const output = captureOutput();
     let summary;
     try {
@@ -57,15 +61,7 @@ describe('archive function', () => {
       stack.emulator.seedTask({ appId: 'app', roomId: 'slow', taskId: `slow-${i}` });
       await stack.watch({ appId: 'app', roomId: 'slow', taskId: `slow-${i}` }, stack.clock.now());
     }
-    const env = loadEnv(ArchiverEnvSchema, { ...stack.s3.clientEnv(), VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, ARCHIVE_SAFETY_MS: '1000', ARCHIVE_CONCURRENCY: '2' });
-    const handler = createArchiverHandler({
-      env,
-      access: { archive: stack.archive, registry: stack.registry },
-      upstream: stack.client,
-      logger: new Logger({ serviceName: 'archive-test' }),
-      metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'archive-test' }),
-      now: stack.clock.now,
-    });
+    const handler = archiverHandler({ ARCHIVE_SAFETY_MS: '1000', ARCHIVE_CONCURRENCY: '2' });
     stack.s3.inject({ kind: 'latency', latencyMs: 2_500 });
     const output = captureOutput();
     const started = Date.now();

@@ -3,17 +3,10 @@
  * one request at a time) and the archiver share the strict emulator's 60 GetSegmentTask calls per
  * sliding second through the quota table (dynalite).
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runArchiver } from '../../lib/archive/archiver.ts';
-import { FleetLimiter } from '../../lib/quota/fleet-limiter.ts';
-import { DynamoDbQuotaStore } from '../../lib/quota/quota-store.ts';
-import { WINDOW_MS } from '../../lib/task.ts';
-import { VolcClient } from '../../lib/volc/client.ts';
-import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
-import { QUOTA_TABLE } from '../dynamodb/dynalite-server.ts';
 import { DynaliteProcess } from '../dynamodb/dynalite-process.ts';
 import { EmulatorProcess } from '../emulator/emulator-process.ts';
+import { archiverUpstream, lookupInstances, runArchiverOn, seedClosingTasks, seedLiveTasks } from '../quota/fleet.ts';
 import { startArchiveStack, type ArchiveStack } from '../support/archive-stack.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
 
@@ -40,68 +33,22 @@ afterAll(async () => {
   await archive.stop();
 });
 
-function lookupInstance(tasks: string[], start: number): Promise<{ statuses: Record<string, number>; retryAfterMissing: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/quota/lookup-instance.ts'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      VOLC_ENDPOINT: emulator.url,
-      VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      QUOTA_TABLE,
-      DYNAMODB_ENDPOINT: dynalite.url,
-      ARCHIVE_QPS: '12',
-      LOOKUP_DEADLINE_MS: '2000',
-      LOOKUP_TERMINAL_TTL_MS: '0',
-      QUOTA_TEST_TASKS: tasks.join(','),
-      QUOTA_TEST_MS: String(LOOKUP_MS),
-      QUOTA_TEST_START: String(start),
-      QUOTA_TEST_INSTANCES: String(INSTANCES_PER_PROCESS),
-    },
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(/RESULT (.*)/.exec(output)![1]!)) : reject(new Error(`lookup instance exited ${code}`)))),
-  );
-}
-
 describe('the account quota shared by the fleet', () => {
   it('keeps lookups from 16 instances and the archiver within 60 calls per sliding second, uses the quota, and serves every deadline poll', async () => {
     // Prepare: running tasks for lookups, and tasks minutes before their window closes for the archiver.
-    const now = Date.now();
-    const lookupTasks = (await emulator.seed(Array.from({ length: 200 }, (_, i) => ({ appId: 'quota-app', roomId: 'room', taskId: `live-${i}` })))).map((t) => t.taskId);
-    const nearStart = now - WINDOW_MS + 20 * 60_000;
-    const closing = Array.from({ length: NEAR_DEADLINE }, (_, i) => ({ appId: 'quota-app', roomId: 'closing', taskId: `closing-${i}` }));
-    await emulator.seed(closing.map((address) => ({ ...address, startTime: nearStart, maxIdleTime: 86_400 })));
-    for (const address of closing) await archive.registry.register(address, nearStart, 'lookup', now);
-    const archiverLimiter = new FleetLimiter({
-      store: new DynamoDbQuotaStore(QUOTA_TABLE, { endpoint: dynalite.url, region: 'us-east-1' }),
-      role: 'archiver',
-      shares: { accountQps: 60, archiveQps: 12 },
-      storeTimeoutMs: 500,
-      leaseSlots: 3,
-      fallback: new TokenBucket({ ratePerSecond: 2, burst: 1 }),
-    });
-    const upstream = new VolcClient({ endpoint: emulator.url, region: 'cn-north-1', service: 'rtc', credentials: () => TEST_CREDENTIALS, limiter: archiverLimiter, retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200 } });
+    const lookupTasks = await seedLiveTasks(emulator, 200);
+    await seedClosingTasks(emulator, archive.registry, NEAR_DEADLINE);
+    const upstream = archiverUpstream(emulator.url, dynalite.url);
     // Act: the lookups saturate the account; the archiver runs in the middle of it.
     const started = Date.now() + 4_000; // after the instances have loaded
-    const instances = Promise.all(Array.from({ length: PROCESSES }, () => lookupInstance(lookupTasks, started)));
+    const instances = Promise.all(
+      Array.from({ length: PROCESSES }, () =>
+        lookupInstances({ emulatorUrl: emulator.url, dynamodbUrl: dynalite.url, tasks: lookupTasks, start: started, durationMs: LOOKUP_MS, instances: INSTANCES_PER_PROCESS, env: { LOOKUP_DEADLINE_MS: '2000' } }),
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, started + 1_000 - Date.now()));
     const archiverStarted = Date.now();
-    const summary = await runArchiver({
-      registry: archive.registry,
-      archive: archive.archive,
-      upstream,
-      version: '2023-11-01',
-      now: Date.now,
-      finalMarginMs: 30 * 60_000,
-      callTimeoutMs: 5_000,
-      concurrency: 8,
-      timeLeftMs: () => Number.POSITIVE_INFINITY,
-      safetyMs: 0,
-      unknownRetryMs: 15 * 60_000,
-    });
+    const summary = await runArchiverOn(archive, upstream, () => Number.POSITIVE_INFINITY);
     const archiverEnded = Date.now();
     const results = await instances;
     // Assess

@@ -1,0 +1,96 @@
+/** What the fleet test and the quota bench share: lookup instances in processes, tasks near their deadline for the archiver. */
+import { spawn } from 'node:child_process';
+import { runArchiver, type ArchiveRunSummary } from '../../lib/archive/archiver.ts';
+import type { SegmentArchive } from '../../lib/archive/segment-archive.ts';
+import type { WatchRegistry } from '../../lib/archive/watch-registry.ts';
+import { limiterFromEnv } from '../../lib/quota/from-env.ts';
+import { VolcClient } from '../../lib/volc/client.ts';
+import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
+import { WINDOW_MS } from '../../lib/task.ts';
+import type { EmulatorProcess } from '../emulator/emulator-process.ts';
+import { QUOTA_TABLE } from '../dynamodb/dynalite-server.ts';
+import { TEST_CREDENTIALS } from '../support/credentials.ts';
+
+export interface InstancesResult {
+  statuses: Record<string, number>;
+  retryAfterMissing: number;
+}
+
+export interface InstancesOptions {
+  emulatorUrl: string;
+  dynamodbUrl: string;
+  tasks: string[];
+  start: number;
+  durationMs: number;
+  instances: number;
+  /** Open loop: requests per second per instance; unset: closed loop. */
+  rate?: number;
+  env?: Record<string, string>;
+}
+
+/** One process of lookup instances (test/quota/lookup-instances.ts); resolves with its status counts. */
+export function lookupInstances(options: InstancesOptions): Promise<InstancesResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/quota/lookup-instances.ts'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      VOLC_ENDPOINT: options.emulatorUrl,
+      VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      QUOTA_TABLE,
+      DYNAMODB_ENDPOINT: options.dynamodbUrl,
+      LOOKUP_TERMINAL_TTL_MS: '0',
+      QUOTA_TASKS: options.tasks.join(','),
+      QUOTA_START: String(options.start),
+      QUOTA_MS: String(options.durationMs),
+      QUOTA_INSTANCES: String(options.instances),
+      ...(options.rate === undefined ? {} : { QUOTA_RATE: String(options.rate) }),
+      ...options.env,
+    },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      const match = /RESULT (.*)/.exec(output);
+      return code === 0 && match ? resolve(JSON.parse(match[1]!)) : reject(new Error(`lookup instances exited ${code}`));
+    }),
+  );
+}
+
+/** Running tasks for the lookups to ask about; answers their ids. */
+export async function seedLiveTasks(emulator: EmulatorProcess, count: number): Promise<string[]> {
+  return (await emulator.seed(Array.from({ length: count }, (_, i) => ({ appId: 'quota-app', roomId: 'room', taskId: `live-${i}` })))).map((t) => t.taskId);
+}
+
+/** Running tasks 20 minutes before their window closes, watched: each archiver poll of them is a deadline poll. */
+export async function seedClosingTasks(emulator: EmulatorProcess, registry: WatchRegistry, count: number): Promise<void> {
+  const startTime = Date.now() - WINDOW_MS + 20 * 60_000;
+  const closing = Array.from({ length: count }, (_, i) => ({ appId: 'quota-app', roomId: 'closing', taskId: `closing-${i}` }));
+  await emulator.seed(closing.map((address) => ({ ...address, startTime, maxIdleTime: 86_400 })));
+  for (const address of closing) await registry.register(address, startTime, 'lookup', Date.now());
+}
+
+/** The archiver's Volcengine client on the shared quota, wired as the archive function wires it. */
+export function archiverUpstream(emulatorUrl: string, dynamodbUrl: string): VolcClient {
+  const env = { QUOTA_TABLE, DYNAMODB_ENDPOINT: dynamodbUrl, VOLC_ACCOUNT_QPS: 60, ARCHIVE_QPS: 12, QUOTA_TIMEOUT_MS: 500, QUOTA_FALLBACK_QPS: 2 };
+  const limiter = limiterFromEnv(env, 'archiver', new TokenBucket({ ratePerSecond: 12, burst: 3 }));
+  return new VolcClient({ endpoint: emulatorUrl, region: 'cn-north-1', service: 'rtc', credentials: () => TEST_CREDENTIALS, limiter, retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200 } });
+}
+
+/** One archiver run over `archive`'s registry through `upstream`, for at most timeLeftMs. */
+export function runArchiverOn(archive: { registry: WatchRegistry; archive: SegmentArchive }, upstream: VolcClient, timeLeftMs: () => number): Promise<ArchiveRunSummary> {
+  return runArchiver({
+    registry: archive.registry,
+    archive: archive.archive,
+    upstream,
+    version: '2023-11-01',
+    now: Date.now,
+    finalMarginMs: 30 * 60_000,
+    callTimeoutMs: 5_000,
+    concurrency: 8,
+    timeLeftMs,
+    safetyMs: 0,
+    unknownRetryMs: 15 * 60_000,
+  });
+}

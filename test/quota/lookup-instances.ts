@@ -1,0 +1,48 @@
+/**
+ * Lookup instances in a process of their own, for the fleet test and the quota bench:
+ * QUOTA_INSTANCES separately built lookup handlers (each its own limiter, cache and client, as
+ * separate Lambda instances have) over the task ids in QUOTA_TASKS, from QUOTA_START for
+ * QUOTA_MS. Closed loop (QUOTA_RATE unset): each answers one request at a time, back to back.
+ * Open loop: requests arrive at QUOTA_RATE per second per instance, whether answered or not.
+ * Prints one RESULT line of status counts.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
+import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
+import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';
+
+const env = loadEnv(LookupEnvSchema, process.env);
+const logger = new Logger({ serviceName: 'quota-instance', logLevel: 'SILENT' });
+const handlers = Array.from({ length: Number(process.env.QUOTA_INSTANCES ?? 1) }, () => buildLookupHandler(env, logger));
+const tasks = process.env.QUOTA_TASKS!.split(',');
+const rate = process.env.QUOTA_RATE ? Number(process.env.QUOTA_RATE) : undefined;
+const start = Number(process.env.QUOTA_START);
+const until = start + Number(process.env.QUOTA_MS);
+const statuses: Record<string, number> = {};
+let retryAfterMissing = 0;
+
+const ask = async (handler: (typeof handlers)[number], i: number) => {
+  const taskId = tasks[(i * 7 + process.pid) % tasks.length]!;
+  const result = (await handler(httpEvent(getTaskQuery('quota-app', 'room', taskId)), lambdaContext())) as HttpResult;
+  statuses[result.statusCode] = (statuses[result.statusCode] ?? 0) + 1;
+  if (result.statusCode === 429 && !result.headers['Retry-After']) retryAfterMissing++;
+};
+const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+
+// A serving instance is warm: one request each before the measured start (JIT, the connection to Volcengine).
+await Promise.all(handlers.map((handler) => handler(httpEvent(getTaskQuery('quota-app', 'room', tasks[0]!)), lambdaContext())));
+await sleepUntil(start);
+if (rate === undefined) {
+  await Promise.all(handlers.map(async (handler, h) => {
+    for (let i = h * 13; Date.now() < until; i++) await ask(handler, i);
+  }));
+} else {
+  const pending: Array<Promise<void>> = [];
+  for (let i = 0, next = start; next < until; i++, next += 1000 / (rate * handlers.length)) {
+    await sleepUntil(next);
+    pending.push(ask(handlers[i % handlers.length]!, i));
+  }
+  await Promise.all(pending);
+}
+process.stdout.write(`RESULT ${JSON.stringify({ statuses, retryAfterMissing })}\n`);
