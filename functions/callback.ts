@@ -12,5 +12,5 @@ export const handler = createCallbackHandler({
   settings: { secretFor: callbackSecretsFromEnv(env), maxSkewMs: env.CALLBACK_MAX_SKEW_MS, maxBodyBytes: env.CALLBACK_MAX_BODY_BYTES, budgetMs: env.CALLBACK_BUDGET_MS },
   logger: createLogger('callback'),
   metrics: createMetrics('callback'),
-  region: process.env.VOLC_REGION ?? 'cn-north-1',
+  region: env.VOLC_REGION,
 });

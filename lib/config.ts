@@ -181,6 +181,8 @@ export const CallbackSecretsSchema = z.record(z.string().min(1), z.string().min(
  * @example { "CALLBACK_SECRETS": "{\"661e3b4c9a5f7d0012a543cf\":\"…\"}", "ARCHIVE_BUCKET": "rtc-segment-archive" }
  */
 export const CallbackEnvSchema = z.object({
+  /** The region named in the answers' ResponseMetadata, as for the lookups. */
+  VOLC_REGION: VolcEnvShape.VOLC_REGION,
   ...ArchiveStorageEnvShape,
   ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
   /** Deployed: an SSM SecureString (or /aws/reference/secretsmanager/…) holding the same JSON object. */

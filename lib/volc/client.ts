@@ -52,7 +52,6 @@ export interface VolcClientOptions {
 
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
-const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 let sharedAgent: Dispatcher | undefined;
 /** One keep-alive connection pool per process, created on first use. */
@@ -77,10 +76,6 @@ export class VolcClient implements SegmentTaskUpstream {
     this.#random = options.random ?? Math.random;
   }
 
-  get endpoint(): string {
-    return this.#origin;
-  }
-
   /** GetSegmentTask; an unknown or expired task gives `task: undefined`, not an error. */
   async getSegmentTask(version: ApiVersion, address: TaskAddress, options: CallOptions): Promise<GetSegmentTaskResult> {
     const query: Array<[string, string]> = [
@@ -91,7 +86,7 @@ export class VolcClient implements SegmentTaskUpstream {
       ['TaskId', address.taskId],
     ];
     try {
-      const { parsed, attempts } = await this.#call('GET', query, '', GetSegmentTaskResponseSchema, options);
+      const { parsed, attempts } = await this.#call(query, GetSegmentTaskResponseSchema, options);
       return { task: parsed.Result?.SegmentTask ?? undefined, requestId: parsed.ResponseMetadata.RequestId, attempts };
     } catch (error) {
       if (error instanceof VolcApiError && error.upstream.code === ERROR_TASK_NOT_FOUND) {
@@ -101,25 +96,8 @@ export class VolcClient implements SegmentTaskUpstream {
     }
   }
 
-  /** Any POST action with a JSON body (StartSegment, UpdateSegment, StopSegment). */
-  async postAction(action: string, version: string, body: unknown, options: CallOptions) {
-    const { parsed } = await this.#call(
-      'POST',
-      [
-        ['Action', action],
-        ['Version', version],
-      ],
-      JSON.stringify(body),
-      GenericResponseSchema,
-      options,
-    );
-    return parsed;
-  }
-
   async #call<S extends z.ZodType<{ ResponseMetadata: { RequestId?: string | undefined } }>>(
-    method: 'GET' | 'POST',
     query: Array<[string, string]>,
-    body: string,
     schema: S,
     options: CallOptions,
   ): Promise<{ parsed: z.infer<S>; attempts: number }> {
@@ -152,7 +130,7 @@ export class VolcClient implements SegmentTaskUpstream {
           throw this.#failure(error, lastError);
         }
         try {
-          return { parsed: await Promise.race([this.#attempt(method, canonicalQuery, body, schema, remaining()), expired]), attempts: attempt };
+          return { parsed: await Promise.race([this.#attempt(canonicalQuery, schema, remaining()), expired]), attempts: attempt };
         } catch (error) {
           const volcError = this.#failure(error, lastError);
           if (!volcError.retryable) throw volcError;
@@ -167,9 +145,7 @@ export class VolcClient implements SegmentTaskUpstream {
   }
 
   async #attempt<S extends z.ZodType>(
-    method: 'GET' | 'POST',
     canonicalQuery: string,
-    body: string,
     schema: S,
     timeoutMs: number,
   ): Promise<z.infer<S>> {
@@ -179,10 +155,8 @@ export class VolcClient implements SegmentTaskUpstream {
     } catch (error) {
       throw new VolcCredentialsError(error);
     }
-    const headers: Record<string, string> = {};
-    if (method === 'POST') headers['Content-Type'] = JSON_CONTENT_TYPE;
     const signed = signWithCanonicalQuery(
-      { ...credentials, region: this.#options.region, service: this.#options.service, method, path: '/', headers, body, date: this.#now() },
+      { ...credentials, region: this.#options.region, service: this.#options.service, method: 'GET', path: '/', headers: {}, body: '', date: this.#now() },
       canonicalQuery,
       this.#keyCache,
     );
@@ -192,9 +166,9 @@ export class VolcClient implements SegmentTaskUpstream {
       response = await request(this.#options.dispatcher ?? sharedDispatcher(), {
         origin: this.#origin,
         path: `/?${canonicalQuery}`,
-        method,
-        headers: method === 'POST' ? { ...headers, ...signed.headers } : signed.headers,
-        body: method === 'POST' ? body : null,
+        method: 'GET',
+        headers: signed.headers,
+        body: null,
         // Per-request timeouts instead of an AbortSignal: the same bound, without the cost of an abort listener per call.
         headersTimeout: Math.max(1, Math.ceil(timeoutMs)),
         bodyTimeout: Math.max(1, Math.ceil(timeoutMs)),

@@ -18,8 +18,6 @@ export interface SignInput extends VolcCredentials {
   region: string;
   service: string;
   method: string;
-  /** Informational only: the host is signed only when a Host header is passed in `headers`. */
-  host?: string | undefined;
   path: string;
   /** Query pairs in caller order; a key given several times is a repeated parameter. */
   query: ReadonlyArray<readonly [string, string]>;

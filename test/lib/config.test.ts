@@ -36,3 +36,12 @@ describe('loadEnv', () => {
     expect(env).toMatchObject({ LOOKUP_TERMINAL_TTL_MS: 30_000, LOOKUP_DEADLINE_MS: 5_000, VOLC_ACCOUNT_QPS: 60, ARCHIVE_QPS: 12, LOOKUP_QUOTA_WAIT_MS: 250 });
   });
 });
+
+describe('CallbackEnvSchema', () => {
+  it('reads the region of its answers from VOLC_REGION, like the other functions', async () => {
+    const { CallbackEnvSchema } = await import('../../lib/config.ts');
+    const base = { ARCHIVE_BUCKET: 'archive-bucket', CALLBACK_SECRETS: '{"app":"secret"}' };
+    expect(loadEnv(CallbackEnvSchema, base).VOLC_REGION).toBe('cn-north-1');
+    expect(loadEnv(CallbackEnvSchema, { ...base, VOLC_REGION: 'ap-singapore-1' }).VOLC_REGION).toBe('ap-singapore-1');
+  });
+});
