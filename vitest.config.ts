@@ -10,6 +10,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     globalSetup: ['test/iam/clear-recorded-calls.ts'],
-    setupFiles: ['test/iam/record-aws-calls.ts'],
+    setupFiles: ['test/support/fake-aws-credentials.ts', 'test/iam/record-aws-calls.ts'],
   },
 });

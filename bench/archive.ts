@@ -32,8 +32,6 @@ async function withStack<T>(emulatorOptions: { qpsLimit: number }, work: (emulat
   await emulator.start();
   const s3 = new S3TestServer();
   await s3.start();
-  process.env.AWS_ACCESS_KEY_ID ??= 'bench';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
   try {
     return await work(emulator, s3);
   } finally {

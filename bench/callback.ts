@@ -16,8 +16,6 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 export async function benchCallbacks(figures: Record<string, number>): Promise<void> {
   const s3 = new S3TestServer();
   await s3.start();
-  process.env.AWS_ACCESS_KEY_ID ??= 'bench';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
   try {
     const env = s3.clientEnv();
     const secret = 'bench-callback-secret';

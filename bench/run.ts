@@ -19,6 +19,7 @@ import { Hash } from '@smithy/hash-node';
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { signVolcRequest } from '../lib/volc/signer.ts';
+import { useFakeAwsCredentials } from '../test/support/fake-aws-credentials.ts';
 import { benchPass, benchQpsUse, simulateScenarios } from './archive.ts';
 import { benchCallbacks } from './callback.ts';
 import { benchQuota } from './quota.ts';
@@ -37,6 +38,7 @@ const QUERY: Array<[string, string]> = [
   ['RoomId', 'Room1'],
   ['TaskId', 'seg-task-0001'],
 ];
+useFakeAwsCredentials('bench');
 const figures: Record<string, number> = {};
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 

@@ -2,7 +2,7 @@
 import { ArchiverEnvSchema, loadEnv } from '../lib/config.ts';
 import { createLogger, createMetrics } from '../lib/log.ts';
 import { openArchive } from '../lib/archive/access.ts';
-import { createArchiverHandler } from '../lib/archive/archiver-handler.ts';
+import { createArchiverHandler } from '../lib/archive/handler.ts';
 import { FleetLimiter } from '../lib/quota/fleet-limiter.ts';
 import { limiterFromEnv } from '../lib/quota/from-env.ts';
 import { volcClientFromEnv } from '../lib/volc/from-env.ts';

@@ -16,6 +16,8 @@ export interface AppErrorOptions {
   cause?: unknown;
   upstream?: UpstreamDetails | undefined;
   headers?: Record<string, string>;
+  /** Whether the message may be shown to the caller; by default only below 500. */
+  expose?: boolean;
 }
 
 export class AppError extends Error {
@@ -30,7 +32,7 @@ export class AppError extends Error {
     this.name = new.target.name;
     this.statusCode = statusCode;
     this.code = code;
-    this.expose = statusCode < 500;
+    this.expose = options.expose ?? statusCode < 500;
     this.upstream = options.upstream;
     this.headers = options.headers ?? {};
   }
@@ -53,6 +55,55 @@ export class InvalidParameterError extends AppError {
 /** 4xx chosen by the caller's request shape (wrong method, body too large, ...). */
 export class RequestRejectedError extends AppError {}
 
+/** 400: the event is not an API Gateway HTTP API (payload 2.0) event. */
+export class InvalidRequestError extends AppError {
+  constructor() {
+    super(400, 'InvalidRequest', 'The request is not an API Gateway HTTP API (payload 2.0) event.');
+  }
+}
+
+/** 404: an Action, or a Version of it, we do not serve. */
+export class InvalidActionOrVersionError extends AppError {
+  constructor(message: string) {
+    super(404, 'InvalidActionOrVersion', message);
+  }
+}
+
+/** 400: Volcengine refused the request's parameters (its code is kept, e.g. InvalidParameter.IllegalRoomID). */
+export class UpstreamParameterError extends AppError {
+  constructor(code: string, options: AppErrorOptions = {}) {
+    super(400, code, `Volcengine rejected the request parameters (${code}).`, options);
+  }
+}
+
+/** 401: a callback whose signature does not match its AppId's SecretKey. */
+export class SignatureMismatchError extends AppError {
+  constructor() {
+    super(401, 'SignatureDoesNotMatch', 'The callback signature does not match.');
+  }
+}
+
+/** 400: a callback whose EventTime is outside the replay window. */
+export class InvalidTimestampError extends AppError {
+  constructor(maxSkewMs: number) {
+    super(400, 'InvalidTimestamp', `EventTime must be within ${Math.round(maxSkewMs / 1000)} seconds of now; the event looks like a replay.`);
+  }
+}
+
+/** 503: the archive could not be read or written in time; the caller may retry. */
+export class ArchiveUnavailableError extends AppError {
+  constructor(cause: unknown) {
+    super(503, 'ServiceUnavailable.Archive', 'The archive could not be read or written; retry shortly.', { cause, headers: { 'Retry-After': '1' } });
+  }
+}
+
+/** 503: a callback could not be stored within its answer budget; Volcengine delivers it again. */
+export class CallbackBudgetExceededError extends AppError {
+  constructor() {
+    super(503, 'ServiceUnavailable', 'The event could not be stored in time; deliver it again.', { headers: { 'Retry-After': '1' } });
+  }
+}
+
 /** 404: the task is unknown to Volcengine (or older than 72 h) and not in the archive. */
 export class TaskNotFoundError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {
@@ -73,16 +124,14 @@ export class ThrottledError extends AppError {
 /** 502: Volcengine failed or answered something we cannot use. The message is ours, so it may be shown. */
 export class UpstreamError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {
-    super(502, 'UpstreamError', message, options);
-    (this as { expose: boolean }).expose = true;
+    super(502, 'UpstreamError', message, { ...options, expose: true });
   }
 }
 
 /** 504: the per-request deadline passed before Volcengine answered. */
 export class DeadlineExceededError extends AppError {
   constructor(message: string, options: AppErrorOptions = {}) {
-    super(504, 'UpstreamTimeout', message, options);
-    (this as { expose: boolean }).expose = true;
+    super(504, 'UpstreamTimeout', message, { ...options, expose: true });
   }
 }
 

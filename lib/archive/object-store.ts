@@ -40,6 +40,11 @@ export class PreconditionFailed extends Error {
   override name = 'PreconditionFailed';
 }
 
+/** S3 refused a LIST continuation token it did not issue (or no longer accepts). */
+export class InvalidListToken extends Error {
+  override name = 'InvalidListToken';
+}
+
 export interface ListOptions {
   token?: string | undefined;
   /** At most 1,000 (S3's page size). */
@@ -125,14 +130,19 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const answer = await this.#s3.send(
+    const answer = await this.#s3
+      .send(
       new ListObjectsV2Command({
         Bucket: this.bucket,
         Prefix: prefix,
         MaxKeys: options.maxKeys ?? 1000,
         ...(options.token ? { ContinuationToken: options.token } : {}),
       }),
-    );
+      )
+      .catch((error: unknown) => {
+        if (options.token && statusOf(error) === 400) throw new InvalidListToken('the continuation token was refused', { cause: error });
+        throw error;
+      });
     return {
       keys: (answer.Contents ?? []).map((o) => o.Key!).filter(Boolean),
       nextToken: answer.IsTruncated ? answer.NextContinuationToken : undefined,

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import type { RunAddress, TaskAddress } from '../task.ts';
 import { stripSecrets, type SegmentTask } from '../volc/schemas.ts';
 import { ArchiveKeys } from './keys.ts';
-import { PreconditionFailed, type ObjectStore, type StoredJson } from './object-store.ts';
+import { InvalidParameterError } from '../errors.ts';
+import { InvalidListToken, PreconditionFailed, type ObjectStore, type StoredJson } from './object-store.ts';
 import { SNAPSHOT_FORMAT_VERSION, SnapshotFileSchema, type RetiredFile, type SnapshotFile } from './schemas.ts';
 
 export interface SnapshotInput {
@@ -171,7 +172,10 @@ export class SegmentArchive {
 
   /** Archived runs in a room: TaskIds in key order, each one's runs newest first, a page at a time. */
   async runsInRoom(appId: string, roomId: string, pageSize: number, token: string | undefined): Promise<ArchivedRunPage> {
-    const page = await this.store.listPage(this.keys.runIndexOfRoom(appId, roomId), { token, maxKeys: pageSize });
+    const page = await this.store.listPage(this.keys.runIndexOfRoom(appId, roomId), { token, maxKeys: pageSize }).catch((error: unknown) => {
+      if (error instanceof InvalidListToken) throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
+      throw error;
+    });
     return {
       runs: page.keys.map((key) => this.keys.parseRunIndexEntry(key, appId, roomId)).filter((run): run is ArchivedRun => run !== undefined),
       nextToken: page.nextToken,

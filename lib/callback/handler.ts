@@ -1,7 +1,7 @@
 /** The callback function: verification and receiveEvent, in the HTTP pipeline every function shares. */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { AppError, InvalidParameterError, RequestRejectedError } from '../errors.ts';
+import { CallbackBudgetExceededError, InvalidParameterError, InvalidTimestampError, RequestRejectedError, SignatureMismatchError } from '../errors.ts';
 import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
@@ -24,12 +24,6 @@ export interface CallbackHandlerDeps {
   metrics: Metrics;
   region: string;
   now?: () => number;
-}
-
-class BudgetExceeded extends AppError {
-  constructor() {
-    super(503, 'ServiceUnavailable', 'The event could not be stored in time; deliver it again.', { headers: { 'Retry-After': '1' } });
-  }
 }
 
 function readBody(event: { body?: string | null | undefined; isBase64Encoded?: boolean | undefined }, maxBytes: number): string {
@@ -70,20 +64,20 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
     if (!secret || !verifyCallbackSignature(event, secret)) {
       logger.warn('callback refused: bad signature', { eventId: event.EventId });
       metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
-      throw new AppError(401, 'SignatureDoesNotMatch', 'The callback signature does not match.');
+      throw new SignatureMismatchError();
     }
     const eventTime = Date.parse(event.EventTime);
     if (!Number.isFinite(eventTime) || Math.abs(now() - eventTime) > settings.maxSkewMs) {
       logger.warn('callback refused: EventTime outside the window', { eventId: event.EventId });
       metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
-      throw new AppError(400, 'InvalidTimestamp', `EventTime must be within ${Math.round(settings.maxSkewMs / 1000)} seconds of now; the event looks like a replay.`);
+      throw new InvalidTimestampError(settings.maxSkewMs);
     }
 
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       receiveEvent(access, event, now()),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new BudgetExceeded()), settings.budgetMs);
+        timer = setTimeout(() => reject(new CallbackBudgetExceededError()), settings.budgetMs);
       }),
     ]).finally(() => clearTimeout(timer));
 

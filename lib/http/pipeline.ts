@@ -12,10 +12,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { AppError } from '../errors.ts';
+import { InvalidRequestError } from '../errors.ts';
 import { HttpApiEventSchema, type HttpApiEvent, type HttpResult } from './api-gateway.ts';
 import type { EnvelopeState } from './envelope.ts';
-import { envelopeOf, volcEnvelope } from './middleware.ts';
+import { envelopeOf, volcEnvelope } from './volc-envelope.ts';
 
 export type HttpAnswer = (event: HttpApiEvent, envelope: EnvelopeState) => Promise<HttpResult>;
 
@@ -27,7 +27,7 @@ export function httpFunction(answer: HttpAnswer, options: { region: string; logg
   const { region, logger, metrics } = options;
   const handler = async (rawEvent: unknown, context: Context): Promise<HttpResult> => {
     const parsed = HttpApiEventSchema.safeParse(rawEvent);
-    if (!parsed.success) throw new AppError(400, 'InvalidRequest', 'The request is not an API Gateway HTTP API (payload 2.0) event.');
+    if (!parsed.success) throw new InvalidRequestError();
     return answer(parsed.data, envelopeOf(context));
   };
   const pipeline = middy<unknown, HttpResult, Error, Context>(handler).use(injectLambdaContext(logger, { resetKeys: true }));

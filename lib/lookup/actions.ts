@@ -3,7 +3,7 @@
  * to generate the OpenAPI document. GetSegmentTask takes the same query a Volcengine client sends.
  */
 import { z } from 'zod';
-import { AppError, InvalidParameterError, MissingParameterError, RequestRejectedError } from '../errors.ts';
+import { InvalidActionOrVersionError, InvalidParameterError, MissingParameterError, RequestRejectedError } from '../errors.ts';
 import type { HttpApiEvent } from '../http/api-gateway.ts';
 import { parseQuery, printable, requireParameter, type QueryParameters } from '../http/query.ts';
 import { SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
@@ -70,10 +70,10 @@ export function readLookupRequest(event: HttpApiEvent, actions: readonly string[
   const action = requireParameter(parameters, 'Action');
   const version = requireParameter(parameters, 'Version');
   if (!actions.includes(action)) {
-    throw new AppError(404, 'InvalidActionOrVersion', `The Action ${printable(action)} is not supported; use one of ${actions.join(', ')}.`);
+    throw new InvalidActionOrVersionError(`The Action ${printable(action)} is not supported; use one of ${actions.join(', ')}.`);
   }
   if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
-    throw new AppError(404, 'InvalidActionOrVersion', `The Version ${printable(version)} is not supported for ${action}; use ${SUPPORTED_VERSIONS.join(' or ')}.`);
+    throw new InvalidActionOrVersionError(`The Version ${printable(version)} is not supported for ${action}; use ${SUPPORTED_VERSIONS.join(' or ')}.`);
   }
   return { action, version: version as ApiVersion, parameters };
 }

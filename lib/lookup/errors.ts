@@ -5,6 +5,7 @@ import {
   InternalError,
   ThrottledError,
   UpstreamError,
+  UpstreamParameterError,
   toAppError,
 } from '../errors.ts';
 import {
@@ -34,7 +35,7 @@ export function upstreamFailureToAppError(error: unknown): AppError {
       return new UpstreamError(`Volcengine refused our credentials (${code}); the service configuration needs attention.`, { cause: error, upstream: error.upstream });
     }
     if (code?.startsWith('InvalidParameter') || code === 'MissingParameter') {
-      return new AppError(400, code, `Volcengine rejected the request parameters (${code}).`, { cause: error, upstream: error.upstream });
+      return new UpstreamParameterError(code, { cause: error, upstream: error.upstream });
     }
     return new UpstreamError(`Volcengine failed with HTTP ${httpStatus ?? '?'}${code ? ` (${code})` : ''}.`, { cause: error, upstream: error.upstream });
   }

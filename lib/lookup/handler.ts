@@ -3,13 +3,13 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';
-import { AppError, InvalidParameterError, TaskNotFoundError, ThrottledError } from '../errors.ts';
+import { AppError, ArchiveUnavailableError, InvalidParameterError, TaskNotFoundError, ThrottledError } from '../errors.ts';
 import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
 import { runOf, startTimeProblem, type TaskAddress } from '../task.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import { readLookupRequest, readQuery, RoomPageQuerySchema, TaskQuerySchema, type LookupRequest } from './actions.ts';
-import { ArchiveUnavailableError, type Answer, type SegmentTaskLookup } from './segment-task-lookup.ts';
+import type { Answer, SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupHandlerDeps {
   lookup: SegmentTaskLookup;
@@ -111,16 +111,7 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
       const query = readQuery(RoomPageQuerySchema, request.parameters);
       const { AppId: appId, RoomId: roomId, PageToken: token } = query;
       const pageSize = query.PageSize ?? 20;
-      const page = await withArchive(async (access) => {
-        try {
-          return await access.archive.runsInRoom(appId, roomId, pageSize, token);
-        } catch (error) {
-          if (token && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 400) {
-            throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
-          }
-          throw error;
-        }
-      });
+      const page = await withArchive((access) => access.archive.runsInRoom(appId, roomId, pageSize, token));
       const runs = page.runs.map((run) => ({ TaskId: run.taskId, StartTime: run.startTime }));
       return { result: { AppId: appId, RoomId: roomId, Runs: runs, ...(page.nextToken ? { NextPageToken: page.nextToken } : {}) } };
     },

@@ -7,7 +7,7 @@
  * answer for a running task registers it for watching; a terminal one is archived.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { AppError } from '../errors.ts';
+import { ArchiveUnavailableError } from '../errors.ts';
 import { runOf, startTimeProblem, taskIdentity, type TaskAddress } from '../task.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
@@ -38,12 +38,6 @@ export interface SegmentTaskLookupOptions {
   openArchive?: (() => Promise<ArchiveAccess>) | undefined;
   logger?: Logger | undefined;
   now?: () => number;
-}
-
-export class ArchiveUnavailableError extends AppError {
-  constructor(cause: unknown) {
-    super(503, 'ServiceUnavailable.Archive', 'The archive could not be read or written; retry shortly.', { cause, headers: { 'Retry-After': '1' } });
-  }
 }
 
 const REGISTERED_MEMORY = 10_000;

@@ -10,7 +10,7 @@ import { ArchiveKeys } from '../archive/keys.ts';
 import { MemoryObjectStore } from '../archive/memory-object-store.ts';
 import { SegmentArchive } from '../archive/segment-archive.ts';
 import { WatchRegistry } from '../archive/watch-registry.ts';
-import { createArchiverHandler } from '../archive/archiver-handler.ts';
+import { createArchiverHandler } from '../archive/handler.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import { createCallbackHandler } from '../callback/handler.ts';
 import { callbackSignature } from '../callback/signature.ts';

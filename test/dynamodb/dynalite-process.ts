@@ -25,8 +25,6 @@ export class DynaliteProcess {
       child.once('message', (message: { url?: string }) => (message.url ? resolve(message.url) : reject(new Error('dynalite did not start'))));
       child.once('exit', (code) => reject(new Error(`dynalite exited with ${code}`)));
     });
-    process.env.AWS_ACCESS_KEY_ID ??= 'test';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
     return this.#url;
   }
 

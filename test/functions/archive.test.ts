@@ -2,7 +2,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createArchiverHandler } from '../../lib/archive/archiver-handler.ts';
+import { createArchiverHandler } from '../../lib/archive/handler.ts';
 import { ArchiverEnvSchema, loadEnv } from '../../lib/config.ts';
 import { lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';

@@ -24,8 +24,6 @@ let invoke: (body: string, overrides?: { method?: string; headers?: Record<strin
 beforeAll(async () => {
   s3 = new S3TestServer();
   await s3.start();
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   const env = s3.clientEnv();
   access = openArchive({ ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!, ARCHIVE_PREFIX: 'cb/', S3_ENDPOINT: env.S3_ENDPOINT, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true });
   clock = new ManualClock(Date.now());

@@ -32,8 +32,6 @@ beforeAll(async () => {
   stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'done', status: 3, stopReason: 'StopByAPI' });
   s3 = new S3TestServer();
   await s3.start();
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   const env = s3.clientEnv();
   const handler = createCallbackHandler({
     access: openArchive({ ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!, ARCHIVE_PREFIX: '', S3_ENDPOINT: env.S3_ENDPOINT, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true }),

@@ -4,7 +4,7 @@
  * the function that made it, its action, its target and whether an S3 key was missing. The IAM
  * evaluation (test/iam/iam.test.ts, run after the suites) reads these files.
  *
- * The function is told by the call stack (lib/archive/archiver*, lib/callback/, lib/lookup/) or,
+ * The function is told by the call stack (lib/archive/archiver.ts and handler.ts, lib/callback/, lib/lookup/) or,
  * for the quota table, by the client's user agent (rtc-segment-tasks/<function>); calls made by
  * test scaffolding (seeding a bucket) belong to no function and are not evaluated.
  */
@@ -30,7 +30,7 @@ export interface RecordedCall {
 }
 
 const FUNCTION_OF_FRAME: Array<[RegExp, RecordedCall['fn']]> = [
-  [/\/lib\/archive\/archiver(-handler)?\.ts/, 'archive'],
+  [/\/lib\/archive\/(archiver|handler)\.ts/, 'archive'],
   [/\/lib\/callback\//, 'callback'],
   [/\/lib\/lookup\//, 'lookup'],
 ];

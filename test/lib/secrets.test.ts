@@ -10,8 +10,6 @@ let endpoint: string;
 beforeAll(async () => {
   ssm = new SsmTestServer();
   endpoint = await ssm.start();
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   process.env.AWS_REGION ??= 'us-east-1';
 });
 afterAll(() => ssm.stop());

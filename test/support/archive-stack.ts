@@ -19,9 +19,6 @@ export interface ArchiveStack {
 export async function startArchiveStack(prefix = 'archive/'): Promise<ArchiveStack> {
   const s3 = new S3TestServer();
   await s3.start();
-  const env = s3.clientEnv();
-  process.env.AWS_ACCESS_KEY_ID ??= env.AWS_ACCESS_KEY_ID;
-  process.env.AWS_SECRET_ACCESS_KEY ??= env.AWS_SECRET_ACCESS_KEY;
   const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
   const keys = new ArchiveKeys(prefix);
   return {

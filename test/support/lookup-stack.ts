@@ -38,8 +38,6 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
   const s3 = options.archive ? new S3TestServer() : undefined;
   if (s3) {
     await s3.start();
-    process.env.AWS_ACCESS_KEY_ID ??= 'test';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   }
   const archiveEnv = s3 ? s3.clientEnv() : {};
   delete archiveEnv.AWS_ACCESS_KEY_ID;

@@ -1,7 +1,8 @@
 /**
  * The one place where errors become responses: every error is turned into an AppError, logged
- * once, and handed to @middy/http-error-handler as an exposed error whose message is the
- * Volcengine error envelope. It also gives each request its RequestId and logs its outcome.
+ * once, and answered in Volcengine's error envelope (the response is set here, so
+ * @middy/http-error-handler, still in the pipeline, only answers what escapes this middleware).
+ * It also gives each request its RequestId and logs its outcome.
  */
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -44,11 +45,11 @@ export function volcEnvelope(options: { region: string; logger: Logger }): Middl
         logger.error('request failed', { requestId: state.requestId, code: error.code, upstream: error.upstream, error: error.cause ?? error });
       }
       finished(request, error.statusCode, { code: error.code, upstreamCode: error.upstream?.code, upstreamRequestId: error.upstream?.requestId });
-      request.error = Object.assign(new Error(errorBody(state, region, error)), {
+      request.response = {
         statusCode: error.statusCode,
-        expose: true,
-        headers: { 'Cache-Control': 'no-store', ...error.headers },
-      });
+        headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...error.headers },
+        body: errorBody(state, region, error),
+      };
     },
   };
 }
