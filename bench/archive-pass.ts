@@ -7,7 +7,12 @@ import { WatchRegistry } from '../lib/archive/watch-registry.ts';
 import { VolcClient } from '../lib/volc/client.ts';
 import { TokenBucket } from '../lib/volc/rate-limiter.ts';
 
-const store = new S3ObjectStore({ bucket: process.env.BENCH_BUCKET!, endpoint: process.env.BENCH_S3!, region: 'us-east-1', forcePathStyle: true });
+const store = new S3ObjectStore({
+  bucket: process.env.BENCH_BUCKET!,
+  endpoint: process.env.BENCH_S3!,
+  region: 'us-east-1',
+  forcePathStyle: true,
+});
 const keys = new ArchiveKeys('');
 const started = performance.now();
 const summary = await runArchiver({
@@ -31,4 +36,5 @@ const summary = await runArchiver({
   unknownRetryMs: 15 * 60_000,
 });
 const maxRssMiB = process.resourceUsage().maxRSS / 1024;
-process.stdout.write(`RESULT ${JSON.stringify({ maxRssMiB, tasksPolled: summary.tasksPolled, errors: summary.errors, seconds: (performance.now() - started) / 1000 })}\n`);
+const result = { maxRssMiB, tasksPolled: summary.tasksPolled, errors: summary.errors, seconds: (performance.now() - started) / 1000 };
+process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);

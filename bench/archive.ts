@@ -25,9 +25,11 @@ import { aboveCapacity, ghosts, registrationBeforeStart, taskIdReuse, type Scena
 
 const CREDENTIALS = { accessKeyId: 'AKLTBENCHARCHIVER', secretAccessKey: 'bench-archiver-secret' };
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
 
-async function withStack<T>(emulatorOptions: { qpsLimit: number }, work: (emulator: VolcEmulator, s3: S3TestServer) => Promise<T>): Promise<T> {
+async function withStack<T>(
+  emulatorOptions: { qpsLimit: number },
+  work: (emulator: VolcEmulator, s3: S3TestServer) => Promise<T>,
+): Promise<T> {
   const emulator = new VolcEmulator({ credentials: [CREDENTIALS], qpsLimits: { GetSegmentTask: emulatorOptions.qpsLimit } });
   await emulator.start();
   const s3 = new S3TestServer();
@@ -43,13 +45,17 @@ async function withStack<T>(emulatorOptions: { qpsLimit: number }, work: (emulat
 async function seedWatched(emulator: VolcEmulator, store: ObjectStore, keys: ArchiveKeys, count: number): Promise<void> {
   const start = Date.now();
   const ids = Array.from({ length: count }, (_, i) => `task-${String(i).padStart(6, '0')}`);
-  for (const [i, id] of ids.entries()) emulator.seedTask({ appId: 'bench-app', roomId: `room-${i % 100}`, taskId: id, startTime: start - (i % 3600) * 1000 });
+  for (const [i, id] of ids.entries())
+    emulator.seedTask({ appId: 'bench-app', roomId: `room-${i % 100}`, taskId: id, startTime: start - (i % 3600) * 1000 });
   for (let i = 0; i < ids.length; i += 256) {
     await Promise.all(
       ids.slice(i, i + 256).map((id, j) => {
         const n = i + j;
         const address = { appId: 'bench-app', roomId: `room-${n % 100}`, taskId: id };
-        return store.putJson(keys.registryEntry({ deadline: start - (n % 3600) * 1000 + WINDOW_MS, state: 'known', nextPollAt: 0, address }), {});
+        return store.putJson(
+          keys.registryEntry({ deadline: start - (n % 3600) * 1000 + WINDOW_MS, state: 'known', nextPollAt: 0, address }),
+          {},
+        );
       }),
     );
   }
@@ -93,7 +99,10 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
     figures.archiver_calls_per_s = round(calls / seconds, 2);
     figures.archiver_qps_use = round(calls / seconds / budget);
     figures.archiver_throttles = throttled + summary.throttled;
-    console.log(`archiver: ${round(calls / seconds, 1)} calls/s against a ${budget}/s budget (×${figures.archiver_qps_use}, goal ≥ 0.95), ${figures.archiver_throttles} throttled (goal 0), ${summary.tasksPolled} tasks`);
+    console.log(
+      `archiver: ${round(calls / seconds, 1)} calls/s against a ${budget}/s budget (×${figures.archiver_qps_use}, goal ≥ 0.95), ` +
+        `${figures.archiver_throttles} throttled (goal 0), ${summary.tasksPolled} tasks`,
+    );
   });
 }
 
@@ -122,7 +131,8 @@ export async function benchPass(figures: Record<string, number>): Promise<void> 
     figures.pass_list_calls = s3.counts.LIST - lists;
     figures.pass_list_calls_limit = Math.floor(count / 1000) + 1;
     console.log(
-      `pass: ${result.tasksPolled} of ${count} tasks in ${round(result.seconds, 1)} s; peak RSS ${figures.pass_peak_rss_mib} MiB (goal ≤ 256); ` +
+      `pass: ${result.tasksPolled} of ${count} tasks in ${round(result.seconds, 1)} s; ` +
+        `peak RSS ${figures.pass_peak_rss_mib} MiB (goal ≤ 256); ` +
         `${figures.pass_list_calls} LIST calls (goal ≤ ${figures.pass_list_calls_limit})`,
     );
   });
@@ -152,8 +162,10 @@ export async function simulateScenarios(figures: Record<string, number>): Promis
     figures[`${prefix}_lag_max_s`] = round(result.lag.max, 1);
     figures[`${prefix}_wall_s`] = s.wallSeconds;
     console.log(
-      `simulation ${label}: ${s.runsInScenario} runs, ${s.ghosts} ghosts over ${input.hours} h in ${s.wallSeconds} s; not settled ${s.runsDiscoveredNotSettled}, ` +
-        `wrong-run lookups ${s.wrongRunLookups}, final snapshots missed ${result.finalSnapshotsMissed}, ghost polls ≤ ${s.ghostMaxPolls} (≥ ${s.ghostMinPollIntervalMinutes} min apart), ` +
+      `simulation ${label}: ${s.runsInScenario} runs, ${s.ghosts} ghosts over ${input.hours} h in ${s.wallSeconds} s; ` +
+        `not settled ${s.runsDiscoveredNotSettled}, ` +
+        `wrong-run lookups ${s.wrongRunLookups}, final snapshots missed ${result.finalSnapshotsMissed}, ` +
+        `ghost polls ≤ ${s.ghostMaxPolls} (≥ ${s.ghostMinPollIntervalMinutes} min apart), ` +
         `lag p50 ${figures[`${prefix}_lag_p50_s`]} s / p95 ${figures[`${prefix}_lag_p95_s`]} s / max ${figures[`${prefix}_lag_max_s`]} s`,
     );
   }

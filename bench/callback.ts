@@ -20,15 +20,33 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
     const env = s3.clientEnv();
     const secret = 'bench-callback-secret';
     const handler = createCallbackHandler({
-      access: openArchive({ ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!, ARCHIVE_PREFIX: '', S3_ENDPOINT: env.S3_ENDPOINT, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true }, { maxAttempts: 2, requestTimeoutMs: 1000 }),
-      settings: { secretFor: async (appId) => (appId === 'bench-app' ? secret : undefined), maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 },
+      access: openArchive(
+        {
+          ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!,
+          ARCHIVE_PREFIX: '',
+          S3_ENDPOINT: env.S3_ENDPOINT,
+          S3_REGION: 'us-east-1',
+          S3_FORCE_PATH_STYLE: true,
+        },
+        { maxAttempts: 2, requestTimeoutMs: 1000 },
+      ),
+      settings: {
+        secretFor: async (appId) => (appId === 'bench-app' ? secret : undefined),
+        maxSkewMs: 600_000,
+        maxBodyBytes: 65_536,
+        budgetMs: 4_000,
+      },
       logger: new Logger({ serviceName: 'bench', logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'Bench', serviceName: 'bench' }),
       region: 'cn-north-1',
     });
     const emulator = new VolcEmulator({ credentials: [] });
-    const tasks = Array.from({ length: 100 }, (_, i) => emulator.seedTask({ appId: 'bench-app', roomId: `room-${i % 10}`, taskId: `task-${i}` }));
-    const events = tasks.flatMap((task) => Array.from({ length: 10 }, (_, sequence) => JSON.stringify(emulator.segmentEvent(task, secret, { sequence }))));
+    const tasks = Array.from({ length: 100 }, (_, i) =>
+      emulator.seedTask({ appId: 'bench-app', roomId: `room-${i % 10}`, taskId: `task-${i}` }),
+    );
+    const events = tasks.flatMap((task) =>
+      Array.from({ length: 10 }, (_, sequence) => JSON.stringify(emulator.segmentEvent(task, secret, { sequence }))),
+    );
     const event = (body: string) => ({
       version: '2.0',
       rawPath: '/callbacks/volcengine',

@@ -71,7 +71,15 @@ export async function benchQuota(figures: Record<string, number>): Promise<void>
     const writesBefore = (await dynalite.counts()).UpdateItem ?? 0;
     const instances = Promise.all(
       Array.from({ length: INSTANCES }, () =>
-        lookupInstances({ emulatorUrl: emulator.url, dynamodbUrl: dynalite.url, tasks, start, durationMs: DURATION_MS, instances: 1, rate: OFFERED_PER_INSTANCE }),
+        lookupInstances({
+          emulatorUrl: emulator.url,
+          dynamodbUrl: dynalite.url,
+          tasks,
+          start,
+          durationMs: DURATION_MS,
+          instances: 1,
+          rate: OFFERED_PER_INSTANCE,
+        }),
       ),
     );
     await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
@@ -96,9 +104,12 @@ export async function benchQuota(figures: Record<string, number>): Promise<void>
     figures.quota_added_p50_ms = round(percentile(added, 0.5), 2);
     figures.quota_added_p99_ms = round(percentile(added, 0.99), 2);
     console.log(
-      `quota: ${round(useful, 1)} useful calls/s = ×${figures.quota_useful_fraction} of 60 (goal ≥ 0.95) at 2.5× offered load from ${INSTANCES} instances + the archiver; ` +
-        `${figures.quota_throttles} throttles (goal 0); busiest second ${figures.quota_busiest_second} (goal ≤ 60); ${figures.quota_writes_per_call} DynamoDB writes per call (goal ≤ 1); ` +
-        `added latency p50 ${figures.quota_added_p50_ms} ms / p99 ${figures.quota_added_p99_ms} ms against dynalite on loopback (local); lookups answered ${JSON.stringify(lookupStatuses)}; ` +
+      `quota: ${round(useful, 1)} useful calls/s = ×${figures.quota_useful_fraction} of 60 (goal ≥ 0.95) ` +
+        `at 2.5× offered load from ${INSTANCES} instances + the archiver; ` +
+        `${figures.quota_throttles} throttles (goal 0); busiest second ${figures.quota_busiest_second} (goal ≤ 60); ` +
+        `${figures.quota_writes_per_call} DynamoDB writes per call (goal ≤ 1); ` +
+        `added latency p50 ${figures.quota_added_p50_ms} ms / p99 ${figures.quota_added_p99_ms} ms against dynalite on loopback (local); ` +
+        `lookups answered ${JSON.stringify(lookupStatuses)}; ` +
         `table requests ${JSON.stringify(counts)}`,
     );
     console.log(

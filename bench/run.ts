@@ -62,7 +62,17 @@ async function opsPerSecond(fn: () => unknown | Promise<unknown>, { rounds = 5, 
 async function benchSigner(): Promise<void> {
   let tick = Date.UTC(2026, 10, 25, 8, 0, 0);
   const ours = () =>
-    signVolcRequest({ ...CREDENTIALS, region: 'cn-north-1', service: 'rtc', method: 'GET', path: '/', query: QUERY, headers: {}, body: '', date: (tick += 1000) });
+    signVolcRequest({
+      ...CREDENTIALS,
+      region: 'cn-north-1',
+      service: 'rtc',
+      method: 'GET',
+      path: '/',
+      query: QUERY,
+      headers: {},
+      body: '',
+      date: (tick += 1000),
+    });
   const params = Object.fromEntries(QUERY);
   const sdk = () => {
     const signer = new SdkSigner({ region: 'cn-north-1', method: 'GET', pathname: '/', params: { ...params }, headers: {} }, 'rtc');
@@ -71,7 +81,14 @@ async function benchSigner(): Promise<void> {
   const smithy = new SignatureV4({ service: 'rtc', region: 'cn-north-1', credentials: CREDENTIALS, sha256: Hash.bind(null, 'sha256') });
   const smithySign = () =>
     smithy.sign(
-      { method: 'GET', protocol: 'https:', hostname: 'rtc.volcengineapi.com', path: '/', query: { ...params }, headers: { host: 'rtc.volcengineapi.com' } },
+      {
+        method: 'GET',
+        protocol: 'https:',
+        hostname: 'rtc.volcengineapi.com',
+        path: '/',
+        query: { ...params },
+        headers: { host: 'rtc.volcengineapi.com' },
+      },
       { signingDate: new Date((tick += 1000)) },
     );
   const oursRate = await opsPerSecond(ours);
@@ -80,11 +97,17 @@ async function benchSigner(): Promise<void> {
   figures.signer_ops_per_s = Math.round(oursRate);
   figures.signer_vs_sdk = round(oursRate / sdkRate);
   figures.signer_vs_smithy = round(oursRate / smithyRate);
-  console.log(`signer: ${fmt(oursRate)}/s; official SDK ${fmt(sdkRate)}/s (×${figures.signer_vs_sdk}, goal ≥ 20); smithy+hash-node ${fmt(smithyRate)}/s (×${figures.signer_vs_smithy}, goal ≥ 3)`);
+  console.log(
+    `signer: ${fmt(oursRate)}/s; official SDK ${fmt(sdkRate)}/s (×${figures.signer_vs_sdk}, goal ≥ 20); ` +
+      `smithy+hash-node ${fmt(smithyRate)}/s (×${figures.signer_vs_smithy}, goal ≥ 3)`,
+  );
 }
 
 async function startEmulatorProcess(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/emulator-process.ts'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/emulator-process.ts'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env },
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk) => {
@@ -134,7 +157,11 @@ function bundle(options: Pick<BuildOptions, 'stdin' | 'entryPoints' | 'outfile'>
 async function loadShippedClient(): Promise<{ VolcClient: typeof VolcClientType; TokenBucket: typeof TokenBucketType }> {
   const outfile = join('dist', 'bench', 'volc-client.mjs');
   await bundle({
-    stdin: { contents: "export { VolcClient } from './lib/volc/client.ts'; export { TokenBucket } from './lib/volc/rate-limiter.ts';", resolveDir: process.cwd(), loader: 'ts' },
+    stdin: {
+      contents: "export { VolcClient } from './lib/volc/client.ts'; export { TokenBucket } from './lib/volc/rate-limiter.ts';",
+      resolveDir: process.cwd(),
+      loader: 'ts',
+    },
     outfile,
   });
   return import(pathToFileURL(resolve(outfile)).href);
@@ -157,7 +184,14 @@ async function benchClient(): Promise<void> {
       const result = await client.getSegmentTask('2023-11-01', address, { timeoutMs: 5000 });
       if (result.task?.Status !== 2) throw new Error('unexpected answer');
     };
-    const service = new Service({ host: new URL(emulator.url).host, protocol: 'http:', region: 'cn-north-1', serviceName: 'rtc', accessKeyId: CREDENTIALS.accessKeyId, secretKey: CREDENTIALS.secretAccessKey });
+    const service = new Service({
+      host: new URL(emulator.url).host,
+      protocol: 'http:',
+      region: 'cn-north-1',
+      serviceName: 'rtc',
+      accessKeyId: CREDENTIALS.accessKeyId,
+      secretKey: CREDENTIALS.secretAccessKey,
+    });
     const getTask = service.createAPI('GetSegmentTask', { Version: '2023-11-01', method: 'GET' });
     const sdk = async () => {
       const result = await getTask({ AppId: address.appId, RoomId: address.roomId, TaskId: address.taskId });
@@ -174,7 +208,8 @@ async function benchClient(): Promise<void> {
     figures.client_cpu_vs_sdk = round(oursCpu / sdkCpu);
     figures.client_transport_floor_us = round(floorCpu);
     console.log(
-      `client: ${round(oursCpu)} µs CPU per GetSegmentTask; official SDK Service ${round(sdkCpu)} µs (×${figures.client_cpu_vs_sdk}, goal ≤ 0.3); ` +
+      `client: ${round(oursCpu)} µs CPU per GetSegmentTask; ` +
+        `official SDK Service ${round(sdkCpu)} µs (×${figures.client_cpu_vs_sdk}, goal ≤ 0.3); ` +
         `bare undici request ${round(floorCpu)} µs`,
     );
   } finally {
@@ -222,10 +257,19 @@ function codeSize(name: string): { staticKiB: number; allKiB: number } {
 
 /** Median wall time of importing `file` in a fresh Node process. */
 function coldImportMs(file: string, runs = 9): number {
-  const script = `const t=performance.now();await import(${JSON.stringify(`${process.cwd()}/${file}`)});process.stdout.write(String(performance.now()-t));`;
-  const env = { ...process.env, VOLC_ACCESS_KEY_ID: 'AKLTBENCH', VOLC_SECRET_ACCESS_KEY: 'bench', ARCHIVE_BUCKET: 'bench-bucket', CALLBACK_SECRETS: '{"bench-app":"bench"}', POWERTOOLS_LOG_LEVEL: 'SILENT' };
+  const target = JSON.stringify(`${process.cwd()}/${file}`);
+  const script = `const t=performance.now();await import(${target});process.stdout.write(String(performance.now()-t));`;
+  const env = {
+    ...process.env,
+    VOLC_ACCESS_KEY_ID: 'AKLTBENCH',
+    VOLC_SECRET_ACCESS_KEY: 'bench',
+    ARCHIVE_BUCKET: 'bench-bucket',
+    CALLBACK_SECRETS: '{"bench-app":"bench"}',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  };
   const times: number[] = [];
-  for (let i = 0; i < runs; i++) times.push(Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env }).toString()));
+  for (let i = 0; i < runs; i++)
+    times.push(Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env }).toString()));
   return median(times);
 }
 

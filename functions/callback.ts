@@ -9,7 +9,12 @@ const env = loadEnv(CallbackEnvSchema, process.env);
 
 export const handler = createCallbackHandler({
   access: openArchive(env, { maxAttempts: 2, requestTimeoutMs: env.CALLBACK_STORAGE_TIMEOUT_MS }),
-  settings: { secretFor: callbackSecretsFromEnv(env), maxSkewMs: env.CALLBACK_MAX_SKEW_MS, maxBodyBytes: env.CALLBACK_MAX_BODY_BYTES, budgetMs: env.CALLBACK_BUDGET_MS },
+  settings: {
+    secretFor: callbackSecretsFromEnv(env),
+    maxSkewMs: env.CALLBACK_MAX_SKEW_MS,
+    maxBodyBytes: env.CALLBACK_MAX_BODY_BYTES,
+    budgetMs: env.CALLBACK_BUDGET_MS,
+  },
   logger: createLogger('callback'),
   metrics: createMetrics('callback'),
   region: env.VOLC_REGION,

@@ -14,7 +14,7 @@ const booleanFrom = (fallback: boolean) =>
     .transform((value) => value === 'true' || value === '1');
 
 /** The name of an SSM parameter (SecureString, or /aws/reference/secretsmanager/…) holding a secret. */
-const ParameterName = z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an SSM parameter name starting with "/"');
+const ParameterName = z.string().regex(/^\/[A-Za-z0-9_./-]+$/, 'must be an SSM parameter name starting with "/"');
 
 /** How secrets held in SSM are read: the endpoint (tests) and how long a value is cached. */
 const SecretsEnvShape = {
@@ -37,8 +37,11 @@ const VolcEnvShape = {
   ...SecretsEnvShape,
 };
 
-const oneCredentialSource = (env: { VOLC_ACCESS_KEY_ID?: string | undefined; VOLC_SECRET_ACCESS_KEY?: string | undefined; VOLC_CREDENTIALS_PARAMETER?: string | undefined }) =>
-  (env.VOLC_CREDENTIALS_PARAMETER !== undefined) !== (env.VOLC_ACCESS_KEY_ID !== undefined && env.VOLC_SECRET_ACCESS_KEY !== undefined);
+const oneCredentialSource = (env: {
+  VOLC_ACCESS_KEY_ID?: string | undefined;
+  VOLC_SECRET_ACCESS_KEY?: string | undefined;
+  VOLC_CREDENTIALS_PARAMETER?: string | undefined;
+}) => (env.VOLC_CREDENTIALS_PARAMETER !== undefined) !== (env.VOLC_ACCESS_KEY_ID !== undefined && env.VOLC_SECRET_ACCESS_KEY !== undefined);
 const CREDENTIAL_SOURCE_MESSAGE = {
   message: 'set either VOLC_CREDENTIALS_PARAMETER (deployed) or both VOLC_ACCESS_KEY_ID and VOLC_SECRET_ACCESS_KEY (local), not both',
   path: ['VOLC_ACCESS_KEY_ID'],
@@ -50,7 +53,10 @@ const CREDENTIAL_SOURCE_MESSAGE = {
  * @example { "QUOTA_TABLE": "rtc-segment-tasks-quota", "VOLC_ACCOUNT_QPS": "60", "ARCHIVE_QPS": "12" }
  */
 const QuotaEnvShape = {
-  QUOTA_TABLE: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name').optional(),
+  QUOTA_TABLE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')
+    .optional(),
   /** For DynamoDB-compatible endpoints (tests, the local stack); empty for AWS. */
   DYNAMODB_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   /** GetSegmentTask calls per second for the whole account; lower it to leave room for other systems. */
@@ -72,12 +78,21 @@ const SHARE_MESSAGE = { message: 'ARCHIVE_QPS must be below VOLC_ACCOUNT_QPS (lo
  * @example { "ARCHIVE_BUCKET": "rtc-segment-archive", "S3_REGION": "us-east-1" }
  */
 export const ArchiveStorageEnvShape = {
-  ARCHIVE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid bucket name').optional(),
+  ARCHIVE_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid bucket name')
+    .optional(),
   /** Key prefix inside the bucket, e.g. "rtc/" (empty by default). */
-  ARCHIVE_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or end with "/"').default(''),
+  ARCHIVE_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or end with "/"')
+    .default(''),
   /** For S3-compatible stores (Volcengine TOS, MinIO); empty for AWS S3. */
   S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  S3_REGION: z.string().min(1).default(process.env.AWS_REGION ?? 'us-east-1'),
+  S3_REGION: z
+    .string()
+    .min(1)
+    .default(process.env.AWS_REGION ?? 'us-east-1'),
   S3_FORCE_PATH_STYLE: booleanFrom(false),
 };
 
@@ -174,40 +189,44 @@ export function loadEnv<S extends z.ZodType>(schema: S, env: Record<string, stri
  * Callback SecretKeys by AppId.
  * @example { "661e3b4c9a5f7d0012a543cf": "my-callback-secret" }
  */
-export const CallbackSecretsSchema = z.record(z.string().min(1), z.string().min(1)).refine((map) => Object.keys(map).length > 0, 'must name at least one AppId');
+export const CallbackSecretsSchema = z
+  .record(z.string().min(1), z.string().min(1))
+  .refine((map) => Object.keys(map).length > 0, 'must name at least one AppId');
 
 /**
  * Environment of the callback function. CALLBACK_SECRETS maps each AppId to its callback SecretKey.
  * @example { "CALLBACK_SECRETS": "{\"661e3b4c9a5f7d0012a543cf\":\"…\"}", "ARCHIVE_BUCKET": "rtc-segment-archive" }
  */
-export const CallbackEnvSchema = z.object({
-  /** The region named in the answers' ResponseMetadata, as for the lookups. */
-  VOLC_REGION: VolcEnvShape.VOLC_REGION,
-  ...ArchiveStorageEnvShape,
-  ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
-  /** Deployed: an SSM SecureString (or /aws/reference/secretsmanager/…) holding the same JSON object. */
-  CALLBACK_SECRETS_PARAMETER: ParameterName.optional(),
-  ...SecretsEnvShape,
-  CALLBACK_SECRETS: z
-    .string()
-    .transform((text, context) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        context.addIssue({ code: 'custom', message: 'must be a JSON object of AppId to SecretKey' });
-        return z.NEVER;
-      }
-    })
-    .pipe(CallbackSecretsSchema)
-    .optional(),
-  /** Events whose EventTime is further than this from now are refused as replays. */
-  CALLBACK_MAX_SKEW_MS: intFrom(1_000, 24 * 3_600_000, 10 * 60_000),
-  CALLBACK_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 65_536),
-  /** Answer within this (Volcengine waits 5 s); past it the caller gets 503 and delivers again. */
-  CALLBACK_BUDGET_MS: intFrom(500, 4_900, 4_000),
-  CALLBACK_STORAGE_TIMEOUT_MS: intFrom(50, 4_000, 1_000),
-}).refine((env) => (env.CALLBACK_SECRETS === undefined) !== (env.CALLBACK_SECRETS_PARAMETER === undefined), {
-  message: 'set either CALLBACK_SECRETS_PARAMETER (deployed) or CALLBACK_SECRETS (local), not both',
-  path: ['CALLBACK_SECRETS'],
-});
+export const CallbackEnvSchema = z
+  .object({
+    /** The region named in the answers' ResponseMetadata, as for the lookups. */
+    VOLC_REGION: VolcEnvShape.VOLC_REGION,
+    ...ArchiveStorageEnvShape,
+    ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
+    /** Deployed: an SSM SecureString (or /aws/reference/secretsmanager/…) holding the same JSON object. */
+    CALLBACK_SECRETS_PARAMETER: ParameterName.optional(),
+    ...SecretsEnvShape,
+    CALLBACK_SECRETS: z
+      .string()
+      .transform((text, context) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          context.addIssue({ code: 'custom', message: 'must be a JSON object of AppId to SecretKey' });
+          return z.NEVER;
+        }
+      })
+      .pipe(CallbackSecretsSchema)
+      .optional(),
+    /** Events whose EventTime is further than this from now are refused as replays. */
+    CALLBACK_MAX_SKEW_MS: intFrom(1_000, 24 * 3_600_000, 10 * 60_000),
+    CALLBACK_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 65_536),
+    /** Answer within this (Volcengine waits 5 s); past it the caller gets 503 and delivers again. */
+    CALLBACK_BUDGET_MS: intFrom(500, 4_900, 4_000),
+    CALLBACK_STORAGE_TIMEOUT_MS: intFrom(50, 4_000, 1_000),
+  })
+  .refine((env) => (env.CALLBACK_SECRETS === undefined) !== (env.CALLBACK_SECRETS_PARAMETER === undefined), {
+    message: 'set either CALLBACK_SECRETS_PARAMETER (deployed) or CALLBACK_SECRETS (local), not both',
+    path: ['CALLBACK_SECRETS'],
+  });
 export type CallbackEnv = z.infer<typeof CallbackEnvSchema>;

@@ -86,14 +86,21 @@ export class SignatureMismatchError extends AppError {
 /** 400: a callback whose EventTime is outside the replay window. */
 export class InvalidTimestampError extends AppError {
   constructor(maxSkewMs: number) {
-    super(400, 'InvalidTimestamp', `EventTime must be within ${Math.round(maxSkewMs / 1000)} seconds of now; the event looks like a replay.`);
+    super(
+      400,
+      'InvalidTimestamp',
+      `EventTime must be within ${Math.round(maxSkewMs / 1000)} seconds of now; the event looks like a replay.`,
+    );
   }
 }
 
 /** 503: the archive could not be read or written in time; the caller may retry. */
 export class ArchiveUnavailableError extends AppError {
   constructor(cause: unknown) {
-    super(503, 'ServiceUnavailable.Archive', 'The archive could not be read or written; retry shortly.', { cause, headers: { 'Retry-After': '1' } });
+    super(503, 'ServiceUnavailable.Archive', 'The archive could not be read or written; retry shortly.', {
+      cause,
+      headers: { 'Retry-After': '1' },
+    });
   }
 }
 

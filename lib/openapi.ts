@@ -18,7 +18,10 @@ const ArchiveInfoSchema = SnapshotFileSchema.pick({ StartTime: true, Seq: true, 
 const ResultSchemas: Record<keyof typeof ACTION_QUERIES, z.ZodType> = {
   GetSegmentTask: z.object({ SegmentTask: SegmentTaskSchema, Archive: ArchiveInfoSchema.optional() }),
   WatchSegmentTask: z.object({ Watched: z.literal(true), AlreadyWatched: z.boolean() }),
-  ListSegmentTaskSnapshots: z.object({ StartTime: z.number().int(), Snapshots: z.array(ArchiveInfoSchema.extend({ SegmentTask: SegmentTaskSchema })) }),
+  ListSegmentTaskSnapshots: z.object({
+    StartTime: z.number().int(),
+    Snapshots: z.array(ArchiveInfoSchema.extend({ SegmentTask: SegmentTaskSchema })),
+  }),
   ListArchivedSegmentTasks: z.object({
     AppId: z.string(),
     RoomId: z.string(),
@@ -38,9 +41,16 @@ const ResponseMetadataSchema = z.object({
 
 const ErrorEnvelopeSchema = z.object({
   ResponseMetadata: ResponseMetadataSchema.extend({
-    Error: z.object({ Code: z.string(), Message: z.string(), UpstreamCode: z.string().optional(), UpstreamRequestId: z.string().optional() }),
+    Error: z.object({
+      Code: z.string(),
+      Message: z.string(),
+      UpstreamCode: z.string().optional(),
+      UpstreamRequestId: z.string().optional(),
+    }),
   }),
 });
+
+const requiredBy = (actions: string[]) => (actions.length ? `; required by ${actions.join(', ')}` : '');
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   const actions = Object.keys(ACTION_QUERIES) as Array<keyof typeof ACTION_QUERIES>;
@@ -54,14 +64,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       parameters.set(name, entry);
     }
   }
-  const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } } });
+  const errorResponse = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
+  });
   return {
     openapi: '3.1.0',
     info: {
       title: 'rtc-segment-tasks',
       version: '0.1.0',
       description:
-        'Volcengine RTC audio-segment task lookups (the same query a Volcengine client sends for GetSegmentTask), their archived history, and the Volcengine event callback. Every answer and error uses Volcengine\'s envelope.',
+        'Volcengine RTC audio-segment task lookups (the same query a Volcengine client sends for GetSegmentTask), ' +
+        "their archived history, and the Volcengine event callback. Every answer and error uses Volcengine's envelope.",
     },
     paths: {
       '/': {
@@ -76,13 +90,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               name,
               in: 'query',
               required: false,
-              description: `Used by ${entry.actions.join(', ')}${entry.requiredBy.length ? `; required by ${entry.requiredBy.join(', ')}` : ''}.`,
+              description: `Used by ${entry.actions.join(', ')}${requiredBy(entry.requiredBy)}.`,
               schema: entry.schema,
             })),
           ],
           responses: {
             '200': {
-              description: 'Result of the action, in Volcengine\'s envelope. GetSegmentTask answers from the archive carry Result.Archive.',
+              description: "Result of the action, in Volcengine's envelope. GetSegmentTask answers from the archive carry Result.Archive.",
               headers: {
                 'X-Answer-Source': { schema: { type: 'string', enum: ['volcengine', 'cache', 'archive'] } },
                 'X-Upstream-Request-Id': { schema: { type: 'string' } },
@@ -128,7 +142,14 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
     },
     components: {
-      securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (API Gateway IAM authorization)' } },
+      securitySchemes: {
+        sigv4: {
+          type: 'apiKey',
+          name: 'Authorization',
+          in: 'header',
+          description: 'AWS Signature Version 4 (API Gateway IAM authorization)',
+        },
+      },
       schemas: {
         ResponseMetadata: jsonSchema(ResponseMetadataSchema),
         ErrorEnvelope: jsonSchema(ErrorEnvelopeSchema),

@@ -37,7 +37,10 @@ for (const name of names) {
   const code = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.mjs'));
   const total = code.reduce((sum, [, output]) => sum + output.bytes, 0);
   const entry = code.find(([file]) => file === `dist/${name}/${name}.mjs`)?.[1].bytes ?? 0;
-  console.log(`dist/${name}/`.padEnd(20), `${(total / 1024).toFixed(1).padStart(8)} KiB code in ${code.length} files (entry ${(entry / 1024).toFixed(1)} KiB)`);
+  console.log(
+    `dist/${name}/`.padEnd(20),
+    `${(total / 1024).toFixed(1).padStart(8)} KiB code in ${code.length} files (entry ${(entry / 1024).toFixed(1)} KiB)`,
+  );
 }
 
 // The OpenAPI document, generated from the handlers' zod schemas.

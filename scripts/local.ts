@@ -65,7 +65,7 @@ async function startEmulatorIfNeeded(): Promise<string> {
 }
 
 async function loadFunction(name: string): Promise<Handler> {
-  const module = (await import(pathToFileURL(resolve("dist", name, `${name}.mjs`)).href)) as { handler: Handler };
+  const module = (await import(pathToFileURL(resolve('dist', name, `${name}.mjs`)).href)) as { handler: Handler };
   return module.handler;
 }
 
@@ -76,7 +76,8 @@ async function toHttpApiEvent(req: IncomingMessage): Promise<Record<string, unkn
   const body = Buffer.concat(chunks);
   const url = new URL(req.url ?? '/', `http://${host}:${port}`);
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  for (const [name, value] of Object.entries(req.headers))
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   const method = req.method ?? 'GET';
   return {
     version: '2.0',
@@ -89,7 +90,13 @@ async function toHttpApiEvent(req: IncomingMessage): Promise<Record<string, unkn
       accountId: 'local',
       apiId: 'local',
       domainName: `${host}:${port}`,
-      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? host, userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method,
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? host,
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: `${method} ${url.pathname}`,
       stage: '$default',
@@ -152,7 +159,18 @@ async function main(): Promise<void> {
 
   const base = `http://${host}:${(server.address() as AddressInfo).port}`;
   const stackEnv = Object.fromEntries(
-    ['VOLC_ENDPOINT', 'VOLC_ACCESS_KEY_ID', 'VOLC_SECRET_ACCESS_KEY', 'VOLC_SESSION_TOKEN', 'ARCHIVE_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'QUOTA_TABLE', 'DYNAMODB_ENDPOINT']
+    [
+      'VOLC_ENDPOINT',
+      'VOLC_ACCESS_KEY_ID',
+      'VOLC_SECRET_ACCESS_KEY',
+      'VOLC_SESSION_TOKEN',
+      'ARCHIVE_BUCKET',
+      'S3_ENDPOINT',
+      'S3_REGION',
+      'S3_FORCE_PATH_STYLE',
+      'QUOTA_TABLE',
+      'DYNAMODB_ENDPOINT',
+    ]
       .filter((name) => process.env[name] !== undefined && !(upstream.includes('your credentials') && name.startsWith('VOLC_')))
       .map((name) => [name, process.env[name]]),
   );
@@ -160,18 +178,24 @@ async function main(): Promise<void> {
   stops.push(async () => rmSync(STACK_FILE, { force: true }));
   console.log(`rtc-segment-tasks local stack on ${base}, answering from ${upstream}`);
   console.log(`Quota: table ${process.env.QUOTA_TABLE} in dynalite at ${quotaUrl}, shared by the lookups and npm run archive:once`);
-  console.log(`Archive: local S3-protocol server at ${s3Url}, bucket ${process.env.ARCHIVE_BUCKET}, data in ${LOCAL_DATA}/s3 (npm run archive:once runs the archiver)`);
+  console.log(
+    `Archive: local S3-protocol server at ${s3Url}, bucket ${process.env.ARCHIVE_BUCKET}, data in ${LOCAL_DATA}/s3 ` +
+      '(npm run archive:once runs the archiver)',
+  );
   console.log(`OpenAPI document: ${base}/openapi.json`);
   console.log(`Try:\n  curl '${base}/?Action=GetSegmentTask&Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task'`);
   if (demoEmulator) {
     // Like Volcengine, the emulator reports every produced segment (each Duration, 20 s) to the callback URL.
     const emulator = demoEmulator;
     let sequence = 0;
-    const send = () => void emulator.sendSegmentEvents(`${base}/callbacks/volcengine`, DEMO_CALLBACK_SECRETS, sequence++).catch(() => undefined);
+    const send = () =>
+      void emulator.sendSegmentEvents(`${base}/callbacks/volcengine`, DEMO_CALLBACK_SECRETS, sequence++).catch(() => undefined);
     const timer = setInterval(send, Number(process.env.DEMO_SEGMENT_INTERVAL_MS ?? 20_000));
     stops.push(async () => clearInterval(timer));
     send();
-    console.log(`Callbacks: POST ${base}/callbacks/volcengine (SecretKey for demo-app: demo-callback-secret); the emulator sends one per segment`);
+    console.log(
+      `Callbacks: POST ${base}/callbacks/volcengine (SecretKey for demo-app: demo-callback-secret); the emulator sends one per segment`,
+    );
   }
   console.log('Ctrl-C stops it.');
 }

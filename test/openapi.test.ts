@@ -17,7 +17,12 @@ describe('OpenAPI document', () => {
     const document = buildOpenApiDocument() as any;
     expect(JSON.parse(readFileSync('dist/openapi.json', 'utf8'))).toEqual(document);
     const parameters = document.paths['/'].get.parameters;
-    expect(parameters.find((p: any) => p.name === 'Action').schema.enum).toEqual(['GetSegmentTask', 'WatchSegmentTask', 'ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks']);
+    expect(parameters.find((p: any) => p.name === 'Action').schema.enum).toEqual([
+      'GetSegmentTask',
+      'WatchSegmentTask',
+      'ListSegmentTaskSnapshots',
+      'ListArchivedSegmentTasks',
+    ]);
     expect(parameters.find((p: any) => p.name === 'TaskId').schema.pattern).toBe('^[a-zA-Z0-9_@.-]{1,128}$');
     expect(document.components.schemas.CallbackEnvelope.required).toContain('Signature');
     expect(document.paths['/callbacks/volcengine'].post.security).toEqual([]);

@@ -18,7 +18,10 @@ export interface ArchiveAccess {
 }
 
 /** `limits` bound each S3 call; the lookup function keeps them tight so a slow bucket cannot hold up an answer. */
-export function openArchive(settings: ArchiveStorageSettings, limits: { maxAttempts?: number; requestTimeoutMs?: number } = {}): ArchiveAccess {
+export function openArchive(
+  settings: ArchiveStorageSettings,
+  limits: { maxAttempts?: number; requestTimeoutMs?: number } = {},
+): ArchiveAccess {
   const store = new S3ObjectStore({
     bucket: settings.ARCHIVE_BUCKET,
     endpoint: settings.S3_ENDPOINT,

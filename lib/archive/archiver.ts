@@ -6,7 +6,7 @@
  * It stops taking work when the Lambda time budget runs low; a failure leaves the entry in place.
  */
 import { runOf } from '../task.ts';
-import type { SegmentTaskUpstream } from '../upstream.ts';
+import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
 import type { ApiVersion } from '../volc/schemas.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
 import { beforePoll, decide, observe, type AnswerDecision } from './decision.ts';
@@ -137,7 +137,10 @@ class OutOfTime extends Error {
 async function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OutOfTime('the entry\'s work ran into the time kept for the end of the run')), Math.max(0, Math.min(ms, 2_147_483_647)));
+    timer = setTimeout(
+      () => reject(new OutOfTime("the entry's work ran into the time kept for the end of the run")),
+      Math.max(0, Math.min(ms, 2_147_483_647)),
+    );
   });
   work.catch(() => undefined);
   try {
@@ -164,9 +167,12 @@ class EntryWork {
     const before = beforePoll(entry, options.now());
     if (before.kind === 'skip') return this.kept(entry.deadline);
     if (before.kind === 'expire') return this.expire(entry, before.outcome);
-    let answer;
+    let answer: GetSegmentTaskResult;
     try {
-      answer = await options.upstream.getSegmentTask(options.version, entry.address, { timeoutMs: options.callTimeoutMs, priority: entry.deadline });
+      answer = await options.upstream.getSegmentTask(options.version, entry.address, {
+        timeoutMs: options.callTimeoutMs,
+        priority: entry.deadline,
+      });
     } catch (error) {
       if (error instanceof VolcBudgetExhaustedError || (error instanceof VolcApiError && error.throttled)) {
         summary.throttled++;
@@ -195,7 +201,13 @@ class EntryWork {
     }
     if (decision.superseded !== undefined) await this.supersede(entry, decision.superseded, now);
     const run = runOf(entry.address, decision.startTime);
-    const recorded = await options.archive.record(run, { task: decision.task, capturedAt: now, source: 'archiver', final: decision.final, upstreamRequestId: requestId });
+    const recorded = await options.archive.record(run, {
+      task: decision.task,
+      capturedAt: now,
+      source: 'archiver',
+      final: decision.final,
+      upstreamRequestId: requestId,
+    });
     if (recorded.outcome === 'written') {
       summary.snapshotsWritten++;
       if (recorded.previous) summary.archiveLagMs = Math.max(summary.archiveLagMs, now - Date.parse(recorded.previous.CapturedAt));

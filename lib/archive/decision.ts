@@ -61,7 +61,10 @@ export function observe(task: SegmentTask | undefined, now: number): Observation
 
 export function decide(entry: RegistryKeyFields, observation: Observation, now: number, policy: DecisionPolicy): AnswerDecision {
   if (observation.kind === 'drift') return { kind: 'keep', problem: observation.problem };
-  const wait: AnswerDecision = { kind: 'wait', target: { state: entry.state, startTime: startTimeOf(entry), nextPollAt: nextAsk(now, policy) } };
+  const wait: AnswerDecision = {
+    kind: 'wait',
+    target: { state: entry.state, startTime: startTimeOf(entry), nextPollAt: nextAsk(now, policy) },
+  };
   if (observation.kind === 'not-shown') return wait;
   const shown = observation.task;
   return isThisRegistrationsRun(entry, shown) ? observeRun(entry, shown, now, policy) : wait;
@@ -76,12 +79,24 @@ function isThisRegistrationsRun(entry: RegistryKeyFields, shown: SegmentTask & {
   return !(ended && shown.EndTime! < registeredAtOf(entry)! - REGISTRATION_GRACE_MS);
 }
 
-function observeRun(entry: RegistryKeyFields, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): AnswerDecision {
+function observeRun(
+  entry: RegistryKeyFields,
+  shown: SegmentTask & { StartTime: number },
+  now: number,
+  policy: DecisionPolicy,
+): AnswerDecision {
   const startTime = shown.StartTime;
   const final = isTerminalStatus(shown.Status) || now >= startTime + WINDOW_MS - policy.finalMarginMs;
   const earlier = startTimeOf(entry);
   const superseded = entry.state === 'known' && earlier !== undefined && startTime > earlier ? earlier : undefined;
-  return { kind: 'observe', task: shown, startTime, final, target: { state: 'known', startTime, nextPollAt: 0 }, ...(superseded === undefined ? {} : { superseded }) };
+  return {
+    kind: 'observe',
+    task: shown,
+    startTime,
+    final,
+    target: { state: 'known', startTime, nextPollAt: 0 },
+    ...(superseded === undefined ? {} : { superseded }),
+  };
 }
 
 /**

@@ -40,15 +40,27 @@ export function createArchiverHandler(deps: ArchiverDeps) {
       finalMarginMs: env.ARCHIVE_FINAL_MARGIN_MS,
       callTimeoutMs: env.ARCHIVE_CALL_TIMEOUT_MS,
       concurrency: env.ARCHIVE_CONCURRENCY,
-      timeLeftMs: () => (typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY),
+      timeLeftMs: () =>
+        typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY,
       safetyMs: env.ARCHIVE_SAFETY_MS,
       finishReserveMs: FINISH_RESERVE_MS,
       unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
       onError: (error, task) =>
         task
-          ? logger.warn('task left for the next run', { appId: task.address.appId, roomId: task.address.roomId, taskId: task.address.taskId, error })
+          ? logger.warn('task left for the next run', {
+              appId: task.address.appId,
+              roomId: task.address.roomId,
+              taskId: task.address.taskId,
+              error,
+            })
           : logger.error('the watch registry could not be listed; the next run starts over', { error }),
-      onSchemaDrift: (problem, task) => logger.warn('schema drift: entry kept', { appId: task.address.appId, roomId: task.address.roomId, taskId: task.address.taskId, problem }),
+      onSchemaDrift: (problem, task) =>
+        logger.warn('schema drift: entry kept', {
+          appId: task.address.appId,
+          roomId: task.address.roomId,
+          taskId: task.address.taskId,
+          problem,
+        }),
     });
     metrics.addMetric('TasksPolled', MetricUnit.Count, summary.tasksPolled);
     metrics.addMetric('SnapshotsWritten', MetricUnit.Count, summary.snapshotsWritten);
@@ -60,7 +72,8 @@ export function createArchiverHandler(deps: ArchiverDeps) {
     metrics.addMetric('FinalSnapshotsMissed', MetricUnit.Count, summary.finalSnapshotsMissed);
     metrics.addMetric('ArchiveLag', MetricUnit.Milliseconds, summary.archiveLagMs);
     if (deps.quota) addQuotaMetrics(metrics, deps.quota.drainStats());
-    if (summary.oldestDeadlineLeft !== undefined) metrics.addMetric('OldestDeadlineLeft', MetricUnit.Milliseconds, summary.oldestDeadlineLeft - now());
+    if (summary.oldestDeadlineLeft !== undefined)
+      metrics.addMetric('OldestDeadlineLeft', MetricUnit.Milliseconds, summary.oldestDeadlineLeft - now());
     logger.info('archive run finished', {
       ...summary,
       oldestDeadlineLeft: summary.oldestDeadlineLeft === undefined ? null : new Date(summary.oldestDeadlineLeft).toISOString(),

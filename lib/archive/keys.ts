@@ -51,11 +51,13 @@ function unsegment(part: string | undefined): string | undefined {
 
 /** A time as 13 digits; RangeError for anything that does not fit (a key the parser could not read). */
 export function timeDigits(ms: number): string {
-  if (!Number.isSafeInteger(ms) || ms < 0 || ms > LATEST_FIRST) throw new RangeError('a time in a key must be epoch ms of at most 13 digits');
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > LATEST_FIRST)
+    throw new RangeError('a time in a key must be epoch ms of at most 13 digits');
   return String(ms).padStart(TIME_DIGITS, '0');
 }
 
-const parseTime = (text: string | undefined): number | undefined => (text !== undefined && /^\d{13}$/.test(text) ? Number(text) : undefined);
+const parseTime = (text: string | undefined): number | undefined =>
+  text !== undefined && /^\d{13}$/.test(text) ? Number(text) : undefined;
 
 /** Event ids are arbitrary text; keys use their hash. */
 const eventKey = (eventId: string) => createHash('sha256').update(eventId).digest('hex');
@@ -135,7 +137,8 @@ export class ArchiveKeys {
 
   registryEntry(fields: RegistryKeyFields): string {
     const { address } = fields;
-    return `${this.registry}${timeDigits(fields.deadline)}${STATE_LETTER[fields.state]}/${timeDigits(fields.nextPollAt)}/${segment(address.appId)}/${segment(address.roomId)}/${segment(address.taskId)}`;
+    const ids = `${segment(address.appId)}/${segment(address.roomId)}/${segment(address.taskId)}`;
+    return `${this.registry}${timeDigits(fields.deadline)}${STATE_LETTER[fields.state]}/${timeDigits(fields.nextPollAt)}/${ids}`;
   }
 
   /** Reads a registry key back; undefined for anything that is not one of ours. */

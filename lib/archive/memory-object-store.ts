@@ -4,7 +4,15 @@
  * server. Same contract as S3ObjectStore: conditional writes, key-ordered pages of at most
  * 1,000 keys, continuation after the last key returned.
  */
-import { keysOf, PreconditionFailed, type ListOptions, type ListPage, type ObjectStore, type PutCondition, type StoredJson } from './object-store.ts';
+import {
+  keysOf,
+  PreconditionFailed,
+  type ListOptions,
+  type ListPage,
+  type ObjectStore,
+  type PutCondition,
+  type StoredJson,
+} from './object-store.ts';
 
 export class MemoryObjectStore implements ObjectStore {
   readonly #objects = new Map<string, { text: string; etag: string }>();
@@ -21,7 +29,8 @@ export class MemoryObjectStore implements ObjectStore {
   async putJson(key: string, value: unknown, condition?: PutCondition): Promise<string> {
     const current = this.#objects.get(key);
     if (condition && 'ifNoneMatch' in condition && current) throw new PreconditionFailed(`conditional write to ${key} lost`);
-    if (condition && 'ifMatch' in condition && current?.etag !== condition.ifMatch) throw new PreconditionFailed(`conditional write to ${key} lost`);
+    if (condition && 'ifMatch' in condition && current?.etag !== condition.ifMatch)
+      throw new PreconditionFailed(`conditional write to ${key} lost`);
     const etag = `"${++this.#version}"`;
     if (!current) this.#sorted.splice(this.#insertionPoint(key), 0, key);
     this.#objects.set(key, { text: JSON.stringify(value), etag });

@@ -89,7 +89,10 @@ export class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: options.maxAttempts ?? 3,
-      requestHandler: { connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000), requestTimeout: options.requestTimeoutMs ?? 5_000 },
+      requestHandler: {
+        connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
+        requestTimeout: options.requestTimeoutMs ?? 5_000,
+      },
     });
   }
 
@@ -120,7 +123,8 @@ export class S3ObjectStore implements ObjectStore {
       return answer.ETag ?? '';
     } catch (error) {
       // 409 ConditionalRequestConflict: AWS's answer to two conditional writes racing on one key.
-      if (statusOf(error) === 412 || statusOf(error) === 409) throw new PreconditionFailed(`conditional write to ${key} lost`, { cause: error });
+      if (statusOf(error) === 412 || statusOf(error) === 409)
+        throw new PreconditionFailed(`conditional write to ${key} lost`, { cause: error });
       throw error;
     }
   }
@@ -132,12 +136,12 @@ export class S3ObjectStore implements ObjectStore {
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     const answer = await this.#s3
       .send(
-      new ListObjectsV2Command({
-        Bucket: this.bucket,
-        Prefix: prefix,
-        MaxKeys: options.maxKeys ?? 1000,
-        ...(options.token ? { ContinuationToken: options.token } : {}),
-      }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          MaxKeys: options.maxKeys ?? 1000,
+          ...(options.token ? { ContinuationToken: options.token } : {}),
+        }),
       )
       .catch((error: unknown) => {
         if (options.token && statusOf(error) === 400) throw new InvalidListToken('the continuation token was refused', { cause: error });

@@ -50,7 +50,8 @@ export type RegistrationVia = RegistryEntry['Via'];
 
 /**
  * Why a run's watching ended without its final snapshot.
- * @example { "FormatVersion": 2, "Outcome": "superseded", "At": "2026-11-28T08:00:00.000Z", "HadSnapshot": true, "StartTime": 1795593600000 }
+ * @example { "FormatVersion": 2, "Outcome": "superseded", "At": "2026-11-28T08:00:00.000Z", "HadSnapshot": true,
+ *   "StartTime": 1795593600000 }
  */
 export const RetiredFileSchema = z.object({
   FormatVersion: z.literal(SNAPSHOT_FORMAT_VERSION),
@@ -64,7 +65,8 @@ export type RetiredFile = z.infer<typeof RetiredFileSchema>;
 
 /**
  * A registration Volcengine never showed a run for, 72 hours after it was made (or after its announced StartTime).
- * @example { "FormatVersion": 2, "Outcome": "not-found", "At": "2026-11-28T08:00:00.000Z", "RegisteredAt": "2026-11-25T08:00:00.000Z", "AnnouncedStartTime": null }
+ * @example { "FormatVersion": 2, "Outcome": "not-found", "At": "2026-11-28T08:00:00.000Z",
+ *   "RegisteredAt": "2026-11-25T08:00:00.000Z", "AnnouncedStartTime": null }
  */
 export const NotFoundFileSchema = z.object({
   FormatVersion: z.literal(SNAPSHOT_FORMAT_VERSION),

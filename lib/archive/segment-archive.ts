@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { RunAddress, TaskAddress } from '../task.ts';
 import { stripSecrets, type SegmentTask } from '../volc/schemas.ts';
-import { ArchiveKeys } from './keys.ts';
+import type { ArchiveKeys } from './keys.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { InvalidListToken, PreconditionFailed, type ObjectStore, type StoredJson } from './object-store.ts';
 import { SNAPSHOT_FORMAT_VERSION, SnapshotFileSchema, type RetiredFile, type SnapshotFile } from './schemas.ts';
@@ -91,7 +91,8 @@ export class SegmentArchive {
       const current = await this.store.getJson(this.keys.latest(run));
       const previous = current && parseSnapshot(current);
       if (previous && addsNothing(previous, hash, input)) return { outcome: 'unchanged', previous, latest: previous };
-      if (!previous) await this.store.putJson(this.keys.runIndexEntry(run), { FormatVersion: SNAPSHOT_FORMAT_VERSION, StartTime: run.startTime });
+      if (!previous)
+        await this.store.putJson(this.keys.runIndexEntry(run), { FormatVersion: SNAPSHOT_FORMAT_VERSION, StartTime: run.startTime });
       const snapshot = this.#snapshot(run, input, task, hash, (previous?.Seq ?? 0) + 1);
       if (!(await this.#append(run, snapshot, current?.etag))) continue;
       try {
@@ -123,7 +124,10 @@ export class SegmentArchive {
     };
   }
 
-  /** Appends `snapshot` to the run's log; false when another writer took its Seq first (latest.json is then rolled forward to that entry). */
+  /**
+   * Appends `snapshot` to the run's log; false when another writer took its Seq first (latest.json
+   * is then rolled forward to that entry).
+   */
   async #append(run: RunAddress, snapshot: SnapshotFile, latestEtag: string | undefined): Promise<boolean> {
     try {
       await this.store.putJson(this.keys.timelineEntry(run, snapshot.Seq), snapshot, { ifNoneMatch: true });
@@ -154,7 +158,13 @@ export class SegmentArchive {
 
   /** Why a run stopped being watched before its final snapshot. */
   async markRetired(run: RunAddress, outcome: RetiredFile['Outcome'], hadSnapshot: boolean, now: number): Promise<void> {
-    const record: RetiredFile = { FormatVersion: SNAPSHOT_FORMAT_VERSION, Outcome: outcome, At: new Date(now).toISOString(), HadSnapshot: hadSnapshot, StartTime: run.startTime };
+    const record: RetiredFile = {
+      FormatVersion: SNAPSHOT_FORMAT_VERSION,
+      Outcome: outcome,
+      At: new Date(now).toISOString(),
+      HadSnapshot: hadSnapshot,
+      StartTime: run.startTime,
+    };
     await this.store.putJson(this.keys.retired(run), record);
   }
 
@@ -172,10 +182,12 @@ export class SegmentArchive {
 
   /** Archived runs in a room: TaskIds in key order, each one's runs newest first, a page at a time. */
   async runsInRoom(appId: string, roomId: string, pageSize: number, token: string | undefined): Promise<ArchivedRunPage> {
-    const page = await this.store.listPage(this.keys.runIndexOfRoom(appId, roomId), { token, maxKeys: pageSize }).catch((error: unknown) => {
-      if (error instanceof InvalidListToken) throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
-      throw error;
-    });
+    const page = await this.store
+      .listPage(this.keys.runIndexOfRoom(appId, roomId), { token, maxKeys: pageSize })
+      .catch((error: unknown) => {
+        if (error instanceof InvalidListToken) throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
+        throw error;
+      });
     return {
       runs: page.keys.map((key) => this.keys.parseRunIndexEntry(key, appId, roomId)).filter((run): run is ArchivedRun => run !== undefined),
       nextToken: page.nextToken,

@@ -12,7 +12,7 @@
  * is watched again when anything names it.
  */
 import { WINDOW_MS, taskIdentity, type TaskAddress } from '../task.ts';
-import { ArchiveKeys, type RegistryKeyFields, type RegistryState } from './keys.ts';
+import type { ArchiveKeys, RegistryKeyFields, RegistryState } from './keys.ts';
 import { PreconditionFailed, type ObjectStore } from './object-store.ts';
 import { SNAPSHOT_FORMAT_VERSION, type NotFoundFile, type RegistrationVia, type RegistryEntry } from './schemas.ts';
 
@@ -31,11 +31,18 @@ export interface EntryTarget {
 }
 
 /** Registrations from Volcengine's own answers know the StartTime; a caller's WatchSegmentTask only announces it. */
-const STATE_OF_VIA: Record<RegistrationVia, RegistryState> = { lookup: 'known', archiver: 'known', watch: 'announced', callback: 'unknown' };
+const STATE_OF_VIA: Record<RegistrationVia, RegistryState> = {
+  lookup: 'known',
+  archiver: 'known',
+  watch: 'announced',
+  callback: 'unknown',
+};
 
 /** The StartTime an entry knows or was announced, and when an unknown one was registered. */
-export const startTimeOf = (entry: RegistryKeyFields): number | undefined => (entry.state === 'unknown' ? undefined : entry.deadline - WINDOW_MS);
-export const registeredAtOf = (entry: RegistryKeyFields): number | undefined => (entry.state === 'unknown' ? entry.deadline - WINDOW_MS : undefined);
+export const startTimeOf = (entry: RegistryKeyFields): number | undefined =>
+  entry.state === 'unknown' ? undefined : entry.deadline - WINDOW_MS;
+export const registeredAtOf = (entry: RegistryKeyFields): number | undefined =>
+  entry.state === 'unknown' ? entry.deadline - WINDOW_MS : undefined;
 
 export class WatchRegistry {
   constructor(

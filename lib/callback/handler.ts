@@ -1,7 +1,13 @@
 /** The callback function: verification and receiveEvent, in the HTTP pipeline every function shares. */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { CallbackBudgetExceededError, InvalidParameterError, InvalidTimestampError, RequestRejectedError, SignatureMismatchError } from '../errors.ts';
+import {
+  CallbackBudgetExceededError,
+  InvalidParameterError,
+  InvalidTimestampError,
+  RequestRejectedError,
+  SignatureMismatchError,
+} from '../errors.ts';
 import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
@@ -38,54 +44,61 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
   const { access, settings, logger, metrics, region } = deps;
   const now = deps.now ?? Date.now;
 
-  return httpFunction(async (http, envelope) => {
-    envelope.action = 'Callback';
-    if (http.requestContext.http.method.toUpperCase() !== 'POST') {
-      throw new RequestRejectedError(405, 'InvalidHttpMethod', 'Callbacks must be sent with POST.', { headers: { Allow: 'POST' } });
-    }
-    const contentType = http.headers?.['content-type'] ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-      throw new RequestRejectedError(415, 'UnsupportedMediaType', 'The body must be JSON (Content-Type: application/json).');
-    }
-    const text = readBody(http, settings.maxBodyBytes);
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new InvalidParameterError('body', 'it is not valid JSON');
-    }
-    const parsed = CallbackEnvelopeSchema.safeParse(json);
-    if (!parsed.success) {
-      const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))].join(', ');
-      throw new InvalidParameterError(fields, 'the callback envelope needs EventType, EventData, EventTime, EventId, AppId, Version, Nonce and Signature as strings');
-    }
-    const event = parsed.data;
-    const secret = await settings.secretFor(event.AppId);
-    if (!secret || !verifyCallbackSignature(event, secret)) {
-      logger.warn('callback refused: bad signature', { eventId: event.EventId });
-      metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
-      throw new SignatureMismatchError();
-    }
-    const eventTime = Date.parse(event.EventTime);
-    if (!Number.isFinite(eventTime) || Math.abs(now() - eventTime) > settings.maxSkewMs) {
-      logger.warn('callback refused: EventTime outside the window', { eventId: event.EventId });
-      metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
-      throw new InvalidTimestampError(settings.maxSkewMs);
-    }
+  return httpFunction(
+    async (http, envelope) => {
+      envelope.action = 'Callback';
+      if (http.requestContext.http.method.toUpperCase() !== 'POST') {
+        throw new RequestRejectedError(405, 'InvalidHttpMethod', 'Callbacks must be sent with POST.', { headers: { Allow: 'POST' } });
+      }
+      const contentType = http.headers?.['content-type'] ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+        throw new RequestRejectedError(415, 'UnsupportedMediaType', 'The body must be JSON (Content-Type: application/json).');
+      }
+      const text = readBody(http, settings.maxBodyBytes);
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new InvalidParameterError('body', 'it is not valid JSON');
+      }
+      const parsed = CallbackEnvelopeSchema.safeParse(json);
+      if (!parsed.success) {
+        const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))].join(', ');
+        throw new InvalidParameterError(
+          fields,
+          'the callback envelope needs EventType, EventData, EventTime, EventId, AppId, Version, Nonce and Signature as strings',
+        );
+      }
+      const event = parsed.data;
+      const secret = await settings.secretFor(event.AppId);
+      if (!secret || !verifyCallbackSignature(event, secret)) {
+        logger.warn('callback refused: bad signature', { eventId: event.EventId });
+        metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
+        throw new SignatureMismatchError();
+      }
+      const eventTime = Date.parse(event.EventTime);
+      if (!Number.isFinite(eventTime) || Math.abs(now() - eventTime) > settings.maxSkewMs) {
+        logger.warn('callback refused: EventTime outside the window', { eventId: event.EventId });
+        metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
+        throw new InvalidTimestampError(settings.maxSkewMs);
+      }
 
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      receiveEvent(access, event, now()),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new CallbackBudgetExceededError()), settings.budgetMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        receiveEvent(access, event, now()),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new CallbackBudgetExceededError()), settings.budgetMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
 
-    metrics.addMetric('CallbacksReceived', MetricUnit.Count, 1);
-    if (outcome === 'ignored') logger.info('callback ignored: not a segment event', { eventId: event.EventId, eventType: event.EventType });
-    if (outcome === 'unmatched') metrics.addMetric('UnmatchedEvents', MetricUnit.Count, 1);
-    if (outcome === 'duplicate') metrics.addMetric('DuplicateEvents', MetricUnit.Count, 1);
-    logger.info('callback handled', { eventId: event.EventId, outcome });
-    return successResponse(envelope, region, { EventId: event.EventId, Outcome: outcome });
-  }, { region, logger, metrics });
+      metrics.addMetric('CallbacksReceived', MetricUnit.Count, 1);
+      if (outcome === 'ignored')
+        logger.info('callback ignored: not a segment event', { eventId: event.EventId, eventType: event.EventType });
+      if (outcome === 'unmatched') metrics.addMetric('UnmatchedEvents', MetricUnit.Count, 1);
+      if (outcome === 'duplicate') metrics.addMetric('DuplicateEvents', MetricUnit.Count, 1);
+      logger.info('callback handled', { eventId: event.EventId, outcome });
+      return successResponse(envelope, region, { EventId: event.EventId, Outcome: outcome });
+    },
+    { region, logger, metrics },
+  );
 }

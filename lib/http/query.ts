@@ -6,7 +6,8 @@ export type QueryParameters = Map<string, string>;
 const MAX_QUERY_LENGTH = 8192;
 
 export function parseQuery(rawQueryString: string): QueryParameters {
-  if (rawQueryString.length > MAX_QUERY_LENGTH) throw new InvalidParameterError('query string', `longer than ${MAX_QUERY_LENGTH} characters`);
+  if (rawQueryString.length > MAX_QUERY_LENGTH)
+    throw new InvalidParameterError('query string', `longer than ${MAX_QUERY_LENGTH} characters`);
   const parameters: QueryParameters = new Map();
   if (rawQueryString === '') return parameters;
   for (const part of rawQueryString.split('&')) {
@@ -27,7 +28,6 @@ export function requireParameter(parameters: QueryParameters, name: string): str
   if (value === undefined || value === '') throw new MissingParameterError(name);
   return value;
 }
-
 
 function decodeComponent(raw: string, what: string): string {
   try {

@@ -42,9 +42,18 @@ export function volcEnvelope(options: { region: string; logger: Logger }): Middl
       context.envelope ??= { requestId: newRequestId(), startedAt: performance.now() };
       const state = context.envelope;
       if (error.statusCode >= 500) {
-        logger.error('request failed', { requestId: state.requestId, code: error.code, upstream: error.upstream, error: error.cause ?? error });
+        logger.error('request failed', {
+          requestId: state.requestId,
+          code: error.code,
+          upstream: error.upstream,
+          error: error.cause ?? error,
+        });
       }
-      finished(request, error.statusCode, { code: error.code, upstreamCode: error.upstream?.code, upstreamRequestId: error.upstream?.requestId });
+      finished(request, error.statusCode, {
+        code: error.code,
+        upstreamCode: error.upstream?.code,
+        upstreamRequestId: error.upstream?.requestId,
+      });
       request.response = {
         statusCode: error.statusCode,
         headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...error.headers },

@@ -44,7 +44,10 @@ export const RoomPageQuerySchema = z.object({
   AppId: IdSchema,
   RoomId: IdSchema,
   PageSize: WholeNumber(1, 100).optional(),
-  PageToken: z.string().regex(/^[A-Za-z0-9+/=_.~-]{1,1024}$/, 'it is not a token this API returned').optional(),
+  PageToken: z
+    .string()
+    .regex(/^[A-Za-z0-9+/=_.~-]{1,1024}$/, 'it is not a token this API returned')
+    .optional(),
 });
 
 export const ACTION_QUERIES = {
@@ -63,7 +66,9 @@ export interface LookupRequest {
 export function readLookupRequest(event: HttpApiEvent, actions: readonly string[]): LookupRequest {
   const method = event.requestContext.http.method.toUpperCase();
   if (method !== 'GET') {
-    throw new RequestRejectedError(405, 'InvalidHttpMethod', `The HTTP method ${printable(method)} is not allowed; use GET.`, { headers: { Allow: 'GET' } });
+    throw new RequestRejectedError(405, 'InvalidHttpMethod', `The HTTP method ${printable(method)} is not allowed; use GET.`, {
+      headers: { Allow: 'GET' },
+    });
   }
   if (event.body) throw new RequestRejectedError(400, 'InvalidParameter', 'A GET request must not carry a body.');
   const parameters = parseQuery(event.rawQueryString);
@@ -73,7 +78,9 @@ export function readLookupRequest(event: HttpApiEvent, actions: readonly string[
     throw new InvalidActionOrVersionError(`The Action ${printable(action)} is not supported; use one of ${actions.join(', ')}.`);
   }
   if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
-    throw new InvalidActionOrVersionError(`The Version ${printable(version)} is not supported for ${action}; use ${SUPPORTED_VERSIONS.join(' or ')}.`);
+    throw new InvalidActionOrVersionError(
+      `The Version ${printable(version)} is not supported for ${action}; use ${SUPPORTED_VERSIONS.join(' or ')}.`,
+    );
   }
   return { action, version: version as ApiVersion, parameters };
 }

@@ -1,6 +1,6 @@
 /** How a failed Volcengine call is reported to a lookup caller. */
 import {
-  AppError,
+  type AppError,
   DeadlineExceededError,
   InternalError,
   ThrottledError,
@@ -17,11 +17,24 @@ import {
   VolcTransportError,
 } from '../volc/errors.ts';
 
-const AUTH_CODES = /^(SignatureDoesNotMatch|InvalidAccessKey|InvalidTimestamp|MissingAuthenticationToken|InvalidAuthorization|InvalidCredential|LackPolicy|AccessDenied)/;
+/** Volcengine codes (and their sub-codes) that say our credentials or permissions are wrong, not the caller's request. */
+const AUTH_CODES = [
+  'SignatureDoesNotMatch',
+  'InvalidAccessKey',
+  'InvalidTimestamp',
+  'MissingAuthenticationToken',
+  'InvalidAuthorization',
+  'InvalidCredential',
+  'LackPolicy',
+  'AccessDenied',
+];
+const isAuthCode = (code: string) => AUTH_CODES.some((prefix) => code.startsWith(prefix));
 
 export function upstreamFailureToAppError(error: unknown): AppError {
   if (error instanceof VolcBudgetExhaustedError) {
-    return new ThrottledError('The lookup budget for Volcengine calls is used up; retry shortly.', error.retryAfterMs / 1000, { cause: error });
+    return new ThrottledError('The lookup budget for Volcengine calls is used up; retry shortly.', error.retryAfterMs / 1000, {
+      cause: error,
+    });
   }
   if (error instanceof VolcDeadlineError) {
     return new DeadlineExceededError('Volcengine did not answer before the lookup deadline.', { cause: error, upstream: error.upstream });
@@ -29,15 +42,24 @@ export function upstreamFailureToAppError(error: unknown): AppError {
   if (error instanceof VolcApiError) {
     const { code, httpStatus } = error.upstream;
     if (error.throttled) {
-      return new ThrottledError('Volcengine is throttling calls for this account (60 per second); retry shortly.', 1, { cause: error, upstream: error.upstream });
+      return new ThrottledError('Volcengine is throttling calls for this account (60 per second); retry shortly.', 1, {
+        cause: error,
+        upstream: error.upstream,
+      });
     }
-    if (code && AUTH_CODES.test(code)) {
-      return new UpstreamError(`Volcengine refused our credentials (${code}); the service configuration needs attention.`, { cause: error, upstream: error.upstream });
+    if (code && isAuthCode(code)) {
+      return new UpstreamError(`Volcengine refused our credentials (${code}); the service configuration needs attention.`, {
+        cause: error,
+        upstream: error.upstream,
+      });
     }
     if (code?.startsWith('InvalidParameter') || code === 'MissingParameter') {
       return new UpstreamParameterError(code, { cause: error, upstream: error.upstream });
     }
-    return new UpstreamError(`Volcengine failed with HTTP ${httpStatus ?? '?'}${code ? ` (${code})` : ''}.`, { cause: error, upstream: error.upstream });
+    return new UpstreamError(`Volcengine failed with HTTP ${httpStatus ?? '?'}${code ? ` (${code})` : ''}.`, {
+      cause: error,
+      upstream: error.upstream,
+    });
   }
   if (error instanceof VolcMalformedResponseError) {
     return new UpstreamError('Volcengine answered with a response that could not be read.', { cause: error, upstream: error.upstream });

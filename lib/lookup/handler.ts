@@ -23,7 +23,6 @@ export interface LookupHandlerDeps {
 
 const ANSWER_METRIC = { volcengine: 'AnswersFromVolcengine', cache: 'AnswersFromCache', archive: 'AnswersFromArchive' } as const;
 
-
 export const LIVE_ACTIONS = ['GetSegmentTask'] as const;
 export const ARCHIVE_ACTIONS = ['WatchSegmentTask', 'ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks'] as const;
 
@@ -34,7 +33,13 @@ interface ActionResult {
 
 /** How a snapshot is shown to callers. */
 export function archiveInfo(snapshot: SnapshotFile) {
-  return { StartTime: snapshot.StartTime, Seq: snapshot.Seq, CapturedAt: snapshot.CapturedAt, Final: snapshot.Final, StateHash: snapshot.StateHash };
+  return {
+    StartTime: snapshot.StartTime,
+    Seq: snapshot.Seq,
+    CapturedAt: snapshot.CapturedAt,
+    Final: snapshot.Final,
+    StateHash: snapshot.StateHash,
+  };
 }
 
 interface TaskQuery {
@@ -67,9 +72,12 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
 
   const notFound = ({ address, startTime }: TaskQuery, what: string, upstreamRequestId?: string) => {
     const run = startTime === undefined ? '' : ` (run StartTime=${startTime})`;
-    return new TaskNotFoundError(`The segment task AppId=${address.appId}, RoomId=${address.roomId}, TaskId=${address.taskId}${run} ${what}.`, {
-      upstream: { requestId: upstreamRequestId },
-    });
+    return new TaskNotFoundError(
+      `The segment task AppId=${address.appId}, RoomId=${address.roomId}, TaskId=${address.taskId}${run} ${what}.`,
+      {
+        upstream: { requestId: upstreamRequestId },
+      },
+    );
   };
 
   const handlers: Record<string, (request: LookupRequest) => Promise<ActionResult>> = {
@@ -80,7 +88,11 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
       const answer: Answer = await lookup.get(request.version, address, query.startTime);
       metrics?.addMetric(ANSWER_METRIC[answer.source], MetricUnit.Count, 1);
       if (!answer.task) {
-        throw notFound(query, `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`, answer.upstreamRequestId);
+        throw notFound(
+          query,
+          `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`,
+          answer.upstreamRequestId,
+        );
       }
       return {
         result: { SegmentTask: answer.task, ...(answer.snapshot ? { Archive: archiveInfo(answer.snapshot) } : {}) },
@@ -104,7 +116,9 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
         return startTime === undefined ? [] : access.archive.timeline(runOf(query.address, startTime));
       });
       if (timeline.length === 0) throw notFound(query, 'has no archived snapshot');
-      return { result: { StartTime: timeline[0]!.StartTime, Snapshots: timeline.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask })) } };
+      return {
+        result: { StartTime: timeline[0]!.StartTime, Snapshots: timeline.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask })) },
+      };
     },
 
     async ListArchivedSegmentTasks(request) {

@@ -9,7 +9,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ArchiveUnavailableError } from '../errors.ts';
 import { runOf, startTimeProblem, taskIdentity, type TaskAddress } from '../task.ts';
-import type { SegmentTaskUpstream } from '../upstream.ts';
+import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
@@ -87,14 +87,16 @@ export class SegmentTaskLookup {
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
     const deadline = performance.now() + this.#options.deadlineMs;
-    const call = this.#answer(version, address, startTime, key, () => deadline - performance.now()).finally(() => this.#inFlight.delete(key));
+    const call = this.#answer(version, address, startTime, key, () => deadline - performance.now()).finally(() =>
+      this.#inFlight.delete(key),
+    );
     this.#inFlight.set(key, call);
     return call;
   }
 
   async #answer(version: ApiVersion, address: TaskAddress, startTime: number | undefined, key: string, left: Budget): Promise<Answer> {
     const reserve = this.hasArchive ? Math.min(this.#options.archiveReserveMs ?? 0, this.#options.deadlineMs / 4) : 0;
-    let live;
+    let live: GetSegmentTaskResult;
     try {
       live = await this.#options.upstream.getSegmentTask(version, address, { timeoutMs: Math.max(1, left() - reserve) });
     } catch (error) {
@@ -113,19 +115,31 @@ export class SegmentTaskLookup {
   }
 
   /** A live answer: a terminal one is remembered and archived, a running one registered for watching. */
-  async #keep(version: ApiVersion, address: TaskAddress, task: SegmentTask, requestId: string | undefined, key: string, left: Budget): Promise<void> {
+  async #keep(
+    version: ApiVersion,
+    address: TaskAddress,
+    task: SegmentTask,
+    requestId: string | undefined,
+    key: string,
+    left: Budget,
+  ): Promise<void> {
     const terminal = isTerminalStatus(task.Status);
     if (terminal) this.#remember(key, { task, upstreamRequestId: requestId });
     const problem = task.StartTime === undefined ? 'no StartTime' : startTimeProblem(task.StartTime, this.#now());
     if (problem) {
-      this.#options.logger?.warn('schema drift: a live answer cannot be placed in time, so it is neither archived nor registered', { schemaDrift: true, problem, version });
+      this.#options.logger?.warn('schema drift: a live answer cannot be placed in time, so it is neither archived nor registered', {
+        schemaDrift: true,
+        problem,
+        version,
+      });
       return;
     }
     const run = runOf(address, task.StartTime!);
     if (terminal) {
       await this.#bestEffort(
         'archive a terminal answer',
-        (access) => access.archive.record(run, { task, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: requestId }),
+        (access) =>
+          access.archive.record(run, { task, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: requestId }),
         left,
       );
     } else {
@@ -169,7 +183,10 @@ export class SegmentTaskLookup {
     if (!this.hasArchive) return;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ArchiveWorkTimeout(`the lookup deadline passed before the archive answered`)), Math.max(0, left()));
+      timer = setTimeout(
+        () => reject(new ArchiveWorkTimeout(`the lookup deadline passed before the archive answered`)),
+        Math.max(0, left()),
+      );
     });
     try {
       await Promise.race([this.archive().then(work), expired]);
@@ -184,6 +201,11 @@ export class SegmentTaskLookup {
     if (this.#options.cacheEntries === 0 || this.#options.terminalTtlMs === 0) return;
     this.#terminal.delete(key);
     if (this.#terminal.size >= this.#options.cacheEntries) this.#terminal.delete(this.#terminal.keys().next().value!);
-    this.#terminal.set(key, { task: answer.task, upstreamRequestId: answer.upstreamRequestId, ...(answer.snapshot ? { snapshot: answer.snapshot } : {}), at: this.#now() });
+    this.#terminal.set(key, {
+      task: answer.task,
+      upstreamRequestId: answer.upstreamRequestId,
+      ...(answer.snapshot ? { snapshot: answer.snapshot } : {}),
+      at: this.#now(),
+    });
   }
 }

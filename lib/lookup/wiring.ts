@@ -23,7 +23,11 @@ export function buildLookupLimiter(env: LookupEnv, logger?: Logger): RateLimiter
   return limiterFromEnv(env, 'lookup', local, { logger, maxWaitMs: env.LOOKUP_QUOTA_WAIT_MS });
 }
 
-export function buildVolcClient(env: LookupEnv, overrides: Partial<VolcClientOptions> = {}, limiter: RateLimiter = buildLookupLimiter(env)): VolcClient {
+export function buildVolcClient(
+  env: LookupEnv,
+  overrides: Partial<VolcClientOptions> = {},
+  limiter: RateLimiter = buildLookupLimiter(env),
+): VolcClient {
   return volcClientFromEnv(env, limiter, overrides);
 }
 
@@ -33,7 +37,12 @@ export function buildLookupHandler(env: LookupEnv, logger: Logger, options: Look
   const client = buildVolcClient(env, { now, ...options.clientOverrides }, limiter);
   const bucket = env.ARCHIVE_BUCKET;
   // The archive (and with it the S3 client) is imported on first use, so the live path's cold start does not load it.
-  const openArchive = bucket ? () => import('../archive/access.ts').then(({ openArchive }) => openArchive({ ...env, ARCHIVE_BUCKET: bucket }, { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS })) : undefined;
+  const openArchive = bucket
+    ? () =>
+        import('../archive/access.ts').then(({ openArchive }) =>
+          openArchive({ ...env, ARCHIVE_BUCKET: bucket }, { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS }),
+        )
+    : undefined;
   const lookup = new SegmentTaskLookup({
     upstream: client,
     deadlineMs: env.LOOKUP_DEADLINE_MS,

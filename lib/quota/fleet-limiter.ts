@@ -187,7 +187,10 @@ export class FleetLimiter implements RateLimiter {
     const plan = planTake(frontier, now, latest, spacing, lease.margin ?? least + this.#random() * (most - least));
     if (plan === 'none') return { at: undefined, frontier };
     const span = spacing * slots;
-    const at = plan === 'restart' ? ((await store.restart(share, span, now, signal)) ?? (await store.advance(share, span, now, latest, signal))) : await store.advance(share, span, now, latest, signal);
+    const at =
+      plan === 'restart'
+        ? ((await store.restart(share, span, now, signal)) ?? (await store.advance(share, span, now, latest, signal)))
+        : await store.advance(share, span, now, latest, signal);
     if (at !== undefined) for (let i = 1; i < slots; i++) this.#leased.push(at + i * spacing);
     return { at, frontier };
   }

@@ -20,7 +20,12 @@ export interface QuotaEnv {
  * With QUOTA_TABLE, the fleet-wide limiter over DynamoDB; without it, `local` (a per-instance
  * token bucket, right for one instance only).
  */
-export function limiterFromEnv(env: QuotaEnv, role: Share, local: TokenBucket, options: { logger?: Logger | undefined; maxWaitMs?: number } = {}): RateLimiter {
+export function limiterFromEnv(
+  env: QuotaEnv,
+  role: Share,
+  local: TokenBucket,
+  options: { logger?: Logger | undefined; maxWaitMs?: number } = {},
+): RateLimiter {
   if (!env.QUOTA_TABLE) return local;
   const { logger } = options;
   return new FleetLimiter({
@@ -32,7 +37,8 @@ export function limiterFromEnv(env: QuotaEnv, role: Share, local: TokenBucket, o
     ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
     // The archiver (one instance, several calls in flight) takes its slots a few per write.
     leaseSlots: role === 'archiver' ? ARCHIVER_LEASE_SLOTS : 1,
-    onDegraded: (error) => logger?.warn('the quota table did not answer; this instance runs at QUOTA_FALLBACK_QPS until it does', { error }),
+    onDegraded: (error) =>
+      logger?.warn('the quota table did not answer; this instance runs at QUOTA_FALLBACK_QPS until it does', { error }),
     onRecovered: () => logger?.info('the quota table answers again; the shared quota applies'),
   });
 }
@@ -42,7 +48,9 @@ function lazyStore(table: string, endpoint: string | undefined, userAgent: strin
   let store: Promise<QuotaStore> | undefined;
   const open = () =>
     (store ??= import('./quota-store.ts')
-      .then(({ DynamoDbQuotaStore }) => new DynamoDbQuotaStore(table, { endpoint, region: process.env.AWS_REGION ?? 'us-east-1', userAgent }))
+      .then(
+        ({ DynamoDbQuotaStore }) => new DynamoDbQuotaStore(table, { endpoint, region: process.env.AWS_REGION ?? 'us-east-1', userAgent }),
+      )
       .catch((error: unknown) => {
         store = undefined;
         throw error;

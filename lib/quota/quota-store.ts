@@ -67,7 +67,9 @@ export class DynamoDbQuotaStore implements QuotaStore {
   }
 
   async read(share: Share, signal: AbortSignal): Promise<number | undefined> {
-    const answer = await this.#client.send(new GetItemCommand({ TableName: this.table, Key: key(share), ConsistentRead: true }), { abortSignal: signal });
+    const answer = await this.#client.send(new GetItemCommand({ TableName: this.table, Key: key(share), ConsistentRead: true }), {
+      abortSignal: signal,
+    });
     const value = answer.Item?.frontier?.N;
     return value === undefined ? undefined : Number(value);
   }
@@ -90,7 +92,8 @@ export class DynamoDbQuotaStore implements QuotaStore {
       );
       return Number(answer.Attributes?.frontier?.N);
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException')
+        return undefined;
       throw error;
     }
   }

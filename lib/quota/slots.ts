@@ -45,7 +45,13 @@ export const CONTENTION_MARGIN_SLOTS = { least: 3, most: 7 };
  * frontier lies in the past (the share was idle); `advance` takes the frontier's slot when it lies
  * between now and `latest` less `marginSlots` (the share is busy); `none` otherwise.
  */
-export function planTake(frontier: number | undefined, now: number, latest: number, spacingMs: number, marginSlots: number): 'restart' | 'advance' | 'none' {
+export function planTake(
+  frontier: number | undefined,
+  now: number,
+  latest: number,
+  spacingMs: number,
+  marginSlots: number,
+): 'restart' | 'advance' | 'none' {
   if (frontier === undefined || frontier < now) return 'restart';
   return frontier <= Math.max(now, latest - marginSlots * spacingMs) ? 'advance' : 'none';
 }

@@ -79,7 +79,8 @@ export function simulatedFunctions(clock: VirtualClock, env: Record<string, stri
   return {
     access,
     finalMarginMs: archiverEnv.ARCHIVE_FINAL_MARGIN_MS,
-    archive: async (timeLeftMs) => (await archiver({ source: 'aws.events' }, lambdaContext(timeLeftMs))) as unknown as Record<string, unknown>,
+    archive: async (timeLeftMs) =>
+      (await archiver({ source: 'aws.events' }, lambdaContext(timeLeftMs))) as unknown as Record<string, unknown>,
     lookup: async (query) => (await lookupHandler(httpEvent('GET', new URLSearchParams(query).toString()), context)) as HttpResult,
     async callback(appId, roomId, taskId, eventId) {
       const event = {

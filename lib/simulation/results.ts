@@ -8,8 +8,13 @@ import type { Simulation } from './simulate.ts';
 /** Poll times (epoch ms) of the archiver's upstream calls, by task identity. */
 export type PollLog = Map<string, number[]>;
 
-const addressOf = (item: { AppId: string; RoomId: string; TaskId: string }): TaskAddress => ({ appId: item.AppId, roomId: item.RoomId, taskId: item.TaskId });
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
+const addressOf = (item: { AppId: string; RoomId: string; TaskId: string }): TaskAddress => ({
+  appId: item.AppId,
+  roomId: item.RoomId,
+  taskId: item.TaskId,
+});
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
 
 async function archivedRuns(sim: Simulation): Promise<SimulatedRun[]> {
   const rooms = new Map<string, [string, string]>();
@@ -43,7 +48,8 @@ async function archivedRuns(sim: Simulation): Promise<SimulatedRun[]> {
 function discoveredBy(run: ScenarioTask, event: ScenarioEvent): boolean {
   if (taskIdentity(addressOf(event)) !== taskIdentity(addressOf(run))) return false;
   const start = atMinute(run.StartAt);
-  if (event.Kind === 'watch' && event.StartTime !== undefined) return Math.abs(atMinute(event.StartTime) - start) <= ANNOUNCED_START_TOLERANCE_MS;
+  if (event.Kind === 'watch' && event.StartTime !== undefined)
+    return Math.abs(atMinute(event.StartTime) - start) <= ANNOUNCED_START_TOLERANCE_MS;
   const end = Math.min(run.EndAt === null ? Number.POSITIVE_INFINITY : atMinute(run.EndAt), start + WINDOW_MS);
   const at = atMinute(event.At);
   return at >= start && at < end;
@@ -59,7 +65,9 @@ function dueToSettle(run: ScenarioTask, end: number, slackMs: number, finalMargi
 function lagsOf(run: ScenarioTask, archived: SimulatedRun | undefined): number[] {
   if (!archived) return [];
   const start = atMinute(run.StartAt);
-  const changes = [run.StartAt, ...run.Changes.map((c) => c.At), ...(run.EndAt === null ? [] : [run.EndAt])].map(atMinute).filter((c) => c < start + WINDOW_MS);
+  const changes = [run.StartAt, ...run.Changes.map((c) => c.At), ...(run.EndAt === null ? [] : [run.EndAt])]
+    .map(atMinute)
+    .filter((c) => c < start + WINDOW_MS);
   const lags: number[] = [];
   for (const change of changes) {
     const capture = archived.States.find((s) => s.CapturedAt >= change);
@@ -128,4 +136,3 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
     },
   };
 }
-

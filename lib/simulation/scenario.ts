@@ -46,7 +46,10 @@ export type ScenarioEvent = z.infer<typeof ScenarioEventSchema>;
 
 export const ScenarioSchema = z
   .object({
-    hours: z.number().positive().max(24 * 60),
+    hours: z
+      .number()
+      .positive()
+      .max(24 * 60),
     scheduleMinutes: z.number().int().min(1).max(60).default(5),
     /** The archiver's Lambda timeout (serverless.yml's archiveTimeoutSeconds). */
     archiveTimeoutSeconds: z.number().int().min(10).max(900).default(280),
@@ -62,12 +65,14 @@ export const ScenarioSchema = z
     for (const task of scenario.tasks) {
       const key = `${task.AppId}/${task.RoomId}/${task.TaskId}`;
       byAddress.set(key, [...(byAddress.get(key) ?? []), task]);
-      if (task.EndAt !== null && task.EndAt < task.StartAt) context.addIssue({ code: 'custom', message: `a run of ${key} ends before it starts` });
+      if (task.EndAt !== null && task.EndAt < task.StartAt)
+        context.addIssue({ code: 'custom', message: `a run of ${key} ends before it starts` });
     }
     for (const [key, runs] of byAddress) {
       const sorted = [...runs].sort((a, b) => a.StartAt - b.StartAt);
       for (let i = 1; i < sorted.length; i++) {
-        if (sorted[i - 1]!.EndAt === null || sorted[i - 1]!.EndAt! > sorted[i]!.StartAt) context.addIssue({ code: 'custom', message: `runs of ${key} overlap` });
+        if (sorted[i - 1]!.EndAt === null || sorted[i - 1]!.EndAt! > sorted[i]!.StartAt)
+          context.addIssue({ code: 'custom', message: `runs of ${key} overlap` });
       }
     }
   });

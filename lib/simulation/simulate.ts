@@ -6,7 +6,15 @@
  */
 import { taskIdentity, type TaskAddress } from '../task.ts';
 import { simulatedFunctions, type SimulatedFunctions } from './functions.ts';
-import { atMinute, MINUTE_MS, VIRTUAL_EPOCH, type Scenario, type ScenarioEvent, type SimulatedLookup, type SimulationResult } from './scenario.ts';
+import {
+  atMinute,
+  MINUTE_MS,
+  VIRTUAL_EPOCH,
+  type Scenario,
+  type ScenarioEvent,
+  type SimulatedLookup,
+  type SimulationResult,
+} from './scenario.ts';
 import { summarise, type PollLog } from './results.ts';
 import { VolcengineModel, type VirtualClock } from './volcengine-model.ts';
 
@@ -83,7 +91,12 @@ class Simulation {
     this.lookups.push(this.lookupRecord(event, result.statusCode, result.headers['X-Answer-Source'] ?? null, JSON.parse(result.body)));
   }
 
-  lookupRecord(event: ScenarioEvent, status: number, source: string | null, body: { Result?: { SegmentTask?: { StartTime?: number; Status?: number } } }): SimulatedLookup {
+  lookupRecord(
+    event: ScenarioEvent,
+    status: number,
+    source: string | null,
+    body: { Result?: { SegmentTask?: { StartTime?: number; Status?: number } } },
+  ): SimulatedLookup {
     const address: TaskAddress = { appId: event.AppId, roomId: event.RoomId, taskId: event.TaskId };
     const shown = this.model.visibleRun(address, this.clock.now);
     const expected = shown ?? this.model.latestStartedRun(address, this.clock.now);
@@ -124,7 +137,10 @@ export async function simulate(scenario: Scenario, options: SimulateOptions = {}
     sim.clock.now = Math.max(sim.clock.now, runAt);
     await sim.runArchiver();
     if (sim.clock.now >= reportAt) {
-      options.onProgress?.(`${Math.round((sim.clock.now - VIRTUAL_EPOCH) / 3_600_000)} h of ${scenario.hours}: ${sim.archiverRuns} archiver runs, ${await sim.functions.access.registry.count()} watched, ${sim.model.calls} upstream calls`);
+      options.onProgress?.(
+        `${Math.round((sim.clock.now - VIRTUAL_EPOCH) / 3_600_000)} h of ${scenario.hours}: ${sim.archiverRuns} archiver runs, ` +
+          `${await sim.functions.access.registry.count()} watched, ${sim.model.calls} upstream calls`,
+      );
       reportAt += PROGRESS_EVERY_MS;
     }
   }

@@ -36,7 +36,10 @@ export class VolcengineModel {
   ) {
     for (const task of tasks) {
       const key = taskIdentity({ appId: task.AppId, roomId: task.RoomId, taskId: task.TaskId });
-      this.#runs.set(key, [...(this.#runs.get(key) ?? []), task].sort((a, b) => a.StartAt - b.StartAt));
+      this.#runs.set(
+        key,
+        [...(this.#runs.get(key) ?? []), task].sort((a, b) => a.StartAt - b.StartAt),
+      );
     }
   }
 

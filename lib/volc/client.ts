@@ -9,11 +9,7 @@ import type { Dispatcher } from 'undici';
 import { Agent, request } from './undici-lite.ts';
 import type { z } from 'zod';
 import { SigningKeyCache, canonicalQueryString, signWithCanonicalQuery, type VolcCredentials } from './signer.ts';
-import {
-  GenericResponseSchema,
-  GetSegmentTaskResponseSchema,
-  type ApiVersion,
-} from './schemas.ts';
+import { GenericResponseSchema, GetSegmentTaskResponseSchema, type ApiVersion } from './schemas.ts';
 import {
   VolcApiError,
   VolcBudgetExhaustedError,
@@ -50,13 +46,17 @@ export interface VolcClientOptions {
   dispatcher?: Dispatcher;
 }
 
-
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 let sharedAgent: Dispatcher | undefined;
 /** One keep-alive connection pool per process, created on first use. */
 export function sharedDispatcher(): Dispatcher {
-  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, connections: 64, maxResponseSize: MAX_RESPONSE_BYTES, connect: { timeout: 5_000 } });
+  sharedAgent ??= new Agent({
+    keepAliveTimeout: 30_000,
+    connections: 64,
+    maxResponseSize: MAX_RESPONSE_BYTES,
+    connect: { timeout: 5_000 },
+  });
   return sharedAgent;
 }
 
@@ -113,7 +113,10 @@ export class VolcClient implements SegmentTaskUpstream {
       expire = reject;
     });
     expired.catch(() => undefined);
-    const timer = setTimeout(() => expire(new VolcDeadlineError('the deadline passed before Volcengine answered')), Math.max(1, Math.ceil(options.timeoutMs)));
+    const timer = setTimeout(
+      () => expire(new VolcDeadlineError('the deadline passed before Volcengine answered')),
+      Math.max(1, Math.ceil(options.timeoutMs)),
+    );
     const onCallerAbort = () => expire(new VolcDeadlineError('the call was cancelled'));
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     let lastError: VolcError | undefined;
@@ -144,11 +147,7 @@ export class VolcClient implements SegmentTaskUpstream {
     }
   }
 
-  async #attempt<S extends z.ZodType>(
-    canonicalQuery: string,
-    schema: S,
-    timeoutMs: number,
-  ): Promise<z.infer<S>> {
+  async #attempt<S extends z.ZodType>(canonicalQuery: string, schema: S, timeoutMs: number): Promise<z.infer<S>> {
     let credentials: VolcCredentials;
     try {
       credentials = await this.#options.credentials();
@@ -156,7 +155,16 @@ export class VolcClient implements SegmentTaskUpstream {
       throw new VolcCredentialsError(error);
     }
     const signed = signWithCanonicalQuery(
-      { ...credentials, region: this.#options.region, service: this.#options.service, method: 'GET', path: '/', headers: {}, body: '', date: this.#now() },
+      {
+        ...credentials,
+        region: this.#options.region,
+        service: this.#options.service,
+        method: 'GET',
+        path: '/',
+        headers: {},
+        body: '',
+        date: this.#now(),
+      },
       canonicalQuery,
       this.#keyCache,
     );
@@ -176,7 +184,8 @@ export class VolcClient implements SegmentTaskUpstream {
       text = await response.body.text();
     } catch (error) {
       const code = describeNetworkError(error);
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new VolcDeadlineError('the deadline passed before Volcengine answered', {}, error);
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+        throw new VolcDeadlineError('the deadline passed before Volcengine answered', {}, error);
       throw new VolcTransportError(`the connection to Volcengine failed (${code})`, error);
     }
     return this.#read(response.statusCode, text, schema);
@@ -205,8 +214,9 @@ export class VolcClient implements SegmentTaskUpstream {
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
       const requestId = (json as { ResponseMetadata?: { RequestId?: unknown } } | null)?.ResponseMetadata?.RequestId;
+      const fields = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
       throw new VolcMalformedResponseError(
-        `Volcengine's answer does not have the documented shape (${parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ')})`,
+        `Volcengine's answer does not have the documented shape (${fields})`,
         { requestId: typeof requestId === 'string' ? requestId : undefined, httpStatus: status },
         parsed.error,
       );
@@ -215,7 +225,8 @@ export class VolcClient implements SegmentTaskUpstream {
   }
 
   #failure(error: unknown, lastError: VolcError | undefined): VolcError {
-    if (error instanceof VolcDeadlineError && lastError && !error.upstream.code) return new VolcDeadlineError(error.message, lastError.upstream, error);
+    if (error instanceof VolcDeadlineError && lastError && !error.upstream.code)
+      return new VolcDeadlineError(error.message, lastError.upstream, error);
     if (error instanceof VolcError) return error;
     return new VolcTransportError(`unexpected failure calling Volcengine (${describeNetworkError(error)})`, error);
   }

@@ -36,7 +36,7 @@ export function credentialsFromEnv(env: VolcClientEnv): CredentialsProvider {
     const parameter = env.VOLC_CREDENTIALS_PARAMETER;
     const read = cachedParameter(parameter, { ttlMs: env.SECRETS_CACHE_TTL_MS, endpoint: env.SSM_ENDPOINT });
     return async () => {
-      let parsed;
+      let parsed: ReturnType<typeof VolcCredentialsParameterSchema.safeParse>;
       try {
         parsed = VolcCredentialsParameterSchema.safeParse(JSON.parse(await read()));
       } catch (error) {
@@ -47,7 +47,11 @@ export function credentialsFromEnv(env: VolcClientEnv): CredentialsProvider {
       return { accessKeyId: parsed.data.AccessKeyId, secretAccessKey: parsed.data.SecretAccessKey, sessionToken: parsed.data.SessionToken };
     };
   }
-  const credentials = { accessKeyId: env.VOLC_ACCESS_KEY_ID!, secretAccessKey: env.VOLC_SECRET_ACCESS_KEY!, sessionToken: env.VOLC_SESSION_TOKEN };
+  const credentials = {
+    accessKeyId: env.VOLC_ACCESS_KEY_ID!,
+    secretAccessKey: env.VOLC_SECRET_ACCESS_KEY!,
+    sessionToken: env.VOLC_SESSION_TOKEN,
+  };
   return () => credentials;
 }
 

@@ -54,7 +54,9 @@ export const SegmentTaskSchema = z.looseObject({
   TargetStreams: z
     .looseObject({
       StreamList: z
-        .array(z.looseObject({ Index: z.number().int().optional(), UserId: z.string().optional(), StreamType: z.number().int().optional() }))
+        .array(
+          z.looseObject({ Index: z.number().int().optional(), UserId: z.string().optional(), StreamType: z.number().int().optional() }),
+        )
         .nullish(),
     })
     .nullish(),

@@ -41,14 +41,7 @@ export interface SignResult {
 export const ALGORITHM = 'HMAC-SHA256';
 export const EMPTY_BODY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-const UNSIGNABLE_HEADERS = new Set([
-  'authorization',
-  'content-type',
-  'content-length',
-  'user-agent',
-  'presigned-expires',
-  'expect',
-]);
+const UNSIGNABLE_HEADERS = new Set(['authorization', 'content-type', 'content-length', 'user-agent', 'presigned-expires', 'expect']);
 
 const UNRESERVED = /^[A-Za-z0-9\-_.~]*$/;
 const SUB_DELIMS_LEFT_BY_ENCODE_URI_COMPONENT = /[!'()*]/g;
@@ -171,7 +164,8 @@ export function canonicalRequest(parts: {
   canonicalHeaders: CanonicalHeaders;
   payloadHash: string;
 }): string {
-  return `${parts.method.toUpperCase()}\n${parts.path || '/'}\n${parts.canonicalQuery}\n${parts.canonicalHeaders.block}\n\n${parts.canonicalHeaders.signedHeaders}\n${parts.payloadHash}`;
+  const { block, signedHeaders } = parts.canonicalHeaders;
+  return `${parts.method.toUpperCase()}\n${parts.path || '/'}\n${parts.canonicalQuery}\n${block}\n\n${signedHeaders}\n${parts.payloadHash}`;
 }
 
 export function stringToSign(xDate: string, scope: string, canonicalRequestText: string): string {
@@ -216,7 +210,11 @@ export function signVolcRequest(input: SignInput, keyCache: SigningKeyCache = de
  * signVolcRequest for a caller that already holds the canonical query string (it sends the query
  * in exactly that form), so it is not built twice; `input.query` is not read.
  */
-export function signWithCanonicalQuery(input: Omit<SignInput, 'query'>, canonicalQuery: string, keyCache: SigningKeyCache = defaultKeyCache): SignResult {
+export function signWithCanonicalQuery(
+  input: Omit<SignInput, 'query'>,
+  canonicalQuery: string,
+  keyCache: SigningKeyCache = defaultKeyCache,
+): SignResult {
   const xDate = formatXDate(input.date);
   const shortDate = xDate.slice(0, 8);
   const hasBody = !isEmptyBody(input.body);
@@ -249,7 +247,8 @@ export function signWithCanonicalQuery(input: Omit<SignInput, 'query'>, canonica
   const toSign = stringToSign(xDate, scope, canonical);
   const signingKey = keyCache.get(input.secretAccessKey, shortDate, input.region, input.service);
   const signature = createHmac('sha256', signingKey).update(toSign).digest('hex');
-  const authorization = `${ALGORITHM} Credential=${input.accessKeyId}/${scope}, SignedHeaders=${headerSet.signedHeaders}, Signature=${signature}`;
+  const credential = `${input.accessKeyId}/${scope}`;
+  const authorization = `${ALGORITHM} Credential=${credential}, SignedHeaders=${headerSet.signedHeaders}, Signature=${signature}`;
 
   return {
     canonicalRequest: canonical,

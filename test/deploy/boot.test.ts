@@ -20,7 +20,9 @@ import { httpEvent } from '../support/http-events.ts';
 
 const TEMPLATE = '.serverless/cloudformation-template-update-stack.json';
 const CALLBACK_SECRET = 'boot-callback-secret-7e1f';
-const template = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+const template = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as {
+  Resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+};
 const scheduled = JSON.parse(readFileSync(new URL('../fixtures/events/scheduled-event.json', import.meta.url), 'utf8'));
 
 let emulator: VolcEmulator;
@@ -66,7 +68,9 @@ function unpack(name: string): { file: string; exportName: string; environment: 
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   symlinkSync(resolve('node_modules/@aws-sdk'), join(dir, 'node_modules/@aws-sdk'), 'dir'); // what nodejs22.x provides
   const [module, exportName] = [fn.Handler.slice(0, fn.Handler.lastIndexOf('.')), fn.Handler.slice(fn.Handler.lastIndexOf('.') + 1)];
-  const environment = Object.fromEntries(Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([k, v]) => [k, resolveValue(v)]));
+  const environment = Object.fromEntries(
+    Object.entries(fn.Environment.Variables as Record<string, unknown>).map(([k, v]) => [k, resolveValue(v)]),
+  );
   return { file: join(dir, `${module}.mjs`), exportName, environment };
 }
 
@@ -122,7 +126,10 @@ describe('the packaged functions boot as Lambda boots them', () => {
   });
 
   it('lookup, callback and archive answer fixture events from their unzipped packages', async () => {
-    ssm.parameters.set('/rtc-segment-tasks/ci/volc-credentials', JSON.stringify({ AccessKeyId: TEST_CREDENTIALS.accessKeyId, SecretAccessKey: TEST_CREDENTIALS.secretAccessKey }));
+    ssm.parameters.set(
+      '/rtc-segment-tasks/ci/volc-credentials',
+      JSON.stringify({ AccessKeyId: TEST_CREDENTIALS.accessKeyId, SecretAccessKey: TEST_CREDENTIALS.secretAccessKey }),
+    );
     ssm.parameters.set('/rtc-segment-tasks/ci/callback-secrets', JSON.stringify({ 'boot-app': CALLBACK_SECRET }));
     const looked = emulator.seedTask({ appId: 'boot-app', roomId: 'room', taskId: 'looked-up' });
     const reported = emulator.seedTask({ appId: 'boot-app', roomId: 'room', taskId: 'reported' });
@@ -135,7 +142,9 @@ describe('the packaged functions boot as Lambda boots them', () => {
       httpEvent(lookupQuery('GetSegmentTask', { TaskId: 'looked-up' }), { method: 'POST' }),
     ]);
     const body = JSON.stringify(emulator.segmentEvent(reported, CALLBACK_SECRET));
-    const callback = await boot('callback', [httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json' } })]);
+    const callback = await boot('callback', [
+      httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json' } }),
+    ]);
     const archive = await boot('archive', [scheduled]);
 
     expect(lookup.error).toBeUndefined();

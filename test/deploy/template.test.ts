@@ -23,7 +23,9 @@ const published = new Set(
     .flatMap((source) => [...source.matchAll(/addMetric\('(\w+)'|: '(\w+)'(?=[,\s}])/g)].map((m) => m[1] ?? m[2]!)),
 );
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const functions = Object.fromEntries(ofType('AWS::Lambda::Function').map(([name, r]) => [name.replace(/LambdaFunction$/, '').toLowerCase(), r.Properties]));
+const functions = Object.fromEntries(
+  ofType('AWS::Lambda::Function').map(([name, r]) => [name.replace(/LambdaFunction$/, '').toLowerCase(), r.Properties]),
+);
 
 describe('CloudFormation template', () => {
   it('exists (npm run package writes it)', () => {
@@ -48,10 +50,14 @@ describe('CloudFormation template', () => {
 
   it('gives the lookup a deadline its own configuration accepts against its timeout', async () => {
     const { LookupEnvSchema, loadEnv } = await import('../../lib/config.ts');
-    const variables = Object.fromEntries(Object.entries(functions.lookup!.Environment.Variables as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+    const variables = Object.fromEntries(
+      Object.entries(functions.lookup!.Environment.Variables as Record<string, unknown>).filter(([, v]) => typeof v === 'string'),
+    ) as Record<string, string>;
     expect(Number(variables.LOOKUP_FUNCTION_TIMEOUT_S)).toBe(functions.lookup!.Timeout);
     expect(() => loadEnv(LookupEnvSchema, variables)).not.toThrow();
-    expect(() => loadEnv(LookupEnvSchema, { ...variables, LOOKUP_DEADLINE_MS: String(functions.lookup!.Timeout * 1000 - 1000) })).toThrow(/LOOKUP_DEADLINE_MS/);
+    expect(() => loadEnv(LookupEnvSchema, { ...variables, LOOKUP_DEADLINE_MS: String(functions.lookup!.Timeout * 1000 - 1000) })).toThrow(
+      /LOOKUP_DEADLINE_MS/,
+    );
   });
 
   it('schedules the archiver every 5 minutes, alone, with an on-failure destination', () => {
@@ -60,7 +66,9 @@ describe('CloudFormation template', () => {
     expect(rules[0]![1].Properties.ScheduleExpression).toBe('rate(5 minutes)');
     expect(JSON.stringify(rules[0]![1].Properties.Targets)).toContain('ArchiveLambdaFunction');
     // Reserved concurrency is a param: 1 by default, left out when the param is empty.
-    expect(functions.archive!.ReservedConcurrentExecutions).toEqual({ 'Fn::If': ['HasArchiveReservedConcurrency', 1, { Ref: 'AWS::NoValue' }] });
+    expect(functions.archive!.ReservedConcurrentExecutions).toEqual({
+      'Fn::If': ['HasArchiveReservedConcurrency', 1, { Ref: 'AWS::NoValue' }],
+    });
     expect(conditions.HasArchiveReservedConcurrency).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['x1', 'x'] }] });
     const invokeConfig = ofType('AWS::Lambda::EventInvokeConfig')[0]![1].Properties;
     expect(JSON.stringify(invokeConfig.DestinationConfig.OnFailure.Destination)).toContain('ArchiveFailureQueue');
@@ -74,10 +82,21 @@ describe('CloudFormation template', () => {
 
   it('blocks public access to the bucket, encrypts, versions, expires old versions and requires TLS', () => {
     const bucket = resources.ArchiveBucket!.Properties;
-    expect(bucket.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
-    expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toMatch(/AES256|aws:kms/);
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toMatch(
+      /AES256|aws:kms/,
+    );
     expect(bucket.VersioningConfiguration.Status).toBe('Enabled');
-    expect(bucket.LifecycleConfiguration.Rules.some((rule: any) => rule.Status === 'Enabled' && rule.NoncurrentVersionExpiration?.NoncurrentDays > 0)).toBe(true);
+    expect(
+      bucket.LifecycleConfiguration.Rules.some(
+        (rule: any) => rule.Status === 'Enabled' && rule.NoncurrentVersionExpiration?.NoncurrentDays > 0,
+      ),
+    ).toBe(true);
     const policy = resources.ArchiveBucketPolicy!.Properties.PolicyDocument.Statement;
     expect(policy).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
   });
@@ -87,9 +106,38 @@ describe('CloudFormation template', () => {
     const roleOf = (fn: Record<string, any>) => fn.Role['Fn::GetAtt'][0];
     expect(new Set(Object.values(functions).map(roleOf)).size).toBe(3);
     const allowed: Record<string, string[]> = {
-      LookupRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'ssm:GetParameter'],
-      CallbackRole: ['logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'ssm:GetParameter'],
-      ArchiveRole: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:SendMessage', 'ssm:GetParameter'],
+      LookupRole: [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'ssm:GetParameter',
+      ],
+      CallbackRole: [
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'ssm:GetParameter',
+      ],
+      ArchiveRole: [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'sqs:SendMessage',
+        'ssm:GetParameter',
+      ],
     };
     for (const [name, role] of roles) {
       expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
@@ -129,10 +177,26 @@ describe('CloudFormation template', () => {
   });
 
   it('alarms on lost final snapshots, failed runs, archiver errors and the 5xx rate, to the optional topic', () => {
-    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm').map(([name, r]) => [name, r.Properties])) as Record<string, Record<string, any>>;
-    expect(Object.keys(alarms).sort()).toEqual(['ArchiveErrorsAlarm', 'ArchiveFailureQueueAlarm', 'FinalSnapshotsMissedAlarm', 'Http5xxRateAlarm']);
-    expect(alarms.FinalSnapshotsMissedAlarm).toMatchObject({ Namespace: 'RtcSegmentTasks', MetricName: 'FinalSnapshotsMissed', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
-    expect(alarms.FinalSnapshotsMissedAlarm!.Dimensions).toEqual([{ Name: 'service', Value: 'rtc-segment-tasks' }, { Name: 'function', Value: 'archive' }]);
+    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm').map(([name, r]) => [name, r.Properties])) as Record<
+      string,
+      Record<string, any>
+    >;
+    expect(Object.keys(alarms).sort()).toEqual([
+      'ArchiveErrorsAlarm',
+      'ArchiveFailureQueueAlarm',
+      'FinalSnapshotsMissedAlarm',
+      'Http5xxRateAlarm',
+    ]);
+    expect(alarms.FinalSnapshotsMissedAlarm).toMatchObject({
+      Namespace: 'RtcSegmentTasks',
+      MetricName: 'FinalSnapshotsMissed',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarms.FinalSnapshotsMissedAlarm!.Dimensions).toEqual([
+      { Name: 'service', Value: 'rtc-segment-tasks' },
+      { Name: 'function', Value: 'archive' },
+    ]);
     expect(alarms.ArchiveFailureQueueAlarm!.Dimensions[0].Value).toEqual({ 'Fn::GetAtt': ['ArchiveFailureQueue', 'QueueName'] });
     for (const alarm of Object.values(alarms)) {
       expect(alarm.AlarmActions).toEqual({ 'Fn::If': ['HasAlarmTopic', [expect.any(String)], { Ref: 'AWS::NoValue' }] });

@@ -22,7 +22,9 @@ export class DynaliteProcess {
     const child = fork(CHILD, ['--child'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#child = child;
     this.#url = await new Promise<string>((resolve, reject) => {
-      child.once('message', (message: { url?: string }) => (message.url ? resolve(message.url) : reject(new Error('dynalite did not start'))));
+      child.once('message', (message: { url?: string }) =>
+        message.url ? resolve(message.url) : reject(new Error('dynalite did not start')),
+      );
       child.once('exit', (code) => reject(new Error(`dynalite exited with ${code}`)));
     });
     return this.#url;

@@ -20,7 +20,10 @@ export class DynaliteServer {
 
   constructor() {
     this.#server.on('request', (request, response) => {
-      const operation = String(request.headers['x-amz-target'] ?? '').split('.').at(-1) || 'unknown';
+      const operation =
+        String(request.headers['x-amz-target'] ?? '')
+          .split('.')
+          .at(-1) || 'unknown';
       this.counts[operation] = (this.counts[operation] ?? 0) + 1;
       response.on('finish', () => {
         if (response.statusCode !== 200) this.counts[`${operation}Refused`] = (this.counts[`${operation}Refused`] ?? 0) + 1;

@@ -34,7 +34,14 @@ export interface OracleCredentials {
 const ADDED_BY_SIGNER = new Set(['x-date', 'x-security-token', 'x-content-sha256']);
 
 /** Signs with the SDK exactly what the declared SignedHeaders cover, and returns the Authorization value. */
-export function sdkAuthorization(request: OracleRequest, signedHeaders: string[], credentials: OracleCredentials, region: string, service: string, date: Date): string {
+export function sdkAuthorization(
+  request: OracleRequest,
+  signedHeaders: string[],
+  credentials: OracleCredentials,
+  region: string,
+  service: string,
+  date: Date,
+): string {
   const headers: Record<string, string> = {};
   for (const name of signedHeaders) {
     if (ADDED_BY_SIGNER.has(name)) continue;
@@ -52,7 +59,11 @@ export function sdkAuthorization(request: OracleRequest, signedHeaders: string[]
     service,
   );
   signer.addAuthorization(
-    { accessKeyId: credentials.accessKeyId, secretKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) },
+    {
+      accessKeyId: credentials.accessKeyId,
+      secretKey: credentials.secretAccessKey,
+      ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
+    },
     date,
   );
   return signer.request.headers.Authorization!;

@@ -21,9 +21,25 @@ beforeEach(async () => {
 afterEach(() => emulator.stop());
 
 /** One signed call made with our signer, with an optional tweak after signing. */
-async function call(method: 'GET' | 'POST', query: Array<[string, string]>, body = '', tamper?: (h: Record<string, string>) => void, date = clock.now()) {
+async function call(
+  method: 'GET' | 'POST',
+  query: Array<[string, string]>,
+  body = '',
+  tamper?: (h: Record<string, string>) => void,
+  date = clock.now(),
+) {
   const headers: Record<string, string> = method === 'POST' ? { 'Content-Type': 'application/json' } : {};
-  const signed = signVolcRequest({ ...TEST_CREDENTIALS, region: 'cn-north-1', service: 'rtc', method, path: '/', query, headers, body, date });
+  const signed = signVolcRequest({
+    ...TEST_CREDENTIALS,
+    region: 'cn-north-1',
+    service: 'rtc',
+    method,
+    path: '/',
+    query,
+    headers,
+    body,
+    date,
+  });
   const allHeaders = { ...headers, ...signed.headers };
   tamper?.(allHeaders);
   const qs = query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
@@ -32,16 +48,37 @@ async function call(method: 'GET' | 'POST', query: Array<[string, string]>, body
 }
 
 const get = (taskId: string, version = '2023-11-01') =>
-  call('GET', [['Action', 'GetSegmentTask'], ['Version', version], ['AppId', 'app'], ['RoomId', 'room'], ['TaskId', taskId]]);
-const post = (action: string, body: unknown) => call('POST', [['Action', action], ['Version', '2023-11-01']], JSON.stringify(body));
+  call('GET', [
+    ['Action', 'GetSegmentTask'],
+    ['Version', version],
+    ['AppId', 'app'],
+    ['RoomId', 'room'],
+    ['TaskId', taskId],
+  ]);
+const post = (action: string, body: unknown) =>
+  call(
+    'POST',
+    [
+      ['Action', action],
+      ['Version', '2023-11-01'],
+    ],
+    JSON.stringify(body),
+  );
 const storage = { Type: 0, TosConfig: { AccountId: '2100000000', Bucket: 'b' } };
 
 describe('emulator: authentication', () => {
-  it('accepts the official SDK\'s own Service calls (independent client)', async () => {
+  it("accepts the official SDK's own Service calls (independent client)", async () => {
     // Prepare
     emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'sdk-task' });
     const host = new URL(url).host;
-    const service = new Service({ host, protocol: 'http:', region: 'cn-north-1', serviceName: 'rtc', accessKeyId: TEST_CREDENTIALS.accessKeyId, secretKey: TEST_CREDENTIALS.secretAccessKey });
+    const service = new Service({
+      host,
+      protocol: 'http:',
+      region: 'cn-north-1',
+      serviceName: 'rtc',
+      accessKeyId: TEST_CREDENTIALS.accessKeyId,
+      secretKey: TEST_CREDENTIALS.secretAccessKey,
+    });
     const getTask = service.createAPI('GetSegmentTask', { Version: '2023-11-01', method: 'GET' });
     const stop = service.createJSONAPI('StopSegment', { Version: '2023-11-01' });
     clock.set(Date.now());
@@ -56,14 +93,28 @@ describe('emulator: authentication', () => {
 
   it('rejects a tampered query, a tampered body and a wrong key with SignatureDoesNotMatch', async () => {
     emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 't' });
-    const query: Array<[string, string]> = [['Action', 'GetSegmentTask'], ['Version', '2023-11-01'], ['AppId', 'app'], ['RoomId', 'room'], ['TaskId', 't']];
+    const query: Array<[string, string]> = [
+      ['Action', 'GetSegmentTask'],
+      ['Version', '2023-11-01'],
+      ['AppId', 'app'],
+      ['RoomId', 'room'],
+      ['TaskId', 't'],
+    ];
     const signedOnly = await call('GET', query);
     const tamperedAuth = await call('GET', query, '', (h) => {
       h.Authorization = h.Authorization!.replace(/Signature=./, 'Signature=0');
     });
-    const tamperedBody = await call('POST', [['Action', 'StopSegment'], ['Version', '2023-11-01']], '{"AppId":"app","RoomId":"room","TaskId":"t"}', (h) => {
-      h['X-Content-Sha256'] = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-    });
+    const tamperedBody = await call(
+      'POST',
+      [
+        ['Action', 'StopSegment'],
+        ['Version', '2023-11-01'],
+      ],
+      '{"AppId":"app","RoomId":"room","TaskId":"t"}',
+      (h) => {
+        h['X-Content-Sha256'] = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+      },
+    );
     expect(signedOnly.status).toBe(200);
     for (const answer of [tamperedAuth, tamperedBody]) {
       expect(answer.status).toBe(401);
@@ -72,7 +123,13 @@ describe('emulator: authentication', () => {
   });
 
   it('answers MissingAuthenticationToken, InvalidAccessKey and InvalidTimestamp', async () => {
-    const query: Array<[string, string]> = [['Action', 'GetSegmentTask'], ['Version', '2023-11-01'], ['AppId', 'app'], ['RoomId', 'room'], ['TaskId', 't']];
+    const query: Array<[string, string]> = [
+      ['Action', 'GetSegmentTask'],
+      ['Version', '2023-11-01'],
+      ['AppId', 'app'],
+      ['RoomId', 'room'],
+      ['TaskId', 't'],
+    ];
     const unsigned = await call('GET', query, '', (h) => {
       delete h.Authorization;
     });

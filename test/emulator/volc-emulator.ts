@@ -20,6 +20,10 @@ import { constantTimeEqual, sdkAuthorization, type OracleCredentials } from './o
 import { callbackSignature } from '../../lib/callback/signature.ts';
 
 export const WINDOW_MS = 72 * 3_600_000;
+const AUTHORIZATION = new RegExp(
+  '^HMAC-SHA256 Credential=([^/,\\s]+)/(\\d{8})/([^/,\\s]+)/([^/,\\s]+)/request, ' +
+    'SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$',
+);
 export const MAX_SKEW_MS = 15 * 60_000;
 const ID_PATTERN = /^[a-zA-Z0-9_@.-]{1,128}$/;
 const ACTIONS: Record<string, { method: 'GET' | 'POST'; versions: string[]; qps: number }> = {
@@ -207,7 +211,11 @@ export class VolcEmulator {
   }
 
   /** A signed SegmentRealTimeData callback for one produced segment of `task`. */
-  segmentEvent(task: EmulatedTask, secretKey: string, options: { sequence?: number; eventTime?: number; userId?: string } = {}): Record<string, string> {
+  segmentEvent(
+    task: EmulatedTask,
+    secretKey: string,
+    options: { sequence?: number; eventTime?: number; userId?: string } = {},
+  ): Record<string, string> {
     const sequence = options.sequence ?? 0;
     const userId = options.userId ?? (task.auto ? task.taskId : 'alice');
     const data = {
@@ -241,7 +249,11 @@ export class VolcEmulator {
       this.#advanceLifecycle(task);
       const secret = secrets[task.appId];
       if (task.status !== 2 || !secret) continue;
-      const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(this.segmentEvent(task, secret, { sequence })) });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(this.segmentEvent(task, secret, { sequence })),
+      });
       await response.arrayBuffer();
       statuses.push(response.status);
     }
@@ -352,12 +364,19 @@ export class VolcEmulator {
     res.end(text);
   }
 
-  #authenticate(req: IncomingMessage, path: string, pairs: Array<[string, string]>, body: string, action: string, version: string): Envelope | undefined {
+  #authenticate(
+    req: IncomingMessage,
+    path: string,
+    pairs: Array<[string, string]>,
+    body: string,
+    action: string,
+    version: string,
+  ): Envelope | undefined {
     const fail = (status: number, code: string, message: string) => this.#error(status, code, message, action, version);
     if (!action || !version) return fail(400, 'MissingParameter', 'Action and Version are required.');
     const authorization = req.headers.authorization;
     if (!authorization) return fail(401, 'MissingAuthenticationToken', 'The request has no authentication information.');
-    const match = /^HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(authorization);
+    const match = AUTHORIZATION.exec(authorization);
     if (!match) return fail(400, 'InvalidAuthorization', 'The Authorization header is malformed.');
     const [, accessKeyId, shortDate, region, service, signedHeaderList, signature] = match as unknown as string[];
     const credentials = this.#credentials.get(accessKeyId!);
@@ -365,13 +384,17 @@ export class VolcEmulator {
     if (service !== 'rtc') return fail(404, 'ServiceNotFound', `The service ${service} does not exist.`);
     const xDate = req.headers['x-date'];
     const signedHeaders = signedHeaderList!.split(';');
-    if (typeof xDate !== 'string' || !signedHeaders.includes('x-date')) return fail(400, 'MissingRequestInfo', 'X-Date is missing or not signed.');
+    if (typeof xDate !== 'string' || !signedHeaders.includes('x-date'))
+      return fail(400, 'MissingRequestInfo', 'X-Date is missing or not signed.');
     const dateMatch = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(xDate);
-    if (!dateMatch || !xDate.startsWith(shortDate!)) return fail(400, 'InvalidTimestamp', 'X-Date is not a UTC timestamp of the form YYYYMMDDTHHMMSSZ.');
+    if (!dateMatch || !xDate.startsWith(shortDate!))
+      return fail(400, 'InvalidTimestamp', 'X-Date is not a UTC timestamp of the form YYYYMMDDTHHMMSSZ.');
     const signedAt = Date.UTC(+dateMatch[1]!, +dateMatch[2]! - 1, +dateMatch[3]!, +dateMatch[4]!, +dateMatch[5]!, +dateMatch[6]!);
-    if (Math.abs(signedAt - this.now()) > MAX_SKEW_MS) return fail(400, 'InvalidTimestamp', 'The request X-Date is expired or in the future; check the UTC clock.');
+    if (Math.abs(signedAt - this.now()) > MAX_SKEW_MS)
+      return fail(400, 'InvalidTimestamp', 'The request X-Date is expired or in the future; check the UTC clock.');
     const token = req.headers['x-security-token'];
-    if (credentials.sessionToken && token !== credentials.sessionToken) return fail(401, 'InvalidAccessKey', 'The security token is missing or not valid.');
+    if (credentials.sessionToken && token !== credentials.sessionToken)
+      return fail(401, 'InvalidAccessKey', 'The security token is missing or not valid.');
     const declaredBodyHash = req.headers['x-content-sha256'];
     if (typeof declaredBodyHash === 'string' && declaredBodyHash !== createHash('sha256').update(body).digest('hex')) {
       return fail(401, 'SignatureDoesNotMatch', 'X-Content-Sha256 does not match the request body.');
@@ -386,7 +409,11 @@ export class VolcEmulator {
     );
     const expectedSignature = expected.slice(expected.lastIndexOf('Signature=') + 'Signature='.length);
     const expectedHeaders = /SignedHeaders=([^,]+)/.exec(expected)![1]!;
-    if (expectedHeaders !== signedHeaderList || !constantTimeEqual(expectedSignature, signature!) || region !== (this.#options.region ?? 'cn-north-1')) {
+    if (
+      expectedHeaders !== signedHeaderList ||
+      !constantTimeEqual(expectedSignature, signature!) ||
+      region !== (this.#options.region ?? 'cn-north-1')
+    ) {
       return fail(401, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
     }
     return this.#throttle(accessKeyId!, action, version);
@@ -408,10 +435,11 @@ export class VolcEmulator {
 
   #dispatch(method: string, action: string, version: string, query: Record<string, string>, body: string): Envelope {
     const spec = ACTIONS[action];
-    if (!spec || !spec.versions.includes(version)) {
+    if (!spec?.versions.includes(version)) {
       return this.#error(404, 'InvalidActionOrVersion', `The action ${action} is not available in version ${version}.`, action, version);
     }
-    if (method !== spec.method) return this.#error(400, 'InvalidParameter', `${action} must be called with ${spec.method}.`, action, version);
+    if (method !== spec.method)
+      return this.#error(400, 'InvalidParameter', `${action} must be called with ${spec.method}.`, action, version);
     let params: Record<string, unknown> = query;
     if (spec.method === 'POST') {
       if (!body) return this.#error(400, 'InvalidParameter.BodyIsEmpty', 'The request body is empty.', action, version);
@@ -424,7 +452,14 @@ export class VolcEmulator {
     for (const name of ['AppId', 'RoomId', 'TaskId']) {
       const value = params[name];
       if (typeof value !== 'string' || value === '') return this.#error(400, 'InvalidParameter', `${name} is required.`, action, version);
-      if (name !== 'AppId' && !ID_PATTERN.test(value)) return this.#error(400, `InvalidParameter.Illegal${name === 'RoomId' ? 'RoomID' : 'TaskId'}`, `${name} is invalid.`, action, version);
+      if (name !== 'AppId' && !ID_PATTERN.test(value))
+        return this.#error(
+          400,
+          `InvalidParameter.Illegal${name === 'RoomId' ? 'RoomID' : 'TaskId'}`,
+          `${name} is invalid.`,
+          action,
+          version,
+        );
     }
     const appId = params.AppId as string;
     const roomId = params.RoomId as string;
@@ -445,7 +480,13 @@ export class VolcEmulator {
     const task = this.#task(appId, roomId, taskId);
     if (!task || this.now() - task.startTime > WINDOW_MS) {
       if (this.notFoundStyle === 'empty') return this.#ok('GetSegmentTask', version, {});
-      return this.#error(400, 'InvalidParameter.ErrorActiveTaskNotFound', 'The task does not exist or has stopped.', 'GetSegmentTask', version);
+      return this.#error(
+        400,
+        'InvalidParameter.ErrorActiveTaskNotFound',
+        'The task does not exist or has stopped.',
+        'GetSegmentTask',
+        version,
+      );
     }
     const storage = this.#options.echoStorageSecrets ? task.storageConfig : withoutStorageKeys(task.storageConfig);
     return this.#ok('GetSegmentTask', version, {
@@ -472,8 +513,10 @@ export class VolcEmulator {
     }
     const maxIdleTime = params.MaxIdleTime === undefined ? 180 : Number(params.MaxIdleTime);
     const duration = params.Duration === undefined ? 20 : Number(params.Duration);
-    if (!Number.isInteger(maxIdleTime) || maxIdleTime < 1 || maxIdleTime > 86_400) return this.#error(400, 'InvalidParameter', 'MaxIdleTime must be 1-86400.', 'StartSegment', version);
-    if (!Number.isInteger(duration) || duration < 1 || duration > 600) return this.#error(400, 'InvalidParameter', 'Duration must be 1-600.', 'StartSegment', version);
+    if (!Number.isInteger(maxIdleTime) || maxIdleTime < 1 || maxIdleTime > 86_400)
+      return this.#error(400, 'InvalidParameter', 'MaxIdleTime must be 1-86400.', 'StartSegment', version);
+    if (!Number.isInteger(duration) || duration < 1 || duration > 600)
+      return this.#error(400, 'InvalidParameter', 'Duration must be 1-600.', 'StartSegment', version);
     if (version !== '2020-12-01' && (params.StorageConfig === undefined || typeof params.StorageConfig !== 'object')) {
       return this.#error(400, 'InvalidParameter', 'StorageConfig is required.', 'StartSegment', version);
     }
@@ -496,7 +539,14 @@ export class VolcEmulator {
 
   #update(params: Record<string, unknown>, version: string): Envelope {
     const task = this.#task(params.AppId as string, params.RoomId as string, params.TaskId as string);
-    if (!task || task.status !== 2) return this.#error(400, 'InvalidParameter.ErrorActiveTaskNotFound', 'The task does not exist or has stopped.', 'UpdateSegment', version);
+    if (task?.status !== 2)
+      return this.#error(
+        400,
+        'InvalidParameter.ErrorActiveTaskNotFound',
+        'The task does not exist or has stopped.',
+        'UpdateSegment',
+        version,
+      );
     if (typeof params.Identifier === 'string') task.identifier = params.Identifier;
     if (typeof params.Handle === 'boolean') task.handle = params.Handle;
     if (typeof params.Duration === 'number') task.duration = params.Duration;
@@ -505,7 +555,14 @@ export class VolcEmulator {
 
   #stopTask(appId: string, roomId: string, taskId: string, version: string): Envelope {
     const task = this.#task(appId, roomId, taskId);
-    if (!task || task.status !== 2) return this.#error(400, 'InvalidParameter.ErrorActiveTaskNotFound', 'The task does not exist or has stopped.', 'StopSegment', version);
+    if (task?.status !== 2)
+      return this.#error(
+        400,
+        'InvalidParameter.ErrorActiveTaskNotFound',
+        'The task does not exist or has stopped.',
+        'StopSegment',
+        version,
+      );
     this.#finish(task, 'StopByAPI', this.now());
     return this.#ok('StopSegment', version, 'ok');
   }
@@ -522,7 +579,12 @@ export class VolcEmulator {
     const codeN = GATEWAY_CODE_N[code];
     return {
       status,
-      body: { ResponseMetadata: { ...this.#metadata(action, version), Error: { ...(codeN ? { CodeN: codeN } : {}), Code: code, Message: message } } },
+      body: {
+        ResponseMetadata: {
+          ...this.#metadata(action, version),
+          Error: { ...(codeN ? { CodeN: codeN } : {}), Code: code, Message: message },
+        },
+      },
     };
   }
 }

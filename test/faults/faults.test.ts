@@ -42,7 +42,10 @@ const lookupCases: LookupCase[] = [
 
 describe('lookup under faults', () => {
   it.each(lookupCases)('$name → $status', async (testCase) => {
-    const stack = await startLookupStack({ env: { LOOKUP_DEADLINE_MS: String(DEADLINE_MS), VOLC_RETRY_BASE_MS: '20', VOLC_RETRY_MAX_MS: '100' }, ...(testCase.skewMs ? { skewMs: testCase.skewMs } : {}) });
+    const stack = await startLookupStack({
+      env: { LOOKUP_DEADLINE_MS: String(DEADLINE_MS), VOLC_RETRY_BASE_MS: '20', VOLC_RETRY_MAX_MS: '100' },
+      ...(testCase.skewMs ? { skewMs: testCase.skewMs } : {}),
+    });
     try {
       stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'task' });
       if (testCase.fault) stack.emulator.inject(testCase.fault);
@@ -98,51 +101,60 @@ async function census(stack: ArchiverStack) {
 }
 
 describe('archiver under faults', () => {
-  it.each(archiverCases)('$name: finishes, loses nothing, catches up', async (testCase) => {
-    // Prepare: 12 watched tasks, a third of them finished, one run already done
-    const stack = await startArchiverStack();
-    try {
-      const start = stack.clock.now();
-      const addresses = Array.from({ length: 12 }, (_, i) => ({ appId: 'app', roomId: 'room', taskId: `t${i}` }));
-      for (const [i, address] of addresses.entries()) {
-        stack.emulator.seedTask({ ...address, startTime: start, ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: start } : {}) });
-        await stack.watch(address, start);
+  it.each(archiverCases)(
+    '$name: finishes, loses nothing, catches up',
+    async (testCase) => {
+      // Prepare: 12 watched tasks, a third of them finished, one run already done
+      const stack = await startArchiverStack();
+      try {
+        const start = stack.clock.now();
+        const addresses = Array.from({ length: 12 }, (_, i) => ({ appId: 'app', roomId: 'room', taskId: `t${i}` }));
+        for (const [i, address] of addresses.entries()) {
+          stack.emulator.seedTask({
+            ...address,
+            startTime: start,
+            ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: start } : {}),
+          });
+          await stack.watch(address, start);
+        }
+        await stack.run({ callTimeoutMs: 500 });
+        for (const [i, address] of addresses.entries())
+          if (i % 3 === 1) stack.emulator.tasks.get(`app\nroom\n${address.taskId}`)!.duration = 45; // a change to capture
+        const before = await census(stack);
+        // Act
+        if (testCase.upstream) stack.emulator.inject(testCase.upstream);
+        if (testCase.storage) stack.s3.inject(testCase.storage);
+        figures.faults_injected++;
+        const faulty = await stack.run({ callTimeoutMs: 500 });
+        stack.emulator.clearFaults();
+        stack.s3.clearFaults();
+        const during = await census(stack);
+        const recovered = await stack.run({ callTimeoutMs: 500 });
+        const after = await census(stack);
+        // Assess: nothing lost during the fault, everything caught up after it
+        const lostTasks = [...before.watched].filter((task) => !during.watched.has(task));
+        for (const task of lostTasks) {
+          const [appId, roomId, taskId] = task.split('/') as [string, string, string];
+          if ((await stack.archive.latest({ appId, roomId, taskId, startTime: start }))?.Final) continue; // retired properly
+          figures.watched_tasks_lost++;
+        }
+        const lostSnapshots = [...before.snapshots].filter((key) => !during.snapshots.has(key) || !after.snapshots.has(key));
+        figures.snapshots_lost += lostSnapshots.length;
+        expect(faulty).toBeDefined();
+        expect(lostSnapshots).toEqual([]);
+        expect(recovered.errors).toBe(0);
+        expect(after.watched.size).toBe(8); // the 8 running tasks; the 4 finished ones retired with their final snapshot
+        for (const [i, address] of addresses.entries()) {
+          const latest = await stack.archive.latest({ ...address, startTime: start });
+          expect(latest?.SegmentTask.Status).toBe(i % 3 === 0 ? 3 : 2);
+          if (i % 3 === 1) expect(latest?.SegmentTask.Duration).toBe(45);
+        }
+      } finally {
+        await stack.stop();
       }
-      await stack.run({ callTimeoutMs: 500 });
-      for (const [i, address] of addresses.entries()) if (i % 3 === 1) stack.emulator.tasks.get(`app\nroom\n${address.taskId}`)!.duration = 45; // a change to capture
-      const before = await census(stack);
-      // Act
-      if (testCase.upstream) stack.emulator.inject(testCase.upstream);
-      if (testCase.storage) stack.s3.inject(testCase.storage);
-      figures.faults_injected++;
-      const faulty = await stack.run({ callTimeoutMs: 500 });
-      stack.emulator.clearFaults();
-      stack.s3.clearFaults();
-      const during = await census(stack);
-      const recovered = await stack.run({ callTimeoutMs: 500 });
-      const after = await census(stack);
-      // Assess: nothing lost during the fault, everything caught up after it
-      const lostTasks = [...before.watched].filter((task) => !during.watched.has(task));
-      for (const task of lostTasks) {
-        const [appId, roomId, taskId] = task.split('/') as [string, string, string];
-        if ((await stack.archive.latest({ appId, roomId, taskId, startTime: start }))?.Final) continue; // retired properly
-        figures.watched_tasks_lost++;
-      }
-      const lostSnapshots = [...before.snapshots].filter((key) => !during.snapshots.has(key) || !after.snapshots.has(key));
-      figures.snapshots_lost += lostSnapshots.length;
-      expect(faulty).toBeDefined();
-      expect(lostSnapshots).toEqual([]);
-      expect(recovered.errors).toBe(0);
-      expect(after.watched.size).toBe(8); // the 8 running tasks; the 4 finished ones retired with their final snapshot
-      for (const [i, address] of addresses.entries()) {
-        const latest = await stack.archive.latest({ ...address, startTime: start });
-        expect(latest?.SegmentTask.Status).toBe(i % 3 === 0 ? 3 : 2);
-        if (i % 3 === 1) expect(latest?.SegmentTask.Duration).toBe(45);
-      }
-    } finally {
-      await stack.stop();
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 
   it('counted no lost task or snapshot', () => {
     expect(figures.watched_tasks_lost).toBe(0);

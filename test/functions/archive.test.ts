@@ -2,6 +2,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ArchiveRunSummary } from '../../lib/archive/archiver.ts';
 import { createArchiverHandler } from '../../lib/archive/handler.ts';
 import { ArchiverEnvSchema, loadEnv } from '../../lib/config.ts';
 import { lambdaContext } from '../support/http-events.ts';
@@ -18,7 +19,12 @@ afterAll(() => stack.stop());
 /** The archiver function's handler over the stack, with the archiver's environment (plus `env`). */
 function archiverHandler(env: Record<string, string> = {}) {
   return createArchiverHandler({
-    env: loadEnv(ArchiverEnvSchema, { ...stack.s3.clientEnv(), VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, ...env }),
+    env: loadEnv(ArchiverEnvSchema, {
+      ...stack.s3.clientEnv(),
+      VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      ...env,
+    }),
     access: { archive: stack.archive, registry: stack.registry },
     upstream: stack.client,
     logger: new Logger({ serviceName: 'archive-test' }),
@@ -36,7 +42,7 @@ describe('archive function', () => {
     await stack.watch({ appId: 'app', roomId: 'room', taskId: 'done' }, stack.clock.now());
     const handler = archiverHandler();
     const output = captureOutput();
-    let summary;
+    let summary: ArchiveRunSummary | undefined;
     try {
       // Act
       summary = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, lambdaContext(300_000));
@@ -48,10 +54,18 @@ describe('archive function', () => {
     const lines = output.jsonLines();
     const finished = lines.filter((line) => line.message === 'archive run finished');
     expect(finished).toHaveLength(1);
-    expect(finished[0]).toMatchObject({ tasksPolled: 2, snapshotsWritten: 2, tasksRetired: 1, oldestDeadlineLeft: expect.any(String), archiveLagMs: 0 });
+    expect(finished[0]).toMatchObject({
+      tasksPolled: 2,
+      snapshotsWritten: 2,
+      tasksRetired: 1,
+      oldestDeadlineLeft: expect.any(String),
+      archiveLagMs: 0,
+    });
     const emf = lines.find((line) => line._aws) as Record<string, any> | undefined;
     const metricNames = emf?._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name);
-    expect(metricNames).toEqual(expect.arrayContaining(['TasksPolled', 'SnapshotsWritten', 'TasksRetired', 'Throttled', 'OldestDeadlineLeft', 'ArchiveLag']));
+    expect(metricNames).toEqual(
+      expect.arrayContaining(['TasksPolled', 'SnapshotsWritten', 'TasksRetired', 'Throttled', 'OldestDeadlineLeft', 'ArchiveLag']),
+    );
     expect(emf?.TasksPolled).toBe(2);
   });
 
@@ -65,7 +79,7 @@ describe('archive function', () => {
     stack.s3.inject({ kind: 'latency', latencyMs: 2_500 });
     const output = captureOutput();
     const started = Date.now();
-    let summary;
+    let summary: ArchiveRunSummary | undefined;
     try {
       summary = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, lambdaContext(9_000));
     } finally {

@@ -33,7 +33,9 @@ const event = {
 
 describe('dist/lookup/lookup.mjs', () => {
   it('loads the archive and the S3 client only on first use (dynamic import)', () => {
-    const meta = JSON.parse(readFileSync('dist/lookup/meta.json', 'utf8')) as { outputs: Record<string, { imports: Array<{ path: string; kind: string }> }> };
+    const meta = JSON.parse(readFileSync('dist/lookup/meta.json', 'utf8')) as {
+      outputs: Record<string, { imports: Array<{ path: string; kind: string }> }>;
+    };
     const loaded = new Set<string>();
     const queue = ['dist/lookup/lookup.mjs'];
     while (queue.length) {
@@ -42,15 +44,26 @@ describe('dist/lookup/lookup.mjs', () => {
       loaded.add(file);
       for (const imported of meta.outputs[file]?.imports ?? []) if (imported.kind === 'import-statement') queue.push(imported.path);
     }
-    const staticImports = [...loaded].flatMap((file) => meta.outputs[file]?.imports.filter((i) => i.kind === 'import-statement').map((i) => i.path) ?? []);
-    const dynamicImports = [...loaded].flatMap((file) => meta.outputs[file]?.imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path) ?? []);
+    const staticImports = [...loaded].flatMap(
+      (file) => meta.outputs[file]?.imports.filter((i) => i.kind === 'import-statement').map((i) => i.path) ?? [],
+    );
+    const dynamicImports = [...loaded].flatMap(
+      (file) => meta.outputs[file]?.imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path) ?? [],
+    );
     expect(staticImports.some((path) => path.includes('client-s3'))).toBe(false);
     expect(dynamicImports.some((path) => path.includes('chunks/access'))).toBe(true);
   });
 
   it('answers a lookup end to end', async () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', invokeScript], {
-      env: { ...process.env, EVENT: JSON.stringify(event), VOLC_ENDPOINT: endpoint, VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, POWERTOOLS_LOG_LEVEL: 'WARN' },
+      env: {
+        ...process.env,
+        EVENT: JSON.stringify(event),
+        VOLC_ENDPOINT: endpoint,
+        VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+        VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        POWERTOOLS_LOG_LEVEL: 'WARN',
+      },
     });
     const result = JSON.parse(/RESULT (.*)/.exec(stdout)![1]!);
     expect(result.statusCode).toBe(200);
@@ -59,7 +72,13 @@ describe('dist/lookup/lookup.mjs', () => {
 
   it('fails at cold start on bad configuration, naming the variables and not their values', async () => {
     const failure = await run(process.execPath, ['--input-type=module', '-e', "await import('./dist/lookup/lookup.mjs')"], {
-      env: { ...process.env, VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: 'super-secret-value-xyz', LOOKUP_QPS: '58', LOOKUP_BURST: '5' },
+      env: {
+        ...process.env,
+        VOLC_ACCESS_KEY_ID: '',
+        VOLC_SECRET_ACCESS_KEY: 'super-secret-value-xyz',
+        LOOKUP_QPS: '58',
+        LOOKUP_BURST: '5',
+      },
     }).then(
       () => undefined,
       (error: { code: number; stderr: string }) => error,

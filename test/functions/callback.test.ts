@@ -25,12 +25,23 @@ beforeAll(async () => {
   s3 = new S3TestServer();
   await s3.start();
   const env = s3.clientEnv();
-  access = openArchive({ ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!, ARCHIVE_PREFIX: 'cb/', S3_ENDPOINT: env.S3_ENDPOINT, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true });
+  access = openArchive({
+    ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!,
+    ARCHIVE_PREFIX: 'cb/',
+    S3_ENDPOINT: env.S3_ENDPOINT,
+    S3_REGION: 'us-east-1',
+    S3_FORCE_PATH_STYLE: true,
+  });
   clock = new ManualClock(Date.now());
   emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now });
   const handler = createCallbackHandler({
     access,
-    settings: { secretFor: async (appId) => ({ [APP]: SECRET, 'other-app': 'another-secret' } as Record<string, string>)[appId], maxSkewMs: 10 * 60_000, maxBodyBytes: 16_384, budgetMs: 4_000 },
+    settings: {
+      secretFor: async (appId) => (({ [APP]: SECRET, 'other-app': 'another-secret' }) as Record<string, string>)[appId],
+      maxSkewMs: 10 * 60_000,
+      maxBodyBytes: 16_384,
+      budgetMs: 4_000,
+    },
     logger: new Logger({ serviceName: 'callback-test', logLevel: 'INFO' }),
     metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
     region: 'cn-north-1',
@@ -40,7 +51,12 @@ beforeAll(async () => {
     const output = captureOutput();
     try {
       const result = (await handler(
-        httpEvent('', { method: overrides.method ?? 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json', ...overrides.headers } }),
+        httpEvent('', {
+          method: overrides.method ?? 'POST',
+          path: '/callbacks/volcengine',
+          body,
+          headers: { 'content-type': 'application/json', ...overrides.headers },
+        }),
         lambdaContext(),
       )) as HttpResult;
       lastLogs = output.text();
@@ -54,7 +70,8 @@ afterAll(() => s3.stop());
 
 let lastLogs = '';
 let taskCount = 0;
-const newTask = (auto = false): EmulatedTask => emulator.seedTask({ appId: APP, roomId: 'cb-room', taskId: `cb-task-${taskCount++}`, auto });
+const newTask = (auto = false): EmulatedTask =>
+  emulator.seedTask({ appId: APP, roomId: 'cb-room', taskId: `cb-task-${taskCount++}`, auto });
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -128,7 +145,10 @@ describe('callback: a valid SegmentRealTimeData event', () => {
 describe('callback: refused events', () => {
   it.each([
     ['a forged signature', (e: Record<string, string>) => ({ ...e, Signature: 'f'.repeat(64) })],
-    ['a signature made with the wrong key', (e: Record<string, string>) => ({ ...e, Signature: callbackSignature(e as never, 'wrong-key') })],
+    [
+      'a signature made with the wrong key',
+      (e: Record<string, string>) => ({ ...e, Signature: callbackSignature(e as never, 'wrong-key') }),
+    ],
     ['a tampered EventData', (e: Record<string, string>) => ({ ...e, EventData: e.EventData!.replace('cb-room', 'cb-roon') })],
     ['an AppId with no configured key', (e: Record<string, string>) => ({ ...e, AppId: 'unknown-app' })],
   ])('answers 401 to %s and neither stores nor logs the event beyond its EventId', async (_name, forge) => {
@@ -163,7 +183,11 @@ describe('callback: refused events', () => {
   it.each([
     ['not JSON', '{"EventType":', 'body'],
     ['missing fields', '{"EventType":"SegmentRealTimeData"}', 'EventData'],
-    ['fields of the wrong type', '{"EventType":1,"EventData":{},"EventTime":"","EventId":"x","AppId":"a","Version":"v","Nonce":"n","Signature":"s"}', 'EventType'],
+    [
+      'fields of the wrong type',
+      '{"EventType":1,"EventData":{},"EventTime":"","EventId":"x","AppId":"a","Version":"v","Nonce":"n","Signature":"s"}',
+      'EventType',
+    ],
   ])('answers 400 naming the problem for %s', async (_name, body, named) => {
     const response = await invoke(body);
     expect(response.statusCode).toBe(400);
@@ -192,7 +216,15 @@ describe('callback: tolerant of what it does not know', () => {
   });
 
   it('answers 200 to other event types and ignores them', async () => {
-    const unsigned = { EventType: 'RecordStarted', EventData: '{}', EventTime: new Date(clock.now()).toISOString(), EventId: 'other-1', AppId: APP, Version: '2020-12-01', Nonce: 'abcd' };
+    const unsigned = {
+      EventType: 'RecordStarted',
+      EventData: '{}',
+      EventTime: new Date(clock.now()).toISOString(),
+      EventId: 'other-1',
+      AppId: APP,
+      Version: '2020-12-01',
+      Nonce: 'abcd',
+    };
     const response = await invoke(JSON.stringify({ ...unsigned, Signature: callbackSignature(unsigned, SECRET) }));
     expect(response.statusCode).toBe(200);
     expect(response.json.Result.Outcome).toBe('ignored');
@@ -215,7 +247,10 @@ describe('callback: the 5-second limit', () => {
     const send = async () => {
       const output = captureOutput();
       try {
-        return (await quick(httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json' } }), lambdaContext())) as HttpResult;
+        return (await quick(
+          httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json' } }),
+          lambdaContext(),
+        )) as HttpResult;
       } finally {
         output.restore();
       }
@@ -258,7 +293,8 @@ describe('callback: a burst', () => {
     }
     expect(stored).toBe(1000);
     const registered = new Set<string>();
-    for await (const entry of access.registry.entries()) if (tasks.some((t) => t.taskId === entry.address.taskId)) registered.add(entry.key);
+    for await (const entry of access.registry.entries())
+      if (tasks.some((t) => t.taskId === entry.address.taskId)) registered.add(entry.key);
     expect(registered.size).toBe(100);
   }, 120_000);
 });

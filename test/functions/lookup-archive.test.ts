@@ -13,7 +13,11 @@ const call = async (query: Array<[string, string]> | string) => {
   const result = await stack.invoke(httpEvent(query));
   return { ...result, json: JSON.parse(result.body) };
 };
-const action = (name: string, params: Record<string, string>): Array<[string, string]> => [['Action', name], ['Version', '2023-11-01'], ...Object.entries(params)];
+const action = (name: string, params: Record<string, string>): Array<[string, string]> => [
+  ['Action', name],
+  ['Version', '2023-11-01'],
+  ...Object.entries(params),
+];
 const address = (taskId: string) => ({ appId: APP, roomId: 'room', taskId });
 const run = (taskId: string, startTime: number) => ({ ...address(taskId), startTime });
 
@@ -37,17 +41,32 @@ describe('GetSegmentTask with the archive', () => {
     expect(response.statusCode).toBe(200);
     const entries = await registryEntries();
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ deadline: seeded.startTime + 72 * HOUR, state: 'known', nextPollAt: 0, address: address('running') });
+    expect(entries[0]).toMatchObject({
+      deadline: seeded.startTime + 72 * HOUR,
+      state: 'known',
+      nextPollAt: 0,
+      address: address('running'),
+    });
   });
 
-  it('archives a terminal answer as its run\'s final snapshot, and asks Volcengine again from another instance', async () => {
+  it("archives a terminal answer as its run's final snapshot, and asks Volcengine again from another instance", async () => {
     const seeded = stack.emulator.seedTask({ ...address('done'), status: 3, stopReason: 'StopByAPI', endTime: stack.clock.now() });
     const live = await stack.get(APP, 'room', 'done');
-    expect(await access.archive.latest(run('done', seeded.startTime))).toMatchObject({ Final: true, Source: 'lookup', SegmentTask: live.json.Result.SegmentTask });
+    expect(await access.archive.latest(run('done', seeded.startTime))).toMatchObject({
+      Final: true,
+      Source: 'lookup',
+      SegmentTask: live.json.Result.SegmentTask,
+    });
     // A second instance (no memory) asks Volcengine: the TaskId may have been reused for a new run since.
     const other = await startLookupStack({ archive: false, env: { ...archiveEnvOf(stack) } });
     try {
-      other.emulator.seedTask({ ...address('done'), status: 3, stopReason: 'StopByAPI', startTime: seeded.startTime, endTime: seeded.endTime });
+      other.emulator.seedTask({
+        ...address('done'),
+        status: 3,
+        stopReason: 'StopByAPI',
+        startTime: seeded.startTime,
+        endTime: seeded.endTime,
+      });
       const again = await other.get(APP, 'room', 'done');
       expect(again.headers['X-Answer-Source']).toBe('volcengine');
       expect(other.emulator.callsOf('GetSegmentTask')).toHaveLength(1);
@@ -59,7 +78,12 @@ describe('GetSegmentTask with the archive', () => {
 
   it('answers a named earlier run from the archive while Volcengine shows a newer one', async () => {
     const first = stack.clock.now() - 2 * HOUR;
-    await access.archive.record(run('reused', first), { task: { StartTime: first, Status: 3, StopReason: 'UserDisconnect' }, capturedAt: stack.clock.now() - HOUR, source: 'archiver', final: true });
+    await access.archive.record(run('reused', first), {
+      task: { StartTime: first, Status: 3, StopReason: 'UserDisconnect' },
+      capturedAt: stack.clock.now() - HOUR,
+      source: 'archiver',
+      final: true,
+    });
     const current = stack.emulator.seedTask({ ...address('reused') });
     const now = await call(action('GetSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'reused' }));
     const earlier = await call(action('GetSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'reused', StartTime: String(first) }));
@@ -74,7 +98,12 @@ describe('GetSegmentTask with the archive', () => {
 
   it('answers from the archive, saying so, once Volcengine has forgotten the task', async () => {
     const seeded = stack.emulator.seedTask({ ...address('old'), maxIdleTime: 86_400 });
-    await access.archive.record(run('old', seeded.startTime), { task: { StartTime: seeded.startTime, Status: 2, EndTime: 0 }, capturedAt: stack.clock.now(), source: 'archiver', final: true });
+    await access.archive.record(run('old', seeded.startTime), {
+      task: { StartTime: seeded.startTime, Status: 2, EndTime: 0 },
+      capturedAt: stack.clock.now(),
+      source: 'archiver',
+      final: true,
+    });
     stack.clock.advance(73 * HOUR);
     const response = await stack.get(APP, 'room', 'old');
     expect(response.statusCode).toBe(200);
@@ -84,7 +113,12 @@ describe('GetSegmentTask with the archive', () => {
   });
 
   it('answers from the archive when Volcengine fails, and 404 when neither knows the task', async () => {
-    await access.archive.record(run('flaky', stack.clock.now()), { task: { Status: 2 }, capturedAt: stack.clock.now(), source: 'archiver', final: false });
+    await access.archive.record(run('flaky', stack.clock.now()), {
+      task: { Status: 2 },
+      capturedAt: stack.clock.now(),
+      source: 'archiver',
+      final: false,
+    });
     stack.emulator.inject({ kind: 'http5xx' });
     const archived = await stack.get(APP, 'room', 'flaky');
     stack.emulator.clearFaults();
@@ -128,7 +162,9 @@ describe('archive actions', () => {
   it('WatchSegmentTask registers once, without or with an announced StartTime', async () => {
     const first = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'w1' }));
     const again = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'w1' }));
-    const timed = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'w2', StartTime: String(stack.clock.now() - HOUR) }));
+    const timed = await call(
+      action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'w2', StartTime: String(stack.clock.now() - HOUR) }),
+    );
     const bad = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'w3', StartTime: 'yesterday' }));
     expect(first.json.Result).toEqual({ Watched: true, AlreadyWatched: false });
     expect(again.json.Result).toEqual({ Watched: true, AlreadyWatched: true });
@@ -136,7 +172,12 @@ describe('archive actions', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json.ResponseMetadata.Error.Message).toContain('StartTime');
     const entries = await registryEntries();
-    expect(entries.map((e) => [e.address.taskId, e.state])).toEqual(expect.arrayContaining([['w1', 'unknown'], ['w2', 'announced']]));
+    expect(entries.map((e) => [e.address.taskId, e.state])).toEqual(
+      expect.arrayContaining([
+        ['w1', 'unknown'],
+        ['w2', 'announced'],
+      ]),
+    );
     expect(entries).toHaveLength(2);
   });
 
@@ -151,17 +192,34 @@ describe('archive actions', () => {
     expect((await registryEntries()).filter((e) => e.address.taskId === 'race').map((e) => e.state)).toEqual(['known']);
   });
 
-  it('ListSegmentTaskSnapshots returns the latest run\'s timeline, or the run StartTime names', async () => {
+  it("ListSegmentTaskSnapshots returns the latest run's timeline, or the run StartTime names", async () => {
     const t0 = stack.clock.now();
     const earlier = t0 - 5 * HOUR;
-    await access.archive.record(run('tl', earlier), { task: { Status: 3, Duration: 10 }, capturedAt: earlier + HOUR, source: 'archiver', final: true });
+    await access.archive.record(run('tl', earlier), {
+      task: { Status: 3, Duration: 10 },
+      capturedAt: earlier + HOUR,
+      source: 'archiver',
+      final: true,
+    });
     await access.archive.record(run('tl', t0), { task: { Status: 2, Duration: 20 }, capturedAt: t0, source: 'archiver', final: false });
-    await access.archive.record(run('tl', t0), { task: { Status: 2, Duration: 30 }, capturedAt: t0 + 60_000, source: 'archiver', final: false });
-    await access.archive.record(run('tl', t0), { task: { Status: 3, Duration: 30 }, capturedAt: t0 + 120_000, source: 'archiver', final: true });
+    await access.archive.record(run('tl', t0), {
+      task: { Status: 2, Duration: 30 },
+      capturedAt: t0 + 60_000,
+      source: 'archiver',
+      final: false,
+    });
+    await access.archive.record(run('tl', t0), {
+      task: { Status: 3, Duration: 30 },
+      capturedAt: t0 + 120_000,
+      source: 'archiver',
+      final: true,
+    });
     const response = await call(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'tl' }));
     const named = await call(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'tl', StartTime: String(earlier) }));
     const missing = await call(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'none' }));
-    const seconds = await call(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'tl', StartTime: String(Math.floor(t0 / 1000)) }));
+    const seconds = await call(
+      action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'tl', StartTime: String(Math.floor(t0 / 1000)) }),
+    );
     expect(response.json.Result.StartTime).toBe(t0);
     expect(response.json.Result.Snapshots.map((s: any) => [s.Seq, s.SegmentTask.Status, s.SegmentTask.Duration, s.Final])).toEqual([
       [1, 2, 20, false],
@@ -173,21 +231,30 @@ describe('archive actions', () => {
     expect(seconds.statusCode).toBe(400);
   });
 
-  it('ListArchivedSegmentTasks pages through a room\'s runs, each task\'s newest first', async () => {
+  it("ListArchivedSegmentTasks pages through a room's runs, each task's newest first", async () => {
     const t0 = stack.clock.now();
-    for (const id of ['a1', 'a2', 'a3', 'a4']) await access.archive.record(run(id, t0), { task: { Status: 3 }, capturedAt: t0, source: 'archiver', final: true });
+    for (const id of ['a1', 'a2', 'a3', 'a4'])
+      await access.archive.record(run(id, t0), { task: { Status: 3 }, capturedAt: t0, source: 'archiver', final: true });
     await access.archive.record(run('a2', t0 - HOUR), { task: { Status: 3 }, capturedAt: t0, source: 'archiver', final: true });
     const seen: Array<[string, number]> = [];
     let token: string | undefined;
     let pages = 0;
     do {
-      const response = await call(action('ListArchivedSegmentTasks', { AppId: APP, RoomId: 'room', PageSize: '2', ...(token ? { PageToken: token } : {}) }));
+      const response = await call(
+        action('ListArchivedSegmentTasks', { AppId: APP, RoomId: 'room', PageSize: '2', ...(token ? { PageToken: token } : {}) }),
+      );
       expect(response.statusCode).toBe(200);
       seen.push(...response.json.Result.Runs.map((r: any) => [r.TaskId, r.StartTime]));
       token = response.json.Result.NextPageToken;
       pages++;
     } while (token);
-    expect(seen).toEqual([['a1', t0], ['a2', t0], ['a2', t0 - HOUR], ['a3', t0], ['a4', t0]]);
+    expect(seen).toEqual([
+      ['a1', t0],
+      ['a2', t0],
+      ['a2', t0 - HOUR],
+      ['a3', t0],
+      ['a4', t0],
+    ]);
     expect(pages).toBe(3);
     const badSize = await call(action('ListArchivedSegmentTasks', { AppId: APP, RoomId: 'room', PageSize: '1000' }));
     const badToken = await call(action('ListArchivedSegmentTasks', { AppId: APP, RoomId: 'room', PageToken: '<script>' }));

@@ -40,7 +40,9 @@ async function lookupOn(env: Record<string, string>) {
     LOOKUP_TERMINAL_TTL_MS: '0',
     ...env,
   });
-  const handler = buildLookupHandler(config, new Logger({ serviceName: 'lookup-quota', logLevel: 'WARN' }), { metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'lookup-quota' }) });
+  const handler = buildLookupHandler(config, new Logger({ serviceName: 'lookup-quota', logLevel: 'WARN' }), {
+    metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'lookup-quota' }),
+  });
   const store = new DynamoDbQuotaStore(table, { endpoint: dynalite.url, region: 'us-east-1' });
   const get = async () => {
     const output = captureOutput();
@@ -66,7 +68,7 @@ describe('lookups on the shared quota', () => {
     expect(metric(answer.logs, 'QuotaFallbacks')).toBe(0);
   });
 
-  it('answers 429 with a Retry-After from the shared window, without calling Volcengine, when no slot comes within LOOKUP_QUOTA_WAIT_MS', async () => {
+  it('answers 429 with a Retry-After from the shared window, without calling Volcengine, past LOOKUP_QUOTA_WAIT_MS', async () => {
     const { get, store } = await lookupOn({ LOOKUP_QUOTA_WAIT_MS: '250' });
     await store.restart('lookup', 10_000, Date.now(), new AbortController().signal); // the fleet holds the next 10 s
     const calls = emulator.callsOf('GetSegmentTask').length;

@@ -17,7 +17,7 @@ describe('lookup: live answers', () => {
     stack = await startLookupStack();
   });
 
-  it.each(['2022-06-01', '2023-11-01'])('answers a running task in Volcengine\'s envelope (Version %s)', async (version) => {
+  it.each(['2022-06-01', '2023-11-01'])("answers a running task in Volcengine's envelope (Version %s)", async (version) => {
     // Prepare
     const seeded = stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: 'Task1', maxIdleTime: 300, duration: 15 });
     // Act
@@ -25,10 +25,21 @@ describe('lookup: live answers', () => {
     // Assess
     expect(response.statusCode).toBe(200);
     expect(response.headers['Content-Type']).toMatch(/^application\/json/);
-    expect(response.json.ResponseMetadata).toMatchObject({ Action: 'GetSegmentTask', Version: version, Service: 'rtc', Region: 'cn-north-1' });
+    expect(response.json.ResponseMetadata).toMatchObject({
+      Action: 'GetSegmentTask',
+      Version: version,
+      Service: 'rtc',
+      Region: 'cn-north-1',
+    });
     expect(response.json.ResponseMetadata.RequestId).toMatch(/^\d{14}[0-9A-F]{16}$/);
     expect(response.json.ResponseMetadata.Error).toBeUndefined();
-    expect(response.json.Result.SegmentTask).toMatchObject({ Status: 2, StartTime: seeded.startTime, EndTime: 0, MaxIdleTime: 300, Duration: 15 });
+    expect(response.json.Result.SegmentTask).toMatchObject({
+      Status: 2,
+      StartTime: seeded.startTime,
+      EndTime: 0,
+      MaxIdleTime: 300,
+      Duration: 15,
+    });
     const calls = stack.emulator.callsOf('GetSegmentTask');
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ status: 200, query: { Version: version, AppId: APP, RoomId: 'Room1', TaskId: 'Task1' } });
@@ -83,7 +94,14 @@ describe('lookup: live answers', () => {
   });
 
   it('answers 64 concurrent lookups of a finished task with one upstream call', async () => {
-    stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: 'done', status: 3, stopReason: 'StopByAPI', endTime: stack.clock.now() });
+    stack.emulator.seedTask({
+      appId: APP,
+      roomId: 'Room1',
+      taskId: 'done',
+      status: 3,
+      stopReason: 'StopByAPI',
+      endTime: stack.clock.now(),
+    });
     const responses = await Promise.all(Array.from({ length: 64 }, () => stack.get(APP, 'Room1', 'done')));
     expect(responses.every((r) => r.statusCode === 200 && r.json.Result.SegmentTask.Status === 3)).toBe(true);
     expect(stack.emulator.callsOf('GetSegmentTask')).toHaveLength(1);
@@ -111,13 +129,31 @@ describe('lookup: bad requests', () => {
     ['no AppId', 'Action=GetSegmentTask&Version=2023-11-01&RoomId=r&TaskId=t', 400, 'MissingParameter', 'AppId'],
     ['no RoomId', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&TaskId=t', 400, 'MissingParameter', 'RoomId'],
     ['empty TaskId', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=', 400, 'MissingParameter', 'TaskId'],
-    ['TaskId of 129 characters', `Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=${'x'.repeat(129)}`, 400, 'InvalidParameter', 'TaskId'],
+    [
+      'TaskId of 129 characters',
+      `Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=${'x'.repeat(129)}`,
+      400,
+      'InvalidParameter',
+      'TaskId',
+    ],
     ['RoomId with a slash', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=a%2Fb&TaskId=t', 400, 'InvalidParameter', 'RoomId'],
     ['RoomId with a space', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=a+b&TaskId=t', 400, 'InvalidParameter', 'RoomId'],
-    ['TaskId with unicode', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=%E4%BB%BB%E5%8A%A1', 400, 'InvalidParameter', 'TaskId'],
+    [
+      'TaskId with unicode',
+      'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=%E4%BB%BB%E5%8A%A1',
+      400,
+      'InvalidParameter',
+      'TaskId',
+    ],
     ['TaskId with a NUL byte', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=t%00', 400, 'InvalidParameter', 'TaskId'],
     ['AppId with a newline', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a%0Ab&RoomId=r&TaskId=t', 400, 'InvalidParameter', 'AppId'],
-    ['broken percent-encoding', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=%E4%BB', 400, 'InvalidParameter', 'TaskId'],
+    [
+      'broken percent-encoding',
+      'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=%E4%BB',
+      400,
+      'InvalidParameter',
+      'TaskId',
+    ],
     ['TaskId twice', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=r&TaskId=t&TaskId=u', 400, 'InvalidParameter', 'TaskId'],
     ['path traversal id', 'Action=GetSegmentTask&Version=2023-11-01&AppId=a&RoomId=..%2F..&TaskId=t', 400, 'InvalidParameter', 'RoomId'],
     ['unknown Action', 'Action=StopSegment&Version=2023-11-01&AppId=a&RoomId=r&TaskId=t', 404, 'InvalidActionOrVersion', 'StopSegment'],
@@ -161,7 +197,16 @@ describe('lookup: bad requests', () => {
 describe('lookup: upstream trouble', () => {
   it('retries Volcengine throttling and then succeeds', async () => {
     // Prepare: Volcengine allows 2 calls per second for this account
-    stack = await startLookupStack({ emulator: { qpsLimits: { GetSegmentTask: 2 } }, env: { VOLC_MAX_ATTEMPTS: '10', VOLC_RETRY_BASE_MS: '200', VOLC_RETRY_MAX_MS: '1000', LOOKUP_DEADLINE_MS: '15000', LOOKUP_FUNCTION_TIMEOUT_S: '30' } });
+    stack = await startLookupStack({
+      emulator: { qpsLimits: { GetSegmentTask: 2 } },
+      env: {
+        VOLC_MAX_ATTEMPTS: '10',
+        VOLC_RETRY_BASE_MS: '200',
+        VOLC_RETRY_MAX_MS: '1000',
+        LOOKUP_DEADLINE_MS: '15000',
+        LOOKUP_FUNCTION_TIMEOUT_S: '30',
+      },
+    });
     for (let i = 0; i < 4; i++) stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: `t${i}` });
     // Act
     const responses = await Promise.all(Array.from({ length: 4 }, (_, i) => stack.get(APP, 'Room1', `t${i}`)));
@@ -292,7 +337,11 @@ describe('lookup: upstream trouble', () => {
 
   it('signs with STS credentials (X-Security-Token)', async () => {
     stack = await startLookupStack({
-      env: { VOLC_ACCESS_KEY_ID: STS_CREDENTIALS.accessKeyId, VOLC_SECRET_ACCESS_KEY: STS_CREDENTIALS.secretAccessKey, VOLC_SESSION_TOKEN: STS_CREDENTIALS.sessionToken },
+      env: {
+        VOLC_ACCESS_KEY_ID: STS_CREDENTIALS.accessKeyId,
+        VOLC_SECRET_ACCESS_KEY: STS_CREDENTIALS.secretAccessKey,
+        VOLC_SESSION_TOKEN: STS_CREDENTIALS.sessionToken,
+      },
     });
     stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: 'Task1' });
     const response = await stack.get(APP, 'Room1', 'Task1');

@@ -27,15 +27,29 @@ let s3: S3TestServer;
 let callback: (event: unknown) => Promise<HttpResult>;
 
 beforeAll(async () => {
-  stack = await startLookupStack({ env: { LOOKUP_DEADLINE_MS: '500', VOLC_MAX_ATTEMPTS: '2', LOOKUP_QPS: '50', LOOKUP_BURST: '10' }, emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
+  stack = await startLookupStack({
+    env: { LOOKUP_DEADLINE_MS: '500', VOLC_MAX_ATTEMPTS: '2', LOOKUP_QPS: '50', LOOKUP_BURST: '10' },
+    emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } },
+  });
   stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'task' });
   stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'done', status: 3, stopReason: 'StopByAPI' });
   s3 = new S3TestServer();
   await s3.start();
   const env = s3.clientEnv();
   const handler = createCallbackHandler({
-    access: openArchive({ ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!, ARCHIVE_PREFIX: '', S3_ENDPOINT: env.S3_ENDPOINT, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true }),
-    settings: { secretFor: async (appId) => (appId === 'app' ? SECRET : undefined), maxSkewMs: 600_000, maxBodyBytes: 8_192, budgetMs: 4_000 },
+    access: openArchive({
+      ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!,
+      ARCHIVE_PREFIX: '',
+      S3_ENDPOINT: env.S3_ENDPOINT,
+      S3_REGION: 'us-east-1',
+      S3_FORCE_PATH_STYLE: true,
+    }),
+    settings: {
+      secretFor: async (appId) => (appId === 'app' ? SECRET : undefined),
+      maxSkewMs: 600_000,
+      maxBodyBytes: 8_192,
+      budgetMs: 4_000,
+    },
     logger: new Logger({ serviceName: 'fuzz', logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Fuzz', serviceName: 'fuzz' }),
     region: 'cn-north-1',
@@ -46,7 +60,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack.stop();
   await s3.stop();
-  console.log(JSON.stringify({ fuzz_cases: figures.cases, fuzz_failures: figures.failures, fuzz_5xx_without_upstream_cause: figures.unexplained5xx, fuzz_thrown: figures.thrown, seed: SEED }));
+  console.log(
+    JSON.stringify({
+      fuzz_cases: figures.cases,
+      fuzz_failures: figures.failures,
+      fuzz_5xx_without_upstream_cause: figures.unexplained5xx,
+      fuzz_thrown: figures.thrown,
+      seed: SEED,
+    }),
+  );
 });
 
 // ---- generators -------------------------------------------------------------------------
@@ -54,7 +76,27 @@ afterAll(async () => {
 const nastyText = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.constantFrom('', '.', '..', '../etc/passwd', '%00', '\u0000', '\r\nX-Injected: 1', 'a'.repeat(129), 'a'.repeat(4000), '名字', '😀', '%E4%BB', '%', '+', ' ', 'task', 'done', 'room', 'app'),
+  fc.constantFrom(
+    '',
+    '.',
+    '..',
+    '../etc/passwd',
+    '%00',
+    '\u0000',
+    '\r\nX-Injected: 1',
+    'a'.repeat(129),
+    'a'.repeat(4000),
+    '名字',
+    '😀',
+    '%E4%BB',
+    '%',
+    '+',
+    ' ',
+    'task',
+    'done',
+    'room',
+    'app',
+  ),
 );
 const encode = (value: string) => {
   try {
@@ -65,11 +107,16 @@ const encode = (value: string) => {
 };
 const queryPair = fc.tuple(
   fc.constantFrom('Action', 'Version', 'AppId', 'RoomId', 'TaskId', 'StartTime', 'PageSize', 'PageToken', 'X', ''),
-  fc.oneof(nastyText, fc.constantFrom('GetSegmentTask', 'WatchSegmentTask', 'ListSegmentTaskSnapshots', '2023-11-01', '2022-06-01', '2020-12-01')),
+  fc.oneof(
+    nastyText,
+    fc.constantFrom('GetSegmentTask', 'WatchSegmentTask', 'ListSegmentTaskSnapshots', '2023-11-01', '2022-06-01', '2020-12-01'),
+  ),
   fc.boolean(),
 );
 const rawQuery = fc.oneof(
-  fc.array(queryPair, { maxLength: 9 }).map((pairs) => pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${encode(k)}=${encode(v)}`)).join('&')),
+  fc
+    .array(queryPair, { maxLength: 9 })
+    .map((pairs) => pairs.map(([k, v, raw]) => (raw ? `${k}=${v}` : `${encode(k)}=${encode(v)}`)).join('&')),
   fc.constant('Action=GetSegmentTask&Version=2023-11-01&AppId=app&RoomId=room&TaskId=task'),
   fc.constant('Action=GetSegmentTask&Version=2023-11-01&AppId=app&RoomId=room&TaskId=done'),
   fc.string({ unit: 'binary', maxLength: 200 }),
@@ -77,7 +124,16 @@ const rawQuery = fc.oneof(
 const method = fc.constantFrom('GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'get', 'PATCH', '\r\n');
 const headers = fc.dictionary(
   fc.constantFrom('content-type', 'Content-Type', 'x-forwarded-for', 'authorization', 'host', 'x-amz-date', 'cookie'),
-  fc.oneof(nastyText, fc.constantFrom('application/json', 'text/plain', 'application/json; charset=utf-8', 'multipart/form-data', 'application/json\r\nX-Evil: 1')),
+  fc.oneof(
+    nastyText,
+    fc.constantFrom(
+      'application/json',
+      'text/plain',
+      'application/json; charset=utf-8',
+      'multipart/form-data',
+      'application/json\r\nX-Evil: 1',
+    ),
+  ),
   { maxKeys: 4 },
 );
 const body = fc.option(fc.oneof(nastyText, fc.json(), fc.constant('x'.repeat(20_000))), { nil: undefined });
@@ -98,8 +154,17 @@ function apiEvent(path: string, m: string, q: string, h: Record<string, string>,
 const callbackBody = fc
   .record({
     EventType: fc.oneof(fc.constant('SegmentRealTimeData'), nastyText),
-    EventData: fc.oneof(fc.constant('{"RoomId":"room","TaskId":"task"}'), fc.json(), nastyText, fc.constant('{"RoomId":"../x","UserId":"\\u0000"}')),
-    EventTime: fc.oneof(fc.constant(new Date().toISOString()), nastyText, fc.date({ noInvalidDate: true }).map((d) => d.toISOString())),
+    EventData: fc.oneof(
+      fc.constant('{"RoomId":"room","TaskId":"task"}'),
+      fc.json(),
+      nastyText,
+      fc.constant('{"RoomId":"../x","UserId":"\\u0000"}'),
+    ),
+    EventTime: fc.oneof(
+      fc.constant(new Date().toISOString()),
+      nastyText,
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    ),
     EventId: fc.oneof(fc.uuid(), nastyText),
     AppId: fc.oneof(fc.constant('app'), nastyText),
     Version: fc.constant('2020-12-01'),
@@ -109,7 +174,9 @@ const callbackBody = fc
     fc.record({
       event: fc.constant(event),
       signed: fc.boolean(),
-      drop: fc.option(fc.constantFrom('EventType', 'EventData', 'EventTime', 'EventId', 'AppId', 'Version', 'Nonce', 'Signature'), { nil: undefined }),
+      drop: fc.option(fc.constantFrom('EventType', 'EventData', 'EventTime', 'EventId', 'AppId', 'Version', 'Nonce', 'Signature'), {
+        nil: undefined,
+      }),
       broken: fc.boolean(),
     }),
   )
@@ -143,7 +210,8 @@ function check(result: HttpResult, upstreamFailing: boolean, request: string): v
     const error = json?.ResponseMetadata?.Error;
     if (!error?.Code || !error?.Message) problems.push('4xx without Error.Code/Message');
     if (!/^\d{14}[0-9A-F]{16}$/.test(json?.ResponseMetadata?.RequestId ?? '')) problems.push('no RequestId');
-    if (status === 400 && !/parameter|body|GET request|envelope|EventTime|JSON|event/i.test(error?.Message ?? '')) problems.push(`400 message does not name the problem: ${error?.Message}`);
+    if (status === 400 && !/parameter|body|GET request|envelope|EventTime|JSON|event/i.test(error?.Message ?? ''))
+      problems.push(`400 message does not name the problem: ${error?.Message}`);
   } else if (status === 200) {
     if (json?.Result === undefined || json?.ResponseMetadata?.Error) problems.push('200 without Result');
   } else {
@@ -167,25 +235,44 @@ async function noThrow<T>(work: () => Promise<T>): Promise<T> {
 describe('fuzzing the HTTP functions', () => {
   it(`lookup: ${Math.round(RUNS * 0.6)} malformed requests`, async () => {
     await fc.assert(
-      fc.asyncProperty(method, rawQuery, headers, body, fc.boolean(), fc.constantFrom('none', 'none', 'none', 'http5xx', 'latency', 'reset', 'malformed-json'), async (m, q, h, b, base64, fault) => {
-        stack.emulator.clearFaults();
-        if (fault !== 'none') stack.emulator.inject({ kind: fault as 'http5xx', latencyMs: 2_000 });
-        const result = await noThrow(() => stack.invoke(apiEvent('/', m, q, h, b, base64)));
-        stack.emulator.clearFaults();
-        check(result, fault !== 'none', `${m} /?${q}`);
-        if (result.statusCode === 200 && /TaskId=task(&|$)/.test(q)) expect(JSON.parse(result.body).Result.SegmentTask.Status).toBe(2);
-      }),
+      fc.asyncProperty(
+        method,
+        rawQuery,
+        headers,
+        body,
+        fc.boolean(),
+        fc.constantFrom('none', 'none', 'none', 'http5xx', 'latency', 'reset', 'malformed-json'),
+        async (m, q, h, b, base64, fault) => {
+          stack.emulator.clearFaults();
+          if (fault !== 'none') stack.emulator.inject({ kind: fault as 'http5xx', latencyMs: 2_000 });
+          const result = await noThrow(() => stack.invoke(apiEvent('/', m, q, h, b, base64)));
+          stack.emulator.clearFaults();
+          check(result, fault !== 'none', `${m} /?${q}`);
+          if (result.statusCode === 200 && /TaskId=task(&|$)/.test(q)) expect(JSON.parse(result.body).Result.SegmentTask.Status).toBe(2);
+        },
+      ),
       { numRuns: Math.round(RUNS * 0.6), seed: SEED },
     );
   }, 600_000);
 
   it(`callback: ${Math.round(RUNS * 0.4)} malformed deliveries`, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(callbackBody, body.map((b) => b ?? '')), method, headers, fc.boolean(), async (b, m, h, base64) => {
-        const chosenMethod = m === 'GET' ? 'POST' : m;
-        const result = await noThrow(() => callback(apiEvent('/callbacks/volcengine', chosenMethod, '', { 'content-type': 'application/json', ...h }, b, base64)));
-        check(result, false, `${chosenMethod} callback ${b.slice(0, 80)}`);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          callbackBody,
+          body.map((b) => b ?? ''),
+        ),
+        method,
+        headers,
+        fc.boolean(),
+        async (b, m, h, base64) => {
+          const chosenMethod = m === 'GET' ? 'POST' : m;
+          const result = await noThrow(() =>
+            callback(apiEvent('/callbacks/volcengine', chosenMethod, '', { 'content-type': 'application/json', ...h }, b, base64)),
+          );
+          check(result, false, `${chosenMethod} callback ${b.slice(0, 80)}`);
+        },
+      ),
       { numRuns: Math.round(RUNS * 0.4), seed: SEED + 1 },
     );
   }, 600_000);

@@ -20,8 +20,8 @@ const QUEUE = 'rtc-segment-tasks-failures';
 const ROLE_OF: Record<RecordedCall['fn'], string> = { lookup: 'LookupRole', callback: 'CallbackRole', archive: 'ArchiveRole' };
 /** Grants no SDK call of ours uses: the Lambda service uses them with the function's role. */
 const PLATFORM_GRANTS: Record<string, string> = {
-  'logs:CreateLogStream': 'the runtime writes the function\'s logs',
-  'logs:PutLogEvents': 'the runtime writes the function\'s logs',
+  'logs:CreateLogStream': "the runtime writes the function's logs",
+  'logs:PutLogEvents': "the runtime writes the function's logs",
   'sqs:SendMessage': 'Lambda delivers a failed asynchronous invocation of the archiver to its on-failure queue',
 };
 
@@ -41,7 +41,9 @@ interface IamRequest {
   context: Record<string, string>;
 }
 
-const template = JSON.parse(readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8')) as { Resources: Record<string, { Properties: any }> };
+const template = JSON.parse(readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8')) as {
+  Resources: Record<string, { Properties: any }>;
+};
 
 /** CloudFormation intrinsics of the template, resolved for a stack in ACCOUNT/REGION. */
 function resolve(value: unknown): unknown {
@@ -52,14 +54,24 @@ function resolve(value: unknown): unknown {
   if ('Ref' in node) return reference(node.Ref);
   if ('Fn::Sub' in node) {
     const [text, vars] = Array.isArray(node['Fn::Sub']) ? node['Fn::Sub'] : [node['Fn::Sub'], {}];
-    return (text as string).replace(/\$\{([^}]+)\}/g, (_, name: string) => String(name in vars ? resolve(vars[name]) : name.includes('.') ? attribute(...(name.split('.') as [string, string])) : reference(name)));
+    return (text as string).replace(/\$\{([^}]+)\}/g, (_, name: string) =>
+      String(
+        name in vars ? resolve(vars[name]) : name.includes('.') ? attribute(...(name.split('.') as [string, string])) : reference(name),
+      ),
+    );
   }
   if ('Fn::Join' in node) return (resolve(node['Fn::Join'][1]) as string[]).join(node['Fn::Join'][0]);
   return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolve(v)]));
 }
 
 function reference(name: string): string {
-  const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, ArchiveBucket: BUCKET, QuotaTable: TABLE };
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': REGION,
+    'AWS::AccountId': ACCOUNT,
+    ArchiveBucket: BUCKET,
+    QuotaTable: TABLE,
+  };
   if (name in pseudo) return pseudo[name]!;
   throw new Error(`unresolved Ref ${name}`);
 }
@@ -75,42 +87,78 @@ function attribute(resource: string, name: string): string {
   return arn;
 }
 
-const environmentOf = (fn: RecordedCall['fn']) => template.Resources[`${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`]!.Properties.Environment.Variables as Record<string, string>;
+const environmentOf = (fn: RecordedCall['fn']) =>
+  template.Resources[`${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`]!.Properties.Environment.Variables as Record<string, string>;
 const SECRET_PARAMETER_OF: Record<RecordedCall['fn'], string> = {
   lookup: environmentOf('lookup').VOLC_CREDENTIALS_PARAMETER!,
   archive: environmentOf('archive').VOLC_CREDENTIALS_PARAMETER!,
   callback: environmentOf('callback').CALLBACK_SECRETS_PARAMETER!,
 };
 
-const roleStatements = (role: string): Statement[] => resolve(template.Resources[role]!.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) as Statement[];
-const bucketPolicy = resolve(template.Resources.ArchiveBucketPolicy!.Properties.PolicyDocument) as { Version: string; Statement: Statement[] };
+const roleStatements = (role: string): Statement[] =>
+  resolve(template.Resources[role]!.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) as Statement[];
+const bucketPolicy = resolve(template.Resources.ArchiveBucketPolicy!.Properties.PolicyDocument) as {
+  Version: string;
+  Statement: Statement[];
+};
 
 /** A recorded key without the test's ARCHIVE_PREFIX and with ids and times made uniform, so equal shapes evaluate once. */
 function normaliseKey(key: string): string {
   const at = key.search(/(^|\/)(tasks|watch|runs|callbacks)\//);
   const relative = at < 0 ? key : key.slice(at === 0 && !key.startsWith('/') ? 0 : at + 1);
-  return relative.replace(/~[^/]+/g, '~id').replace(/\d{6,}/g, '0').replace(/[0-9a-f]{64}/g, 'h');
+  return relative
+    .replace(/~[^/]+/g, '~id')
+    .replace(/\d{6,}/g, '0')
+    .replace(/[0-9a-f]{64}/g, 'h');
 }
 
 function requestsOf(call: RecordedCall): IamRequest[] {
   const secure = { 'aws:SecureTransport': 'true' };
-  const object = (action: string) => ({ fn: call.fn, action, resource: `arn:aws:s3:::${BUCKET}/${normaliseKey(call.key!)}`, context: secure });
+  const object = (action: string) => ({
+    fn: call.fn,
+    action,
+    resource: `arn:aws:s3:::${BUCKET}/${normaliseKey(call.key!)}`,
+    context: secure,
+  });
   switch (`${call.service}:${call.command}`) {
     case 's3:GetObject':
       // S3 answers 404 for a missing key only to a caller that may list the bucket, whatever the prefix.
-      return call.missing ? [object('s3:GetObject'), { fn: call.fn, action: 's3:ListBucket', resource: `arn:aws:s3:::${BUCKET}`, context: secure }] : [object('s3:GetObject')];
+      return call.missing
+        ? [object('s3:GetObject'), { fn: call.fn, action: 's3:ListBucket', resource: `arn:aws:s3:::${BUCKET}`, context: secure }]
+        : [object('s3:GetObject')];
     case 's3:PutObject':
       return [object('s3:PutObject')];
     case 's3:DeleteObject':
       return [object('s3:DeleteObject')];
     case 's3:ListObjectsV2':
-      return [{ fn: call.fn, action: 's3:ListBucket', resource: `arn:aws:s3:::${BUCKET}`, context: { ...secure, 's3:prefix': normaliseKey(call.prefix ?? '') } }];
+      return [
+        {
+          fn: call.fn,
+          action: 's3:ListBucket',
+          resource: `arn:aws:s3:::${BUCKET}`,
+          context: { ...secure, 's3:prefix': normaliseKey(call.prefix ?? '') },
+        },
+      ];
     case 'dynamodb:GetItem':
     case 'dynamodb:UpdateItem':
-      return [{ fn: call.fn, action: `dynamodb:${call.command}`, resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${TABLE}`, context: secure }];
+      return [
+        {
+          fn: call.fn,
+          action: `dynamodb:${call.command}`,
+          resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${TABLE}`,
+          context: secure,
+        },
+      ];
     case 'ssm:GetParameter':
       // Tests name their own parameters; deployed, a function reads the one its environment names.
-      return [{ fn: call.fn, action: 'ssm:GetParameter', resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${SECRET_PARAMETER_OF[call.fn]}`, context: secure }];
+      return [
+        {
+          fn: call.fn,
+          action: 'ssm:GetParameter',
+          resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${SECRET_PARAMETER_OF[call.fn]}`,
+          context: secure,
+        },
+      ];
     default:
       throw new Error(`no IAM mapping for ${call.service}:${call.command}`);
   }
@@ -143,31 +191,51 @@ async function decide(request: IamRequest, statements: Statement[]): Promise<str
     } as never,
     {},
   );
-  if (response.resultType === 'error') throw new Error(`simulation of ${request.action} on ${request.resource} failed: ${JSON.stringify(response.errors)}`);
+  if (response.resultType === 'error')
+    throw new Error(`simulation of ${request.action} on ${request.resource} failed: ${JSON.stringify(response.errors)}`);
   return response.overallResult;
 }
 
 /** Each statement split into one action on one resource (its condition kept): the grants of a role. */
 function grantsOf(statements: Statement[]): Statement[] {
-  return statements.flatMap((s) => [s.Action].flat().flatMap((action) => [s.Resource].flat().map((resource) => ({ ...s, Action: action, Resource: resource }))));
+  return statements.flatMap((s) =>
+    [s.Action].flat().flatMap((action) => [s.Resource].flat().map((resource) => ({ ...s, Action: action, Resource: resource }))),
+  );
 }
 
 const requests = recordedRequests();
 
 describe('IAM, evaluated per recorded call against the packaged template', () => {
   it('recorded the calls of every function, the packaged zips included', () => {
-    const byFunction = Object.fromEntries((['lookup', 'callback', 'archive'] as const).map((fn) => [fn, [...new Set(requests.filter((r) => r.fn === fn).map((r) => r.action))].sort()]));
+    const byFunction = Object.fromEntries(
+      (['lookup', 'callback', 'archive'] as const).map((fn) => [
+        fn,
+        [...new Set(requests.filter((r) => r.fn === fn).map((r) => r.action))].sort(),
+      ]),
+    );
     console.log(JSON.stringify({ iam_requests_evaluated: requests.length, actions_by_function: byFunction }));
-    expect(byFunction.lookup).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:ListBucket', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'ssm:GetParameter']));
+    expect(byFunction.lookup).toEqual(
+      expect.arrayContaining([
+        's3:GetObject',
+        's3:PutObject',
+        's3:ListBucket',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'ssm:GetParameter',
+      ]),
+    );
     expect(byFunction.callback).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 'ssm:GetParameter']));
-    expect(byFunction.archive).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', 'ssm:GetParameter']));
+    expect(byFunction.archive).toEqual(
+      expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', 'ssm:GetParameter']),
+    );
   });
 
   it('allows every call a function made, under its own role and the bucket policy', async () => {
     const denied: string[] = [];
     for (const request of requests) {
       const result = await decide(request, roleStatements(ROLE_OF[request.fn]));
-      if (result !== 'Allowed') denied.push(`${request.fn} ${request.action} ${request.resource} ${JSON.stringify(request.context)} → ${result}`);
+      if (result !== 'Allowed')
+        denied.push(`${request.fn} ${request.action} ${request.resource} ${JSON.stringify(request.context)} → ${result}`);
     }
     expect(denied).toEqual([]);
   });
@@ -185,17 +253,31 @@ describe('IAM, evaluated per recorded call against the packaged template', () =>
             break;
           }
         }
-        if (!used) unused.push(`${ROLE_OF[fn]}: ${grant.Action} on ${String(grant.Resource)}${grant.Condition ? ` if ${JSON.stringify(grant.Condition)}` : ''}`);
+        if (!used)
+          unused.push(
+            `${ROLE_OF[fn]}: ${grant.Action} on ${String(grant.Resource)}` +
+              (grant.Condition ? ` if ${JSON.stringify(grant.Condition)}` : ''),
+          );
       }
     }
     expect(unused).toEqual([]);
   });
 
   it('denies what S3 would deny: a missing key read without ListBucket, or plain HTTP', async () => {
-    const missingRead: IamRequest = { fn: 'callback', action: 's3:ListBucket', resource: `arn:aws:s3:::${BUCKET}`, context: { 'aws:SecureTransport': 'true' } };
+    const missingRead: IamRequest = {
+      fn: 'callback',
+      action: 's3:ListBucket',
+      resource: `arn:aws:s3:::${BUCKET}`,
+      context: { 'aws:SecureTransport': 'true' },
+    };
     const withoutList = roleStatements('CallbackRole').filter((s) => ![s.Action].flat().includes('s3:ListBucket'));
     expect(await decide(missingRead, withoutList)).not.toBe('Allowed');
-    const plainHttp: IamRequest = { fn: 'lookup', action: 's3:GetObject', resource: `arn:aws:s3:::${BUCKET}/tasks/~id/~id/~id/watch.json`, context: { 'aws:SecureTransport': 'false' } };
+    const plainHttp: IamRequest = {
+      fn: 'lookup',
+      action: 's3:GetObject',
+      resource: `arn:aws:s3:::${BUCKET}/tasks/~id/~id/~id/watch.json`,
+      context: { 'aws:SecureTransport': 'false' },
+    };
     expect(await decide(plainHttp, roleStatements('LookupRole'))).toBe('ExplicitlyDenied');
   });
 });

@@ -46,16 +46,30 @@ function functionOf(stack: string, userAgent: unknown): RecordedCall['fn'] | und
 }
 
 function target(service: RecordedCall['service'], input: Record<string, any>): Partial<RecordedCall> {
-  if (service === 's3') return { bucket: input.Bucket, ...(input.Key === undefined ? {} : { key: input.Key }), ...(input.Prefix === undefined ? {} : { prefix: input.Prefix }) };
+  if (service === 's3')
+    return {
+      bucket: input.Bucket,
+      ...(input.Key === undefined ? {} : { key: input.Key }),
+      ...(input.Prefix === undefined ? {} : { prefix: input.Prefix }),
+    };
   if (service === 'dynamodb') return { table: input.TableName };
   return { parameter: input.Name };
 }
 
 function wrap(client: { prototype: { send: (...args: any[]) => Promise<unknown> } }, service: RecordedCall['service']): void {
   const original = Object.getPrototypeOf(client.prototype).send as (...args: any[]) => Promise<unknown>;
-  client.prototype.send = async function (this: { config: { customUserAgent?: unknown } }, command: { constructor: { name: string }; input: Record<string, any> }, ...rest: any[]) {
+  client.prototype.send = async function (
+    this: { config: { customUserAgent?: unknown } },
+    command: { constructor: { name: string }; input: Record<string, any> },
+    ...rest: any[]
+  ) {
     const fn = functionOf(new Error().stack ?? '', this.config?.customUserAgent);
-    const call: Partial<RecordedCall> = { fn, service, command: command.constructor.name.replace(/Command$/, ''), ...target(service, command.input) };
+    const call: Partial<RecordedCall> = {
+      fn,
+      service,
+      command: command.constructor.name.replace(/Command$/, ''),
+      ...target(service, command.input),
+    };
     try {
       return await original.call(this, command, ...rest);
     } catch (error) {

@@ -15,12 +15,20 @@ const refusal = (schema: Parameters<typeof loadEnv>[0], env: Record<string, stri
 
 describe('loadEnv', () => {
   it('refuses a lookup deadline that leaves the function timeout no margin', () => {
-    expect(refusal(LookupEnvSchema, { ...credentials, LOOKUP_DEADLINE_MS: '9000', LOOKUP_FUNCTION_TIMEOUT_S: '10' })).toContain('LOOKUP_DEADLINE_MS');
+    expect(refusal(LookupEnvSchema, { ...credentials, LOOKUP_DEADLINE_MS: '9000', LOOKUP_FUNCTION_TIMEOUT_S: '10' })).toContain(
+      'LOOKUP_DEADLINE_MS',
+    );
     expect(refusal(LookupEnvSchema, { ...credentials, LOOKUP_DEADLINE_MS: '8000', LOOKUP_FUNCTION_TIMEOUT_S: '10' })).toBeUndefined();
   });
 
   it('refuses an archiver share that leaves lookups nothing, only when the quota is shared', () => {
-    const shared = { ...credentials, ARCHIVE_BUCKET: 'archive-bucket', QUOTA_TABLE: 'quota-table', VOLC_ACCOUNT_QPS: '12', ARCHIVE_QPS: '12' };
+    const shared = {
+      ...credentials,
+      ARCHIVE_BUCKET: 'archive-bucket',
+      QUOTA_TABLE: 'quota-table',
+      VOLC_ACCOUNT_QPS: '12',
+      ARCHIVE_QPS: '12',
+    };
     expect(refusal(ArchiverEnvSchema, shared)).toContain('ARCHIVE_QPS');
     expect(refusal(ArchiverEnvSchema, { ...shared, QUOTA_TABLE: '' })).toBeUndefined();
   });
@@ -33,7 +41,13 @@ describe('loadEnv', () => {
 
   it('counts an empty variable as unset and applies the defaults', () => {
     const env = loadEnv(LookupEnvSchema, { ...credentials, LOOKUP_TERMINAL_TTL_MS: '' });
-    expect(env).toMatchObject({ LOOKUP_TERMINAL_TTL_MS: 30_000, LOOKUP_DEADLINE_MS: 5_000, VOLC_ACCOUNT_QPS: 60, ARCHIVE_QPS: 12, LOOKUP_QUOTA_WAIT_MS: 250 });
+    expect(env).toMatchObject({
+      LOOKUP_TERMINAL_TTL_MS: 30_000,
+      LOOKUP_DEADLINE_MS: 5_000,
+      VOLC_ACCOUNT_QPS: 60,
+      ARCHIVE_QPS: 12,
+      LOOKUP_QUOTA_WAIT_MS: 250,
+    });
   });
 });
 

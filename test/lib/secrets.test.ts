@@ -34,7 +34,14 @@ describe('cachedParameter', () => {
 
 describe('lookup with credentials from SSM', () => {
   it('signs with the SecureString credentials, reads them once, and answers 500 without details when SSM cannot give them', async () => {
-    ssm.parameters.set('/rtc/volc', JSON.stringify({ AccessKeyId: STS_CREDENTIALS.accessKeyId, SecretAccessKey: STS_CREDENTIALS.secretAccessKey, SessionToken: STS_CREDENTIALS.sessionToken }));
+    ssm.parameters.set(
+      '/rtc/volc',
+      JSON.stringify({
+        AccessKeyId: STS_CREDENTIALS.accessKeyId,
+        SecretAccessKey: STS_CREDENTIALS.secretAccessKey,
+        SessionToken: STS_CREDENTIALS.sessionToken,
+      }),
+    );
     const stack = await startLookupStack({
       env: { VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: '', VOLC_CREDENTIALS_PARAMETER: '/rtc/volc', SSM_ENDPOINT: endpoint },
     });
@@ -60,6 +67,8 @@ describe('lookup with credentials from SSM', () => {
 
   it('refuses a configuration with both or neither credential source', async () => {
     await expect(startLookupStack({ env: { VOLC_CREDENTIALS_PARAMETER: '/rtc/volc' } })).rejects.toThrow('VOLC_CREDENTIALS_PARAMETER');
-    await expect(startLookupStack({ env: { VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey } })).rejects.toThrow('VOLC_ACCESS_KEY_ID');
+    await expect(
+      startLookupStack({ env: { VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey } }),
+    ).rejects.toThrow('VOLC_ACCESS_KEY_ID');
   });
 });

@@ -60,7 +60,9 @@ export function lookupInstances(options: InstancesOptions): Promise<InstancesRes
 
 /** Running tasks for the lookups to ask about; answers their ids. */
 export async function seedLiveTasks(emulator: EmulatorProcess, count: number): Promise<string[]> {
-  return (await emulator.seed(Array.from({ length: count }, (_, i) => ({ appId: 'quota-app', roomId: 'room', taskId: `live-${i}` })))).map((t) => t.taskId);
+  return (await emulator.seed(Array.from({ length: count }, (_, i) => ({ appId: 'quota-app', roomId: 'room', taskId: `live-${i}` })))).map(
+    (t) => t.taskId,
+  );
 }
 
 /** Running tasks 20 minutes before their window closes, watched: each archiver poll of them is a deadline poll. */
@@ -73,13 +75,31 @@ export async function seedClosingTasks(emulator: EmulatorProcess, registry: Watc
 
 /** The archiver's Volcengine client on the shared quota, wired as the archive function wires it. */
 export function archiverUpstream(emulatorUrl: string, dynamodbUrl: string): VolcClient {
-  const env = { QUOTA_TABLE, DYNAMODB_ENDPOINT: dynamodbUrl, VOLC_ACCOUNT_QPS: 60, ARCHIVE_QPS: 12, QUOTA_TIMEOUT_MS: 500, QUOTA_FALLBACK_QPS: 2 };
+  const env = {
+    QUOTA_TABLE,
+    DYNAMODB_ENDPOINT: dynamodbUrl,
+    VOLC_ACCOUNT_QPS: 60,
+    ARCHIVE_QPS: 12,
+    QUOTA_TIMEOUT_MS: 500,
+    QUOTA_FALLBACK_QPS: 2,
+  };
   const limiter = limiterFromEnv(env, 'archiver', new TokenBucket({ ratePerSecond: 12, burst: 3 }));
-  return new VolcClient({ endpoint: emulatorUrl, region: 'cn-north-1', service: 'rtc', credentials: () => TEST_CREDENTIALS, limiter, retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200 } });
+  return new VolcClient({
+    endpoint: emulatorUrl,
+    region: 'cn-north-1',
+    service: 'rtc',
+    credentials: () => TEST_CREDENTIALS,
+    limiter,
+    retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200 },
+  });
 }
 
 /** One archiver run over `archive`'s registry through `upstream`, for at most timeLeftMs. */
-export function runArchiverOn(archive: { registry: WatchRegistry; archive: SegmentArchive }, upstream: VolcClient, timeLeftMs: () => number): Promise<ArchiveRunSummary> {
+export function runArchiverOn(
+  archive: { registry: WatchRegistry; archive: SegmentArchive },
+  upstream: VolcClient,
+  timeLeftMs: () => number,
+): Promise<ArchiveRunSummary> {
   return runArchiver({
     registry: archive.registry,
     archive: archive.archive,

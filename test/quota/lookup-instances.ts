@@ -34,9 +34,11 @@ const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, 
 await Promise.all(handlers.map((handler) => handler(httpEvent(getTaskQuery('quota-app', 'room', tasks[0]!)), lambdaContext())));
 await sleepUntil(start);
 if (rate === undefined) {
-  await Promise.all(handlers.map(async (handler, h) => {
-    for (let i = h * 13; Date.now() < until; i++) await ask(handler, i);
-  }));
+  await Promise.all(
+    handlers.map(async (handler, h) => {
+      for (let i = h * 13; Date.now() < until; i++) await ask(handler, i);
+    }),
+  );
 } else {
   const pending: Array<Promise<void>> = [];
   for (let i = 0, next = start; next < until; i++, next += 1000 / (rate * handlers.length)) {

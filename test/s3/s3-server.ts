@@ -50,10 +50,14 @@ export class S3TestServer {
   }
 
   async start(): Promise<string> {
-    const backend = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--import', 'tsx', fileURLToPath(new URL('./fauxqs-process.ts', import.meta.url))], {
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-      env: { ...process.env, FAUXQS_BUCKET: this.bucket, ...(this.options.dataDir ? { FAUXQS_DATA_DIR: this.options.dataDir } : {}) },
-    });
+    const backend = spawn(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--import', 'tsx', fileURLToPath(new URL('./fauxqs-process.ts', import.meta.url))],
+      {
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+        env: { ...process.env, FAUXQS_BUCKET: this.bucket, ...(this.options.dataDir ? { FAUXQS_DATA_DIR: this.options.dataDir } : {}) },
+      },
+    );
     this.#backend = backend;
     const address = await new Promise<string>((resolve, reject) => {
       let output = '';
@@ -132,7 +136,9 @@ export class S3TestServer {
     }
     if (fault?.kind === 'http5xx') {
       req.resume();
-      res.writeHead(503, { 'Content-Type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Injected fault</Message></Error>');
+      res
+        .writeHead(503, { 'Content-Type': 'application/xml' })
+        .end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Injected fault</Message></Error>');
       return;
     }
 
@@ -148,9 +154,15 @@ export class S3TestServer {
       const etag = head.headers.etag;
       const ifNoneMatch = req.headers['if-none-match'];
       const ifMatch = req.headers['if-match'];
-      const failed = (ifNoneMatch === '*' && exists) || (ifMatch !== undefined && (!exists || normaliseEtag(ifMatch) !== normaliseEtag(String(etag))));
+      const failed =
+        (ifNoneMatch === '*' && exists) || (ifMatch !== undefined && (!exists || normaliseEtag(ifMatch) !== normaliseEtag(String(etag))));
       if (failed) {
-        res.writeHead(412, { 'Content-Type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>');
+        res
+          .writeHead(412, { 'Content-Type': 'application/xml' })
+          .end(
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>' +
+              '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>',
+          );
         return;
       }
       await this.#forward(req, body, res);
@@ -187,12 +199,26 @@ export class S3TestServer {
     res.writeHead(answer.status, answer.headers).end(answer.body);
   }
 
-  #send(method: string, path: string, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
+  #send(
+    method: string,
+    path: string,
+    headers: IncomingMessage['headers'],
+    body: Buffer,
+  ): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const upstream = httpRequest(
-        { host: this.#backendUrl.hostname, port: this.#backendUrl.port, method, path, headers: { ...headers, host: this.#backendUrl.host } },
+        {
+          host: this.#backendUrl.hostname,
+          port: this.#backendUrl.port,
+          method,
+          path,
+          headers: { ...headers, host: this.#backendUrl.host },
+        },
         (response) => {
-          void readBody(response).then((data) => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: data }), reject);
+          void readBody(response).then(
+            (data) => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: data }),
+            reject,
+          );
         },
       );
       upstream.on('error', reject);

@@ -11,7 +11,14 @@ import { callbackSignature } from '../../lib/callback/signature.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'rtc-local-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-const env = { ...process.env, PORT: '0', LOCAL_DATA_DIR: dataDir, VOLC_ACCESS_KEY_ID: '', VOLC_SECRET_ACCESS_KEY: '', POWERTOOLS_LOG_LEVEL: 'WARN' };
+const env = {
+  ...process.env,
+  PORT: '0',
+  LOCAL_DATA_DIR: dataDir,
+  VOLC_ACCESS_KEY_ID: '',
+  VOLC_SECRET_ACCESS_KEY: '',
+  POWERTOOLS_LOG_LEVEL: 'WARN',
+};
 
 async function startStack() {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/local.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

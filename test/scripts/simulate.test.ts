@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const simulateCli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/simulate.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
+const simulateCli = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'scripts/simulate.ts', ...args], { encoding: 'utf8', timeout: 120_000 });
 
 describe('scripts/simulate.ts', () => {
   it('runs the example scenario, progress on stderr and the result as the last line of stdout', () => {
@@ -13,7 +14,12 @@ describe('scripts/simulate.ts', () => {
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('h of 100');
     const last = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
-    expect(last.runs.map((r: any) => [r.TaskId, r.Terminal || r.Final])).toEqual(expect.arrayContaining([['u1', true], ['u2', true]]));
+    expect(last.runs.map((r: any) => [r.TaskId, r.Terminal || r.Final])).toEqual(
+      expect.arrayContaining([
+        ['u1', true],
+        ['u2', true],
+      ]),
+    );
     expect(last.runs.filter((r: any) => r.TaskId === 'u1')).toHaveLength(2);
     expect(last.lookups.every((l: any) => l.WrongRun === false)).toBe(true);
     expect(last.registry).toBe(0);

@@ -27,15 +27,31 @@ describe('secret scan', () => {
     let hits: Array<{ secret: string; where: string }> = [];
     try {
       // Prepare: lookup + archive + callback on one bucket; Volcengine echoes the storage keys
-      const stack = await startLookupStack({ archive: true, emulator: { echoStorageSecrets: true }, logLevel: 'DEBUG', env: { LOOKUP_DEADLINE_MS: '400' } });
+      const stack = await startLookupStack({
+        archive: true,
+        emulator: { echoStorageSecrets: true },
+        logLevel: 'DEBUG',
+        env: { LOOKUP_DEADLINE_MS: '400' },
+      });
       const access = openArchive({ ...stack.env, ARCHIVE_BUCKET: stack.env.ARCHIVE_BUCKET! });
       const storageConfig = { Type: 2, CustomConfig: { Vendor: 0, Region: 0, Bucket: 'customer-bucket', ...STORAGE_SECRETS } };
       for (const taskId of ['running', 'done', 'old']) {
-        stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId, storageConfig, ...(taskId === 'done' ? { status: 3, stopReason: 'StopByAPI' } : {}) });
+        stack.emulator.seedTask({
+          appId: 'app',
+          roomId: 'room',
+          taskId,
+          storageConfig,
+          ...(taskId === 'done' ? { status: 3, stopReason: 'StopByAPI' } : {}),
+        });
       }
       const callback = createCallbackHandler({
         access,
-        settings: { secretFor: async (appId) => (appId === 'app' ? CALLBACK_SECRET : undefined), maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 },
+        settings: {
+          secretFor: async (appId) => (appId === 'app' ? CALLBACK_SECRET : undefined),
+          maxSkewMs: 600_000,
+          maxBodyBytes: 65_536,
+          budgetMs: 4_000,
+        },
         logger: new Logger({ serviceName: 'scan', logLevel: 'DEBUG' }),
         metrics: new Metrics({ namespace: 'Scan', serviceName: 'scan' }),
         region: 'cn-north-1',
@@ -43,17 +59,42 @@ describe('secret scan', () => {
       });
       const lookup = async (query: Array<[string, string]> | string) => record(await stack.invoke(httpEvent(query)));
       const deliver = async (body: unknown) =>
-        record((await callback(httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }), lambdaContext())) as HttpResult);
+        record(
+          (await callback(
+            httpEvent('', {
+              method: 'POST',
+              path: '/callbacks/volcengine',
+              body: JSON.stringify(body),
+              headers: { 'content-type': 'application/json' },
+            }),
+            lambdaContext(),
+          )) as HttpResult,
+        );
 
       // Act: lookups of every kind
       for (const taskId of ['running', 'done', 'old', 'missing']) await lookup(getTaskQuery('app', 'room', taskId));
       await lookup('Action=GetSegmentTask&Version=2023-11-01&AppId=app&RoomId=room&TaskId=%00');
-      for (const kind of ['http5xx', 'latency', 'reset', 'malformed-json', 'truncated-json', 'extra-fields', 'missing-fields', 'throttle'] as const) {
+      for (const kind of [
+        'http5xx',
+        'latency',
+        'reset',
+        'malformed-json',
+        'truncated-json',
+        'extra-fields',
+        'missing-fields',
+        'throttle',
+      ] as const) {
         stack.emulator.inject({ kind, latencyMs: 2_000 });
         await lookup(getTaskQuery('app', 'room', 'running'));
         stack.emulator.clearFaults();
       }
-      await lookup([['Action', 'WatchSegmentTask'], ['Version', '2023-11-01'], ['AppId', 'app'], ['RoomId', 'room'], ['TaskId', 'old']]);
+      await lookup([
+        ['Action', 'WatchSegmentTask'],
+        ['Version', '2023-11-01'],
+        ['AppId', 'app'],
+        ['RoomId', 'room'],
+        ['TaskId', 'old'],
+      ]);
       // archiver runs, one with storage failing
       const archiverOptions = {
         ...access,
@@ -75,7 +116,13 @@ describe('secret scan', () => {
       stack.clock.advance(73 * 3_600_000);
       await lookup(getTaskQuery('app', 'room', 'old'));
       for (const action of ['ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks']) {
-        await lookup([['Action', action], ['Version', '2023-11-01'], ['AppId', 'app'], ['RoomId', 'room'], ['TaskId', 'old']]);
+        await lookup([
+          ['Action', action],
+          ['Version', '2023-11-01'],
+          ['AppId', 'app'],
+          ['RoomId', 'room'],
+          ['TaskId', 'old'],
+        ]);
       }
       // callbacks: valid, duplicate, forged, unmatched
       stack.clock.set(Date.now());
@@ -86,13 +133,17 @@ describe('secret scan', () => {
       await deliver({ ...event, Signature: '0'.repeat(64) });
       await deliver({ ...event, EventData: 'not json' });
       // a lookup signed with a wrong secret (the wrong value must not leak either)
-      const wrong = await startLookupStack({ env: { VOLC_SECRET_ACCESS_KEY: `${TEST_CREDENTIALS.secretAccessKey}-wrong` }, logLevel: 'DEBUG' });
+      const wrong = await startLookupStack({
+        env: { VOLC_SECRET_ACCESS_KEY: `${TEST_CREDENTIALS.secretAccessKey}-wrong` },
+        logLevel: 'DEBUG',
+      });
       record(await wrong.invoke(httpEvent(getTaskQuery('app', 'room', 'running'))));
       await wrong.stop();
 
       // Collect the bucket
       const bucket: string[] = [];
-      for await (const key of access.registry.store.keys('')) bucket.push(key, JSON.stringify((await access.registry.store.getJson(key))?.body));
+      for await (const key of access.registry.store.keys(''))
+        bucket.push(key, JSON.stringify((await access.registry.store.getJson(key))?.body));
       await stack.stop();
 
       // Assess
@@ -102,7 +153,9 @@ describe('secret scan', () => {
         ['logs', logs],
         ...bucket.map((text): [string, string] => ['bucket', text]),
       ];
-      hits = SECRETS.flatMap((secret) => everything.filter(([, text]) => text.includes(secret)).map(([where]) => ({ secret: `${secret.slice(0, 6)}…`, where })));
+      hits = SECRETS.flatMap((secret) =>
+        everything.filter(([, text]) => text.includes(secret)).map(([where]) => ({ secret: `${secret.slice(0, 6)}…`, where })),
+      );
       expect(observed.length).toBeGreaterThan(20);
       expect(bucket.length).toBeGreaterThan(10);
       expect(logs).toContain('request finished');

@@ -18,13 +18,16 @@ export class SsmTestServer {
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         this.calls++;
-        const send = (status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' }).end(JSON.stringify(body));
+        const send = (status: number, body: unknown) =>
+          res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' }).end(JSON.stringify(body));
         if (this.failing) return send(500, { __type: 'InternalServerError', message: 'injected' });
         if (req.headers['x-amz-target'] !== 'AmazonSSM.GetParameter') return send(400, { __type: 'UnknownOperationException' });
         const { Name } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Name: string };
         const value = this.parameters.get(Name);
         if (value === undefined) return send(400, { __type: 'ParameterNotFound', message: `Parameter ${Name} not found.` });
-        return send(200, { Parameter: { Name, Type: 'SecureString', Value: value, Version: 1, ARN: `arn:aws:ssm:us-east-1:000000000000:parameter${Name}` } });
+        return send(200, {
+          Parameter: { Name, Type: 'SecureString', Value: value, Version: 1, ARN: `arn:aws:ssm:us-east-1:000000000000:parameter${Name}` },
+        });
       });
     });
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));

@@ -16,7 +16,9 @@ export interface ArchiverStack extends ArchiveStack {
   watch(address: TaskAddress, startTime?: number): Promise<void>;
 }
 
-export async function startArchiverStack(options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number } = {}): Promise<ArchiverStack> {
+export async function startArchiverStack(
+  options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number } = {},
+): Promise<ArchiverStack> {
   // A fixed instant close to the real one: request signatures carry the clock, the emulator checks skew against the same clock.
   const clock = new ManualClock(Math.floor(Date.now() / HOUR) * HOUR);
   const emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now, ...options.emulator });

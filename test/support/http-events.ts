@@ -15,7 +15,8 @@ export interface EventOverrides {
 
 /** `query` is a raw query string or pairs, encoded here with encodeURIComponent. */
 export function httpEvent(query: string | Array<[string, string]>, overrides: EventOverrides = {}): Record<string, unknown> {
-  const rawQueryString = typeof query === 'string' ? query : query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  const rawQueryString =
+    typeof query === 'string' ? query : query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
   const event = structuredClone(baseEvent);
   event.rawQueryString = rawQueryString;
   event.queryStringParameters = Object.fromEntries(new URLSearchParams(rawQueryString));

@@ -30,14 +30,20 @@ export interface LifecycleStack extends ArchiverStack {
   /** One signed SegmentRealTimeData delivery for `task`, through the callback function. */
   callback(task: EmulatedTask, sequence?: number): Promise<Reply>;
   /** Advances the clock by five minutes and runs the archiver, `runs` times; `between` runs after each advance, before the run. */
-  runEvery5Minutes(runs: number, between?: (step: number) => void | Promise<void>, overrides?: Partial<ArchiverOptions> | (() => Partial<ArchiverOptions>)): Promise<ArchiveRunSummary[]>;
+  runEvery5Minutes(
+    runs: number,
+    between?: (step: number) => void | Promise<void>,
+    overrides?: Partial<ArchiverOptions> | (() => Partial<ArchiverOptions>),
+  ): Promise<ArchiveRunSummary[]>;
   /** GetSegmentTask calls the emulator received for one TaskId. */
   pollsOf(taskId: string): number;
 }
 
 const silent = (service: string) => new Logger({ serviceName: service, logLevel: 'SILENT' });
 
-export async function startLifecycleStack(options: { lookupEnv?: Record<string, string>; emulatorQps?: number } = {}): Promise<LifecycleStack> {
+export async function startLifecycleStack(
+  options: { lookupEnv?: Record<string, string>; emulatorQps?: number } = {},
+): Promise<LifecycleStack> {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   // The clock is virtual but the emulator's QPS window is real time: days of runs pass in seconds, so its limit is lifted.
   const base = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: options.emulatorQps ?? 1_000_000 } } });
@@ -65,7 +71,11 @@ export async function startLifecycleStack(options: { lookupEnv?: Record<string, 
     region: 'cn-north-1',
     now: base.clock.now,
   });
-  const reply = (result: HttpResult): Reply => ({ statusCode: result.statusCode, headers: (result.headers ?? {}) as Record<string, string>, json: JSON.parse(result.body) });
+  const reply = (result: HttpResult): Reply => ({
+    statusCode: result.statusCode,
+    headers: (result.headers ?? {}) as Record<string, string>,
+    json: JSON.parse(result.body),
+  });
 
   return {
     ...base,

@@ -38,7 +38,13 @@ export function taskIdReuse(users: number, runsPerUser: number, seed = 1): Scena
     for (let r = 0; r < runsPerUser; r++) {
       const start = minutes(at);
       const end = minutes(start + 10 + rand() * 180);
-      tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'UserDisconnect', Changes: rand() < 0.3 ? [{ At: minutes((start + end) / 2), Duration: 30 }] : [] });
+      tasks.push({
+        ...ids,
+        StartAt: start,
+        EndAt: end,
+        StopReason: 'UserDisconnect',
+        Changes: rand() < 0.3 ? [{ At: minutes((start + end) / 2), Duration: 30 }] : [],
+      });
       events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
       events.push({ ...ids, Kind: 'lookup', At: minutes(start + rand() * (end - start)) });
       events.push({ ...ids, Kind: 'lookup', At: minutes(end + rand() * 30) }); // between runs: the finished run
@@ -53,7 +59,13 @@ export function ghosts(count: number, seed = 2): ScenarioInput {
   const rand = seeded(seed);
   const events: ScenarioEvent[] = [];
   for (let i = 0; i < count; i++) {
-    events.push({ AppId: 'app', RoomId: `ghost-room-${i % 50}`, TaskId: `ghost-${i}`, Kind: i % 3 === 0 ? 'callback' : 'watch', At: minutes(rand() * 600) });
+    events.push({
+      AppId: 'app',
+      RoomId: `ghost-room-${i % 50}`,
+      TaskId: `ghost-${i}`,
+      Kind: i % 3 === 0 ? 'callback' : 'watch',
+      At: minutes(rand() * 600),
+    });
   }
   const tasks: ScenarioInput['tasks'] = [];
   for (let i = 0; i < 100; i++) {

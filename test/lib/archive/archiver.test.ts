@@ -75,7 +75,11 @@ describe('archiver', () => {
     expect(last).toMatchObject({ tasksPolled: 0, tasksRetired: 1 });
     expect(await registryKeys(stack)).toEqual([]);
     const record = await stack.store.getJson(stack.keys.notFound(address('ghost'), registeredAt));
-    expect(record?.body).toMatchObject({ Outcome: 'not-found', RegisteredAt: new Date(registeredAt).toISOString(), AnnouncedStartTime: null });
+    expect(record?.body).toMatchObject({
+      Outcome: 'not-found',
+      RegisteredAt: new Date(registeredAt).toISOString(),
+      AnnouncedStartTime: null,
+    });
     expect(await stack.store.getJson(stack.keys.watchMarker(address('ghost')))).toBeUndefined();
   });
 
@@ -88,7 +92,10 @@ describe('archiver', () => {
     stack.clock.advance(72 * HOUR + 1);
     const summary = await stack.run();
     expect(summary).toMatchObject({ finalSnapshotsMissed: 1, tasksRetired: 1 });
-    expect((await stack.store.getJson(stack.keys.retired(run('late', start))))?.body).toMatchObject({ Outcome: 'expired-without-final', HadSnapshot: true });
+    expect((await stack.store.getJson(stack.keys.retired(run('late', start))))?.body).toMatchObject({
+      Outcome: 'expired-without-final',
+      HadSnapshot: true,
+    });
   });
 
   it('loses nothing when object storage fails in the middle of a run, and catches up next run', async () => {
@@ -96,7 +103,11 @@ describe('archiver', () => {
     stack = await startArchiverStack();
     const start = stack.clock.now();
     for (let i = 0; i < 30; i++) {
-      stack.emulator.seedTask({ ...address(`t${i}`), startTime: start, ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: start } : {}) });
+      stack.emulator.seedTask({
+        ...address(`t${i}`),
+        startTime: start,
+        ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: start } : {}),
+      });
       await stack.watch(address(`t${i}`), start);
     }
     const before = await registryKeys(stack);
@@ -131,7 +142,12 @@ describe('archiver', () => {
       }
     };
     const normalise = (dump: Map<string, string>) =>
-      [...dump.entries()].map(([k, v]) => [k.replace(/(runs|watch)\/\d{13}/, '$1/…'), v.replace(/"(RegisteredAt|CapturedAt|UpstreamRequestId|StartTime|Deadline)":("[^"]*"|\d+)/g, '"$1":"…"')]).sort();
+      [...dump.entries()]
+        .map(([k, v]) => [
+          k.replace(/(runs|watch)\/\d{13}/, '$1/…'),
+          v.replace(/"(RegisteredAt|CapturedAt|UpstreamRequestId|StartTime|Deadline)":("[^"]*"|\d+)/g, '"$1":"…"'),
+        ])
+        .sort();
     // Both runs share the process's Volcengine budget (50/s + 5), as two invocations would share Volcengine's 60/s.
     stack = await startArchiverStack({ qps: 50, burst: 5 });
     await seed(stack);
@@ -180,7 +196,16 @@ describe('archiver', () => {
     const ids = Array.from({ length: 10_000 }, (_, i) => `bulk-${String(i).padStart(5, '0')}`);
     for (const id of ids) stack.emulator.seedTask({ ...address(id, 'bulk'), startTime: start, status: 3, stopReason: 'StopByAPI' });
     for (let i = 0; i < ids.length; i += 200) {
-      await Promise.all(ids.slice(i, i + 200).map((id) => stack.store.putJson(stack.keys.registryEntry({ deadline: start + 72 * HOUR, state: 'known', nextPollAt: 0, address: address(id, 'bulk') }), {})));
+      await Promise.all(
+        ids
+          .slice(i, i + 200)
+          .map((id) =>
+            stack.store.putJson(
+              stack.keys.registryEntry({ deadline: start + 72 * HOUR, state: 'known', nextPollAt: 0, address: address(id, 'bulk') }),
+              {},
+            ),
+          ),
+      );
     }
     const lists = stack.s3.counts.LIST;
     const heapBefore = process.memoryUsage().heapUsed;

@@ -27,7 +27,7 @@ describe('ArchiveKeys', () => {
     expect(new Set(all).size).toBe(all.length);
   });
 
-  it('gives every run of a task its own keys, and lists a task\'s runs newest first', () => {
+  it("gives every run of a task its own keys, and lists a task's runs newest first", () => {
     const address = { appId: 'a', roomId: 'b', taskId: 'u1' };
     expect(keys.latest({ ...address, startTime: START })).not.toBe(keys.latest({ ...address, startTime: START + 1 }));
     const older = keys.runIndexEntry({ ...address, startTime: START });
@@ -40,7 +40,14 @@ describe('ArchiveKeys', () => {
   it('refuses a time that does not fit 13 digits instead of writing a key nobody can read', () => {
     expect(timeDigits(START)).toBe('1795000000000');
     for (const bad of [-1, 1.5, 10_000_000_000_000, Number.NaN]) expect(() => timeDigits(bad)).toThrow(RangeError);
-    expect(() => keys.registryEntry({ deadline: 99_999_999_999_999, state: 'known', nextPollAt: 0, address: { appId: 'a', roomId: 'b', taskId: 'c' } })).toThrow(RangeError);
+    expect(() =>
+      keys.registryEntry({
+        deadline: 99_999_999_999_999,
+        state: 'known',
+        nextPollAt: 0,
+        address: { appId: 'a', roomId: 'b', taskId: 'c' },
+      }),
+    ).toThrow(RangeError);
   });
 
   it('reads registry keys back and ignores anything else', () => {
@@ -73,7 +80,10 @@ describe('hostile ids on a real S3-protocol server', () => {
   it('stores ".", ".." and look-alike ids as separate tasks under the room', async () => {
     const ids = ['.', '..', '...', '.-', '@', 'a.b'];
     for (const [i, taskId] of ids.entries()) {
-      await stack.archive.record({ appId: 'app', roomId: 'room', taskId, startTime: START }, { task: { Status: 2, Duration: i + 1 }, capturedAt: Date.UTC(2026, 10, 25), source: 'lookup', final: false });
+      await stack.archive.record(
+        { appId: 'app', roomId: 'room', taskId, startTime: START },
+        { task: { Status: 2, Duration: i + 1 }, capturedAt: Date.UTC(2026, 10, 25), source: 'lookup', final: false },
+      );
     }
     for (const [i, taskId] of ids.entries()) {
       expect((await stack.archive.latest({ appId: 'app', roomId: 'room', taskId, startTime: START }))?.SegmentTask.Duration).toBe(i + 1);

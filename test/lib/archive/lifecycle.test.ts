@@ -95,7 +95,10 @@ describe('task lifecycle, stepped run by run', () => {
     stack.emulator.streamsGoIdle(APP, ROOM, 'ahead');
     await stack.runEvery5Minutes(3);
     const snapshots = (await timelineOf('ahead')).json.Result.Snapshots;
-    expect(snapshots.at(-1)).toMatchObject({ Final: true, SegmentTask: { StartTime: task.startTime, Status: 3, StopReason: 'IdleTimeOut' } });
+    expect(snapshots.at(-1)).toMatchObject({
+      Final: true,
+      SegmentTask: { StartTime: task.startTime, Status: 3, StopReason: 'IdleTimeOut' },
+    });
     expect(await registrySize()).toBe(0);
   });
 
@@ -120,7 +123,9 @@ describe('task lifecycle, stepped run by run', () => {
     stack = await startLifecycleStack();
     // 1,200 registrations that never become tasks, then 50 running tasks.
     for (let i = 0; i < 1_200; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, j) => stack.registry.register(address(`ghost-${i + j}`), undefined, 'watch', stack.clock.now())));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => stack.registry.register(address(`ghost-${i + j}`), undefined, 'watch', stack.clock.now())),
+      );
     }
     for (let i = 0; i < 50; i++) {
       const task = stack.emulator.seedTask({ ...address(`live-${i}`), startTime: stack.clock.now() - HOUR, maxIdleTime: 86_400 });

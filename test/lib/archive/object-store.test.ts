@@ -17,7 +17,7 @@ afterAll(() => stack.stop());
 const memory = new MemoryObjectStore();
 const implementations: Array<[string, () => ObjectStore, () => number]> = [
   ['S3ObjectStore against a real S3-protocol server', () => stack.store, () => stack.s3.counts.LIST],
-  ['MemoryObjectStore (the simulation\'s stand-in)', () => memory, () => memory.lists],
+  ["MemoryObjectStore (the simulation's stand-in)", () => memory, () => memory.lists],
 ];
 
 describe.each(implementations)('%s', (_name, storeOf, listCalls) => {
@@ -48,7 +48,9 @@ describe.each(implementations)('%s', (_name, storeOf, listCalls) => {
   });
 
   it('lets exactly one of 20 racing create-only writes win', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => storeOf().putJson('fidelity/race.json', { i }, { ifNoneMatch: true })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => storeOf().putJson('fidelity/race.json', { i }, { ifNoneMatch: true })),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 

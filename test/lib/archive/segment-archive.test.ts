@@ -10,13 +10,25 @@ beforeAll(async () => {
 afterAll(() => stack.stop());
 
 const run = (taskId: string) => ({ appId: 'a', roomId: 'r', taskId, startTime: START });
-const observe = (duration: number, at: number, final = false) => ({ task: { StartTime: START, Status: 2, Duration: duration }, capturedAt: START + at, source: 'archiver' as const, final });
+const observe = (duration: number, at: number, final = false) => ({
+  task: { StartTime: START, Status: 2, Duration: duration },
+  capturedAt: START + at,
+  source: 'archiver' as const,
+  final,
+});
 
 describe('SegmentArchive timeline', () => {
   it('appends a returning state and a final capture of an unchanged state, and nothing for a repeat', async () => {
     const r = run('back');
     const outcomes = [];
-    for (const [duration, at, final] of [[20, 1], [20, 2], [30, 3], [20, 4], [20, 5, true], [20, 6, true]] as Array<[number, number, boolean?]>) {
+    for (const [duration, at, final] of [
+      [20, 1],
+      [20, 2],
+      [30, 3],
+      [20, 4],
+      [20, 5, true],
+      [20, 6, true],
+    ] as Array<[number, number, boolean?]>) {
       outcomes.push((await stack.archive.record(r, observe(duration, at, final))).outcome);
     }
     expect(outcomes).toEqual(['written', 'unchanged', 'written', 'written', 'written', 'unchanged']);
@@ -51,7 +63,13 @@ describe('SegmentArchive timeline', () => {
     await stack.archive.record(r, observe(20, 1));
     const first = await stack.archive.latest(r);
     // A writer appended entry 2 and crashed before moving latest.json.
-    await stack.store.putJson(stack.keys.timelineEntry(r, 2), { ...first, Seq: 2, CapturedAt: new Date(START + 2).toISOString(), SegmentTask: { ...first!.SegmentTask, Duration: 25 }, StateHash: 'a'.repeat(64) });
+    await stack.store.putJson(stack.keys.timelineEntry(r, 2), {
+      ...first,
+      Seq: 2,
+      CapturedAt: new Date(START + 2).toISOString(),
+      SegmentTask: { ...first!.SegmentTask, Duration: 25 },
+      StateHash: 'a'.repeat(64),
+    });
     const next = await stack.archive.record(r, observe(30, 3));
     expect(next.outcome).toBe('written');
     expect((await stack.archive.timeline(r)).map((s) => [s.Seq, s.SegmentTask.Duration])).toEqual([

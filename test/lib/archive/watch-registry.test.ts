@@ -36,13 +36,20 @@ describe('WatchRegistry', () => {
     expect(await entriesOf('k')).toMatchObject([{ state: 'known', deadline: start + WINDOW_MS, nextPollAt: 0 }]);
     expect(await entriesOf('n')).toMatchObject([{ state: 'announced', deadline: start + WINDOW_MS, nextPollAt: NOW }]);
     await stack.registry.register({ appId: 'a', roomId: 'r', taskId: 'ahead' }, NOW + 3_600_000, 'watch', NOW);
-    expect(await entriesOf('ahead')).toMatchObject([{ state: 'announced', deadline: NOW + 3_600_000 + WINDOW_MS, nextPollAt: NOW + 3_600_000 }]);
+    expect(await entriesOf('ahead')).toMatchObject([
+      { state: 'announced', deadline: NOW + 3_600_000 + WINDOW_MS, nextPollAt: NOW + 3_600_000 },
+    ]);
     expect(await entriesOf('p')).toMatchObject([{ state: 'unknown', deadline: NOW + WINDOW_MS, nextPollAt: NOW }]);
     const [entry] = await entriesOf('p');
     const moved = await stack.registry.move(entry!, { state: 'unknown', nextPollAt: NOW + 900_000 }, NOW);
     expect(moved).toMatchObject({ deadline: NOW + WINDOW_MS, nextPollAt: NOW + 900_000 });
     const body = (await stack.store.getJson(moved.key))?.body;
-    expect(body).toMatchObject({ State: 'unknown', RegisteredAt: new Date(NOW).toISOString(), Via: 'callback', NextPollAt: new Date(NOW + 900_000).toISOString() });
+    expect(body).toMatchObject({
+      State: 'unknown',
+      RegisteredAt: new Date(NOW).toISOString(),
+      Via: 'callback',
+      NextPollAt: new Date(NOW + 900_000).toISOString(),
+    });
     expect(await entriesOf('p')).toHaveLength(1);
   });
 

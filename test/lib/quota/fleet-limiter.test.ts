@@ -28,7 +28,14 @@ async function freshStore(): Promise<DynamoDbQuotaStore> {
 
 type Options = ConstructorParameters<typeof FleetLimiter>[0];
 const limiter = (store: QuotaStore, role: 'lookup' | 'archiver', extra: Partial<Options> = {}) =>
-  new FleetLimiter({ store, role, shares: { accountQps: 60, archiveQps: 12 }, storeTimeoutMs: 500, fallback: new TokenBucket({ ratePerSecond: 2, burst: 1 }), ...extra });
+  new FleetLimiter({
+    store,
+    role,
+    shares: { accountQps: 60, archiveQps: 12 },
+    storeTimeoutMs: 500,
+    fallback: new TokenBucket({ ratePerSecond: 2, burst: 1 }),
+    ...extra,
+  });
 
 /** A limiter whose clock is recorded, so a granted slot's time is exactly what it computed: its last now + the wait. */
 function clocked(make: (now: () => number) => FleetLimiter): { limiter: FleetLimiter; lastNow: () => number } {
@@ -36,8 +43,12 @@ function clocked(make: (now: () => number) => FleetLimiter): { limiter: FleetLim
   return { limiter: make(() => (last = Date.now())), lastNow: () => last };
 }
 
-/** Takes slots back to back for `ms` of real time with `budgetMs` each (as the client's deadline), sleeping each wait; answers the slot times. */
-async function saturate(limiters: Array<ReturnType<typeof clocked>>, ms: number, budgetMs: number): Promise<{ slots: number[]; denied: number }> {
+/** Takes slots back to back for `ms` of real time, `budgetMs` each (the client's deadline), sleeping each wait; answers the slot times. */
+async function saturate(
+  limiters: Array<ReturnType<typeof clocked>>,
+  ms: number,
+  budgetMs: number,
+): Promise<{ slots: number[]; denied: number }> {
   const slots: number[] = [];
   let denied = 0;
   const until = Date.now() + ms;
@@ -80,7 +91,7 @@ describe('FleetLimiter', () => {
     expect(denied).toBeGreaterThan(0);
   }, 20_000);
 
-  it('reserves the archiver\'s share against saturating lookups, and lets it take lookup slots left idle', async () => {
+  it("reserves the archiver's share against saturating lookups, and lets it take lookup slots left idle", async () => {
     const store = await freshStore();
     const lookups = Array.from({ length: 4 }, () => clocked((now) => limiter(store, 'lookup', { now, maxWaitMs: 250 })));
     const archiver = clocked((now) => limiter(store, 'archiver', { now }));
@@ -130,7 +141,15 @@ describe('FleetLimiter', () => {
     const real = await freshStore();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow: QuotaStore = { ...real, advance: real.advance.bind(real), read: real.read.bind(real), restart: async (...args) => (await gate, real.restart(...args)) };
+    const slow: QuotaStore = {
+      ...real,
+      advance: real.advance.bind(real),
+      read: real.read.bind(real),
+      restart: async (...args) => {
+        await gate;
+        return real.restart(...args);
+      },
+    };
     const l = limiter(slow, 'lookup');
     const order: number[] = [];
     const first = l.reserve(5_000, 50).then(() => order.push(50));
@@ -150,7 +169,11 @@ describe('FleetLimiter', () => {
       read: (...args) => (down ? hanging : real.read(...args)),
     };
     const logs: string[] = [];
-    const l = limiter(flaky, 'lookup', { storeTimeoutMs: 50, onDegraded: () => logs.push('degraded'), onRecovered: () => logs.push('recovered') });
+    const l = limiter(flaky, 'lookup', {
+      storeTimeoutMs: 50,
+      onDegraded: () => logs.push('degraded'),
+      onRecovered: () => logs.push('recovered'),
+    });
     const started = Date.now();
     const waits = [await l.reserve(1_000), await l.reserve(1_000)];
     expect(Date.now() - started).toBeLessThan(1_000); // never blocked past the caller's budget

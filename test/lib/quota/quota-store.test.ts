@@ -35,7 +35,9 @@ describe('DynamoDbQuotaStore against dynalite', () => {
 
   it('holds conditional ADDs atomically: 200 concurrent takers get 10 distinct slots', async () => {
     await store.restart('lookup', 10, NOW + 1_000_000, signal());
-    const results = await Promise.all(Array.from({ length: 200 }, () => store.advance('lookup', 10, NOW + 1_000_000, NOW + 1_000_100, signal())));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => store.advance('lookup', 10, NOW + 1_000_000, NOW + 1_000_100, signal())),
+    );
     const granted = results.filter((r): r is number => r !== undefined);
     expect(granted).toHaveLength(10);
     expect(new Set(granted).size).toBe(10);
@@ -45,7 +47,9 @@ describe('DynamoDbQuotaStore against dynalite', () => {
   it('writes the TTL attribute (epoch seconds a day ahead) with every slot', async () => {
     await store.restart('lookup', 10, NOW + 5_000_000, signal());
     const client = new DynamoDBClient({ endpoint: server.url, region: 'us-east-1' });
-    const item = (await client.send(new GetItemCommand({ TableName: QUOTA_TABLE, Key: { pk: { S: 'frontier#lookup' } }, ConsistentRead: true }))).Item;
+    const item = (
+      await client.send(new GetItemCommand({ TableName: QUOTA_TABLE, Key: { pk: { S: 'frontier#lookup' } }, ConsistentRead: true }))
+    ).Item;
     expect(Number(item?.expiresAt?.N)).toBe(Math.floor((NOW + 5_000_000) / 1000) + 86_400);
     client.destroy();
   });

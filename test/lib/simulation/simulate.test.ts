@@ -12,7 +12,13 @@ const run = (input: unknown) => simulate(ScenarioSchema.parse(input));
 describe('simulate', () => {
   it('archives every run of reused TaskIds on its own, and answers every lookup about the right run', async () => {
     const result = await run(taskIdReuse(60, 4));
-    expect(result.summary).toMatchObject({ runsInScenario: 240, runsDiscovered: 240, runsDiscoveredNotSettled: 0, wrongRunLookups: 0, archiverErrors: 0 });
+    expect(result.summary).toMatchObject({
+      runsInScenario: 240,
+      runsDiscovered: 240,
+      runsDiscoveredNotSettled: 0,
+      wrongRunLookups: 0,
+      archiverErrors: 0,
+    });
     const runsOfOneUser = result.runs.filter((r) => r.RoomId === 'room-0' && r.TaskId === 'user-0');
     expect(runsOfOneUser).toHaveLength(4);
     expect(runsOfOneUser.every((r) => r.Terminal && r.Final)).toBe(true);
@@ -23,7 +29,7 @@ describe('simulate', () => {
     expect(result.registry).toBe(0);
   });
 
-  it('asks about 3,000 registrations that never become tasks no more often than every 15 minutes, and lets them go after 72 hours', async () => {
+  it('asks about 3,000 registrations that never become tasks at most every 15 minutes, and lets them go after 72 hours', async () => {
     const result = await run(ghosts(3_000));
     expect(result.summary).toMatchObject({ ghosts: 3_000, ghostsLeftInRegistry: 0, runsDiscoveredNotSettled: 0, archiverErrors: 0 });
     expect(result.summary.ghostMinPollIntervalMinutes).toBeGreaterThanOrEqual(15);
@@ -52,11 +58,19 @@ describe('simulate', () => {
     const tasks = Array.from({ length: 80 }, (_, i) => ({ AppId: 'a', RoomId: 'r', TaskId: `t${i}`, StartAt: 0, EndAt: null }));
     const result = await run({ hours: 1, tasks, events, env: { LOOKUP_TERMINAL_TTL_MS: '0' } });
     expect(result.summary.upstreamThrottled).toBeGreaterThanOrEqual(20);
-    expect(result.lookups.filter((l) => l.HttpStatus === 429).length + result.lookups.filter((l) => l.Source === 'archive').length).toBeGreaterThanOrEqual(20);
+    expect(
+      result.lookups.filter((l) => l.HttpStatus === 429).length + result.lookups.filter((l) => l.Source === 'archive').length,
+    ).toBeGreaterThanOrEqual(20);
   });
 
   it('refuses a scenario whose runs of one TaskId overlap', () => {
-    const overlapping = { hours: 1, tasks: [{ AppId: 'a', RoomId: 'r', TaskId: 'u', StartAt: 0, EndAt: 30 }, { AppId: 'a', RoomId: 'r', TaskId: 'u', StartAt: 20, EndAt: 40 }] };
+    const overlapping = {
+      hours: 1,
+      tasks: [
+        { AppId: 'a', RoomId: 'r', TaskId: 'u', StartAt: 0, EndAt: 30 },
+        { AppId: 'a', RoomId: 'r', TaskId: 'u', StartAt: 20, EndAt: 40 },
+      ],
+    };
     const parsed = ScenarioSchema.safeParse(overlapping);
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.message).toContain('overlap');

@@ -5,7 +5,7 @@ import { TokenBucket } from '../../../lib/volc/rate-limiter.ts';
 describe('TokenBucket', () => {
   it('never lets more than burst + rate requests start in any one-second window', () => {
     // Prepare
-    let now = 0;
+    const now = 0;
     const bucket = new TokenBucket({ ratePerSecond: 50, burst: 5, now: () => now });
     const starts: number[] = [];
     // Act: 500 back-to-back reservations, each starting when its wait ends

@@ -55,7 +55,12 @@ describe('canonicalisation', () => {
   });
 
   it('drops empty keys and keeps empty values', () => {
-    expect(canonicalQueryString([['', 'x'], ['k', '']])).toBe('k=');
+    expect(
+      canonicalQueryString([
+        ['', 'x'],
+        ['k', ''],
+      ]),
+    ).toBe('k=');
   });
 
   it('collapses and trims header whitespace', () => {
