@@ -1,17 +1,12 @@
 /** The callback function over a real S3-protocol server, with events signed by the emulator. */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openArchive, type ArchiveAccess } from '../../lib/archive/access.ts';
-import { createCallbackHandler } from '../../lib/callback/handler.ts';
 import { callbackSignature } from '../../lib/callback/signature.ts';
-import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { VolcEmulator, type EmulatedTask } from '../emulator/volc-emulator.ts';
 import { S3TestServer } from '../s3/s3-server.ts';
 import { ManualClock } from '../support/clock.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
-import { httpEvent, lambdaContext } from '../support/http-events.ts';
-import { captureOutput } from '../support/logs.ts';
+import { callbackInvoker, type CallbackInvoker } from '../support/callback-stack.ts';
 
 const SECRET = 'callback-secret-for-tests-3c9e';
 const APP = 'cb-app';
@@ -19,7 +14,7 @@ let s3: S3TestServer;
 let access: ArchiveAccess;
 let emulator: VolcEmulator;
 let clock: ManualClock;
-let invoke: (body: string, overrides?: { method?: string; headers?: Record<string, string> }) => Promise<HttpResult & { json: any }>;
+let invoke: CallbackInvoker;
 
 beforeAll(async () => {
   s3 = new S3TestServer();
@@ -34,36 +29,16 @@ beforeAll(async () => {
   });
   clock = new ManualClock(Date.now());
   emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now });
-  const handler = createCallbackHandler({
+  const invokeCallback = callbackInvoker({
     access,
-    settings: {
-      secretFor: async (appId) => (({ [APP]: SECRET, 'other-app': 'another-secret' }) as Record<string, string>)[appId],
-      maxSkewMs: 10 * 60_000,
-      maxBodyBytes: 16_384,
-      budgetMs: 4_000,
-    },
-    logger: new Logger({ serviceName: 'callback-test', logLevel: 'INFO' }),
-    metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
-    region: 'cn-north-1',
+    secrets: { [APP]: SECRET, 'other-app': 'another-secret' },
     now: clock.now,
+    maxBodyBytes: 16_384,
   });
-  invoke = async (body, overrides = {}) => {
-    const output = captureOutput();
-    try {
-      const result = (await handler(
-        httpEvent('', {
-          method: overrides.method ?? 'POST',
-          path: '/callbacks/volcengine',
-          body,
-          headers: { 'content-type': 'application/json', ...overrides.headers },
-        }),
-        lambdaContext(),
-      )) as HttpResult;
-      lastLogs = output.text();
-      return { ...result, json: JSON.parse(result.body) };
-    } finally {
-      output.restore();
-    }
+  invoke = async (body, overrides) => {
+    const reply = await invokeCallback(body, overrides);
+    lastLogs = reply.logs;
+    return reply;
   };
 });
 afterAll(() => s3.stop());
@@ -234,34 +209,16 @@ describe('callback: tolerant of what it does not know', () => {
 
 describe('callback: the 5-second limit', () => {
   it('answers 503 within its budget when storage is too slow, and the redelivery is stored', async () => {
-    const quick = createCallbackHandler({
-      access,
-      settings: { secretFor: async () => SECRET, maxSkewMs: 600_000, maxBodyBytes: 16_384, budgetMs: 300 },
-      logger: new Logger({ serviceName: 'callback-test', logLevel: 'SILENT' }),
-      metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
-      region: 'cn-north-1',
-      now: clock.now,
-    });
+    const send = callbackInvoker({ access, secrets: { [APP]: SECRET }, now: clock.now, budgetMs: 300, logLevel: 'SILENT' });
     const task = newTask();
     const body = JSON.stringify(emulator.segmentEvent(task, SECRET));
-    const send = async () => {
-      const output = captureOutput();
-      try {
-        return (await quick(
-          httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json' } }),
-          lambdaContext(),
-        )) as HttpResult;
-      } finally {
-        output.restore();
-      }
-    };
     s3.inject({ kind: 'latency', latencyMs: 1_500, operation: 'PUT', times: 1 });
-    const slow = await send();
+    const slow = await send(body);
     s3.clearFaults();
     await new Promise((resolve) => setTimeout(resolve, 1_600)); // let the slow write finish
-    const redelivered = await send();
+    const redelivered = await send(body);
     expect(slow.statusCode).toBe(503);
-    expect(JSON.parse(slow.body).ResponseMetadata.Error.Code).toBe('ServiceUnavailable');
+    expect(slow.json.ResponseMetadata.Error.Code).toBe('ServiceUnavailable');
     expect(slow.headers['Retry-After']).toBe('1');
     expect(redelivered.statusCode).toBe(200);
     expect(await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/')).toHaveLength(1);

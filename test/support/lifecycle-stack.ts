@@ -4,14 +4,13 @@
  * archiver every five minutes, events in between.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
-import { createCallbackHandler } from '../../lib/callback/handler.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
 import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
 import type { EmulatedTask } from '../emulator/volc-emulator.ts';
 import { startArchiverStack, type ArchiverStack } from './archiver-stack.ts';
+import { callbackInvoker } from './callback-stack.ts';
 import { TEST_CREDENTIALS } from './credentials.ts';
 import { httpEvent, lambdaContext } from './http-events.ts';
 
@@ -63,13 +62,11 @@ export async function startLifecycleStack(
     ...options.lookupEnv,
   });
   const lookup = buildLookupHandler(env, silent('lookup'), { now: base.clock.now });
-  const callbackHandler = createCallbackHandler({
+  const invokeCallback = callbackInvoker({
     access: { archive: base.archive, registry: base.registry },
-    settings: { secretFor: async () => CALLBACK_SECRET, maxSkewMs: 10 * 60_000, maxBodyBytes: 65_536, budgetMs: 4_000 },
-    logger: silent('callback'),
-    metrics: new Metrics({ namespace: 'Test', serviceName: 'callback' }),
-    region: 'cn-north-1',
+    secrets: new Proxy({}, { get: () => CALLBACK_SECRET }),
     now: base.clock.now,
+    logLevel: 'SILENT',
   });
   const reply = (result: HttpResult): Reply => ({
     statusCode: result.statusCode,
@@ -84,9 +81,8 @@ export async function startLifecycleStack(
       return reply((await lookup(httpEvent(query), lambdaContext())) as HttpResult);
     },
     async callback(task, sequence = 0) {
-      const body = JSON.stringify(base.emulator.segmentEvent(task, CALLBACK_SECRET, { sequence }));
-      const event = httpEvent('', { method: 'POST', path: '/callbacks/volcengine', body, headers: { 'content-type': 'application/json' } });
-      return reply((await callbackHandler(event, lambdaContext())) as HttpResult);
+      const answer = await invokeCallback(JSON.stringify(base.emulator.segmentEvent(task, CALLBACK_SECRET, { sequence })));
+      return { statusCode: answer.statusCode, headers: answer.headers, json: answer.json };
     },
     async runEvery5Minutes(runs, between, overrides) {
       const summaries: ArchiveRunSummary[] = [];
