@@ -59,7 +59,6 @@ interface Waiter {
   /** The longest it may wait for a slot. */
   maxWaitMs: number;
   priority: number;
-  order: number;
   resolve: (waitMs: number) => void;
   reject: (error: unknown) => void;
 }
@@ -78,7 +77,6 @@ export class FleetLimiter implements RateLimiter {
   readonly #queue: Waiter[] = [];
   #stats = emptyStats();
   #pumping = false;
-  #order = 0;
   #degradedUntil = 0;
   #degradedLoggedAt = Number.NEGATIVE_INFINITY;
   #degraded = false;
@@ -102,7 +100,7 @@ export class FleetLimiter implements RateLimiter {
   reserve(budgetMs: number, priority = Number.POSITIVE_INFINITY): Promise<number> {
     const maxWaitMs = Math.min(budgetMs, this.#options.maxWaitMs ?? Number.POSITIVE_INFINITY);
     return new Promise((resolve, reject) => {
-      const waiter = { budgetMs, maxWaitMs, priority, order: this.#order++, resolve, reject };
+      const waiter = { budgetMs, maxWaitMs, priority, resolve, reject };
       const at = this.#queue.findIndex((w) => w.priority > priority);
       this.#queue.splice(at < 0 ? this.#queue.length : at, 0, waiter);
       void this.#pump();
