@@ -6,6 +6,7 @@
  * It stops taking work when the Lambda time budget runs low; a failure leaves the entry in place.
  */
 import { runOf } from '../task.ts';
+import { withTimeout } from '../timeout.ts';
 import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
 import type { ApiVersion } from '../volc/schemas.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
@@ -107,7 +108,9 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
       handled.add(entry.identity);
       try {
         const work = apply.process(entry);
-        await (options.finishReserveMs === undefined ? work : withinTime(work, left - options.finishReserveMs));
+        await (options.finishReserveMs === undefined
+          ? work
+          : withTimeout(work, left - options.finishReserveMs, () => new OutOfTime(ENTRY_OUT_OF_TIME)));
       } catch (error) {
         summary.errors++;
         apply.kept(entry.deadline);
@@ -133,22 +136,7 @@ class OutOfTime extends Error {
   override name = 'OutOfTime';
 }
 
-/** `work`, or OutOfTime once `ms` have passed (the work goes on unawaited; what it writes is idempotent). */
-async function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new OutOfTime("the entry's work ran into the time kept for the end of the run")),
-      Math.max(0, Math.min(ms, 2_147_483_647)),
-    );
-  });
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const ENTRY_OUT_OF_TIME = "the entry's work ran into the time kept for the end of the run";
 
 /** Applies the decisions for one entry to the upstream, the registry and the archive. */
 class EntryWork {

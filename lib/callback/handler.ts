@@ -12,6 +12,7 @@ import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import { verifyCallbackSignature } from './signature.ts';
+import { withTimeout } from '../timeout.ts';
 import { receiveEvent } from './receiver.ts';
 import { CallbackEnvelopeSchema } from './schemas.ts';
 
@@ -83,13 +84,7 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
         throw new InvalidTimestampError(settings.maxSkewMs);
       }
 
-      let timer: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        receiveEvent(access, event, now()),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new CallbackBudgetExceededError()), settings.budgetMs);
-        }),
-      ]).finally(() => clearTimeout(timer));
+      const outcome = await withTimeout(receiveEvent(access, event, now()), settings.budgetMs, () => new CallbackBudgetExceededError());
 
       metrics.addMetric('CallbacksReceived', MetricUnit.Count, 1);
       if (outcome === 'ignored')

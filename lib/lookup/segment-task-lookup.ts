@@ -9,6 +9,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ArchiveUnavailableError } from '../errors.ts';
 import { runOf, startTimeProblem, taskIdentity, type TaskAddress } from '../task.ts';
+import { withTimeout } from '../timeout.ts';
 import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
@@ -181,19 +182,14 @@ export class SegmentTaskLookup {
    */
   async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>, left: Budget): Promise<void> {
     if (!this.hasArchive) return;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ArchiveWorkTimeout(`the lookup deadline passed before the archive answered`)),
-        Math.max(0, left()),
-      );
-    });
     try {
-      await Promise.race([this.archive().then(work), expired]);
+      await withTimeout(
+        this.archive().then(work),
+        left(),
+        () => new ArchiveWorkTimeout('the lookup deadline passed before the archive answered'),
+      );
     } catch (error) {
       this.#options.logger?.warn(`could not ${what}`, { error });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

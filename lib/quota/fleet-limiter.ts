@@ -10,6 +10,7 @@
  * asks DynamoDB again after a second.
  */
 import { VolcBudgetExhaustedError } from '../volc/errors.ts';
+import { withTimeout } from '../timeout.ts';
 import type { RateLimiter } from '../volc/rate-limiter.ts';
 import type { QuotaStore } from './quota-store.ts';
 import { CONTENTION_MARGIN_SLOTS, planTake, retryAfterMs, shareRate, slotSpacingMs, type QuotaShares, type Share } from './slots.ts';
@@ -197,20 +198,12 @@ export class FleetLimiter implements RateLimiter {
     const controller = new AbortController();
     const timeout = this.#answered ? this.#options.storeTimeoutMs : Math.max(this.#options.storeTimeoutMs, FIRST_CALL_TIMEOUT_MS);
     const budget = Math.max(1, Math.min(timeout, budgetMs - FALLBACK_HEADROOM_MS));
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new Error(`the quota table did not answer within ${budget} ms`));
-      }, budget);
+    const result = await withTimeout(work(controller.signal), budget, () => {
+      controller.abort();
+      return new Error(`the quota table did not answer within ${budget} ms`);
     });
-    try {
-      const result = await Promise.race([work(controller.signal), expired]);
-      this.#answered = true;
-      return result;
-    } finally {
-      clearTimeout(timer);
-    }
+    this.#answered = true;
+    return result;
   }
 
   async #fallback(maxWaitMs: number): Promise<number> {
