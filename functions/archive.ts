@@ -1,6 +1,6 @@
 /** EventBridge schedule → one archiver run. Config is validated at cold start. */
 import { ArchiverEnvSchema, loadEnv } from '../lib/config.ts';
-import { createLogger, createMetrics } from '../lib/log.ts';
+import { createLogger, createMetrics, userAgentOf } from '../lib/log.ts';
 import { openArchive } from '../lib/archive/access.ts';
 import { createArchiverHandler } from '../lib/archive/handler.ts';
 import { FleetLimiter } from '../lib/quota/fleet-limiter.ts';
@@ -14,7 +14,7 @@ const limiter = limiterFromEnv(env, 'archiver', new TokenBucket({ ratePerSecond:
 
 export const handler = createArchiverHandler({
   env,
-  access: openArchive(env),
+  access: openArchive(env, { userAgent: userAgentOf('archive') }),
   upstream: volcClientFromEnv(env, limiter),
   logger,
   metrics: createMetrics('archive'),

@@ -1,6 +1,6 @@
 /** HTTP API POST /callbacks/volcengine → Volcengine event callbacks. Config is validated at cold start. */
 import { CallbackEnvSchema, loadEnv } from '../lib/config.ts';
-import { createLogger, createMetrics } from '../lib/log.ts';
+import { createLogger, createMetrics, userAgentOf } from '../lib/log.ts';
 import { openArchive } from '../lib/archive/access.ts';
 import { createCallbackHandler } from '../lib/callback/handler.ts';
 import { callbackSecretsFromEnv } from '../lib/callback/secrets.ts';
@@ -8,7 +8,7 @@ import { callbackSecretsFromEnv } from '../lib/callback/secrets.ts';
 const env = loadEnv(CallbackEnvSchema, process.env);
 
 export const handler = createCallbackHandler({
-  access: openArchive(env, { maxAttempts: 2, requestTimeoutMs: env.CALLBACK_STORAGE_TIMEOUT_MS }),
+  access: openArchive(env, { maxAttempts: 2, requestTimeoutMs: env.CALLBACK_STORAGE_TIMEOUT_MS, userAgent: userAgentOf('callback') }),
   settings: {
     secretFor: callbackSecretsFromEnv(env),
     maxSkewMs: env.CALLBACK_MAX_SKEW_MS,

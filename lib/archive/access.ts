@@ -17,17 +17,20 @@ export interface ArchiveAccess {
   registry: WatchRegistry;
 }
 
-/** `limits` bound each S3 call; the lookup function keeps them tight so a slow bucket cannot hold up an answer. */
+/**
+ * `options` bound each S3 call (the lookup and callback functions keep them tight so a slow bucket
+ * cannot hold up an answer) and name the calling function in the S3 client's user agent.
+ */
 export function openArchive(
   settings: ArchiveStorageSettings,
-  limits: { maxAttempts?: number; requestTimeoutMs?: number } = {},
+  options: { maxAttempts?: number; requestTimeoutMs?: number; userAgent?: string } = {},
 ): ArchiveAccess {
   const store = new S3ObjectStore({
     bucket: settings.ARCHIVE_BUCKET,
     endpoint: settings.S3_ENDPOINT,
     region: settings.S3_REGION,
     forcePathStyle: settings.S3_FORCE_PATH_STYLE,
-    ...limits,
+    ...options,
   });
   const keys = new ArchiveKeys(settings.ARCHIVE_PREFIX);
   return { archive: new SegmentArchive(store, keys), registry: new WatchRegistry(store, keys) };

@@ -21,6 +21,8 @@ export interface ObjectStoreOptions {
   maxAttempts?: number;
   /** Per-attempt time limit. */
   requestTimeoutMs?: number;
+  /** Sent as the SDK's customUserAgent (names the calling function). */
+  userAgent?: string | undefined;
 }
 
 export interface StoredJson {
@@ -86,6 +88,7 @@ export class S3ObjectStore implements ObjectStore {
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle,
+      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: options.maxAttempts ?? 3,

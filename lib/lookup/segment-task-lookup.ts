@@ -84,7 +84,10 @@ export class SegmentTaskLookup {
   async get(version: ApiVersion, address: TaskAddress, startTime?: number): Promise<Answer> {
     const key = `${version}\n${taskIdentity(address)}\n${startTime ?? ''}`;
     const remembered = this.#terminal.get(key);
-    if (remembered && this.#now() - remembered.at < this.#options.terminalTtlMs) return { ...remembered, source: 'cache' };
+    if (remembered && this.#now() - remembered.at < this.#options.terminalTtlMs) {
+      const { at: _rememberedAt, ...answer } = remembered;
+      return { ...answer, source: 'cache' };
+    }
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
     const deadline = performance.now() + this.#options.deadlineMs;

@@ -2,6 +2,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { LookupEnv } from '../config.ts';
+import { userAgentOf } from '../log.ts';
 import { FleetLimiter } from '../quota/fleet-limiter.ts';
 import { limiterFromEnv } from '../quota/from-env.ts';
 import type { VolcClient, VolcClientOptions } from '../volc/client.ts';
@@ -40,7 +41,10 @@ export function buildLookupHandler(env: LookupEnv, logger: Logger, options: Look
   const openArchive = bucket
     ? () =>
         import('../archive/access.ts').then(({ openArchive }) =>
-          openArchive({ ...env, ARCHIVE_BUCKET: bucket }, { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS }),
+          openArchive(
+            { ...env, ARCHIVE_BUCKET: bucket },
+            { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS, userAgent: userAgentOf('lookup') },
+          ),
         )
     : undefined;
   const lookup = new SegmentTaskLookup({

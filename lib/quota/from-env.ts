@@ -1,5 +1,6 @@
 /** The GetSegmentTask limiter of a function, from validated configuration. */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { userAgentOf } from '../log.ts';
 import { TokenBucket, type RateLimiter } from '../volc/rate-limiter.ts';
 import { FleetLimiter } from './fleet-limiter.ts';
 import type { QuotaStore } from './quota-store.ts';
@@ -29,7 +30,7 @@ export function limiterFromEnv(
   if (!env.QUOTA_TABLE) return local;
   const { logger } = options;
   return new FleetLimiter({
-    store: lazyStore(env.QUOTA_TABLE, env.DYNAMODB_ENDPOINT, `rtc-segment-tasks/${role === 'archiver' ? 'archive' : 'lookup'}`),
+    store: lazyStore(env.QUOTA_TABLE, env.DYNAMODB_ENDPOINT, userAgentOf(role === 'archiver' ? 'archive' : 'lookup')),
     role,
     shares: { accountQps: env.VOLC_ACCOUNT_QPS, archiveQps: env.ARCHIVE_QPS },
     storeTimeoutMs: env.QUOTA_TIMEOUT_MS,

@@ -4,8 +4,9 @@
  * the function that made it, its action, its target and whether an S3 key was missing. The IAM
  * evaluation (test/iam/iam.test.ts, run after the suites) reads these files.
  *
- * The function is told by the call stack (lib/archive/archiver.ts and handler.ts, lib/callback/, lib/lookup/) or,
- * for the quota table, by the client's user agent (rtc-segment-tasks/<function>); calls made by
+ * The function is told by the client's user agent (rtc-segment-tasks/<function>, set by each function's
+ * wiring) or, for clients the tests build, by the call stack (lib/archive/archiver.ts and handler.ts,
+ * lib/callback/, lib/lookup/); calls made by
  * test scaffolding (seeding a bucket) belong to no function and are not evaluated.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
