@@ -1,5 +1,5 @@
 /** Secrets from SSM (SecureString) through the real SSM client, against a loopback SSM peer. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cachedParameter, SecretUnavailableError } from '../../lib/secrets.ts';
 import { SsmTestServer } from '../ssm/ssm-server.ts';
 import { STS_CREDENTIALS, TEST_CREDENTIALS } from '../support/credentials.ts';
@@ -15,19 +15,32 @@ beforeAll(async () => {
 afterAll(() => ssm.stop());
 
 describe('cachedParameter', () => {
+  afterEach(() => vi.useRealTimers());
+
   it('reads once per TTL, keeps the last good value when SSM fails, and names only the parameter', async () => {
-    let now = 0;
+    // Prepare: Powertools' cache reads Date, so only Date is faked; the SSM peer answers in real time.
+    vi.useFakeTimers({ toFake: ['Date'] });
     ssm.parameters.set('/test/p1', 'value-1');
-    const read = cachedParameter('/test/p1', { ttlMs: 1000, endpoint, now: () => now });
+    const read = cachedParameter('/test/p1', { ttlMs: 1000, endpoint });
     const before = ssm.calls;
+    // Act + Assess: concurrent readers share one fetch, a fresh value is served from the cache.
     expect(await Promise.all([read(), read(), read()])).toEqual(['value-1', 'value-1', 'value-1']);
-    expect(ssm.calls - before).toBe(1);
-    now = 2000;
-    ssm.failing = true;
     expect(await read()).toBe('value-1');
+    expect(ssm.calls - before).toBe(1);
+    ssm.parameters.set('/test/p1', 'value-2');
+    vi.advanceTimersByTime(999);
+    expect(await read()).toBe('value-1');
+    vi.advanceTimersByTime(2);
+    expect(await read()).toBe('value-2');
+    expect(ssm.calls - before).toBe(2);
+    vi.advanceTimersByTime(1001);
+    ssm.failing = true;
+    expect(await read()).toBe('value-2');
     const missing = cachedParameter('/test/missing', { ttlMs: 1000, endpoint });
-    await expect(missing()).rejects.toThrow(SecretUnavailableError);
-    await expect(missing()).rejects.toThrow('/test/missing');
+    const error = await missing().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SecretUnavailableError);
+    expect((error as Error).message).toContain('/test/missing');
+    expect((error as Error).message).not.toContain('value-');
     ssm.failing = false;
   });
 });
