@@ -4,12 +4,11 @@
  * on loopback). Reports throughput and latency percentiles; p99 as a fraction of Volcengine's
  * 5-second limit.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { openArchive } from '../lib/archive/access.ts';
-import { createCallbackHandler } from '../lib/callback/handler.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
+import { callbackEvent, testCallbackHandler } from '../test/support/callback-stack.ts';
+import { lambdaContext } from '../test/support/http-events.ts';
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -19,7 +18,7 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
   try {
     const env = s3.clientEnv();
     const secret = 'bench-callback-secret';
-    const handler = createCallbackHandler({
+    const handler = testCallbackHandler({
       access: openArchive(
         {
           ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!,
@@ -30,15 +29,8 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
         },
         { maxAttempts: 2, requestTimeoutMs: 1000 },
       ),
-      settings: {
-        secretFor: async (appId) => (appId === 'bench-app' ? secret : undefined),
-        maxSkewMs: 600_000,
-        maxBodyBytes: 65_536,
-        budgetMs: 4_000,
-      },
-      logger: new Logger({ serviceName: 'bench', logLevel: 'SILENT' }),
-      metrics: new Metrics({ namespace: 'Bench', serviceName: 'bench' }),
-      region: 'cn-north-1',
+      secrets: { 'bench-app': secret },
+      logLevel: 'SILENT',
     });
     const emulator = new VolcEmulator({ credentials: [] });
     const tasks = Array.from({ length: 100 }, (_, i) =>
@@ -47,15 +39,6 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
     const events = tasks.flatMap((task) =>
       Array.from({ length: 10 }, (_, sequence) => JSON.stringify(emulator.segmentEvent(task, secret, { sequence }))),
     );
-    const event = (body: string) => ({
-      version: '2.0',
-      rawPath: '/callbacks/volcengine',
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json' },
-      requestContext: { http: { method: 'POST', path: '/callbacks/volcengine' }, requestId: 'bench' },
-      body,
-    });
-    const context = { functionName: 'callback', awsRequestId: 'bench', getRemainingTimeInMillis: () => 10_000 };
     const originalWrite = process.stdout.write.bind(process.stdout);
     process.stdout.write = (() => true) as typeof process.stdout.write; // Powertools metrics print EMF lines
     const latencies: number[] = [];
@@ -68,7 +51,7 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
           while (next < events.length) {
             const body = events[next++]!;
             const t0 = performance.now();
-            const result = (await handler(event(body), context as never)) as { statusCode: number };
+            const result = (await handler(callbackEvent(body), lambdaContext())) as { statusCode: number };
             latencies.push(performance.now() - t0);
             if (result.statusCode !== 200) failures++;
           }

@@ -4,15 +4,13 @@
  * or a correct success; a 5xx only when the emulator was told to fail; nothing may be thrown.
  * FUZZ_RUNS sets the number of cases (CI: 2,000; `npm run fuzz`: 20,000); FUZZ_SEED the seed.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openArchive } from '../../lib/archive/access.ts';
-import { createCallbackHandler } from '../../lib/callback/handler.ts';
 import { callbackSignature } from '../../lib/callback/signature.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { S3TestServer } from '../s3/s3-server.ts';
+import { testCallbackHandler } from '../support/callback-stack.ts';
 import { lambdaContext } from '../support/http-events.ts';
 import { startLookupStack, type LookupStack } from '../support/lookup-stack.ts';
 
@@ -36,7 +34,7 @@ beforeAll(async () => {
   s3 = new S3TestServer();
   await s3.start();
   const env = s3.clientEnv();
-  const handler = createCallbackHandler({
+  const handler = testCallbackHandler({
     access: openArchive({
       ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!,
       ARCHIVE_PREFIX: '',
@@ -44,15 +42,9 @@ beforeAll(async () => {
       S3_REGION: 'us-east-1',
       S3_FORCE_PATH_STYLE: true,
     }),
-    settings: {
-      secretFor: async (appId) => (appId === 'app' ? SECRET : undefined),
-      maxSkewMs: 600_000,
-      maxBodyBytes: 8_192,
-      budgetMs: 4_000,
-    },
-    logger: new Logger({ serviceName: 'fuzz', logLevel: 'SILENT' }),
-    metrics: new Metrics({ namespace: 'Fuzz', serviceName: 'fuzz' }),
-    region: 'cn-north-1',
+    secrets: { app: SECRET },
+    maxBodyBytes: 8_192,
+    logLevel: 'SILENT',
   });
   callback = (event) => handler(event, lambdaContext()) as Promise<HttpResult>;
 });

@@ -4,13 +4,11 @@
  * and a callback SecretKey, then scans everything observable for them: every response body and
  * header, every log line and error logged, and every object in the bucket. Expects 0 hits.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { openArchive } from '../../lib/archive/access.ts';
 import { runArchiver } from '../../lib/archive/archiver.ts';
-import { createCallbackHandler } from '../../lib/callback/handler.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import { callbackEvent, testCallbackHandler } from '../support/callback-stack.ts';
 import { ALL_SECRETS, STORAGE_SECRETS, TEST_CREDENTIALS } from '../support/credentials.ts';
 import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';
@@ -44,32 +42,9 @@ describe('secret scan', () => {
           ...(taskId === 'done' ? { status: 3, stopReason: 'StopByAPI' } : {}),
         });
       }
-      const callback = createCallbackHandler({
-        access,
-        settings: {
-          secretFor: async (appId) => (appId === 'app' ? CALLBACK_SECRET : undefined),
-          maxSkewMs: 600_000,
-          maxBodyBytes: 65_536,
-          budgetMs: 4_000,
-        },
-        logger: new Logger({ serviceName: 'scan', logLevel: 'DEBUG' }),
-        metrics: new Metrics({ namespace: 'Scan', serviceName: 'scan' }),
-        region: 'cn-north-1',
-        now: stack.clock.now,
-      });
+      const callback = testCallbackHandler({ access, secrets: { app: CALLBACK_SECRET }, now: stack.clock.now, logLevel: 'DEBUG' });
       const lookup = async (query: Array<[string, string]> | string) => record(await stack.invoke(httpEvent(query)));
-      const deliver = async (body: unknown) =>
-        record(
-          (await callback(
-            httpEvent('', {
-              method: 'POST',
-              path: '/callbacks/volcengine',
-              body: JSON.stringify(body),
-              headers: { 'content-type': 'application/json' },
-            }),
-            lambdaContext(),
-          )) as HttpResult,
-        );
+      const deliver = async (body: unknown) => record((await callback(callbackEvent(JSON.stringify(body)), lambdaContext())) as HttpResult);
 
       // Act: lookups of every kind
       for (const taskId of ['running', 'done', 'old', 'missing']) await lookup(getTaskQuery('app', 'room', taskId));

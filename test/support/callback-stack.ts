@@ -19,18 +19,20 @@ export interface CallbackStackOptions {
   access: ArchiveAccess;
   /** Callback SecretKeys by AppId. */
   secrets: Record<string, string>;
-  now: () => number;
+  /** The clock the skew window is checked against; Date.now when absent. */
+  now?: () => number;
   maxBodyBytes?: number;
   /** The answer budget (Volcengine waits 5 s). */
   budgetMs?: number;
-  logLevel?: 'INFO' | 'SILENT';
+  logLevel?: 'DEBUG' | 'INFO' | 'SILENT';
 }
 
-export function callbackInvoker(options: CallbackStackOptions): CallbackInvoker {
-  const handler = createCallbackHandler({
+/** The callback handler as the tests wire it: the given SecretKeys, a 10-minute skew window. */
+export function testCallbackHandler(options: CallbackStackOptions) {
+  return createCallbackHandler({
     access: options.access,
     settings: {
-      secretFor: async (appId) => options.secrets[appId],
+      secretFor: async (appId) => (Object.hasOwn(options.secrets, appId) ? options.secrets[appId] : undefined),
       maxSkewMs: 10 * 60_000,
       maxBodyBytes: options.maxBodyBytes ?? 65_536,
       budgetMs: options.budgetMs ?? 4_000,
@@ -38,18 +40,26 @@ export function callbackInvoker(options: CallbackStackOptions): CallbackInvoker 
     logger: new Logger({ serviceName: 'callback-test', logLevel: options.logLevel ?? 'INFO' }),
     metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
     region: 'cn-north-1',
-    now: options.now,
+    ...(options.now ? { now: options.now } : {}),
   });
+}
+
+/** The API Gateway event of a callback delivery: POST, JSON, to the callback route. */
+export function callbackEvent(body: string, overrides: { method?: string; headers?: Record<string, string> } = {}) {
+  return httpEvent('', {
+    method: overrides.method ?? 'POST',
+    path: '/callbacks/volcengine',
+    body,
+    headers: { 'content-type': 'application/json', ...overrides.headers },
+  });
+}
+
+export function callbackInvoker(options: CallbackStackOptions): CallbackInvoker {
+  const handler = testCallbackHandler(options);
   return async (body, overrides = {}) => {
     const output = captureOutput();
     try {
-      const event = httpEvent('', {
-        method: overrides.method ?? 'POST',
-        path: '/callbacks/volcengine',
-        body,
-        headers: { 'content-type': 'application/json', ...overrides.headers },
-      });
-      const result = (await handler(event, lambdaContext())) as HttpResult;
+      const result = (await handler(callbackEvent(body, overrides), lambdaContext())) as HttpResult;
       return { ...result, json: JSON.parse(result.body), logs: output.text() };
     } finally {
       output.restore();
