@@ -308,5 +308,10 @@ const sections: Record<string, () => Promise<void>> = {
   quota: () => benchQuota(figures),
 };
 const chosen = process.argv.slice(2);
+const unknown = chosen.filter((name) => !Object.hasOwn(sections, name));
+if (unknown.length) {
+  console.error(`unknown bench section(s): ${unknown.join(', ')}; choose from ${Object.keys(sections).join(', ')}`);
+  process.exit(2);
+}
 for (const [name, section] of Object.entries(sections)) if (chosen.length === 0 || chosen.includes(name)) await section();
 console.log(JSON.stringify(figures));
