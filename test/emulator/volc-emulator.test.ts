@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { signVolcRequest } from '../../lib/volc/signer.ts';
 import { HOUR, ManualClock } from '../support/clock.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
+import { getTaskQuery } from '../support/http-events.ts';
 import { VolcEmulator } from './volc-emulator.ts';
 
 const require = createRequire(import.meta.url);
@@ -47,14 +48,7 @@ async function call(
   return { status: response.statusCode, json: (await response.body.json()) as any };
 }
 
-const get = (taskId: string, version = '2023-11-01') =>
-  call('GET', [
-    ['Action', 'GetSegmentTask'],
-    ['Version', version],
-    ['AppId', 'app'],
-    ['RoomId', 'room'],
-    ['TaskId', taskId],
-  ]);
+const get = (taskId: string, version = '2023-11-01') => call('GET', getTaskQuery('app', 'room', taskId, version));
 const post = (action: string, body: unknown) =>
   call(
     'POST',
@@ -93,13 +87,7 @@ describe('emulator: authentication', () => {
 
   it('rejects a tampered query, a tampered body and a wrong key with SignatureDoesNotMatch', async () => {
     emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 't' });
-    const query: Array<[string, string]> = [
-      ['Action', 'GetSegmentTask'],
-      ['Version', '2023-11-01'],
-      ['AppId', 'app'],
-      ['RoomId', 'room'],
-      ['TaskId', 't'],
-    ];
+    const query = getTaskQuery('app', 'room', 't');
     const signedOnly = await call('GET', query);
     const tamperedAuth = await call('GET', query, '', (h) => {
       // Flip the first hex digit to another one (replacing it with a fixed digit would change nothing one time in 16).
@@ -124,13 +112,7 @@ describe('emulator: authentication', () => {
   });
 
   it('answers MissingAuthenticationToken, InvalidAccessKey and InvalidTimestamp', async () => {
-    const query: Array<[string, string]> = [
-      ['Action', 'GetSegmentTask'],
-      ['Version', '2023-11-01'],
-      ['AppId', 'app'],
-      ['RoomId', 'room'],
-      ['TaskId', 't'],
-    ];
+    const query = getTaskQuery('app', 'room', 't');
     const unsigned = await call('GET', query, '', (h) => {
       delete h.Authorization;
     });

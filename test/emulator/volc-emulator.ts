@@ -480,13 +480,7 @@ export class VolcEmulator {
     const task = this.#task(appId, roomId, taskId);
     if (!task || this.now() - task.startTime > WINDOW_MS) {
       if (this.notFoundStyle === 'empty') return this.#ok('GetSegmentTask', version, {});
-      return this.#error(
-        400,
-        'InvalidParameter.ErrorActiveTaskNotFound',
-        'The task does not exist or has stopped.',
-        'GetSegmentTask',
-        version,
-      );
+      return this.#taskNotFound('GetSegmentTask', version);
     }
     const storage = this.#options.echoStorageSecrets ? task.storageConfig : withoutStorageKeys(task.storageConfig);
     return this.#ok('GetSegmentTask', version, {
@@ -539,14 +533,7 @@ export class VolcEmulator {
 
   #update(params: Record<string, unknown>, version: string): Envelope {
     const task = this.#task(params.AppId as string, params.RoomId as string, params.TaskId as string);
-    if (task?.status !== 2)
-      return this.#error(
-        400,
-        'InvalidParameter.ErrorActiveTaskNotFound',
-        'The task does not exist or has stopped.',
-        'UpdateSegment',
-        version,
-      );
+    if (task?.status !== 2) return this.#taskNotFound('UpdateSegment', version);
     if (typeof params.Identifier === 'string') task.identifier = params.Identifier;
     if (typeof params.Handle === 'boolean') task.handle = params.Handle;
     if (typeof params.Duration === 'number') task.duration = params.Duration;
@@ -555,16 +542,13 @@ export class VolcEmulator {
 
   #stopTask(appId: string, roomId: string, taskId: string, version: string): Envelope {
     const task = this.#task(appId, roomId, taskId);
-    if (task?.status !== 2)
-      return this.#error(
-        400,
-        'InvalidParameter.ErrorActiveTaskNotFound',
-        'The task does not exist or has stopped.',
-        'StopSegment',
-        version,
-      );
+    if (task?.status !== 2) return this.#taskNotFound('StopSegment', version);
     this.#finish(task, 'StopByAPI', this.now());
     return this.#ok('StopSegment', version, 'ok');
+  }
+
+  #taskNotFound(action: string, version: string): Envelope {
+    return this.#error(400, 'InvalidParameter.ErrorActiveTaskNotFound', 'The task does not exist or has stopped.', action, version);
   }
 
   #metadata(action: string, version: string) {
