@@ -52,8 +52,27 @@ export class InvalidParameterError extends AppError {
   }
 }
 
-/** 4xx chosen by the caller's request shape (wrong method, body too large, ...). */
-export class RequestRejectedError extends AppError {}
+/** 405: the route does not answer this HTTP method; the Allow header names the one it does. */
+export class MethodNotAllowedError extends AppError {
+  /** `method` is shown to the caller: pass it through printable(). */
+  constructor(method: string, allowed: 'GET' | 'POST') {
+    super(405, 'InvalidHttpMethod', `The HTTP method ${method} is not allowed; use ${allowed}.`, { headers: { Allow: allowed } });
+  }
+}
+
+/** 413: a request body over the function's limit. */
+export class BodyTooLargeError extends AppError {
+  constructor(maxBytes: number) {
+    super(413, 'RequestEntityTooLarge', `The body is larger than ${maxBytes} bytes.`);
+  }
+}
+
+/** 415: a body that is not declared as JSON. */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor() {
+    super(415, 'UnsupportedMediaType', 'The body must be JSON (Content-Type: application/json).');
+  }
+}
 
 /** 400: the event is not an API Gateway HTTP API (payload 2.0) event. */
 export class InvalidRequestError extends AppError {

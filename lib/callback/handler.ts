@@ -2,12 +2,15 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import {
+  BodyTooLargeError,
   CallbackBudgetExceededError,
   InvalidParameterError,
   InvalidTimestampError,
-  RequestRejectedError,
+  MethodNotAllowedError,
   SignatureMismatchError,
+  UnsupportedMediaTypeError,
 } from '../errors.ts';
+import { printable } from '../http/query.ts';
 import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
@@ -38,7 +41,7 @@ export interface CallbackHandlerDeps {
 function readBody(event: { body?: string | null | undefined; isBase64Encoded?: boolean | undefined }, maxBytes: number): string {
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
-  if (bytes.length > maxBytes) throw new RequestRejectedError(413, 'RequestEntityTooLarge', `The body is larger than ${maxBytes} bytes.`);
+  if (bytes.length > maxBytes) throw new BodyTooLargeError(maxBytes);
   if (bytes.length === 0) throw new InvalidParameterError('body', 'it is empty');
   return bytes.toString('utf8');
 }
@@ -51,11 +54,11 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
     async (http, envelope) => {
       envelope.action = 'Callback';
       if (http.requestContext.http.method.toUpperCase() !== 'POST') {
-        throw new RequestRejectedError(405, 'InvalidHttpMethod', 'Callbacks must be sent with POST.', { headers: { Allow: 'POST' } });
+        throw new MethodNotAllowedError(printable(http.requestContext.http.method), 'POST');
       }
       const contentType = http.headers?.['content-type'] ?? '';
       if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-        throw new RequestRejectedError(415, 'UnsupportedMediaType', 'The body must be JSON (Content-Type: application/json).');
+        throw new UnsupportedMediaTypeError();
       }
       const text = readBody(http, settings.maxBodyBytes);
       let json: unknown;

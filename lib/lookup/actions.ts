@@ -3,7 +3,7 @@
  * to generate the OpenAPI document. GetSegmentTask takes the same query a Volcengine client sends.
  */
 import { z } from 'zod';
-import { InvalidActionOrVersionError, InvalidParameterError, MissingParameterError, RequestRejectedError } from '../errors.ts';
+import { InvalidActionOrVersionError, InvalidParameterError, MethodNotAllowedError, MissingParameterError } from '../errors.ts';
 import type { HttpApiEvent } from '../http/api-gateway.ts';
 import { parseQuery, printable, requireParameter, type QueryParameters } from '../http/query.ts';
 import { SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
@@ -66,11 +66,9 @@ export interface LookupRequest {
 export function readLookupRequest(event: HttpApiEvent, actions: readonly string[]): LookupRequest {
   const method = event.requestContext.http.method.toUpperCase();
   if (method !== 'GET') {
-    throw new RequestRejectedError(405, 'InvalidHttpMethod', `The HTTP method ${printable(method)} is not allowed; use GET.`, {
-      headers: { Allow: 'GET' },
-    });
+    throw new MethodNotAllowedError(printable(method), 'GET');
   }
-  if (event.body) throw new RequestRejectedError(400, 'InvalidParameter', 'A GET request must not carry a body.');
+  if (event.body) throw new InvalidParameterError('body', 'a GET request must not carry one');
   const parameters = parseQuery(event.rawQueryString);
   const action = requireParameter(parameters, 'Action');
   const version = requireParameter(parameters, 'Version');

@@ -153,6 +153,10 @@ describe('callback: refused events', () => {
   it('answers 413 to a body over the size limit', async () => {
     const response = await invoke(JSON.stringify({ pad: 'x'.repeat(20_000) }));
     expect(response.statusCode).toBe(413);
+    expect(response.json.ResponseMetadata.Error).toMatchObject({
+      Code: 'RequestEntityTooLarge',
+      Message: expect.stringContaining('16384'),
+    });
   });
 
   it.each([
@@ -171,8 +175,16 @@ describe('callback: refused events', () => {
 
   it('answers 405 to GET and 415 to a non-JSON content type', async () => {
     const body = JSON.stringify(emulator.segmentEvent(newTask(), SECRET));
-    expect((await invoke(body, { method: 'GET' })).statusCode).toBe(405);
-    expect((await invoke(body, { headers: { 'content-type': 'text/plain' } })).statusCode).toBe(415);
+    const wrongMethod = await invoke(body, { method: 'GET' });
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.Allow).toBe('POST');
+    expect(wrongMethod.json.ResponseMetadata.Error).toMatchObject({
+      Code: 'InvalidHttpMethod',
+      Message: expect.stringContaining('use POST'),
+    });
+    const wrongType = await invoke(body, { headers: { 'content-type': 'text/plain' } });
+    expect(wrongType.statusCode).toBe(415);
+    expect(wrongType.json.ResponseMetadata.Error.Code).toBe('UnsupportedMediaType');
   });
 });
 

@@ -187,6 +187,15 @@ describe('lookup: bad requests', () => {
     expect(JSON.parse(response.body).ResponseMetadata.Error.Code).toBe('InvalidHttpMethod');
   });
 
+  it('refuses a GET that carries a body with 400 naming the body', async () => {
+    const response = await stack.invoke(httpEvent(getTaskQuery(APP, 'r', 't'), { body: '{}' }));
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).ResponseMetadata.Error).toMatchObject({
+      Code: 'InvalidParameter',
+      Message: expect.stringContaining('body'),
+    });
+  });
+
   it('answers 400 for something that is not an HTTP API event', async () => {
     const response = await stack.invoke({ hello: 'world' });
     expect(response.statusCode).toBe(400);
