@@ -174,7 +174,9 @@ export const ArchiverEnvSchema = z
   });
 export type ArchiverEnv = z.infer<typeof ArchiverEnvSchema>;
 
-export class ConfigurationError extends Error {}
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
 
 /** Parses `env` with `schema`; the error lists variable names and problems, not values. */
 export function loadEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {

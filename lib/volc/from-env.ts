@@ -29,7 +29,9 @@ export const VolcCredentialsParameterSchema = z.object({
   SessionToken: z.string().min(1).optional(),
 });
 
-export class CredentialsFormatError extends Error {}
+export class CredentialsFormatError extends Error {
+  override name = 'CredentialsFormatError';
+}
 
 export function credentialsFromEnv(env: VolcClientEnv): CredentialsProvider {
   if (env.VOLC_CREDENTIALS_PARAMETER) {
