@@ -12,6 +12,7 @@ import { SegmentArchive } from '../archive/segment-archive.ts';
 import { WatchRegistry } from '../archive/watch-registry.ts';
 import { createArchiverHandler } from '../archive/handler.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
+import type { ArchiveRunSummary } from '../archive/archiver.ts';
 import { createCallbackHandler } from '../callback/handler.ts';
 import { callbackSignature } from '../callback/signature.ts';
 import { ArchiverEnvSchema, LookupEnvSchema, loadEnv } from '../config.ts';
@@ -30,13 +31,26 @@ export interface SimulatedFunctions {
   access: ArchiveAccess;
   finalMarginMs: number;
   /** Runs the archiver once; `timeLeftMs` is its Lambda time budget in virtual time. */
-  archive(timeLeftMs: () => number): Promise<Record<string, unknown>>;
+  archive(timeLeftMs: () => number): Promise<ArchiveRunSummary>;
   lookup(query: Array<[string, string]>): Promise<HttpResult>;
   callback(appId: string, roomId: string, taskId: string, eventId: string): Promise<HttpResult>;
 }
 
 export function lambdaContext(timeLeftMs: () => number): Context {
-  return { functionName: 'simulation', awsRequestId: 'simulation', getRemainingTimeInMillis: timeLeftMs } as unknown as Context;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'simulation',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:simulation',
+    memoryLimitInMB: '1024',
+    awsRequestId: 'simulation',
+    logGroupName: '/aws/lambda/simulation',
+    logStreamName: 'simulation',
+    getRemainingTimeInMillis: timeLeftMs,
+    done() {},
+    fail() {},
+    succeed() {},
+  };
 }
 
 function httpEvent(method: 'GET' | 'POST', rawQueryString: string, body?: string): Record<string, unknown> {
@@ -79,8 +93,7 @@ export function simulatedFunctions(clock: VirtualClock, env: Record<string, stri
   return {
     access,
     finalMarginMs: archiverEnv.ARCHIVE_FINAL_MARGIN_MS,
-    archive: async (timeLeftMs) =>
-      (await archiver({ source: 'aws.events' }, lambdaContext(timeLeftMs))) as unknown as Record<string, unknown>,
+    archive: (timeLeftMs) => archiver({ source: 'aws.events' }, lambdaContext(timeLeftMs)),
     lookup: async (query) => (await lookupHandler(httpEvent('GET', new URLSearchParams(query).toString()), context)) as HttpResult,
     async callback(appId, roomId, taskId, eventId) {
       const event = {

@@ -121,8 +121,8 @@ class Simulation {
     const startedAt = this.clock.now;
     const budgetMs = this.scenario.archiveTimeoutSeconds * 1000;
     const summary = await this.functions.archive(() => budgetMs - (this.clock.now - startedAt));
-    this.finalSnapshotsMissed += Number(summary.finalSnapshotsMissed ?? 0);
-    this.archiverErrors += Number(summary.errors ?? 0);
+    this.finalSnapshotsMissed += summary.finalSnapshotsMissed;
+    this.archiverErrors += summary.errors;
     this.archiverRuns++;
   }
 }
