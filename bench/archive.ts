@@ -165,7 +165,7 @@ export async function simulateScenarios(figures: Record<string, number>): Promis
       `simulation ${label}: ${s.runsInScenario} runs, ${s.ghosts} ghosts over ${input.hours} h in ${s.wallSeconds} s; ` +
         `not settled ${s.runsDiscoveredNotSettled}, ` +
         `wrong-run lookups ${s.wrongRunLookups}, final snapshots missed ${result.finalSnapshotsMissed}, ` +
-        `ghost polls ≤ ${s.ghostMaxPolls} (≥ ${s.ghostMinPollIntervalMinutes} min apart), ` +
+        (s.ghosts ? `ghost polls ≤ ${s.ghostMaxPolls} (≥ ${s.ghostMinPollIntervalMinutes} min apart), ` : '') +
         `lag p50 ${figures[`${prefix}_lag_p50_s`]} s / p95 ${figures[`${prefix}_lag_p95_s`]} s / max ${figures[`${prefix}_lag_max_s`]} s`,
     );
   }
