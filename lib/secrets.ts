@@ -28,7 +28,7 @@ async function ssmProvider(endpoint: string | undefined): Promise<SSMProvider> {
 export function cachedParameter(name: string, options: ParameterOptions): () => Promise<string> {
   let lastGood: string | undefined;
   let pending: Promise<string> | undefined;
-  const fetch = async () => {
+  const read = async () => {
     try {
       sharedProvider ??= ssmProvider(options.endpoint).catch((error) => {
         sharedProvider = undefined;
@@ -45,5 +45,5 @@ export function cachedParameter(name: string, options: ParameterOptions): () => 
       pending = undefined;
     }
   };
-  return () => (pending ??= fetch());
+  return () => (pending ??= read());
 }
