@@ -17,8 +17,8 @@ export type CallbackInvoker = (body: string, overrides?: { method?: string; head
 
 export interface CallbackStackOptions {
   access: ArchiveAccess;
-  /** Callback SecretKeys by AppId. */
-  secrets: Record<string, string>;
+  /** Callback SecretKeys by AppId, or one SecretKey every AppId shares. */
+  secrets: Record<string, string> | string;
   /** The clock the skew window is checked against; Date.now when absent. */
   now?: () => number;
   maxBodyBytes?: number;
@@ -27,12 +27,15 @@ export interface CallbackStackOptions {
   logLevel?: 'DEBUG' | 'INFO' | 'SILENT';
 }
 
+const secretOf = (secrets: Record<string, string> | string, appId: string) =>
+  typeof secrets === 'string' ? secrets : Object.hasOwn(secrets, appId) ? secrets[appId] : undefined;
+
 /** The callback handler as the tests wire it: the given SecretKeys, a 10-minute skew window. */
 export function testCallbackHandler(options: CallbackStackOptions) {
   return createCallbackHandler({
     access: options.access,
     settings: {
-      secretFor: async (appId) => (Object.hasOwn(options.secrets, appId) ? options.secrets[appId] : undefined),
+      secretFor: async (appId) => secretOf(options.secrets, appId),
       maxSkewMs: 10 * 60_000,
       maxBodyBytes: options.maxBodyBytes ?? 65_536,
       budgetMs: options.budgetMs ?? 4_000,

@@ -64,7 +64,7 @@ export async function startLifecycleStack(
   const lookup = buildLookupHandler(env, silent('lookup'), { now: base.clock.now });
   const invokeCallback = callbackInvoker({
     access: { archive: base.archive, registry: base.registry },
-    secrets: new Proxy({}, { get: () => CALLBACK_SECRET }),
+    secrets: CALLBACK_SECRET,
     now: base.clock.now,
     logLevel: 'SILENT',
   });
