@@ -102,7 +102,6 @@ export const GetSegmentTaskResponseSchema = z.looseObject({
   ResponseMetadata: ResponseMetadataSchema,
   Result: z.looseObject({ SegmentTask: SegmentTaskSchema.nullish() }).nullish(),
 });
-export type GetSegmentTaskResponse = z.infer<typeof GetSegmentTaskResponseSchema>;
 
 /**
  * Any Volcengine answer, read only for its metadata (Start/Update/StopSegment return a string Result).
