@@ -34,7 +34,7 @@ export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, Tas
  * announced ahead is waited for.
  * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
  */
-export const WatchQuerySchema = TaskQuerySchema;
+const WatchQuerySchema = TaskQuerySchema;
 
 /**
  * Query of ListArchivedSegmentTasks.
