@@ -4,7 +4,7 @@
  * build and served by the local stack at /openapi.json.
  */
 import { z } from 'zod';
-import { ACTION_QUERIES } from './lookup/actions.ts';
+import { ACTION_QUERIES } from './lookup/requests.ts';
 import { CallbackEnvelopeSchema } from './callback/schemas.ts';
 import { SnapshotFileSchema } from './archive/schemas.ts';
 import { SegmentTaskSchema, SUPPORTED_VERSIONS } from './volc/schemas.ts';

@@ -1,103 +1,123 @@
-/**
- * The lookup endpoint's actions: one zod schema per action's query, used to parse requests and
- * to generate the OpenAPI document. GetSegmentTask takes the same query a Volcengine client sends.
- */
-import { z } from 'zod';
-import { InvalidActionOrVersionError, InvalidParameterError, MethodNotAllowedError, MissingParameterError } from '../errors.ts';
-import type { HttpApiEvent } from '../http/api-gateway.ts';
-import { parseQuery, printable, requireParameter, type QueryParameters } from '../http/query.ts';
-import { SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
+/** The lookup's actions: each reads its query and answers from Volcengine, the cache or the archive. */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { AppError, ArchiveUnavailableError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
+import { runOf, startTimeProblem, type TaskAddress } from '../task.ts';
+import type { SnapshotFile } from '../archive/schemas.ts';
+import { readQuery, RoomPageQuerySchema, TaskQuerySchema, type LookupRequest } from './requests.ts';
+import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
-export const ID_RULE = 'it must be 1 to 128 characters of letters, digits, "_", "@", "-" or "."';
-
-/** AppId, RoomId, TaskId (or UserId for auto segmentation). @example "room1-audit@corp" */
-const IdSchema = z.string().regex(VOLC_ID_PATTERN, ID_RULE);
-const WholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,16}$/, 'it must be a whole number')
-    .transform(Number)
-    .pipe(z.number().min(min, `it must be between ${min} and ${max}`).max(max, `it must be between ${min} and ${max}`));
-
-/** A run's StartTime, epoch milliseconds (2020-01-01 to now + 1 day, checked against the clock when read). @example "1795593600000" */
-const StartTimeSchema = WholeNumber(0, Number.MAX_SAFE_INTEGER);
-
-/**
- * Query of GetSegmentTask and ListSegmentTaskSnapshots: a task, and optionally one run of it by
- * its StartTime (epoch ms); without StartTime, the current (or newest archived) run.
- * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
- */
-export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema, StartTime: StartTimeSchema.optional() });
-
-/**
- * Query of WatchSegmentTask: StartTime (epoch ms) when known gives the run its deadline; one
- * announced ahead is waited for.
- * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
- */
-const WatchQuerySchema = TaskQuerySchema;
-
-/**
- * Query of ListArchivedSegmentTasks.
- * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "PageSize": "20" }
- */
-export const RoomPageQuerySchema = z.object({
-  AppId: IdSchema,
-  RoomId: IdSchema,
-  PageSize: WholeNumber(1, 100).optional(),
-  PageToken: z
-    .string()
-    .regex(/^[A-Za-z0-9+/=_.~-]{1,1024}$/, 'it is not a token this API returned')
-    .optional(),
-});
-
-export const ACTION_QUERIES = {
-  GetSegmentTask: TaskQuerySchema,
-  WatchSegmentTask: WatchQuerySchema,
-  ListSegmentTaskSnapshots: TaskQuerySchema,
-  ListArchivedSegmentTasks: RoomPageQuerySchema,
-} as const;
-
-export interface LookupRequest {
-  action: string;
-  version: ApiVersion;
-  parameters: QueryParameters;
+export interface ActionResult {
+  result: unknown;
+  headers?: Record<string, string>;
 }
 
-export function readLookupRequest(event: HttpApiEvent, actions: readonly string[]): LookupRequest {
-  const method = event.requestContext.http.method.toUpperCase();
-  if (method !== 'GET') {
-    throw new MethodNotAllowedError(printable(method), 'GET');
-  }
-  if (event.body) throw new InvalidParameterError('body', 'a GET request must not carry one');
-  const parameters = parseQuery(event.rawQueryString);
-  const action = requireParameter(parameters, 'Action');
-  const version = requireParameter(parameters, 'Version');
-  if (!actions.includes(action)) {
-    throw new InvalidActionOrVersionError(`The Action ${printable(action)} is not supported; use one of ${actions.join(', ')}.`);
-  }
-  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
-    throw new InvalidActionOrVersionError(
-      `The Version ${printable(version)} is not supported for ${action}; use ${SUPPORTED_VERSIONS.join(' or ')}.`,
-    );
-  }
-  return { action, version: version as ApiVersion, parameters };
+export type LookupAction = (request: LookupRequest) => Promise<ActionResult>;
+
+export interface LookupActionDeps {
+  lookup: SegmentTaskLookup;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+  now: () => number;
 }
 
-/**
- * Reads the parameters `schema` names, in the order it names them; the first problem becomes a
- * MissingParameter (absent or empty) or InvalidParameter error naming the parameter.
- */
-export function readQuery<S extends z.ZodObject>(schema: S, parameters: QueryParameters): z.infer<S> {
-  const names = Object.keys(schema.shape);
-  const values: Record<string, string> = {};
-  for (const name of names) {
-    const value = parameters.get(name);
-    if (value !== undefined && value !== '') values[name] = value;
-  }
-  const parsed = schema.safeParse(values);
-  if (parsed.success) return parsed.data;
-  const issue = [...parsed.error.issues].sort((a, b) => names.indexOf(String(a.path[0])) - names.indexOf(String(b.path[0])))[0]!;
-  const name = String(issue.path[0]);
-  if (values[name] === undefined) throw new MissingParameterError(name);
-  throw new InvalidParameterError(name, issue.message);
+const ANSWER_METRIC = { volcengine: 'AnswersFromVolcengine', cache: 'AnswersFromCache', archive: 'AnswersFromArchive' } as const;
+
+/** How a snapshot is shown to callers. */
+function archiveInfo(snapshot: SnapshotFile) {
+  return {
+    StartTime: snapshot.StartTime,
+    Seq: snapshot.Seq,
+    CapturedAt: snapshot.CapturedAt,
+    Final: snapshot.Final,
+    StateHash: snapshot.StateHash,
+  };
+}
+
+interface TaskQuery {
+  address: TaskAddress;
+  startTime: number | undefined;
+}
+
+/** The task (and run) a query names; a StartTime outside 2020-01-01 … now + 1 day is refused. */
+function taskQuery(parameters: LookupRequest['parameters'], now: number): TaskQuery {
+  const query = readQuery(TaskQuerySchema, parameters);
+  const problem = query.StartTime === undefined ? undefined : startTimeProblem(query.StartTime, now);
+  if (problem) throw new InvalidParameterError('StartTime', problem);
+  return { address: { appId: query.AppId, roomId: query.RoomId, taskId: query.TaskId }, startTime: query.StartTime };
+}
+
+function notFound({ address, startTime }: TaskQuery, what: string, upstreamRequestId?: string): TaskNotFoundError {
+  const run = startTime === undefined ? '' : ` (run StartTime=${startTime})`;
+  return new TaskNotFoundError(
+    `The segment task AppId=${address.appId}, RoomId=${address.roomId}, TaskId=${address.taskId}${run} ${what}.`,
+    { upstream: { requestId: upstreamRequestId } },
+  );
+}
+
+function getSegmentTask({ lookup, logger, metrics, now }: LookupActionDeps): LookupAction {
+  return async (request) => {
+    const query = taskQuery(request.parameters, now());
+    const { address } = query;
+    logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
+    const answer = await lookup.get(request.version, address, query.startTime);
+    metrics?.addMetric(ANSWER_METRIC[answer.source], MetricUnit.Count, 1);
+    if (!answer.task) {
+      throw notFound(
+        query,
+        `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`,
+        answer.upstreamRequestId,
+      );
+    }
+    return {
+      result: { SegmentTask: answer.task, ...(answer.snapshot ? { Archive: archiveInfo(answer.snapshot) } : {}) },
+      headers: {
+        'X-Answer-Source': answer.source,
+        ...(answer.upstreamRequestId ? { 'X-Upstream-Request-Id': answer.upstreamRequestId } : {}),
+      },
+    };
+  };
+}
+
+function archiveActions({ lookup, now }: LookupActionDeps): Record<string, LookupAction> {
+  /** Archive work; an archive failure that is not already an answer becomes a 503. */
+  const withArchive = async <T>(work: (access: Awaited<ReturnType<SegmentTaskLookup['archive']>>) => Promise<T>): Promise<T> => {
+    const access = await lookup.archive();
+    try {
+      return await work(access);
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new ArchiveUnavailableError(error);
+    }
+  };
+  return {
+    async WatchSegmentTask(request) {
+      const { address, startTime } = taskQuery(request.parameters, now());
+      const outcome = await withArchive((access) => access.registry.register(address, startTime, 'watch', now()));
+      return { result: { Watched: true, AlreadyWatched: outcome === 'already-watched' } };
+    },
+    async ListSegmentTaskSnapshots(request) {
+      const query = taskQuery(request.parameters, now());
+      const timeline = await withArchive(async (access) => {
+        const startTime = query.startTime ?? (await access.archive.latestRunStart(query.address));
+        return startTime === undefined ? [] : access.archive.timeline(runOf(query.address, startTime));
+      });
+      if (timeline.length === 0) throw notFound(query, 'has no archived snapshot');
+      return {
+        result: { StartTime: timeline[0]!.StartTime, Snapshots: timeline.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask })) },
+      };
+    },
+    async ListArchivedSegmentTasks(request) {
+      const query = readQuery(RoomPageQuerySchema, request.parameters);
+      const { AppId: appId, RoomId: roomId, PageToken: token } = query;
+      const page = await withArchive((access) => access.archive.runsInRoom(appId, roomId, query.PageSize ?? 20, token));
+      const runs = page.runs.map((run) => ({ TaskId: run.taskId, StartTime: run.startTime }));
+      return { result: { AppId: appId, RoomId: roomId, Runs: runs, ...(page.nextToken ? { NextPageToken: page.nextToken } : {}) } };
+    },
+  };
+}
+
+/** The actions this deployment serves by name, in the order errors list them; the archive ones only with an archive. */
+export function createLookupActions(deps: LookupActionDeps): Record<string, LookupAction> {
+  return { GetSegmentTask: getSegmentTask(deps), ...(deps.lookup.hasArchive ? archiveActions(deps) : {}) };
 }

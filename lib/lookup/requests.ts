@@ -1,0 +1,103 @@
+/**
+ * The lookup endpoint's requests: one zod schema per action's query, used to parse requests and
+ * to generate the OpenAPI document. GetSegmentTask takes the same query a Volcengine client sends.
+ */
+import { z } from 'zod';
+import { InvalidActionOrVersionError, InvalidParameterError, MethodNotAllowedError, MissingParameterError } from '../errors.ts';
+import type { HttpApiEvent } from '../http/api-gateway.ts';
+import { parseQuery, printable, requireParameter, type QueryParameters } from '../http/query.ts';
+import { SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
+
+export const ID_RULE = 'it must be 1 to 128 characters of letters, digits, "_", "@", "-" or "."';
+
+/** AppId, RoomId, TaskId (or UserId for auto segmentation). @example "room1-audit@corp" */
+const IdSchema = z.string().regex(VOLC_ID_PATTERN, ID_RULE);
+const WholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, 'it must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min, `it must be between ${min} and ${max}`).max(max, `it must be between ${min} and ${max}`));
+
+/** A run's StartTime, epoch milliseconds (2020-01-01 to now + 1 day, checked against the clock when read). @example "1795593600000" */
+const StartTimeSchema = WholeNumber(0, Number.MAX_SAFE_INTEGER);
+
+/**
+ * Query of GetSegmentTask and ListSegmentTaskSnapshots: a task, and optionally one run of it by
+ * its StartTime (epoch ms); without StartTime, the current (or newest archived) run.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
+ */
+export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema, StartTime: StartTimeSchema.optional() });
+
+/**
+ * Query of WatchSegmentTask: StartTime (epoch ms) when known gives the run its deadline; one
+ * announced ahead is waited for.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
+ */
+const WatchQuerySchema = TaskQuerySchema;
+
+/**
+ * Query of ListArchivedSegmentTasks.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "PageSize": "20" }
+ */
+export const RoomPageQuerySchema = z.object({
+  AppId: IdSchema,
+  RoomId: IdSchema,
+  PageSize: WholeNumber(1, 100).optional(),
+  PageToken: z
+    .string()
+    .regex(/^[A-Za-z0-9+/=_.~-]{1,1024}$/, 'it is not a token this API returned')
+    .optional(),
+});
+
+export const ACTION_QUERIES = {
+  GetSegmentTask: TaskQuerySchema,
+  WatchSegmentTask: WatchQuerySchema,
+  ListSegmentTaskSnapshots: TaskQuerySchema,
+  ListArchivedSegmentTasks: RoomPageQuerySchema,
+} as const;
+
+export interface LookupRequest {
+  action: string;
+  version: ApiVersion;
+  parameters: QueryParameters;
+}
+
+export function readLookupRequest(event: HttpApiEvent, actions: readonly string[]): LookupRequest {
+  const method = event.requestContext.http.method.toUpperCase();
+  if (method !== 'GET') {
+    throw new MethodNotAllowedError(printable(method), 'GET');
+  }
+  if (event.body) throw new InvalidParameterError('body', 'a GET request must not carry one');
+  const parameters = parseQuery(event.rawQueryString);
+  const action = requireParameter(parameters, 'Action');
+  const version = requireParameter(parameters, 'Version');
+  if (!actions.includes(action)) {
+    throw new InvalidActionOrVersionError(`The Action ${printable(action)} is not supported; use one of ${actions.join(', ')}.`);
+  }
+  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
+    throw new InvalidActionOrVersionError(
+      `The Version ${printable(version)} is not supported for ${action}; use ${SUPPORTED_VERSIONS.join(' or ')}.`,
+    );
+  }
+  return { action, version: version as ApiVersion, parameters };
+}
+
+/**
+ * Reads the parameters `schema` names, in the order it names them; the first problem becomes a
+ * MissingParameter (absent or empty) or InvalidParameter error naming the parameter.
+ */
+export function readQuery<S extends z.ZodObject>(schema: S, parameters: QueryParameters): z.infer<S> {
+  const names = Object.keys(schema.shape);
+  const values: Record<string, string> = {};
+  for (const name of names) {
+    const value = parameters.get(name);
+    if (value !== undefined && value !== '') values[name] = value;
+  }
+  const parsed = schema.safeParse(values);
+  if (parsed.success) return parsed.data;
+  const issue = [...parsed.error.issues].sort((a, b) => names.indexOf(String(a.path[0])) - names.indexOf(String(b.path[0])))[0]!;
+  const name = String(issue.path[0]);
+  if (values[name] === undefined) throw new MissingParameterError(name);
+  throw new InvalidParameterError(name, issue.message);
+}
