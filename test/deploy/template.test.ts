@@ -18,7 +18,7 @@ const resources: Record<string, Resource> = text ? JSON.parse(text).Resources : 
 const conditions: Record<string, unknown> = text ? JSON.parse(text).Conditions : {};
 /** Every metric name the code publishes (addMetric calls and the metric maps beside them). */
 const published = new Set(
-  ['lib/archive/handler.ts', 'lib/quota/metrics.ts', 'lib/lookup/handler.ts', 'lib/callback/handler.ts']
+  ['lib/archive/handler.ts', 'lib/quota/metrics.ts', 'lib/lookup/handler.ts', 'lib/lookup/actions.ts', 'lib/callback/handler.ts']
     .map((file) => readFileSync(file, 'utf8'))
     .flatMap((source) => [...source.matchAll(/addMetric\('(\w+)'|: '(\w+)'(?=[,\s}])/g)].map((m) => m[1] ?? m[2]!)),
 );
