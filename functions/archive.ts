@@ -15,7 +15,7 @@ const limiter = limiterFromEnv(env, 'archiver', new TokenBucket({ ratePerSecond:
 export const handler = createArchiverHandler({
   env,
   access: openArchive(env, { userAgent: userAgentOf('archive') }),
-  upstream: volcClientFromEnv(env, limiter),
+  upstream: volcClientFromEnv(env, { limiter, userAgent: userAgentOf('archive') }),
   logger,
   metrics: createMetrics('archive'),
   quota: limiter instanceof FleetLimiter ? limiter : undefined,

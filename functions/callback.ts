@@ -10,7 +10,7 @@ const env = loadEnv(CallbackEnvSchema, process.env);
 export const handler = createCallbackHandler({
   access: openArchive(env, { maxAttempts: 2, requestTimeoutMs: env.CALLBACK_STORAGE_TIMEOUT_MS, userAgent: userAgentOf('callback') }),
   settings: {
-    secretFor: callbackSecretsFromEnv(env),
+    secretFor: callbackSecretsFromEnv(env, userAgentOf('callback')),
     maxSkewMs: env.CALLBACK_MAX_SKEW_MS,
     maxBodyBytes: env.CALLBACK_MAX_BODY_BYTES,
     budgetMs: env.CALLBACK_BUDGET_MS,

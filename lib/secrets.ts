@@ -12,16 +12,30 @@ export interface ParameterOptions {
   ttlMs: number;
   /** For tests and other regions' endpoints; empty for AWS. */
   endpoint?: string | undefined;
+  /** Names the calling function in CloudTrail's userAgent (userAgentOf). */
+  userAgent?: string | undefined;
 }
 
 export class SecretUnavailableError extends Error {
   override name = 'SecretUnavailableError';
 }
 
-let sharedProvider: Promise<SSMProvider> | undefined;
-async function ssmProvider(endpoint: string | undefined): Promise<SSMProvider> {
-  const { SSMProvider } = await import('@aws-lambda-powertools/parameters/ssm');
-  return new SSMProvider({ clientConfig: { ...(endpoint ? { endpoint } : {}), maxAttempts: 3 } });
+/** One provider (one SSM client and its cache) per endpoint and user agent, created on first use. */
+const providers = new Map<string, Promise<SSMProvider>>();
+function ssmProvider({ endpoint, userAgent }: ParameterOptions): Promise<SSMProvider> {
+  const key = `${endpoint ?? ''} ${userAgent ?? ''}`;
+  let provider = providers.get(key);
+  if (!provider) {
+    provider = import('@aws-lambda-powertools/parameters/ssm').then(
+      ({ SSMProvider }) =>
+        new SSMProvider({
+          clientConfig: { ...(endpoint ? { endpoint } : {}), ...(userAgent ? { customUserAgent: userAgent } : {}), maxAttempts: 3 },
+        }),
+    );
+    providers.set(key, provider);
+    provider.catch(() => providers.delete(key));
+  }
+  return provider;
 }
 
 /** A function that returns the parameter's current value, fetching it at most once per ttlMs. */
@@ -30,11 +44,7 @@ export function cachedParameter(name: string, options: ParameterOptions): () => 
   let pending: Promise<string> | undefined;
   const read = async () => {
     try {
-      sharedProvider ??= ssmProvider(options.endpoint).catch((error) => {
-        sharedProvider = undefined;
-        throw error;
-      });
-      const value = await (await sharedProvider).get(name, { decrypt: true, maxAge: options.ttlMs / 1000 });
+      const value = await (await ssmProvider(options)).get(name, { decrypt: true, maxAge: options.ttlMs / 1000 });
       if (value === undefined) throw new SecretUnavailableError(`parameter ${name} has no value`);
       lastGood = value;
       return value;

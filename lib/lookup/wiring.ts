@@ -29,7 +29,7 @@ export function buildVolcClient(
   overrides: Partial<VolcClientOptions> = {},
   limiter: RateLimiter = buildLookupLimiter(env),
 ): VolcClient {
-  return volcClientFromEnv(env, limiter, overrides);
+  return volcClientFromEnv(env, { limiter, userAgent: userAgentOf('lookup'), overrides });
 }
 
 export function buildLookupHandler(env: LookupEnv, logger: Logger, options: LookupWiringOptions = {}) {

@@ -33,10 +33,10 @@ export class CredentialsFormatError extends Error {
   override name = 'CredentialsFormatError';
 }
 
-export function credentialsFromEnv(env: VolcClientEnv): CredentialsProvider {
+export function credentialsFromEnv(env: VolcClientEnv, userAgent: string): CredentialsProvider {
   if (env.VOLC_CREDENTIALS_PARAMETER) {
     const parameter = env.VOLC_CREDENTIALS_PARAMETER;
-    const read = cachedParameter(parameter, { ttlMs: env.SECRETS_CACHE_TTL_MS, endpoint: env.SSM_ENDPOINT });
+    const read = cachedParameter(parameter, { ttlMs: env.SECRETS_CACHE_TTL_MS, endpoint: env.SSM_ENDPOINT, userAgent });
     return async () => {
       let parsed: ReturnType<typeof VolcCredentialsParameterSchema.safeParse>;
       try {
@@ -57,12 +57,19 @@ export function credentialsFromEnv(env: VolcClientEnv): CredentialsProvider {
   return () => credentials;
 }
 
-export function volcClientFromEnv(env: VolcClientEnv, limiter: RateLimiter, overrides: Partial<VolcClientOptions> = {}): VolcClient {
+export interface VolcClientWiring {
+  limiter: RateLimiter;
+  /** The calling function's user agent (userAgentOf), sent to SSM when credentials come from there. */
+  userAgent: string;
+  overrides?: Partial<VolcClientOptions>;
+}
+
+export function volcClientFromEnv(env: VolcClientEnv, { limiter, userAgent, overrides = {} }: VolcClientWiring): VolcClient {
   return new VolcClient({
     endpoint: env.VOLC_ENDPOINT,
     region: env.VOLC_REGION,
     service: env.VOLC_SERVICE,
-    credentials: credentialsFromEnv(env),
+    credentials: credentialsFromEnv(env, userAgent),
     limiter,
     retry: { maxAttempts: env.VOLC_MAX_ATTEMPTS, baseDelayMs: env.VOLC_RETRY_BASE_MS, maxDelayMs: env.VOLC_RETRY_MAX_MS },
     ...overrides,

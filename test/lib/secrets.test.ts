@@ -67,6 +67,7 @@ describe('lookup with credentials from SSM', () => {
       const answers = [await stack.get('a', 'r', 't'), await stack.get('a', 'r', 't')];
       expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
       expect(ssm.calls - before).toBe(1);
+      expect(ssm.userAgents.at(-1)).toContain('rtc-segment-tasks/lookup');
       const failed = await broken.get('a', 'r', 't');
       expect(failed.statusCode).toBe(500);
       expect(failed.json.ResponseMetadata.Error.Code).toBe('InternalError');

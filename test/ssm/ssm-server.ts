@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 export class SsmTestServer {
   readonly parameters = new Map<string, string>();
   calls = 0;
+  /** The User-Agent header of every request received. */
+  readonly userAgents: string[] = [];
   failing = false;
   #server: Server | undefined;
 
@@ -18,6 +20,7 @@ export class SsmTestServer {
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         this.calls++;
+        this.userAgents.push(String(req.headers['user-agent'] ?? ''));
         const send = (status: number, body: unknown) =>
           res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' }).end(JSON.stringify(body));
         if (this.failing) return send(500, { __type: 'InternalServerError', message: 'injected' });
