@@ -212,11 +212,7 @@ class EntryWork {
 
   /** A newer run of the same TaskId replaced the entry's run: Volcengine will not show the earlier one again. */
   async supersede(entry: WatchedEntry, startTime: number, now: number): Promise<void> {
-    const run = runOf(entry.address, startTime);
-    const latest = await this.options.archive.latest(run);
-    if (latest?.Final) return;
-    await this.options.archive.markRetired(run, 'superseded', latest !== undefined, now);
-    this.summary.runsSuperseded++;
+    if (await this.options.archive.markUnfinished(runOf(entry.address, startTime), 'superseded', now)) this.summary.runsSuperseded++;
   }
 
   async expire(entry: WatchedEntry, outcome: 'not-found' | 'window-closed'): Promise<void> {
@@ -226,11 +222,7 @@ class EntryWork {
       await options.registry.retireNotFound(entry, now);
     } else {
       const run = runOf(entry.address, startTimeOf(entry)!);
-      const latest = await options.archive.latest(run);
-      if (!latest?.Final) {
-        summary.finalSnapshotsMissed++;
-        await options.archive.markRetired(run, 'expired-without-final', latest !== undefined, now);
-      }
+      if (await options.archive.markUnfinished(run, 'expired-without-final', now)) summary.finalSnapshotsMissed++;
       await options.registry.retire(entry);
     }
     summary.tasksRetired++;

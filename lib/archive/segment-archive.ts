@@ -6,7 +6,7 @@
  * tries again, so overlapping writers neither lose nor duplicate an entry.
  */
 import { createHash } from 'node:crypto';
-import type { RunAddress, TaskAddress } from '../task.ts';
+import { runOf, type RunAddress, type TaskAddress } from '../task.ts';
 import { stripSecrets, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveKeys } from './keys.ts';
 import { InvalidParameterError } from '../errors.ts';
@@ -76,11 +76,13 @@ export class SegmentArchive {
     return stored && parseSnapshot(stored);
   }
 
-  /** StartTime of the newest archived run of a task, if any. */
-  async latestRunStart(address: TaskAddress): Promise<number | undefined> {
+  /** The run a caller names by its StartTime or, when none is named, the newest archived run of the task (if any). */
+  async namedOrNewestRun(address: TaskAddress, startTime: number | undefined): Promise<RunAddress | undefined> {
+    if (startTime !== undefined) return runOf(address, startTime);
     const page = await this.store.listPage(this.keys.runIndexOfTask(address), { maxKeys: 1 });
     const key = page.keys[0];
-    return key === undefined ? undefined : this.keys.parseRunIndexEntry(key, address.appId, address.roomId)?.startTime;
+    const newest = key === undefined ? undefined : this.keys.parseRunIndexEntry(key, address.appId, address.roomId)?.startTime;
+    return newest === undefined ? undefined : runOf(address, newest);
   }
 
   /** Records one observation of a run: a new timeline entry when it changes the run's state or makes it final. */
@@ -156,16 +158,22 @@ export class SegmentArchive {
     return snapshots;
   }
 
-  /** Why a run stopped being watched before its final snapshot. */
-  async markRetired(run: RunAddress, outcome: RetiredFile['Outcome'], hadSnapshot: boolean, now: number): Promise<void> {
+  /**
+   * Records why a run stopped being watched, unless its stored latest snapshot is final; true when
+   * it was not (the run ended without a final snapshot).
+   */
+  async markUnfinished(run: RunAddress, outcome: RetiredFile['Outcome'], now: number): Promise<boolean> {
+    const latest = await this.latest(run);
+    if (latest?.Final) return false;
     const record: RetiredFile = {
       FormatVersion: SNAPSHOT_FORMAT_VERSION,
       Outcome: outcome,
       At: new Date(now).toISOString(),
-      HadSnapshot: hadSnapshot,
+      HadSnapshot: latest !== undefined,
       StartTime: run.startTime,
     };
     await this.store.putJson(this.keys.retired(run), record);
+    return true;
   }
 
   /** Stores a raw callback event once per EventId, under its task or, when that is unknown, under its AppId. */

@@ -86,7 +86,7 @@ export class WatchRegistry {
   /** How many entries the registry holds (one LIST page at a time). */
   async count(): Promise<number> {
     let count = 0;
-    for await (const _ of this.store.keys(this.keys.registry)) count++;
+    for await (const _ of this.entries()) count++;
     return count;
   }
 

@@ -2,7 +2,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { AppError, ArchiveUnavailableError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
-import { runOf, startTimeProblem, type TaskAddress } from '../task.ts';
+import { startTimeProblem, type TaskAddress } from '../task.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import { readQuery, RoomPageQuerySchema, TaskQuerySchema, type LookupRequest } from './requests.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
@@ -99,8 +99,8 @@ function archiveActions({ lookup, now }: LookupActionDeps): Record<string, Looku
     async ListSegmentTaskSnapshots(request) {
       const query = taskQuery(request.parameters, now());
       const timeline = await withArchive(async (access) => {
-        const startTime = query.startTime ?? (await access.archive.latestRunStart(query.address));
-        return startTime === undefined ? [] : access.archive.timeline(runOf(query.address, startTime));
+        const run = await access.archive.namedOrNewestRun(query.address, query.startTime);
+        return run ? access.archive.timeline(run) : [];
       });
       if (timeline.length === 0) throw notFound(query, 'has no archived snapshot');
       return {

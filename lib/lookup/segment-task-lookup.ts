@@ -157,8 +157,8 @@ export class SegmentTaskLookup {
     await this.#bestEffort(
       'read the archive',
       async (access) => {
-        const start = startTime ?? (await access.archive.latestRunStart(address));
-        snapshot = start === undefined ? undefined : await access.archive.latest(runOf(address, start));
+        const run = await access.archive.namedOrNewestRun(address, startTime);
+        snapshot = run && (await access.archive.latest(run));
       },
       left,
     );

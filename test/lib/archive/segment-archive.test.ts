@@ -84,8 +84,9 @@ describe('SegmentArchive timeline', () => {
     for (const start of [START, START + 7_200_000, START + 3_600_000]) {
       await stack.archive.record({ ...address, startTime: start }, { ...observe(20, 1), capturedAt: start + 1 });
     }
-    expect(await stack.archive.latestRunStart(address)).toBe(START + 7_200_000);
-    expect(await stack.archive.latestRunStart({ ...address, taskId: 'none' })).toBeUndefined();
+    expect(await stack.archive.namedOrNewestRun(address, undefined)).toEqual({ ...address, startTime: START + 7_200_000 });
+    expect(await stack.archive.namedOrNewestRun(address, START)).toEqual({ ...address, startTime: START });
+    expect(await stack.archive.namedOrNewestRun({ ...address, taskId: 'none' }, undefined)).toBeUndefined();
     const page = await stack.archive.runsInRoom('a', 'runs', 10, undefined);
     expect(page.runs.map((x) => x.startTime)).toEqual([START + 7_200_000, START + 3_600_000, START]);
   });
