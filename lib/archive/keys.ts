@@ -7,12 +7,12 @@
  *   tasks/~{App}/~{Room}/~{Task}/runs/{StartTime}/latest.json          latest snapshot of the run
  *   tasks/~{App}/~{Room}/~{Task}/runs/{StartTime}/timeline/{Seq}.json  every change, in capture order
  *   tasks/~{App}/~{Room}/~{Task}/runs/{StartTime}/retired.json         why watching ended early
- *   tasks/~{App}/~{Room}/~{Task}/watch.json                            the address is being watched
  *   tasks/~{App}/~{Room}/~{Task}/not-found/{RegisteredAt}.json         a registration no run answered
  *   tasks/~{App}/~{Room}/~{Task}/events/{sha256(EventId)}.json         raw callback events
  *   runs/~{App}/~{Room}/~{Task}/{newest-first StartTime}               index of archived runs
  *   callbacks/unmatched/~{App}/{sha256(EventId)}.json                  events whose task is unknown
- *   watch/{Deadline}{k|a|p}/{NextPollAt}/~{App}/~{Room}/~{Task}        the watch registry
+ *
+ * What is being watched is not here: the watch registry lives in DynamoDB (lib/archive/registry.ts).
  */
 import { createHash } from 'node:crypto';
 import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
@@ -25,18 +25,6 @@ export class UnsafeIdError extends Error {
 const TIME_DIGITS = 13;
 const LATEST_FIRST = 9_999_999_999_999;
 const SEQ_DIGITS = 8;
-
-/** How much is known of a watched run's StartTime: seen from Volcengine, announced by a caller, or nothing yet. */
-export type RegistryState = 'known' | 'announced' | 'unknown';
-const STATE_LETTER: Record<RegistryState, string> = { known: 'k', announced: 'a', unknown: 'p' };
-const LETTER_STATE: Record<string, RegistryState> = { k: 'known', a: 'announced', p: 'unknown' };
-
-export interface RegistryKeyFields {
-  deadline: number;
-  state: RegistryState;
-  nextPollAt: number;
-  address: TaskAddress;
-}
 
 export function segment(id: string): string {
   if (!VOLC_ID_PATTERN.test(id)) throw new UnsafeIdError('an id does not match [a-zA-Z0-9_@.-]{1,128}');
@@ -89,10 +77,6 @@ export class ArchiveKeys {
     return `${this.run(run)}retired.json`;
   }
 
-  watchMarker(address: TaskAddress): string {
-    return `${this.task(address)}watch.json`;
-  }
-
   notFound(address: TaskAddress, registeredAt: number): string {
     return `${this.task(address)}not-found/${timeDigits(registeredAt)}.json`;
   }
@@ -129,28 +113,5 @@ export class ArchiveKeys {
     const time = parseTime(inverted);
     if (rest.length || !taskId || time === undefined) return undefined;
     return { taskId, startTime: LATEST_FIRST - time };
-  }
-
-  get registry(): string {
-    return `${this.prefix}watch/`;
-  }
-
-  registryEntry(fields: RegistryKeyFields): string {
-    const { address } = fields;
-    const ids = `${segment(address.appId)}/${segment(address.roomId)}/${segment(address.taskId)}`;
-    return `${this.registry}${timeDigits(fields.deadline)}${STATE_LETTER[fields.state]}/${timeDigits(fields.nextPollAt)}/${ids}`;
-  }
-
-  /** Reads a registry key back; undefined for anything that is not one of ours. */
-  parseRegistryEntry(key: string): RegistryKeyFields | undefined {
-    if (!key.startsWith(this.registry)) return undefined;
-    const [deadlinePart, nextPoll, app, room, task, ...rest] = key.slice(this.registry.length).split('/');
-    const match = /^(\d{13})([kap])$/.exec(deadlinePart ?? '');
-    const nextPollAt = parseTime(nextPoll);
-    const appId = unsegment(app);
-    const roomId = unsegment(room);
-    const taskId = unsegment(task);
-    if (rest.length || !match || nextPollAt === undefined || !appId || !roomId || !taskId) return undefined;
-    return { deadline: Number(match[1]), state: LETTER_STATE[match[2]!]!, nextPollAt, address: { appId, roomId, taskId } };
   }
 }

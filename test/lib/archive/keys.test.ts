@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveKeys, UnsafeIdError, timeDigits } from '../../../lib/archive/keys.ts';
+import { addressKey, entrySortKey, parseAddressKey, parseEntrySortKey } from '../../../lib/archive/registry.ts';
 import { startArchiveStack, type ArchiveStack } from '../../support/archive-stack.ts';
 
 const keys = new ArchiveKeys('archive/');
@@ -40,33 +41,27 @@ describe('ArchiveKeys', () => {
   it('refuses a time that does not fit 13 digits instead of writing a key nobody can read', () => {
     expect(timeDigits(START)).toBe('1795000000000');
     for (const bad of [-1, 1.5, 10_000_000_000_000, Number.NaN]) expect(() => timeDigits(bad)).toThrow(RangeError);
-    expect(() =>
-      keys.registryEntry({
-        deadline: 99_999_999_999_999,
-        state: 'known',
-        nextPollAt: 0,
-        address: { appId: 'a', roomId: 'b', taskId: 'c' },
-      }),
-    ).toThrow(RangeError);
+    expect(() => keys.latest({ appId: 'a', roomId: 'b', taskId: 'c', startTime: 99_999_999_999_999 })).toThrow(RangeError);
   });
+});
 
-  it('reads registry keys back and ignores anything else', () => {
+describe('registry keys', () => {
+  it('reads an entry key back, and refuses ids and times it could not read back', () => {
     const address = { appId: 'app', roomId: '.', taskId: 'x@y.z' };
-    for (const state of ['known', 'announced', 'unknown'] as const) {
-      const fields = { deadline: START, state, nextPollAt: START - 5, address };
-      expect(keys.parseRegistryEntry(keys.registryEntry(fields))).toEqual(fields);
-    }
-    expect(keys.parseRegistryEntry('archive/watch/1795000000000k/0000000000000/~a/~b/~c/extra')).toBeUndefined();
-    expect(keys.parseRegistryEntry('archive/watch/1795000000000k/0000000000000/a/~b/~c')).toBeUndefined();
-    expect(keys.parseRegistryEntry('archive/watch/1795000000000x/0000000000000/~a/~b/~c')).toBeUndefined();
-    expect(keys.parseRegistryEntry('archive/watch/1795000000000k/~a/~b/~c')).toBeUndefined();
-    expect(keys.parseRegistryEntry('other/watch/1795000000000k/0000000000000/~a/~b/~c')).toBeUndefined();
+    expect(parseAddressKey(addressKey(address))).toEqual(address);
+    expect(parseEntrySortKey(entrySortKey({ kind: 'run', startTime: START }))).toEqual({ kind: 'run', startTime: START });
+    expect(parseEntrySortKey(entrySortKey({ kind: 'pending', startTime: undefined }))).toEqual({ kind: 'pending', startTime: undefined });
+    for (const bad of ['a/b', '', 'a b', '名']) expect(() => addressKey({ ...address, taskId: bad })).toThrow(RangeError);
+    expect(() => entrySortKey({ kind: 'run', startTime: 1.5 })).toThrow(RangeError);
+    for (const key of ['a/b', 'a/b/c/d', 'a//c', 'a/b/c d']) expect(parseAddressKey(key)).toBeUndefined();
+    for (const key of ['run#123', 'run#17950000000000', 'pending#1', 'tick']) expect(parseEntrySortKey(key)).toBeUndefined();
   });
 
-  it('orders registry keys by deadline', () => {
-    const a = keys.registryEntry({ deadline: 999, state: 'unknown', nextPollAt: 5_000, address: { appId: 'z', roomId: 'z', taskId: 'z' } });
-    const b = keys.registryEntry({ deadline: 1_000, state: 'known', nextPollAt: 0, address: { appId: 'a', roomId: 'a', taskId: 'a' } });
-    expect(a < b).toBe(true);
+  it("orders a task's runs by StartTime, its pending registration apart", () => {
+    const older = entrySortKey({ kind: 'run', startTime: START });
+    const newer = entrySortKey({ kind: 'run', startTime: START + 1 });
+    expect(older < newer).toBe(true);
+    expect(entrySortKey({ kind: 'pending', startTime: undefined })).toBe('pending');
   });
 });
 
@@ -91,7 +86,8 @@ describe('hostile ids on a real S3-protocol server', () => {
     const page = await stack.archive.runsInRoom('app', 'room', 100, undefined);
     expect(page.runs.map((r) => r.taskId).sort()).toEqual([...ids].sort());
     expect(page.runs.every((r) => r.startTime === START)).toBe(true);
-    const everything = [...(await stack.dump()).keys()];
+    const everything = [];
+    for await (const key of stack.store.keys('')) everything.push(key);
     expect(everything.every((k) => k.startsWith('archive/tasks/~app/~room/') || k.startsWith('archive/runs/~app/~room/'))).toBe(true);
   });
 });

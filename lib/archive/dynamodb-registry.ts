@@ -1,0 +1,437 @@
+/**
+ * The watch registry on DynamoDB (the stack's RegistryTable; lib/archive/registry-table.ts holds
+ * its schema). One item per entry: pk = AppId/RoomId/TaskId, sk = run#{StartTime} | pending. The
+ * sparse global index `due` (dueShard, dueAt) lists the entries by the time they are next due, so
+ * the archiver reads only what it is about to poll, never the whole registry. Each method is one
+ * request, each transition one conditional write; the races each condition settles are described
+ * beside it. DynamoDB's TTL (expiresAt) removes an entry no archiver retired, long after its deadline.
+ */
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type ConsumedCapacity,
+  type GetItemCommandOutput,
+  type QueryCommandOutput,
+  type ScanCommandOutput,
+  type UpdateItemCommandOutput,
+} from '@aws-sdk/client-dynamodb';
+import type { TaskAddress } from '../task.ts';
+import {
+  addressKey,
+  entrySortKey,
+  EXPIRY_GRACE_MS,
+  parseAddressKey,
+  parseEntrySortKey,
+  PENDING_LIFETIME_MS,
+  runRegistration,
+  TICK_LEASE_MS,
+  type DueEntry,
+  type EntryChange,
+  type EntryRef,
+  type Page,
+  type PageCursor,
+  type RegisterOutcome,
+  type RegistrationVia,
+  type RegistryEntry,
+  type RegistryState,
+  type WatchRegistry,
+} from './registry.ts';
+import { DUE_INDEX, DUE_SHARD } from './registry-table.ts';
+
+export interface DynamoDbRegistryOptions {
+  table: string;
+  endpoint?: string | undefined;
+  region: string;
+  /** Names the calling function in CloudTrail's userAgent. */
+  userAgent?: string | undefined;
+  /** Attempts per request (the SDK's standard retries: throttling, 5xx, network errors). */
+  maxAttempts?: number;
+  /** Per-attempt time limit. */
+  requestTimeoutMs?: number;
+}
+
+/** Requests made and capacity consumed since the registry was built, for measurements. */
+export interface RegistryUsage {
+  reads: number;
+  writes: number;
+  readUnits: number;
+  writeUnits: number;
+}
+
+const PAGE_SIZE = 100;
+const TICK_KEY = { pk: { S: '~archiver' }, sk: { S: 'tick' } };
+
+type Item = Record<string, AttributeValue>;
+const N = (value: number): AttributeValue => ({ N: String(value) });
+const S = (value: string): AttributeValue => ({ S: value });
+const num = (item: Item, name: string): number | undefined => (item[name]?.N === undefined ? undefined : Number(item[name].N));
+const str = (item: Item, name: string): string | undefined => item[name]?.S;
+const expiresAt = (deadline: number) => N(Math.ceil((deadline + EXPIRY_GRACE_MS) / 1000));
+
+/**
+ * Condition parts, named for what they guard.
+ *   exists         the entry was not retired meanwhile
+ *   due            it is due at the claimant's `now` (a concurrent reschedule moved it away)
+ *   unclaimedTick  no invocation of this schedule tick (or a later one) took it: a duplicate
+ *                  delivery of the schedule, running alongside, polls nothing twice
+ *   heldByTick     the claimant still holds it: no later tick took it while this one worked
+ *   sameGeneration no registration came after the claim (it may name a newer run)
+ */
+const CONDITION = {
+  exists: 'attribute_exists(#pk)',
+  due: '#dueAt <= :now',
+  unclaimedTick: '(attribute_not_exists(#polledTick) OR #polledTick < :tick)',
+  heldByTick: '#polledTick = :tick',
+  sameGeneration: '#generation = :generation',
+} as const;
+const all = (...parts: string[]) => parts.join(' AND ');
+
+export class DynamoDbRegistry implements WatchRegistry {
+  readonly usage: RegistryUsage = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+
+  constructor(options: DynamoDbRegistryOptions) {
+    this.#table = options.table;
+    this.#client = new DynamoDBClient({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
+      maxAttempts: options.maxAttempts ?? 3,
+      requestHandler: {
+        connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
+        requestTimeout: options.requestTimeoutMs ?? 5_000,
+      },
+    });
+  }
+
+  /**
+   * An upsert: a new run is due at once (known) or from its StartTime (announced); a known run
+   * stays known, an announced one becomes known when a lookup or the archiver saw it. Racing a
+   * retirement, it either lands first (the retire of a pending entry then fails on its
+   * generation; a run's retire deletes an entry whose run is archived final) or after (the entry
+   * is created again and the next tick settles it): a registration is never lost.
+   */
+  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
+    const registration = runRegistration(startTime, via, now);
+    const state = registration.state === 'known' ? ':state' : 'if_not_exists(#state, :state)';
+    return this.#register({ address, kind: 'run', startTime }, now, via, {
+      set: [
+        `#state = ${state}`,
+        '#startTime = :startTime',
+        '#deadline = :deadline',
+        '#expiresAt = :expiresAt',
+        '#dueAt = if_not_exists(#dueAt, :dueAt)',
+      ],
+      values: {
+        ':state': S(registration.state),
+        ':startTime': N(startTime),
+        ':deadline': N(registration.deadline),
+        ':expiresAt': expiresAt(registration.deadline),
+        ':dueAt': N(registration.firstDueAt),
+      },
+    });
+  }
+
+  /** An upsert that keeps the first registration's time and deadline; a callback's is also its last-seen time. */
+  async registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number) {
+    const deadline = now + PENDING_LIFETIME_MS;
+    return this.#register({ address, kind: 'pending', startTime: undefined }, now, via, {
+      set: [
+        '#state = :state',
+        '#deadline = if_not_exists(#deadline, :deadline)',
+        '#expiresAt = if_not_exists(#expiresAt, :expiresAt)',
+        '#dueAt = if_not_exists(#dueAt, :now)',
+        '#lastSeenAt = :now',
+      ],
+      values: { ':state': S('unknown' satisfies RegistryState), ':deadline': N(deadline), ':expiresAt': expiresAt(deadline) },
+    });
+  }
+
+  async #register(ref: EntryRef, now: number, via: RegistrationVia, update: { set: string[]; values: Item }): Promise<RegisterOutcome> {
+    const set = [
+      '#kind = :kind',
+      '#appId = :appId',
+      '#roomId = :roomId',
+      '#taskId = :taskId',
+      '#registeredAt = if_not_exists(#registeredAt, :now)',
+      '#via = if_not_exists(#via, :via)',
+      '#dueShard = :dueShard',
+      ...update.set,
+    ];
+    const expression = `SET ${set.join(', ')} ADD #generation :one`;
+    const answer = await this.#write<UpdateItemCommandOutput>(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: this.#key(ref),
+        UpdateExpression: expression,
+        ExpressionAttributeNames: namesIn(expression),
+        ExpressionAttributeValues: {
+          ':kind': S(ref.kind),
+          ':appId': S(ref.address.appId),
+          ':roomId': S(ref.address.roomId),
+          ':taskId': S(ref.address.taskId),
+          ':now': N(now),
+          ':via': S(via),
+          ':dueShard': S(DUE_SHARD),
+          ':one': N(1),
+          ...update.values,
+        },
+        ReturnValues: 'UPDATED_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    return answer.Attributes?.generation ? 'already-watched' : 'registered';
+  }
+
+  /**
+   * The tick item { tick, owner, leaseUntil, ended }. A duplicate delivery of the tick reads it and
+   * stops, at the cost of one read; two deliveries reading at the same instant both try the
+   * conditional write and one wins. The lease compares times written by different instances'
+   * clocks: it decides only when a silent holder is presumed dead (a minute, far above any skew),
+   * never what data means.
+   */
+  async beginTick(tick: number, owner: string, now: number): Promise<boolean> {
+    const current = await this.#read<GetItemCommandOutput>(
+      new GetItemCommand({ TableName: this.#table, Key: TICK_KEY, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    const held = current.Item;
+    const heldTick = held && num(held, 'tick');
+    if (heldTick !== undefined && heldTick > tick) return false;
+    if (heldTick === tick && (held!.ended?.BOOL || (str(held!, 'owner') !== owner && (num(held!, 'leaseUntil') ?? 0) >= now))) return false;
+    const condition =
+      'attribute_not_exists(#tick) OR #tick < :tick OR (#tick = :tick AND attribute_not_exists(#ended) AND (#owner = :owner OR #leaseUntil < :now))';
+    const expression = 'SET #tick = :tick, #owner = :owner, #leaseUntil = :leaseUntil REMOVE #ended';
+    return this.#conditional(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: TICK_KEY,
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: namesIn(expression, condition),
+        ExpressionAttributeValues: { ':tick': N(tick), ':owner': S(owner), ':now': N(now), ':leaseUntil': N(now + TICK_LEASE_MS) },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+  }
+
+  async renewTick(tick: number, owner: string, now: number): Promise<boolean> {
+    return this.#tickWrite('SET #leaseUntil = :leaseUntil', tick, owner, { ':leaseUntil': N(now + TICK_LEASE_MS) });
+  }
+
+  async endTick(tick: number, owner: string): Promise<void> {
+    await this.#tickWrite('SET #ended = :ended', tick, owner, { ':ended': { BOOL: true } });
+  }
+
+  /** A write to the tick item by its holder only. */
+  #tickWrite(expression: string, tick: number, owner: string, values: Item): Promise<boolean> {
+    const condition = '#tick = :tick AND #owner = :owner';
+    return this.#conditional(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: TICK_KEY,
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: namesIn(expression, condition),
+        ExpressionAttributeValues: { ':tick': N(tick), ':owner': S(owner), ...values },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+  }
+
+  async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
+    const answer = await this.#read<QueryCommandOutput>(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: DUE_INDEX,
+        KeyConditionExpression: '#dueShard = :dueShard AND #dueAt <= :now',
+        ExpressionAttributeNames: { '#dueShard': 'dueShard', '#dueAt': 'dueAt' },
+        ExpressionAttributeValues: { ':dueShard': S(DUE_SHARD), ':now': N(now) },
+        Limit: PAGE_SIZE,
+        ...(after === undefined ? {} : { ExclusiveStartKey: after as Item }),
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    const items = (answer.Items ?? []).map(dueEntryOf).filter((entry): entry is DueEntry => entry !== undefined);
+    return { items, next: answer.LastEvaluatedKey };
+  }
+
+  /**
+   * Sets the claim's tick and the entry's next due time, and answers the entry as it is now (a
+   * registration may have changed it since the index was read).
+   */
+  async claim(ref: EntryRef, tick: number, now: number, dueAt: number): Promise<RegistryEntry | undefined> {
+    const condition = all(CONDITION.exists, CONDITION.due, CONDITION.unclaimedTick);
+    const expression = 'SET #polledTick = :tick, #dueAt = :dueAt';
+    try {
+      const answer = await this.#write<UpdateItemCommandOutput>(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: this.#key(ref),
+          UpdateExpression: expression,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: namesIn(expression, condition),
+          ExpressionAttributeValues: { ':tick': N(tick), ':now': N(now), ':dueAt': N(dueAt) },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      return answer.Attributes ? entryOf(answer.Attributes) : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Only the claimant writes: a later tick that took the entry (a run that overlapped this one) decides instead. */
+  async reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean> {
+    const set = ['#dueAt = :dueAt'];
+    const values: Item = { ':dueAt': N(change.dueAt), ':tick': N(tick) };
+    let remove = '';
+    if (change.state) {
+      set.push('#state = :state');
+      values[':state'] = S(change.state);
+    }
+    if (change.refused) {
+      set.push('#refusedCode = :refusedCode', '#refusedSince = if_not_exists(#refusedSince, :refusedSince)');
+      Object.assign(values, { ':refusedCode': S(change.refused.code), ':refusedSince': N(change.refused.since) });
+    } else if (change.refused === null) remove = ' REMOVE #refusedCode, #refusedSince';
+    const expression = `SET ${set.join(', ')}${remove}`;
+    const condition = all(CONDITION.exists, CONDITION.heldByTick);
+    return this.#conditional(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: this.#key(entry),
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: namesIn(expression, condition),
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+  }
+
+  /**
+   * A run's entry goes once its run is archived final (or its window closed): a registration of
+   * the same run racing it changes nothing worth keeping. A pending entry goes only if no callback
+   * or watch came after the claim: that one may be about a newer run, and the entry stays due.
+   */
+  async retire(entry: RegistryEntry, tick: number): Promise<boolean> {
+    const pending = entry.kind === 'pending';
+    const condition = pending ? all(CONDITION.heldByTick, CONDITION.sameGeneration) : CONDITION.heldByTick;
+    return this.#conditional(
+      new DeleteItemCommand({
+        TableName: this.#table,
+        Key: this.#key(entry),
+        ConditionExpression: condition,
+        ExpressionAttributeNames: namesIn(condition),
+        ExpressionAttributeValues: { ':tick': N(tick), ...(pending ? { ':generation': N(entry.generation) } : {}) },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+  }
+
+  async entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>> {
+    const answer = await this.#read<ScanCommandOutput>(
+      new ScanCommand({
+        TableName: this.#table,
+        ...(after === undefined ? {} : { ExclusiveStartKey: after as Item }),
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    const items = (answer.Items ?? []).map(entryOf).filter((entry): entry is RegistryEntry => entry !== undefined);
+    return { items, next: answer.LastEvaluatedKey };
+  }
+
+  #key(ref: EntryRef): Item {
+    return { pk: S(addressKey(ref.address)), sk: S(entrySortKey(ref)) };
+  }
+
+  /** True when the write was made; false when its condition did not hold. */
+  async #conditional(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
+    try {
+      await this.#write(command);
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Sends a read (GetItem, Query, Scan), counting it and the capacity it consumed. */
+  async #read<T extends { ConsumedCapacity?: ConsumedCapacity | undefined }>(
+    command: GetItemCommand | QueryCommand | ScanCommand,
+  ): Promise<T> {
+    this.usage.reads++;
+    const answer = (await this.#client.send(command as never)) as unknown as T;
+    this.#count(answer.ConsumedCapacity, false);
+    return answer;
+  }
+
+  /** Sends a write (UpdateItem, DeleteItem), counting it and the capacity it consumed. */
+  async #write<T extends { ConsumedCapacity?: ConsumedCapacity | undefined }>(command: UpdateItemCommand | DeleteItemCommand): Promise<T> {
+    this.usage.writes++;
+    try {
+      const answer = (await this.#client.send(command as never)) as unknown as T;
+      this.#count(answer.ConsumedCapacity, true);
+      return answer;
+    } catch (error) {
+      // A failed conditional write is billed as a write.
+      if (isConditionFailure(error)) this.usage.writeUnits += 1;
+      throw error;
+    }
+  }
+
+  #count(capacity: ConsumedCapacity | undefined, write: boolean): void {
+    const units = capacity?.CapacityUnits ?? 0;
+    if (write) this.usage.writeUnits += units;
+    else this.usage.readUnits += units;
+  }
+}
+
+/** Every attribute is named through a #placeholder (several of ours, like state, are reserved words in DynamoDB). */
+function namesIn(...expressions: string[]): Record<string, string> {
+  return Object.fromEntries([...expressions.join(' ').matchAll(/#(\w+)/g)].map((m) => [`#${m[1]!}`, m[1]!]));
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+function refOf(item: Item): EntryRef | undefined {
+  const address = parseAddressKey(str(item, 'pk') ?? '');
+  const sort = parseEntrySortKey(str(item, 'sk') ?? '');
+  return address && sort ? { address, ...sort } : undefined;
+}
+
+function dueEntryOf(item: Item): DueEntry | undefined {
+  const ref = refOf(item);
+  const dueAt = num(item, 'dueAt');
+  const deadline = num(item, 'deadline');
+  const state = (str(item, 'state') ?? 'unknown') as RegistryState;
+  return ref && dueAt !== undefined && deadline !== undefined ? { ...ref, dueAt, deadline, state } : undefined;
+}
+
+function entryOf(item: Item): RegistryEntry | undefined {
+  const due = dueEntryOf(item);
+  if (!due) return undefined;
+  const refusedCode = str(item, 'refusedCode');
+  return {
+    ...due,
+    registeredAt: num(item, 'registeredAt') ?? 0,
+    via: (str(item, 'via') ?? 'archiver') as RegistrationVia,
+    generation: num(item, 'generation') ?? 0,
+    polledTick: num(item, 'polledTick'),
+    refused: refusedCode === undefined ? undefined : { code: refusedCode, since: num(item, 'refusedSince') ?? 0 },
+    lastSeenAt: num(item, 'lastSeenAt'),
+  };
+}

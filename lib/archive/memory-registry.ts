@@ -1,0 +1,183 @@
+/**
+ * The watch registry in memory, for the capacity simulation (npm run simulate), where thousands
+ * of archiver runs on a virtual clock cannot go through a DynamoDB server. Each method is one
+ * request of DynamoDbRegistry and holds the same condition, atomically: the fidelity test
+ * (test/lib/archive/registry.test.ts) runs the same cases against both.
+ */
+import type { TaskAddress } from '../task.ts';
+import {
+  addressKey,
+  entrySortKey,
+  PENDING_LIFETIME_MS,
+  runRegistration,
+  TICK_LEASE_MS,
+  type DueEntry,
+  type EntryChange,
+  type EntryRef,
+  type Page,
+  type PageCursor,
+  type RegisterOutcome,
+  type RegistrationVia,
+  type RegistryEntry,
+  type WatchRegistry,
+} from './registry.ts';
+
+/** The due index's order: dueAt, then the entry's keys (as DynamoDB orders a GSI's items). */
+type IndexKey = [dueAt: number, pk: string, sk: string];
+
+const compare = (a: IndexKey, b: IndexKey): number =>
+  a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
+
+const PAGE_SIZE = 100;
+
+/** A refusal keeps the time of the first one in a row; an answer clears it. */
+const refusedAfter = (stored: RegistryEntry, refused: NonNullable<EntryChange['refused']> | null): RegistryEntry['refused'] =>
+  refused === null ? undefined : { code: refused.code, since: stored.refused?.since ?? refused.since };
+
+export class MemoryRegistry implements WatchRegistry {
+  readonly #entries = new Map<string, RegistryEntry>();
+  /** Index keys of every entry, in order. */
+  #index: IndexKey[] = [];
+  #tick: { tick: number; owner: string; leaseUntil: number; ended: boolean } | undefined;
+
+  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
+    const registration = runRegistration(startTime, via, now);
+    const ref: EntryRef = { address, kind: 'run', startTime };
+    return this.#upsert(ref, (old) => ({
+      ...ref,
+      state: registration.state === 'known' || !old ? registration.state : old.state,
+      registeredAt: old?.registeredAt ?? now,
+      via: old?.via ?? via,
+      deadline: registration.deadline,
+      dueAt: old?.dueAt ?? registration.firstDueAt,
+      generation: (old?.generation ?? 0) + 1,
+      polledTick: old?.polledTick,
+      refused: old?.refused,
+      lastSeenAt: old?.lastSeenAt,
+    }));
+  }
+
+  async registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number) {
+    const ref: EntryRef = { address, kind: 'pending', startTime: undefined };
+    return this.#upsert(ref, (old) => ({
+      ...ref,
+      state: 'unknown',
+      registeredAt: old?.registeredAt ?? now,
+      via: old?.via ?? via,
+      deadline: old?.deadline ?? now + PENDING_LIFETIME_MS,
+      dueAt: old?.dueAt ?? now,
+      generation: (old?.generation ?? 0) + 1,
+      polledTick: old?.polledTick,
+      refused: old?.refused,
+      lastSeenAt: now,
+    }));
+  }
+
+  async beginTick(tick: number, owner: string, now: number): Promise<boolean> {
+    const held = this.#tick;
+    const free = !held || held.tick < tick || (held.tick === tick && !held.ended && (held.owner === owner || held.leaseUntil < now));
+    if (free) this.#tick = { tick, owner, leaseUntil: now + TICK_LEASE_MS, ended: false };
+    return free;
+  }
+
+  async renewTick(tick: number, owner: string, now: number): Promise<boolean> {
+    if (this.#tick?.tick !== tick || this.#tick.owner !== owner) return false;
+    this.#tick.leaseUntil = now + TICK_LEASE_MS;
+    return true;
+  }
+
+  async endTick(tick: number, owner: string): Promise<void> {
+    if (this.#tick?.tick === tick && this.#tick.owner === owner) this.#tick.ended = true;
+  }
+
+  async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
+    let at = after === undefined ? 0 : this.#position(after as IndexKey, true);
+    const items: DueEntry[] = [];
+    while (at < this.#index.length && items.length < PAGE_SIZE && this.#index[at]![0] <= now) {
+      const [, pk, sk] = this.#index[at++]!;
+      const entry = this.#entries.get(`${pk}\n${sk}`)!;
+      const { address, kind, startTime, dueAt, deadline, state } = entry;
+      items.push({ address, kind, startTime, dueAt, deadline, state });
+    }
+    const more = at < this.#index.length && this.#index[at]![0] <= now;
+    return { items, next: more ? this.#index[at - 1] : undefined };
+  }
+
+  async claim(ref: EntryRef, tick: number, now: number, dueAt: number): Promise<RegistryEntry | undefined> {
+    const entry = this.#entries.get(this.#key(ref));
+    if (!entry || entry.dueAt > now || (entry.polledTick !== undefined && entry.polledTick >= tick)) return undefined;
+    const claimed = { ...entry, polledTick: tick, dueAt };
+    this.#write(claimed);
+    return { ...claimed };
+  }
+
+  async reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean> {
+    const stored = this.#entries.get(this.#key(entry));
+    if (stored?.polledTick !== tick) return false;
+    this.#write({
+      ...stored,
+      dueAt: change.dueAt,
+      ...(change.state ? { state: change.state } : {}),
+      ...(change.refused === undefined ? {} : { refused: refusedAfter(stored, change.refused) }),
+    });
+    return true;
+  }
+
+  async retire(entry: RegistryEntry, tick: number): Promise<boolean> {
+    const stored = this.#entries.get(this.#key(entry));
+    if (stored?.polledTick !== tick) return false;
+    if (entry.kind === 'pending' && stored.generation !== entry.generation) return false;
+    this.#remove(stored);
+    return true;
+  }
+
+  async entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>> {
+    const start = (after as number | undefined) ?? 0;
+    const items = [...this.#entries.values()].slice(start, start + PAGE_SIZE).map((e) => ({ ...e }));
+    return { items, next: start + PAGE_SIZE < this.#entries.size ? start + PAGE_SIZE : undefined };
+  }
+
+  #upsert(ref: EntryRef, next: (old: RegistryEntry | undefined) => RegistryEntry): RegisterOutcome {
+    const old = this.#entries.get(this.#key(ref));
+    this.#write(next(old));
+    return old ? 'already-watched' : 'registered';
+  }
+
+  #key(ref: EntryRef): string {
+    return `${addressKey(ref.address)}\n${entrySortKey(ref)}`;
+  }
+
+  #indexKey(entry: RegistryEntry): IndexKey {
+    return [entry.dueAt, addressKey(entry.address), entrySortKey(entry)];
+  }
+
+  #write(entry: RegistryEntry): void {
+    const old = this.#entries.get(this.#key(entry));
+    if (old && old.dueAt !== entry.dueAt) this.#unindex(old);
+    if (!old || old.dueAt !== entry.dueAt) this.#index.splice(this.#position(this.#indexKey(entry), false), 0, this.#indexKey(entry));
+    this.#entries.set(this.#key(entry), entry);
+  }
+
+  #remove(entry: RegistryEntry): void {
+    this.#unindex(entry);
+    this.#entries.delete(this.#key(entry));
+  }
+
+  #unindex(entry: RegistryEntry): void {
+    const at = this.#position(this.#indexKey(entry), false);
+    if (at < this.#index.length && compare(this.#index[at]!, this.#indexKey(entry)) === 0) this.#index.splice(at, 1);
+  }
+
+  /** The first position whose key is ≥ `key` (> `key` when `after`). */
+  #position(key: IndexKey, after: boolean): number {
+    let low = 0;
+    let high = this.#index.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      const order = compare(this.#index[mid]!, key);
+      if (order < 0 || (after && order === 0)) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The registry table's schema, as serverless.yml declares RegistryTable (the template test checks
+ * the packaged template against it; tests and the local stack create their table from it).
+ *
+ * Why a table of its own, not the quota table: the quota table is two hot items on a latency
+ * budget of milliseconds per call, the registry a large, growing set with a global index; apart,
+ * one's throttling or backlog never delays the other, each role is granted only the table it uses
+ * (the callback function never touches the quota), and each can be restored on its own
+ * (point-in-time recovery is on for the registry, whose state cannot be rebuilt).
+ */
+export const DUE_INDEX = 'due';
+/** The due index's one partition. Its writes are far below one partition's 1,000 per second: see the README. */
+export const DUE_SHARD = 'due';
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+export const REGISTRY_TABLE_SCHEMA = {
+  AttributeDefinitions: [
+    { AttributeName: 'pk', AttributeType: 'S' },
+    { AttributeName: 'sk', AttributeType: 'S' },
+    { AttributeName: 'dueShard', AttributeType: 'S' },
+    { AttributeName: 'dueAt', AttributeType: 'N' },
+  ],
+  KeySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' },
+  ],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: DUE_INDEX,
+      KeySchema: [
+        { AttributeName: 'dueShard', KeyType: 'HASH' },
+        { AttributeName: 'dueAt', KeyType: 'RANGE' },
+      ],
+      // Only what ordering and claiming need: a callback's last-seen update then writes no index item.
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['deadline', 'state'] },
+    },
+  ],
+} as const;

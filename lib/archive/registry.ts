@@ -1,0 +1,177 @@
+/**
+ * The watch registry's port: what the lookup, the callback and the archiver need of the state of
+ * watching. One entry per watched **run** (its StartTime known from Volcengine, or announced by a
+ * caller) and at most one **pending** registration per task address (a callback named the task,
+ * its StartTime unknown). Every state transition is one conditional write of one entry:
+ *
+ *   registerRun / registerPending   an upsert that never loses what the entry already knows;
+ *                                   each bumps the entry's `generation`
+ *   claim                           the archiver takes a due entry for one schedule tick; another
+ *                                   invocation of the same tick cannot (duplicate deliveries)
+ *   reschedule                      the claimant sets when the entry is due next
+ *   retire                          the claimant deletes it; a pending entry only if no
+ *                                   registration came after the claim (same generation)
+ *
+ * A crash between any two of these leaves an entry the next tick claims again: it is never
+ * dropped. DynamoDbRegistry implements the port on DynamoDB; MemoryRegistry in memory, with the
+ * same conditions, for the capacity simulation (a fidelity test runs the same cases on both).
+ */
+import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
+import { WINDOW_MS, type TaskAddress } from '../task.ts';
+import { timeDigits } from './keys.ts';
+
+export type EntryKind = 'run' | 'pending';
+/** How much is known of a watched run's StartTime: seen from Volcengine, announced by a caller, or nothing yet. */
+export type RegistryState = 'known' | 'announced' | 'unknown';
+export type RegistrationVia = 'lookup' | 'watch' | 'callback' | 'archiver';
+export type RegisterOutcome = 'registered' | 'already-watched';
+
+/** Names an entry: a run of an address, or the address's pending registration. */
+export interface EntryRef {
+  address: TaskAddress;
+  kind: EntryKind;
+  /** The run's StartTime (run entries only). */
+  startTime: number | undefined;
+}
+
+/** What the due index holds of an entry: enough to order and claim it. */
+export interface DueEntry extends EntryRef {
+  dueAt: number;
+  deadline: number;
+  state: RegistryState;
+}
+
+export interface RegistryEntry extends DueEntry {
+  registeredAt: number;
+  via: RegistrationVia;
+  /** Bumped by every registration: a claimant sees whether one came after its claim. */
+  generation: number;
+  /** The schedule tick (epoch ms) whose archiver invocation claimed the entry last. */
+  polledTick: number | undefined;
+  /** Volcengine refused to answer about it (not throttling): its code and since when. */
+  refused: { code: string; since: number } | undefined;
+  /** When a callback last named the address (pending entries). */
+  lastSeenAt: number | undefined;
+}
+
+/** A claimant's change of an entry: when it is due next, and what it learnt. */
+export interface EntryChange {
+  dueAt: number;
+  /** An announced run Volcengine now shows. */
+  state?: 'known';
+  /** Set: Volcengine refused to answer (kept since the first refusal); null: it answered again. */
+  refused?: { code: string; since: number } | null;
+}
+
+export interface WatchRegistry {
+  /** Watches a run: known (a lookup or the archiver saw it) or announced (WatchSegmentTask with its StartTime). */
+  registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number): Promise<RegisterOutcome>;
+  /** Watches whatever run an address has, its StartTime unknown (a callback, or WatchSegmentTask without StartTime). */
+  registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number): Promise<RegisterOutcome>;
+  /**
+   * Whether invocation `owner` may run schedule tick `tick`: the first delivery of a tick may, and
+   * holds it while it renews its lease; a duplicate delivery running alongside may not, nor one of
+   * an older tick or of a tick that ended. A retry of an invocation that died (Lambda retries a
+   * failed asynchronous invocation with the same request id), or any delivery once the lease ran
+   * out, takes the tick over and goes on with the entries not claimed yet.
+   */
+  beginTick(tick: number, owner: string, now: number): Promise<boolean>;
+  /** Extends the holder's lease; false when another invocation took the tick over. */
+  renewTick(tick: number, owner: string, now: number): Promise<boolean>;
+  /** The tick is done: later deliveries of it stop at once. */
+  endTick(tick: number, owner: string): Promise<void>;
+  /** A page of the entries due at `now`, in ascending dueAt; `after` is the previous page's cursor. */
+  duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>>;
+  /**
+   * Takes a due entry for `tick`, moving its due time to `dueAt` (when to ask again if this tick
+   * changes nothing, or dies); undefined when it is gone, not due, or taken for this tick already.
+   */
+  claim(entry: EntryRef, tick: number, now: number, dueAt: number): Promise<RegistryEntry | undefined>;
+  /** Applies a claimant's change; false when the claim was lost (a later tick took the entry). */
+  reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean>;
+  /** Deletes a claimed entry; false when the claim was lost or (pending) a registration came after it. */
+  retire(entry: RegistryEntry, tick: number): Promise<boolean>;
+  /** A page of every entry, in no set order (operators, tests and the simulation's figures: a full read). */
+  entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>>;
+}
+
+/** Where a page ended, opaque to callers. */
+export type PageCursor = unknown;
+
+export interface Page<T> {
+  items: T[];
+  /** Undefined on the last page. */
+  next: PageCursor | undefined;
+}
+
+/** Every item of a paged read, one page in memory at a time. */
+async function* paged<T>(read: (after?: PageCursor) => Promise<Page<T>>): AsyncGenerator<T> {
+  let after: PageCursor | undefined;
+  do {
+    const page = await read(after);
+    yield* page.items;
+    after = page.next;
+  } while (after !== undefined);
+}
+
+/** The entries due at `now`, in ascending dueAt; the next page is read only when the last one is used up. */
+export const dueEntries = (registry: Pick<WatchRegistry, 'duePage'>, now: number): AsyncGenerator<DueEntry> =>
+  paged((after) => registry.duePage(now, after));
+
+/** Every entry of the registry. */
+export const allEntries = (registry: Pick<WatchRegistry, 'entriesPage'>): AsyncGenerator<RegistryEntry> =>
+  paged((after) => registry.entriesPage(after));
+
+/** How many entries the registry holds. */
+export async function countEntries(registry: Pick<WatchRegistry, 'entriesPage'>): Promise<number> {
+  let count = 0;
+  for await (const _ of allEntries(registry)) count++;
+  return count;
+}
+
+/** A registration that names no run is let go (with a record) this long after it was made. */
+export const PENDING_LIFETIME_MS = WINDOW_MS;
+/** Entries are kept by DynamoDB's TTL this long past their deadline, in case no archiver retired them. */
+export const EXPIRY_GRACE_MS = 14 * 86_400_000;
+/** How long an archiver invocation holds its tick without renewing: past it, the tick is taken over. */
+export const TICK_LEASE_MS = 60_000;
+
+/** The partition key of an address: its three ids (checked against Volcengine's id rule, so "/" cannot occur). */
+export function addressKey(address: TaskAddress): string {
+  for (const id of [address.appId, address.roomId, address.taskId])
+    if (!VOLC_ID_PATTERN.test(id)) throw new RangeError('an id does not match [a-zA-Z0-9_@.-]{1,128}');
+  return `${address.appId}/${address.roomId}/${address.taskId}`;
+}
+
+export function parseAddressKey(key: string): TaskAddress | undefined {
+  const [appId, roomId, taskId, ...rest] = key.split('/');
+  if (rest.length || !appId || !roomId || !taskId) return undefined;
+  return [appId, roomId, taskId].every((id) => VOLC_ID_PATTERN.test(id)) ? { appId, roomId, taskId } : undefined;
+}
+
+const PENDING_SORT_KEY = 'pending';
+
+/** The sort key of an entry: run#{StartTime, 13 digits} or pending. */
+export function entrySortKey(entry: Pick<EntryRef, 'kind' | 'startTime'>): string {
+  return entry.kind === 'pending' ? PENDING_SORT_KEY : `run#${timeDigits(entry.startTime!)}`;
+}
+
+export function parseEntrySortKey(sortKey: string): Pick<EntryRef, 'kind' | 'startTime'> | undefined {
+  if (sortKey === PENDING_SORT_KEY) return { kind: 'pending', startTime: undefined };
+  const match = /^run#(\d{13})$/.exec(sortKey);
+  return match ? { kind: 'run', startTime: Number(match[1]) } : undefined;
+}
+
+/** What a new registration of a run writes, and when it is first due. */
+export function runRegistration(startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
+  const state: RegistryState = via === 'watch' ? 'announced' : 'known';
+  // A known run is due at once; an announced one from its StartTime on.
+  return { state, deadline: startTime + WINDOW_MS, firstDueAt: state === 'known' ? knownRunDueAt(startTime) : Math.max(now, startTime) };
+}
+
+/**
+ * A known run is due on every archiver run until it retires. Its due time is its StartTime, so
+ * the due index lists known runs earliest deadline first, and ahead of registrations waiting to
+ * be asked again.
+ */
+export const knownRunDueAt = (startTime: number): number => startTime;

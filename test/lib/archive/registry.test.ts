@@ -1,0 +1,213 @@
+/**
+ * The watch registry's port, held to one contract: each case runs against DynamoDbRegistry on a
+ * real DynamoDB-protocol server (dynalite, the table created from REGISTRY_TABLE_SCHEMA) and
+ * against MemoryRegistry, the simulation's stand-in, which must keep the same conditions.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbRegistry } from '../../../lib/archive/dynamodb-registry.ts';
+import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
+import {
+  allEntries,
+  countEntries,
+  dueEntries,
+  TICK_LEASE_MS,
+  type RegistryEntry,
+  type WatchRegistry,
+} from '../../../lib/archive/registry.ts';
+import { WINDOW_MS, type TaskAddress } from '../../../lib/task.ts';
+import { createRegistryTable, DynaliteServer } from '../../dynamodb/dynalite-server.ts';
+
+const NOW = Date.UTC(2026, 11, 1, 12);
+const MINUTE = 60_000;
+const TICK = NOW;
+const address = (taskId: string): TaskAddress => ({ appId: 'app', roomId: 'room', taskId });
+
+let dynalite: DynaliteServer;
+let tables = 0;
+beforeAll(async () => {
+  dynalite = new DynaliteServer();
+  await dynalite.start();
+});
+afterAll(() => dynalite.stop());
+
+const implementations: Array<[string, () => Promise<WatchRegistry>]> = [
+  [
+    'DynamoDbRegistry on dynalite',
+    async () => {
+      const table = `registry-${++tables}`;
+      await createRegistryTable(dynalite.url, table);
+      return new DynamoDbRegistry({ table, endpoint: dynalite.url, region: 'us-east-1' });
+    },
+  ],
+  ['MemoryRegistry', async () => new MemoryRegistry()],
+];
+
+async function entriesOf(registry: WatchRegistry, taskId: string): Promise<RegistryEntry[]> {
+  const found: RegistryEntry[] = [];
+  for await (const entry of allEntries(registry)) if (entry.address.taskId === taskId) found.push(entry);
+  return found.sort((a, b) => (a.startTime ?? 0) - (b.startTime ?? 0));
+}
+
+async function dueNow(registry: WatchRegistry, now: number): Promise<string[]> {
+  const due: string[] = [];
+  for await (const entry of dueEntries(registry, now)) due.push(`${entry.address.taskId}:${entry.kind}:${entry.dueAt}`);
+  return due;
+}
+
+describe.each(implementations)('%s', (_name, open) => {
+  it('registers a run once: a known run is due from its StartTime, a repeat answers already-watched and keeps it', async () => {
+    const registry = await open();
+    const start = NOW - 30 * MINUTE;
+    expect(await registry.registerRun(address('k'), start, 'lookup', NOW)).toBe('registered');
+    expect(await registry.registerRun(address('k'), start, 'archiver', NOW + MINUTE)).toBe('already-watched');
+    expect(await entriesOf(registry, 'k')).toMatchObject([
+      {
+        kind: 'run',
+        state: 'known',
+        startTime: start,
+        deadline: start + WINDOW_MS,
+        dueAt: start,
+        registeredAt: NOW,
+        via: 'lookup',
+        generation: 2,
+      },
+    ]);
+  });
+
+  it('watches an announced run from its StartTime, beside the run running now, and makes it known when seen', async () => {
+    const registry = await open();
+    const running = NOW - 10 * MINUTE;
+    const next = NOW + 60 * MINUTE;
+    await registry.registerRun(address('two'), running, 'lookup', NOW);
+    expect(await registry.registerRun(address('two'), next, 'watch', NOW)).toBe('registered');
+    expect(await registry.registerRun(address('two'), next, 'watch', NOW)).toBe('already-watched');
+    expect(await entriesOf(registry, 'two')).toMatchObject([
+      { startTime: running, state: 'known' },
+      { startTime: next, state: 'announced', dueAt: next, deadline: next + WINDOW_MS },
+    ]);
+    await registry.registerRun(address('two'), next, 'lookup', next);
+    expect((await entriesOf(registry, 'two'))[1]).toMatchObject({ state: 'known', dueAt: next });
+  });
+
+  it("keeps a pending registration's first time and deadline, and its latest sighting", async () => {
+    const registry = await open();
+    expect(await registry.registerPending(address('p'), 'callback', NOW)).toBe('registered');
+    expect(await registry.registerPending(address('p'), 'callback', NOW + 5 * MINUTE)).toBe('already-watched');
+    expect(await entriesOf(registry, 'p')).toMatchObject([
+      { kind: 'pending', state: 'unknown', registeredAt: NOW, deadline: NOW + WINDOW_MS, dueAt: NOW, lastSeenAt: NOW + 5 * MINUTE },
+    ]);
+  });
+
+  it('lists only due entries, in ascending due time, across pages', async () => {
+    const registry = await open();
+    for (let i = 0; i < 230; i++) await registry.registerRun(address(`d${i}`), NOW - i * 1000, 'lookup', NOW);
+    await registry.registerRun(address('later'), NOW + 3 * MINUTE, 'watch', NOW);
+    const due = await dueNow(registry, NOW);
+    expect(due).toHaveLength(230);
+    expect(due[0]).toBe(`d229:run:${NOW - 229_000}`);
+    const times = due.map((d) => Number(d.split(':')[2]));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(await dueNow(registry, NOW + 3 * MINUTE)).toHaveLength(231);
+  });
+
+  it('lets one invocation of a schedule tick claim an entry, and the next tick claim it again', async () => {
+    const registry = await open();
+    await registry.registerRun(address('c'), NOW - MINUTE, 'lookup', NOW);
+    const ref = { address: address('c'), kind: 'run' as const, startTime: NOW - MINUTE };
+    const [first, duplicate] = await Promise.all([registry.claim(ref, TICK, NOW, NOW), registry.claim(ref, TICK, NOW + 1, NOW + 1)]);
+    expect([first, duplicate].filter(Boolean)).toHaveLength(1);
+    expect(await registry.claim(ref, TICK, NOW + 2, NOW + 2)).toBeUndefined();
+    expect(await registry.claim(ref, TICK + 5 * MINUTE, NOW + 5 * MINUTE, NOW + 20 * MINUTE)).toMatchObject({
+      polledTick: TICK + 5 * MINUTE,
+      dueAt: NOW + 20 * MINUTE,
+    });
+    // Due again only when the claim said.
+    expect(await registry.claim(ref, TICK + 10 * MINUTE, NOW + 10 * MINUTE, NOW + 10 * MINUTE)).toBeUndefined();
+    expect(await dueNow(registry, NOW + 10 * MINUTE)).toEqual([]);
+  });
+
+  it('claims nothing that is not due or no longer exists', async () => {
+    const registry = await open();
+    await registry.registerRun(address('ahead'), NOW + 60 * MINUTE, 'watch', NOW);
+    const ref = { address: address('ahead'), kind: 'run' as const, startTime: NOW + 60 * MINUTE };
+    expect(await registry.claim(ref, TICK, NOW, NOW)).toBeUndefined();
+    expect(await registry.claim({ ...ref, address: address('none') }, TICK, NOW, NOW)).toBeUndefined();
+  });
+
+  it('lets only the holder of the claim reschedule or retire: a later tick that took the entry decides instead', async () => {
+    const registry = await open();
+    await registry.registerPending(address('h'), 'watch', NOW);
+    const ref = { address: address('h'), kind: 'pending' as const, startTime: undefined };
+    const early = (await registry.claim(ref, TICK, NOW, NOW))!;
+    const late = (await registry.claim(ref, TICK + 5 * MINUTE, NOW + 5 * MINUTE, NOW + 5 * MINUTE))!;
+    expect(await registry.reschedule(early, TICK, { dueAt: NOW + 15 * MINUTE })).toBe(false);
+    expect(await registry.retire(early, TICK)).toBe(false);
+    expect(await registry.reschedule(late, TICK + 5 * MINUTE, { dueAt: NOW + 20 * MINUTE })).toBe(true);
+    expect(await entriesOf(registry, 'h')).toMatchObject([{ dueAt: NOW + 20 * MINUTE }]);
+  });
+
+  it('never loses a registration that races the retirement of the same pending entry, whichever lands first', async () => {
+    for (const order of ['retire first', 'register first'] as const) {
+      const registry = await open();
+      await registry.registerPending(address('race'), 'callback', NOW);
+      const claimed = (await registry.claim({ address: address('race'), kind: 'pending', startTime: undefined }, TICK, NOW, NOW))!;
+      const register = () => registry.registerPending(address('race'), 'callback', NOW + 1000);
+      if (order === 'retire first') {
+        expect(await registry.retire(claimed, TICK)).toBe(true);
+        expect(await register()).toBe('registered');
+      } else {
+        await register();
+        expect(await registry.retire(claimed, TICK)).toBe(false);
+      }
+      expect(await entriesOf(registry, 'race')).toHaveLength(1);
+    }
+  });
+
+  it('retires a claimed run whatever registrations of it came meanwhile (its run is archived final)', async () => {
+    const registry = await open();
+    await registry.registerRun(address('r'), NOW - MINUTE, 'lookup', NOW);
+    const claimed = (await registry.claim({ address: address('r'), kind: 'run', startTime: NOW - MINUTE }, TICK, NOW, NOW - MINUTE))!;
+    await registry.registerRun(address('r'), NOW - MINUTE, 'lookup', NOW + 1000);
+    expect(await registry.retire(claimed, TICK)).toBe(true);
+    expect(await countEntries(registry)).toBe(0);
+  });
+
+  it('keeps when a run of refusals began, a later code, and clears them on an answer', async () => {
+    const registry = await open();
+    await registry.registerPending(address('no'), 'callback', NOW);
+    const ref = { address: address('no'), kind: 'pending' as const, startTime: undefined };
+    const first = (await registry.claim(ref, TICK, NOW, NOW))!;
+    await registry.reschedule(first, TICK, { dueAt: NOW + 15 * MINUTE, refused: { code: 'InvalidParameter', since: NOW } });
+    const second = (await registry.claim(ref, TICK + 15 * MINUTE, NOW + 15 * MINUTE, NOW + 15 * MINUTE))!;
+    expect(second.refused).toEqual({ code: 'InvalidParameter', since: NOW });
+    await registry.reschedule(second, TICK + 15 * MINUTE, {
+      dueAt: NOW + 30 * MINUTE,
+      refused: { code: 'AccessDenied.NoPermissionForApp', since: NOW + 15 * MINUTE },
+    });
+    const third = (await registry.claim(ref, TICK + 30 * MINUTE, NOW + 30 * MINUTE, NOW + 30 * MINUTE))!;
+    expect(third.refused).toEqual({ code: 'AccessDenied.NoPermissionForApp', since: NOW });
+    await registry.reschedule(third, TICK + 30 * MINUTE, { dueAt: NOW + 35 * MINUTE, refused: null });
+    expect((await entriesOf(registry, 'no'))[0]).toMatchObject({ refused: undefined, dueAt: NOW + 35 * MINUTE });
+  });
+
+  it('lets one delivery of a schedule tick run it, a retry of it take over, and nothing older or ended run', async () => {
+    const registry = await open();
+    const [a, b] = await Promise.all([registry.beginTick(TICK, 'first', NOW), registry.beginTick(TICK, 'duplicate', NOW + 1)]);
+    expect([a, b].sort()).toEqual([false, true]);
+    const holder = a ? 'first' : 'duplicate';
+    const other = a ? 'duplicate' : 'first';
+    // Lambda retries a failed invocation with its request id: the retry takes the tick over.
+    expect(await registry.beginTick(TICK, holder, NOW + 30_000)).toBe(true);
+    expect(await registry.beginTick(TICK, other, NOW + 30_000 + TICK_LEASE_MS - 1)).toBe(false);
+    expect(await registry.renewTick(TICK, holder, NOW + 50_000)).toBe(true);
+    expect(await registry.beginTick(TICK, other, NOW + 30_000 + TICK_LEASE_MS + 1)).toBe(false);
+    // A holder silent for longer than the lease is presumed dead.
+    expect(await registry.beginTick(TICK, other, NOW + 50_000 + TICK_LEASE_MS + 1)).toBe(true);
+    expect(await registry.renewTick(TICK, holder, NOW + 50_000 + TICK_LEASE_MS + 2)).toBe(false);
+    await registry.endTick(TICK, other);
+    expect(await registry.beginTick(TICK, other, NOW + 3 * TICK_LEASE_MS)).toBe(false);
+    expect(await registry.beginTick(TICK - 5 * MINUTE, 'late', NOW + 3 * TICK_LEASE_MS)).toBe(false);
+    expect(await registry.beginTick(TICK + 5 * MINUTE, 'next', NOW + 5 * MINUTE)).toBe(true);
+    expect(await countEntries(registry)).toBe(0);
+  });
+});
