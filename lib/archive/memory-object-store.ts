@@ -46,7 +46,11 @@ export class MemoryObjectStore implements ObjectStore {
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     this.lists++;
     const max = options.maxKeys ?? 1000;
-    let at = this.#insertionPoint(options.token ? `${options.token}\u0000` : prefix);
+    const after = [options.token, options.startAfter]
+      .filter((key): key is string => key !== undefined)
+      .sort()
+      .at(-1);
+    let at = this.#insertionPoint(after === undefined || after < prefix ? prefix : `${after}\u0000`);
     const keys: string[] = [];
     while (at < this.#sorted.length && keys.length < max && this.#sorted[at]!.startsWith(prefix)) keys.push(this.#sorted[at++]!);
     const more = at < this.#sorted.length && this.#sorted[at]!.startsWith(prefix);

@@ -49,6 +49,8 @@ export class InvalidListToken extends Error {
 
 export interface ListOptions {
   token?: string | undefined;
+  /** Keys after this one only (S3's StartAfter). */
+  startAfter?: string | undefined;
   /** At most 1,000 (S3's page size). */
   maxKeys?: number;
 }
@@ -144,6 +146,7 @@ export class S3ObjectStore implements ObjectStore {
           Prefix: prefix,
           MaxKeys: options.maxKeys ?? 1000,
           ...(options.token ? { ContinuationToken: options.token } : {}),
+          ...(options.startAfter ? { StartAfter: options.startAfter } : {}),
         }),
       )
       .catch((error: unknown) => {

@@ -29,26 +29,6 @@ export const SnapshotFileSchema = z.object({
 export type SnapshotFile = z.infer<typeof SnapshotFileSchema>;
 
 /**
- * A registry entry's body, for people reading the bucket; the archiver reads only its key.
- * @example { "FormatVersion": 2, "AppId": "demo-app", "RoomId": "demo-room", "TaskId": "demo-task",
- *   "State": "known", "StartTime": 1795593600000, "RegisteredAt": "2026-11-25T08:00:05.000Z",
- *   "Deadline": "2026-11-28T08:00:00.000Z", "NextPollAt": null, "Via": "lookup" }
- */
-export const RegistryEntrySchema = z.object({
-  FormatVersion: z.literal(SNAPSHOT_FORMAT_VERSION),
-  ...Ids,
-  State: z.enum(['known', 'announced', 'unknown']),
-  StartTime: z.number().int().nullable(),
-  RegisteredAt: z.iso.datetime(),
-  Deadline: z.iso.datetime(),
-  /** Null: polled on every archiver run. */
-  NextPollAt: z.iso.datetime().nullable(),
-  Via: z.enum(['lookup', 'watch', 'callback', 'archiver']),
-});
-export type RegistryEntry = z.infer<typeof RegistryEntrySchema>;
-export type RegistrationVia = RegistryEntry['Via'];
-
-/**
  * Why a run's watching ended without its final snapshot.
  * @example { "FormatVersion": 2, "Outcome": "superseded", "At": "2026-11-28T08:00:00.000Z", "HadSnapshot": true,
  *   "StartTime": 1795593600000 }
@@ -64,15 +44,18 @@ export const RetiredFileSchema = z.object({
 export type RetiredFile = z.infer<typeof RetiredFileSchema>;
 
 /**
- * A registration Volcengine never showed a run for, 72 hours after it was made (or after its announced StartTime).
- * @example { "FormatVersion": 2, "Outcome": "not-found", "At": "2026-11-28T08:00:00.000Z",
- *   "RegisteredAt": "2026-11-25T08:00:00.000Z", "AnnouncedStartTime": null }
+ * A registration Volcengine never showed a run for, 72 hours after it was made (or after its
+ * announced StartTime): not-found, or refused when Volcengine kept refusing to answer about it
+ * (a client error that is not throttling, e.g. an AppId of another account), with its code.
+ * @example { "FormatVersion": 2, "Outcome": "refused", "At": "2026-11-28T08:00:00.000Z",
+ *   "RegisteredAt": "2026-11-25T08:00:00.000Z", "AnnouncedStartTime": null, "UpstreamCode": "InvalidParameter.AccountIdMismatch" }
  */
 export const NotFoundFileSchema = z.object({
   FormatVersion: z.literal(SNAPSHOT_FORMAT_VERSION),
-  Outcome: z.literal('not-found'),
+  Outcome: z.enum(['not-found', 'refused']),
   At: z.iso.datetime(),
   RegisteredAt: z.iso.datetime().nullable(),
   AnnouncedStartTime: z.number().int().nullable(),
+  UpstreamCode: z.string().optional(),
 });
 export type NotFoundFile = z.infer<typeof NotFoundFileSchema>;

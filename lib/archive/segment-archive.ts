@@ -3,15 +3,21 @@
  * change in capture order (timeline/{Seq}.json, create-only), and latest.json, a copy of its last
  * entry one GET away. A writer appends entry n+1 and then moves latest.json to it with If-Match;
  * only one writer can append n+1, and one that finds n+1 taken rolls latest.json forward to it and
- * tries again, so overlapping writers neither lose nor duplicate an entry.
+ * tries again, so overlapping writers neither lose nor duplicate an entry. A writer that failed
+ * between the two leaves entry n+1 ahead of latest.json: the next writer finds it before deciding
+ * anything (the timeline's newest entry is what counts) and rolls latest.json forward to it.
+ *
+ * Observations are ordered by Volcengine's data, never by the writers' clocks (which differ): a
+ * terminal state is never followed by a running one, an equal state adds nothing, and a capture
+ * after a final one is final too. CapturedAt is information for readers.
  */
 import { createHash } from 'node:crypto';
 import { runOf, type RunAddress, type TaskAddress } from '../task.ts';
-import { stripSecrets, type SegmentTask } from '../volc/schemas.ts';
+import { isTerminalStatus, stripSecrets, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveKeys } from './keys.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { InvalidListToken, PreconditionFailed, type ObjectStore, type StoredJson } from './object-store.ts';
-import { SNAPSHOT_FORMAT_VERSION, SnapshotFileSchema, type RetiredFile, type SnapshotFile } from './schemas.ts';
+import { SNAPSHOT_FORMAT_VERSION, SnapshotFileSchema, type NotFoundFile, type RetiredFile, type SnapshotFile } from './schemas.ts';
 
 export interface SnapshotInput {
   task: SegmentTask;
@@ -27,6 +33,34 @@ export interface RecordResult {
   previous: SnapshotFile | undefined;
   /** The run's latest stored snapshot after this observation (ours, or a newer one). */
   latest: SnapshotFile;
+}
+
+export interface TimelinePage {
+  snapshots: SnapshotFile[];
+  /** The Seq to continue after; undefined when the timeline ends here. */
+  next: number | undefined;
+}
+
+/** A registration that ended unanswered: when it was made, or the StartTime it announced. */
+export interface UnansweredRegistration {
+  outcome: NotFoundFile['Outcome'];
+  registeredAt: number;
+  announcedStartTime?: number | undefined;
+  code?: string | undefined;
+}
+
+const CUT_SHORT = Symbol('cut short');
+
+/** `read`'s value, or CUT_SHORT when `signal` aborts first. */
+function settledBefore<T>(read: Promise<T>, signal: AbortSignal | undefined): Promise<T | typeof CUT_SHORT> {
+  if (!signal) return read;
+  if (signal.aborted) return Promise.resolve(CUT_SHORT);
+  read.catch(() => undefined);
+  return new Promise((resolve, reject) => {
+    const abort = () => resolve(CUT_SHORT);
+    signal.addEventListener('abort', abort, { once: true });
+    read.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
 }
 
 export interface ArchivedRun {
@@ -59,9 +93,13 @@ function stableJson(value: unknown): string {
 const MAX_RACES = 5;
 const parseSnapshot = (stored: StoredJson) => SnapshotFileSchema.parse(stored.body);
 
-/** Whether `input` adds nothing to a run whose latest snapshot is `previous`. */
+/**
+ * Whether `input` adds nothing to a run whose newest timeline entry is `previous`: Volcengine never
+ * reports a run running again once it ended, so a running state after a terminal one is a stale
+ * observation (a slower writer's); an equal state adds something only when it makes the run final.
+ */
 function addsNothing(previous: SnapshotFile, hash: string, input: SnapshotInput): boolean {
-  if (Date.parse(previous.CapturedAt) > input.capturedAt) return true; // a newer observation is already there
+  if (isTerminalStatus(previous.SegmentTask.Status) && !isTerminalStatus(input.task.Status)) return true;
   return previous.StateHash === hash && (previous.Final || !input.final);
 }
 
@@ -73,6 +111,19 @@ export class SegmentArchive {
 
   async latest(run: RunAddress): Promise<SnapshotFile | undefined> {
     const stored = await this.store.getJson(this.keys.latest(run));
+    return stored && parseSnapshot(stored);
+  }
+
+  /**
+   * The run's newest snapshot: latest.json or, when a writer failed after appending the run's first
+   * entry and before writing latest.json, the timeline's last entry (a LIST, only on a miss).
+   */
+  async newestSnapshot(run: RunAddress): Promise<SnapshotFile | undefined> {
+    const latest = await this.latest(run);
+    if (latest) return latest;
+    let last: string | undefined;
+    for await (const key of this.store.keys(this.keys.timeline(run))) last = key;
+    const stored = last === undefined ? undefined : await this.store.getJson(last);
     return stored && parseSnapshot(stored);
   }
 
@@ -92,35 +143,64 @@ export class SegmentArchive {
     for (let race = 0; race < MAX_RACES; race++) {
       const current = await this.store.getJson(this.keys.latest(run));
       const previous = current && parseSnapshot(current);
-      if (previous && addsNothing(previous, hash, input)) return { outcome: 'unchanged', previous, latest: previous };
-      if (!previous)
-        await this.store.putJson(this.keys.runIndexEntry(run), { FormatVersion: SNAPSHOT_FORMAT_VERSION, StartTime: run.startTime });
-      const snapshot = this.#snapshot(run, input, task, hash, (previous?.Seq ?? 0) + 1);
+      if (previous && addsNothing(previous, hash, input)) {
+        // The timeline may hold an entry past latest.json (a writer failed between the two writes): it is the newest.
+        if (await this.#rollForward(run, previous.Seq + 1, current.etag)) continue;
+        return { outcome: 'unchanged', previous, latest: previous };
+      }
+      const snapshot = this.#snapshot(run, input, task, hash, previous);
       if (!(await this.#append(run, snapshot, current?.etag))) continue;
+      // The run is listed once it has a snapshot (a listed run always answers); a crash before this is
+      // repaired by the next writer, which finds the entry ahead of latest.json and rolls it forward.
+      await this.#index(run);
+      let latest = snapshot;
       try {
         await this.store.putJson(this.keys.latest(run), snapshot, current ? { ifMatch: current.etag } : { ifNoneMatch: true });
-        return { outcome: 'written', previous, latest: snapshot };
       } catch (error) {
         if (!(error instanceof PreconditionFailed)) throw error;
         // Another writer rolled latest.json forward past our entry (which is in the log): read what it holds now.
-        return { outcome: 'written', previous, latest: (await this.latest(run)) ?? snapshot };
+        latest = (await this.latest(run)) ?? snapshot;
       }
+      return { outcome: 'written', previous, latest };
     }
     throw new Error(`the timeline of a run kept changing under ${MAX_RACES} attempts`);
   }
 
-  #snapshot(run: RunAddress, input: SnapshotInput, task: SegmentTask, hash: string, seq: number): SnapshotFile {
+  async #index(run: RunAddress): Promise<void> {
+    await this.store.putJson(this.keys.runIndexEntry(run), { FormatVersion: SNAPSHOT_FORMAT_VERSION, StartTime: run.startTime });
+  }
+
+  /** Moves latest.json to timeline entry `seq` if it exists; true when it did (or another writer moved it). */
+  async #rollForward(run: RunAddress, seq: number, latestEtag: string | undefined): Promise<boolean> {
+    const ahead = await this.store.getJson(this.keys.timelineEntry(run, seq));
+    if (!ahead) return false;
+    await this.#moveLatest(run, ahead.body, latestEtag);
+    return true;
+  }
+
+  /** Repairs what a writer that failed after appending `entry` left undone: the run's listing, then latest.json. */
+  async #moveLatest(run: RunAddress, entry: unknown, latestEtag: string | undefined): Promise<void> {
+    await this.#index(run);
+    try {
+      await this.store.putJson(this.keys.latest(run), entry, latestEtag ? { ifMatch: latestEtag } : { ifNoneMatch: true });
+    } catch (error) {
+      if (!(error instanceof PreconditionFailed)) throw error;
+    }
+  }
+
+  #snapshot(run: RunAddress, input: SnapshotInput, task: SegmentTask, hash: string, previous: SnapshotFile | undefined): SnapshotFile {
     return {
       FormatVersion: SNAPSHOT_FORMAT_VERSION,
       AppId: run.appId,
       RoomId: run.roomId,
       TaskId: run.taskId,
       StartTime: run.startTime,
-      Seq: seq,
+      Seq: (previous?.Seq ?? 0) + 1,
       CapturedAt: new Date(input.capturedAt).toISOString(),
       StateHash: hash,
       Source: input.source,
-      Final: input.final,
+      // Nothing follows a final capture but a changed state: that one is final too.
+      Final: input.final || (previous?.Final ?? false),
       ...(input.upstreamRequestId ? { UpstreamRequestId: input.upstreamRequestId } : {}),
       SegmentTask: task,
     };
@@ -137,30 +217,49 @@ export class SegmentArchive {
     } catch (error) {
       if (!(error instanceof PreconditionFailed)) throw error;
     }
-    const taken = await this.store.getJson(this.keys.timelineEntry(run, snapshot.Seq));
-    if (taken) {
-      try {
-        await this.store.putJson(this.keys.latest(run), taken.body, latestEtag ? { ifMatch: latestEtag } : { ifNoneMatch: true });
-      } catch (error) {
-        if (!(error instanceof PreconditionFailed)) throw error;
-      }
-    }
+    await this.#rollForward(run, snapshot.Seq, latestEtag);
     return false;
   }
 
   /** Every entry of a run's timeline, in capture order. */
   async timeline(run: RunAddress): Promise<SnapshotFile[]> {
     const snapshots: SnapshotFile[] = [];
-    for await (const key of this.store.keys(this.keys.timeline(run))) {
-      const stored = await this.store.getJson(key);
-      if (stored) snapshots.push(parseSnapshot(stored));
-    }
+    let after: number | undefined;
+    do {
+      const page = await this.timelinePage(run, { pageSize: 1000, after });
+      snapshots.push(...page.snapshots);
+      after = page.next;
+    } while (after !== undefined);
     return snapshots;
   }
 
   /**
-   * Records why a run stopped being watched, unless its stored latest snapshot is final; true when
-   * it was not (the run ended without a final snapshot).
+   * A page of a run's timeline, in capture order: the entries after Seq `after`. Its entries are
+   * read in parallel; what `signal` cuts short ends the page early (the entries read so far, in
+   * order, and where to go on), so a page answers in time however slow the store is.
+   */
+  async timelinePage(
+    run: RunAddress,
+    options: { pageSize: number; after?: number | undefined; signal?: AbortSignal },
+  ): Promise<TimelinePage> {
+    const startAfter = options.after === undefined ? undefined : this.keys.timelineEntry(run, options.after);
+    const page = await this.store.listPage(this.keys.timeline(run), { startAfter, maxKeys: options.pageSize });
+    const reads = page.keys.map((key) => this.store.getJson(key).then((stored) => stored && parseSnapshot(stored)));
+    const snapshots: SnapshotFile[] = [];
+    for (const read of reads) {
+      const snapshot = await settledBefore(read, options.signal);
+      if (snapshot === CUT_SHORT) break;
+      if (snapshot) snapshots.push(snapshot);
+    }
+    if (snapshots.length === 0 && page.keys.length > 0) throw options.signal?.reason ?? new Error('the timeline could not be read');
+    const complete = snapshots.length === page.keys.length;
+    const last = snapshots.at(-1)?.Seq;
+    return { snapshots, next: !complete || page.nextToken ? last : undefined };
+  }
+
+  /**
+   * Records why a run stopped being watched, unless its stored latest snapshot is final; true only
+   * for the write that created the record (so a retried retirement counts it once).
    */
   async markUnfinished(run: RunAddress, outcome: RetiredFile['Outcome'], now: number): Promise<boolean> {
     const latest = await this.latest(run);
@@ -172,8 +271,33 @@ export class SegmentArchive {
       HadSnapshot: latest !== undefined,
       StartTime: run.startTime,
     };
-    await this.store.putJson(this.keys.retired(run), record);
-    return true;
+    return this.#createOnce(this.keys.retired(run), record);
+  }
+
+  /**
+   * Records a registration that ended without Volcengine ever showing a run for it (or after it
+   * kept refusing to answer, with its code); true only for the write that created the record.
+   */
+  async recordUnanswered(address: TaskAddress, registration: UnansweredRegistration, now: number): Promise<boolean> {
+    const record: NotFoundFile = {
+      FormatVersion: SNAPSHOT_FORMAT_VERSION,
+      Outcome: registration.outcome,
+      At: new Date(now).toISOString(),
+      RegisteredAt: registration.announcedStartTime === undefined ? new Date(registration.registeredAt).toISOString() : null,
+      AnnouncedStartTime: registration.announcedStartTime ?? null,
+      ...(registration.code ? { UpstreamCode: registration.code } : {}),
+    };
+    return this.#createOnce(this.keys.notFound(address, registration.announcedStartTime ?? registration.registeredAt), record);
+  }
+
+  async #createOnce(key: string, body: unknown): Promise<boolean> {
+    try {
+      await this.store.putJson(key, body, { ifNoneMatch: true });
+      return true;
+    } catch (error) {
+      if (error instanceof PreconditionFailed) return false;
+      throw error;
+    }
   }
 
   /** Stores a raw callback event once per EventId, under its task or, when that is unknown, under its AppId. */
