@@ -1,18 +1,20 @@
 /**
- * One archiver run: walks the watch registry earliest deadline first, polls each entry that is due
- * at most once, and applies what lib/archive/decision.ts decides: record the run Volcengine shows
- * (a final snapshot when terminal or near StartTime + 72 h), ask again later, or let the entry go.
- * An entry is retired only once its run's stored latest snapshot is final, or its deadline passed.
- * It stops taking work when the Lambda time budget runs low; a failure leaves the entry in place.
+ * One archiver run, for one schedule tick: reads the registry's due entries in due order, claims
+ * each for the tick (so a duplicate delivery of the schedule, or an overlapping run, polls and
+ * writes no entry twice), asks Volcengine once per address, and applies what
+ * lib/archive/decision.ts plans: archive the observation, watch a newer run, record why a run or
+ * registration ended, reschedule or retire the entry. It stops taking entries when the Lambda time
+ * budget runs low; an entry whose work fails or is cut short stays claimed for this tick only and
+ * is due again on the next.
  */
-import { runOf } from '../task.ts';
+import { runOf, taskIdentity, type TaskAddress } from '../task.ts';
 import { withTimeout } from '../timeout.ts';
-import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
-import type { ApiVersion } from '../volc/schemas.ts';
+import type { SegmentTaskUpstream } from '../upstream.ts';
+import { isTerminalStatus, type ApiVersion } from '../volc/schemas.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
-import { beforePoll, decide, observe, type AnswerDecision } from './decision.ts';
+import { beforePoll, decide, dueAfterClaim, observe, type Observation, type Plan } from './decision.ts';
+import { dueEntries, type DueEntry, type EntryChange, type EntryRef, type RegistryEntry, type WatchRegistry } from './registry.ts';
 import type { SegmentArchive } from './segment-archive.ts';
-import { startTimeOf, type WatchRegistry, type WatchedEntry } from './watch-registry.ts';
 
 export interface ArchiverOptions {
   registry: WatchRegistry;
@@ -20,7 +22,11 @@ export interface ArchiverOptions {
   upstream: SegmentTaskUpstream;
   version: ApiVersion;
   now: () => number;
-  /** The final snapshot is taken once now >= deadline - finalMarginMs. */
+  /** The schedule tick this run serves (EventBridge's scheduled time): a duplicate delivery of it stops at once. */
+  tick: number;
+  /** This invocation (Lambda's request id, which a retry of a failed invocation keeps). */
+  owner: string;
+  /** Captures within this long of a run's window closing are final. */
   finalMarginMs: number;
   callTimeoutMs: number;
   concurrency: number;
@@ -35,34 +41,40 @@ export interface ArchiverOptions {
   finishReserveMs?: number;
   /** An entry Volcengine does not show a run for is asked again after this long, until its deadline. */
   unknownRetryMs: number;
-  /** Called for each entry left for the next run, and once without one when the registry cannot be listed. */
-  onError?: (error: unknown, entry?: WatchedEntry) => void;
+  /** Called for each entry left for the next run, and once without one when the registry cannot be read. */
+  onError?: (error: unknown, entry?: EntryRef) => void;
   /** Called for each answer whose StartTime is absent or implausible (the entry is kept). */
-  onSchemaDrift?: (problem: string, entry: WatchedEntry) => void;
+  onSchemaDrift?: (problem: string, entry: EntryRef) => void;
 }
 
 export interface ArchiveRunSummary {
+  /** Another invocation of this schedule tick ran first: this one did nothing. */
+  duplicate: boolean;
   tasksPolled: number;
   snapshotsWritten: number;
   tasksRetired: number;
   /** Runs replaced by a newer run of the same TaskId before their final snapshot. */
   runsSuperseded: number;
   throttled: number;
+  /** Entries left for the next run by a fault (storage, Volcengine unavailable, our credentials). */
   errors: number;
   notFound: number;
+  /** Answers where Volcengine refused to answer about an address (asked again later, not an error of ours). */
+  refused: number;
   /** Answers whose StartTime was absent or not epoch ms. */
   schemaDrift: number;
   /** Runs whose 72-hour window closed before their final snapshot was written. */
   finalSnapshotsMissed: number;
   /** Entries this run did not reach (time budget). */
   stoppedEarly: boolean;
-  /** Earliest deadline still in the registry after the run (epoch ms), if any. */
+  /** Earliest deadline of the entries this run kept or did not reach (epoch ms), if any. */
   oldestDeadlineLeft: number | undefined;
   /** For each state change captured: time since the run's previous capture; the largest. */
   archiveLagMs: number;
 }
 
 const emptySummary = (): ArchiveRunSummary => ({
+  duplicate: false,
   tasksPolled: 0,
   snapshotsWritten: 0,
   tasksRetired: 0,
@@ -70,6 +82,7 @@ const emptySummary = (): ArchiveRunSummary => ({
   throttled: 0,
   errors: 0,
   notFound: 0,
+  refused: 0,
   schemaDrift: 0,
   finalSnapshotsMissed: 0,
   stoppedEarly: false,
@@ -77,58 +90,61 @@ const emptySummary = (): ArchiveRunSummary => ({
   archiveLagMs: 0,
 });
 
+/** How often a run renews its hold on its tick (well inside TICK_LEASE_MS). */
+const RENEW_EVERY_MS = 20_000;
+
 export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunSummary> {
   const summary = emptySummary();
-  const apply = new EntryWork(options, summary);
-  // Each address once per run, however often moved entries are listed again on later pages.
-  const handled = new Set<string>();
-  const entries = options.registry.entries();
+  const { registry, tick, owner } = options;
+  try {
+    if (!(await registry.beginTick(tick, owner, options.now()))) return { ...summary, duplicate: true };
+  } catch (error) {
+    summary.errors++;
+    options.onError?.(error);
+    return summary;
+  }
+  const work = new EntryWork(options, summary);
+  const entries = dueEntries(registry, options.now());
   let listingFailed = false;
+  let renewedAt = options.now();
+  let held = true;
+  const outOfTime = () => options.timeLeftMs() < options.safetyMs;
+  /** Renews the hold on the tick now and then; false once another invocation took it over. */
+  const holding = async () => {
+    if (!held || options.now() - renewedAt < RENEW_EVERY_MS) return held;
+    renewedAt = options.now();
+    held = await registry.renewTick(tick, owner, renewedAt).catch(() => true);
+    return held;
+  };
 
   const worker = async () => {
-    for (;;) {
-      const left = options.timeLeftMs();
-      if (left < options.safetyMs) {
-        summary.stoppedEarly = true;
-        return;
-      }
-      let next: IteratorResult<WatchedEntry>;
+    while (!outOfTime() && (await holding())) {
+      let next: IteratorResult<DueEntry>;
       try {
         next = await entries.next();
       } catch (error) {
-        // The registry cannot be listed (storage fault): end the run cleanly; the next run starts over.
+        // The registry cannot be read (a storage fault): end the run cleanly; the next run starts over.
         if (!listingFailed) summary.errors++;
         listingFailed = true;
         options.onError?.(error);
         return;
       }
       if (next.done) return;
-      const entry = next.value;
-      if (handled.has(entry.identity)) continue;
-      handled.add(entry.identity);
-      try {
-        const work = apply.process(entry);
-        await (options.finishReserveMs === undefined
-          ? work
-          : withTimeout(work, left - options.finishReserveMs, () => new OutOfTime(ENTRY_OUT_OF_TIME)));
-      } catch (error) {
-        summary.errors++;
-        apply.kept(entry.deadline);
-        options.onError?.(error, entry);
-        if (error instanceof OutOfTime) {
-          summary.stoppedEarly = true;
-          return;
-        }
-      }
+      // Reading the page took time too: check again before taking the entry.
+      if (outOfTime()) return work.kept(next.value.deadline);
+      if (!(await work.bounded(next.value))) return;
     }
   };
 
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  if (outOfTime()) summary.stoppedEarly = true;
   if (summary.stoppedEarly && !listingFailed) {
     const next = await entries.next().catch(() => undefined);
-    if (next && !next.done) apply.kept(next.value.deadline);
+    if (next && !next.done) work.kept(next.value.deadline);
   }
   await entries.return(undefined).catch(() => undefined);
+  // Done with this tick: a later delivery of it (Lambda's retry of a run that failed at its end) stops at once.
+  if (held && !listingFailed) await registry.endTick(tick, owner).catch((error: unknown) => options.onError?.(error));
   return summary;
 }
 
@@ -136,10 +152,50 @@ class OutOfTime extends Error {
   override name = 'OutOfTime';
 }
 
+/** `work`, tried once more if it fails. */
+async function twice<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch {
+    return work();
+  }
+}
+
 const ENTRY_OUT_OF_TIME = "the entry's work ran into the time kept for the end of the run";
 
-/** Applies the decisions for one entry to the upstream, the registry and the archive. */
+/** What one ask of Volcengine about an address gave. */
+type Polled = { observation: Observation; requestId: string | undefined } | { unavailable: 'throttled' | 'failed'; error: unknown };
+
+/** Gateway codes that say our account or request is wrong, not the address: an error of ours, never a refusal. */
+const ACCOUNT_FAULTS = new Set([
+  'MissingAuthenticationToken',
+  'MissingSignature',
+  'MissingRequestInfo',
+  'InvalidTimestamp',
+  'ServiceNotFound',
+  'InvalidAccessKey',
+  'SignatureDoesNotMatch',
+  'LackPolicy',
+  'AccessDenied',
+  'InvalidAuthorization',
+  'InvalidCredential',
+  'InvalidActionOrVersion',
+  'MissingParameter',
+]);
+
+/** Volcengine's code when it refused to answer about this address (a client error that is not throttling), else undefined. */
+export function refusalCode(error: unknown): string | undefined {
+  if (!(error instanceof VolcApiError) || error.retryable || error.throttled) return undefined;
+  const status = error.upstream.httpStatus ?? 0;
+  const code = error.upstream.code ?? `HTTP ${status}`;
+  return status >= 400 && status < 500 && status !== 401 && !ACCOUNT_FAULTS.has(code) ? code : undefined;
+}
+
+/** Applies the plans for the entries of one run to the upstream, the registry and the archive. */
 class EntryWork {
+  /** One ask per address per run, shared by its entries. */
+  readonly #polls = new Map<string, Promise<Polled>>();
+
   constructor(
     readonly options: ArchiverOptions,
     readonly summary: ArchiveRunSummary,
@@ -150,81 +206,140 @@ class EntryWork {
     this.summary.oldestDeadlineLeft = left === undefined ? deadline : Math.min(left, deadline);
   }
 
-  async process(entry: WatchedEntry): Promise<void> {
+  /** One entry within the time left; false when the run must end (its work ran into the finish reserve). */
+  async bounded(entry: DueEntry): Promise<boolean> {
     const { options, summary } = this;
-    const before = beforePoll(entry, options.now());
-    if (before.kind === 'skip') return this.kept(entry.deadline);
-    if (before.kind === 'expire') return this.expire(entry, before.outcome);
-    let answer: GetSegmentTaskResult;
+    const left = options.timeLeftMs();
     try {
-      answer = await options.upstream.getSegmentTask(options.version, entry.address, {
-        timeoutMs: options.callTimeoutMs,
-        priority: entry.deadline,
-      });
+      const work = this.process(entry);
+      await (options.finishReserveMs === undefined
+        ? work
+        : withTimeout(work, left - options.finishReserveMs, () => new OutOfTime(ENTRY_OUT_OF_TIME)));
+      return true;
+    } catch (error) {
+      summary.errors++;
+      this.kept(entry.deadline);
+      options.onError?.(error, entry);
+      if (error instanceof OutOfTime) summary.stoppedEarly = true;
+      return !(error instanceof OutOfTime);
+    }
+  }
+
+  /**
+   * Claims the entry, asks Volcengine (once per address per run) and applies the plan. A store
+   * call that fails is tried once more within the run: every step is idempotent, and the entry
+   * keeps its claim for this tick.
+   */
+  async process(due: DueEntry): Promise<void> {
+    const { options } = this;
+    const entry = await twice(() => options.registry.claim(due, options.tick, options.now(), dueAfterClaim(due, options.now(), options)));
+    if (!entry) return; // retired, moved, or taken by another invocation of this tick
+    const expired = beforePoll(entry, options.now());
+    if (expired) return twice(() => this.apply(entry, expired, undefined));
+    const polled = await this.poll(entry.address, entry.deadline);
+    if ('unavailable' in polled) {
+      // Left as claimed: due again when the claim said.
+      this.kept(entry.deadline);
+      if (polled.unavailable === 'failed') throw polled.error;
+      return;
+    }
+    const plan = decide(entry, polled.observation, options.now(), options);
+    return twice(() => this.apply(entry, plan, polled.requestId));
+  }
+
+  poll(address: TaskAddress, priority: number): Promise<Polled> {
+    const key = taskIdentity(address);
+    let polled = this.#polls.get(key);
+    if (!polled) {
+      polled = this.#ask(address, priority);
+      this.#polls.set(key, polled);
+    }
+    return polled;
+  }
+
+  async #ask(address: TaskAddress, priority: number): Promise<Polled> {
+    const { options, summary } = this;
+    try {
+      const answer = await options.upstream.getSegmentTask(options.version, address, { timeoutMs: options.callTimeoutMs, priority });
+      summary.tasksPolled++;
+      const observation = observe(answer.task, options.now());
+      if (observation.kind === 'not-shown') summary.notFound++;
+      return { observation, requestId: answer.requestId };
     } catch (error) {
       if (error instanceof VolcBudgetExhaustedError || (error instanceof VolcApiError && error.throttled)) {
         summary.throttled++;
-        return this.kept(entry.deadline);
+        return { unavailable: 'throttled', error };
       }
-      throw error;
+      const code = refusalCode(error);
+      if (code === undefined) return { unavailable: 'failed', error };
+      summary.tasksPolled++;
+      summary.refused++;
+      return { observation: { kind: 'refused', code }, requestId: (error as VolcApiError).upstream.requestId };
     }
-    summary.tasksPolled++;
-    const now = options.now();
-    const observation = observe(answer.task, now);
-    if (observation.kind === 'not-shown') summary.notFound++;
-    const decision = decide(entry, observation, now, options);
-    return this.applyAnswer(entry, decision, answer.requestId, now);
   }
 
-  async applyAnswer(entry: WatchedEntry, decision: AnswerDecision, requestId: string | undefined, now: number): Promise<void> {
+  /** The plan's steps in order; the entry itself goes last, so a crash before leaves it for the next tick. */
+  async apply(entry: RegistryEntry, plan: Plan, requestId: string | undefined): Promise<void> {
     const { options, summary } = this;
-    if (decision.kind === 'keep') {
-      summary.schemaDrift++;
-      options.onSchemaDrift?.(decision.problem, entry);
+    const now = options.now();
+    const terminal = plan.record ? await this.#record(entry, plan.record, requestId, now) : false;
+    if (plan.register !== undefined) await options.registry.registerRun(entry.address, plan.register, 'archiver', now);
+    if (
+      plan.unfinished &&
+      (await options.archive.markUnfinished(runOf(entry.address, plan.unfinished.startTime), plan.unfinished.outcome, now))
+    ) {
+      if (plan.unfinished.outcome === 'superseded') summary.runsSuperseded++;
+      else summary.finalSnapshotsMissed++;
+    }
+    if (plan.unanswered) {
+      const announced = entry.kind === 'run' ? entry.startTime : undefined;
+      await options.archive.recordUnanswered(
+        entry.address,
+        { ...plan.unanswered, registeredAt: entry.registeredAt, announcedStartTime: announced },
+        now,
+      );
+    }
+    const step = plan.entry;
+    if (step.kind === 'retire' || (step.kind === 'retire-if-terminal' && terminal)) return this.#retire(entry);
+    if (step.kind === 'leave') {
+      if (step.drift !== undefined) {
+        summary.schemaDrift++;
+        options.onSchemaDrift?.(step.drift, entry);
+      }
       return this.kept(entry.deadline);
     }
-    if (decision.kind === 'wait') {
-      const moved = await options.registry.move(entry, decision.target, now);
-      return this.kept(moved.deadline);
-    }
-    if (decision.superseded !== undefined) await this.supersede(entry, decision.superseded, now);
-    const run = runOf(entry.address, decision.startTime);
-    const recorded = await options.archive.record(run, {
-      task: decision.task,
+    await this.#reschedule(entry, step.kind === 'reschedule' ? step.change : step.otherwise);
+  }
+
+  /** Archives an observation; true when the run's stored latest state is terminal afterwards. */
+  async #record(entry: RegistryEntry, record: NonNullable<Plan['record']>, requestId: string | undefined, now: number): Promise<boolean> {
+    const recorded = await this.options.archive.record(runOf(entry.address, record.startTime), {
+      task: record.task,
       capturedAt: now,
       source: 'archiver',
-      final: decision.final,
+      final: record.final,
       upstreamRequestId: requestId,
     });
     if (recorded.outcome === 'written') {
-      summary.snapshotsWritten++;
-      if (recorded.previous) summary.archiveLagMs = Math.max(summary.archiveLagMs, now - Date.parse(recorded.previous.CapturedAt));
+      this.summary.snapshotsWritten++;
+      if (recorded.previous)
+        this.summary.archiveLagMs = Math.max(this.summary.archiveLagMs, now - Date.parse(recorded.previous.CapturedAt));
     }
-    // Only what is stored counts: an overlapping run may hold a newer, non-final snapshot.
-    if (recorded.latest.Final) {
-      await options.registry.retire(entry);
-      summary.tasksRetired++;
-      return;
-    }
-    const moved = await options.registry.move(entry, decision.target, now);
-    this.kept(moved.deadline);
+    return isTerminalStatus(recorded.latest.SegmentTask.Status);
   }
 
-  /** A newer run of the same TaskId replaced the entry's run: Volcengine will not show the earlier one again. */
-  async supersede(entry: WatchedEntry, startTime: number, now: number): Promise<void> {
-    if (await this.options.archive.markUnfinished(runOf(entry.address, startTime), 'superseded', now)) this.summary.runsSuperseded++;
+  async #retire(entry: RegistryEntry): Promise<void> {
+    if (await this.options.registry.retire(entry, this.options.tick)) this.summary.tasksRetired++;
+    else this.kept(entry.deadline);
   }
 
-  async expire(entry: WatchedEntry, outcome: 'not-found' | 'window-closed'): Promise<void> {
-    const { options, summary } = this;
-    const now = options.now();
-    if (outcome === 'not-found') {
-      await options.registry.retireNotFound(entry, now);
-    } else {
-      const run = runOf(entry.address, startTimeOf(entry)!);
-      if (await options.archive.markUnfinished(run, 'expired-without-final', now)) summary.finalSnapshotsMissed++;
-      await options.registry.retire(entry);
-    }
-    summary.tasksRetired++;
+  /** Writes only a change: a known run polled on every tick keeps its due time without a write. */
+  async #reschedule(entry: RegistryEntry, change: EntryChange): Promise<void> {
+    this.kept(entry.deadline);
+    const same =
+      change.dueAt === entry.dueAt &&
+      change.state === undefined &&
+      (change.refused === undefined || (change.refused === null && !entry.refused));
+    if (!same) await this.options.registry.reschedule(entry, this.options.tick, change);
   }
 }

@@ -1,16 +1,19 @@
 /**
- * What the archiver does with one registry entry: pure functions of the entry, Volcengine's
- * answer and the time, apart from the code that applies them to the registry and the archive.
+ * What the archiver does with one claimed registry entry: pure functions of the entry,
+ * Volcengine's answer and the time, returning a Plan that lib/archive/archiver.ts applies in its
+ * order — archive the observation, watch a newly seen run, record why the entry's run or
+ * registration ended, then reschedule or retire the entry. The entry goes last, so a crash
+ * between any two steps leaves it for the next tick, which finds the same plan and repeats only
+ * what is idempotent.
  */
 import { startTimeProblem, WINDOW_MS } from '../task.ts';
 import { isTerminalStatus, type SegmentTask } from '../volc/schemas.ts';
-import type { RegistryKeyFields } from './keys.ts';
-import { registeredAtOf, startTimeOf, type EntryTarget } from './watch-registry.ts';
+import { knownRunDueAt, type DueEntry, type EntryChange, type RegistryEntry } from './registry.ts';
 
 export interface DecisionPolicy {
-  /** The final snapshot is taken once now >= deadline - finalMarginMs. */
+  /** Captures within this long of a run's window closing are final. */
   finalMarginMs: number;
-  /** An entry Volcengine does not show a run for is asked again after this long. */
+  /** An entry Volcengine does not show a run for (or refuses to answer about) is asked again after this long. */
   unknownRetryMs: number;
 }
 
@@ -24,30 +27,48 @@ export type Observation =
   | { kind: 'shown'; task: SegmentTask & { StartTime: number } }
   | { kind: 'not-shown' }
   /** An answer whose StartTime is absent or not epoch ms (schema drift). */
-  | { kind: 'drift'; problem: string };
+  | { kind: 'drift'; problem: string }
+  /** Volcengine refused to answer about this address (a client error that is not throttling). */
+  | { kind: 'refused'; code: string };
 
-export type PollDecision =
-  /** Not due yet: leave it for a later run. */
-  | { kind: 'skip' }
-  | { kind: 'poll' }
-  /** The deadline passed: no run was ever shown (not-found), or the known run's window closed. */
-  | { kind: 'expire'; outcome: 'not-found' | 'window-closed' };
+/** What to do with an entry, in this order. */
+export interface Plan {
+  /** Archive this observation of a run (a timeline entry when it adds to the run's history). */
+  record?: { startTime: number; task: SegmentTask; final: boolean };
+  /** Watch this run of the address (it is newer than the entry's, or the one a registration named). */
+  register?: number;
+  /** The entry's run stopped being watched before a final snapshot. */
+  unfinished?: { startTime: number; outcome: 'superseded' | 'expired-without-final' };
+  /** The registration ends without ever having been shown a run. */
+  unanswered?: { outcome: 'not-found' | 'refused'; code?: string | undefined };
+  entry: EntryStep;
+}
 
-export type AnswerDecision =
-  /** Ask again at nextPollAt; the entry keeps its state. */
-  | { kind: 'wait'; target: EntryTarget }
-  /**
-   * Record the shown run (final when terminal or inside the final margin) and point the entry at
-   * it; `superseded` is the StartTime of the entry's earlier run that a newer one replaced.
-   */
-  | { kind: 'observe'; task: SegmentTask; startTime: number; final: boolean; target: EntryTarget; superseded?: number }
-  /** Volcengine's answer cannot be placed in time: keep the entry as it is and count it. */
-  | { kind: 'keep'; problem: string };
+export type EntryStep =
+  | { kind: 'retire' }
+  /** Retire once the recorded run's stored latest state is terminal; otherwise `otherwise`. */
+  | { kind: 'retire-if-terminal'; otherwise: EntryChange }
+  | { kind: 'reschedule'; change: EntryChange }
+  /** Leave the entry as it is: due again on the next tick. */
+  | { kind: 'leave'; drift?: string };
 
-export function beforePoll(entry: RegistryKeyFields, now: number): PollDecision {
-  if (now >= entry.deadline) return { kind: 'expire', outcome: entry.state === 'known' ? 'window-closed' : 'not-found' };
-  if (now < entry.nextPollAt) return { kind: 'skip' };
-  return { kind: 'poll' };
+/**
+ * The due time a claim gives an entry: when it is due again if this tick changes nothing (or dies
+ * before deciding). A known run is due on every tick; anything waiting to be shown or answered is
+ * asked again ARCHIVE_UNKNOWN_RETRY_MS from now, whatever happens after the claim.
+ */
+export function dueAfterClaim(entry: DueEntry, now: number, policy: DecisionPolicy): number {
+  const everyTick = entry.kind === 'run' && entry.state === 'known' && entry.dueAt === knownRunDueAt(entry.startTime!);
+  return everyTick ? entry.dueAt : nextAsk(now, policy);
+}
+
+/** Before asking Volcengine: an entry whose deadline passed ends here. */
+export function beforePoll(entry: RegistryEntry, now: number): Plan | undefined {
+  if (now < entry.deadline) return undefined;
+  if (entry.kind === 'run' && entry.state === 'known')
+    return { unfinished: { startTime: entry.startTime!, outcome: 'expired-without-final' }, entry: { kind: 'retire' } };
+  const unanswered = entry.refused ? { outcome: 'refused' as const, code: entry.refused.code } : { outcome: 'not-found' as const };
+  return { unanswered, entry: { kind: 'retire' } };
 }
 
 /** Reads a GetSegmentTask answer into an Observation; `now` bounds a plausible StartTime. */
@@ -59,44 +80,66 @@ export function observe(task: SegmentTask | undefined, now: number): Observation
   return { kind: 'shown', task: task as SegmentTask & { StartTime: number } };
 }
 
-export function decide(entry: RegistryKeyFields, observation: Observation, now: number, policy: DecisionPolicy): AnswerDecision {
-  if (observation.kind === 'drift') return { kind: 'keep', problem: observation.problem };
-  const wait: AnswerDecision = {
-    kind: 'wait',
-    target: { state: entry.state, startTime: startTimeOf(entry), nextPollAt: nextAsk(now, policy) },
-  };
-  if (observation.kind === 'not-shown') return wait;
-  const shown = observation.task;
-  return isThisRegistrationsRun(entry, shown) ? observeRun(entry, shown, now, policy) : wait;
+export function decide(entry: RegistryEntry, observation: Observation, now: number, policy: DecisionPolicy): Plan {
+  switch (observation.kind) {
+    case 'drift':
+      return { entry: { kind: 'leave', drift: observation.problem } };
+    case 'refused':
+      return { entry: { kind: 'reschedule', change: { dueAt: nextAsk(now, policy), refused: { code: observation.code, since: now } } } };
+    case 'not-shown':
+      return wait(entry, now, policy);
+    default:
+      return decideShown(entry, observation.task, now, policy);
+  }
 }
 
-/** Whether the run Volcengine shows is the one this entry waits for (or a newer run of a known one). */
-function isThisRegistrationsRun(entry: RegistryKeyFields, shown: SegmentTask & { StartTime: number }): boolean {
-  const known = startTimeOf(entry);
-  if (entry.state === 'known') return shown.StartTime >= known!;
-  if (entry.state === 'announced') return shown.StartTime >= known! - ANNOUNCED_START_TOLERANCE_MS;
-  const ended = isTerminalStatus(shown.Status) && (shown.EndTime ?? 0) > 0;
-  return !(ended && shown.EndTime! < registeredAtOf(entry)! - REGISTRATION_GRACE_MS);
-}
-
-function observeRun(
-  entry: RegistryKeyFields,
-  shown: SegmentTask & { StartTime: number },
-  now: number,
-  policy: DecisionPolicy,
-): AnswerDecision {
-  const startTime = shown.StartTime;
-  const final = isTerminalStatus(shown.Status) || now >= startTime + WINDOW_MS - policy.finalMarginMs;
-  const earlier = startTimeOf(entry);
-  const superseded = entry.state === 'known' && earlier !== undefined && startTime > earlier ? earlier : undefined;
+function decideShown(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
+  const start = shown.StartTime;
+  if (entry.kind === 'run' && start === entry.startTime) return ownRun(entry, shown, now, policy);
+  if (!namesThisRun(entry, shown)) return wait(entry, now, policy);
+  // Another run than the entry's: a newer run of a known one, or the run a registration named.
+  const final = isFinal(shown, now, policy);
   return {
-    kind: 'observe',
-    task: shown,
-    startTime,
-    final,
-    target: { state: 'known', startTime, nextPollAt: 0 },
-    ...(superseded === undefined ? {} : { superseded }),
+    record: { startTime: start, task: shown, final },
+    ...(isTerminalStatus(shown.Status) ? {} : { register: start }),
+    ...(entry.kind === 'run' && entry.state === 'known'
+      ? { unfinished: { startTime: entry.startTime!, outcome: 'superseded' as const } }
+      : {}),
+    entry: { kind: 'retire' },
   };
+}
+
+/** The run the entry watches: archive it; retire the entry once it is terminal, else poll it on the next tick. */
+function ownRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
+  const change: EntryChange = {
+    dueAt: knownRunDueAt(shown.StartTime),
+    ...(entry.state === 'known' ? {} : { state: 'known' as const }),
+    ...(entry.refused ? { refused: null } : {}),
+  };
+  return {
+    record: { startTime: shown.StartTime, task: shown, final: isFinal(shown, now, policy) },
+    entry: isTerminalStatus(shown.Status) ? { kind: 'retire-if-terminal', otherwise: change } : { kind: 'reschedule', change },
+  };
+}
+
+/** Final: terminal, or captured inside the margin before the window closes (later captures may still follow). */
+function isFinal(shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): boolean {
+  return isTerminalStatus(shown.Status) || now >= shown.StartTime + WINDOW_MS - policy.finalMarginMs;
+}
+
+/** Whether the run Volcengine shows is one this entry should lead to (a newer run of a known one, the announced or named one). */
+function namesThisRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }): boolean {
+  if (entry.kind === 'run') {
+    const tolerance = entry.state === 'announced' ? ANNOUNCED_START_TOLERANCE_MS : 0;
+    return shown.StartTime > entry.startTime! - tolerance;
+  }
+  const ended = isTerminalStatus(shown.Status) && (shown.EndTime ?? 0) > 0;
+  return !(ended && shown.EndTime! < entry.registeredAt - REGISTRATION_GRACE_MS);
+}
+
+/** Volcengine shows no run for the entry (yet): ask again later; a refusal in a row ends. */
+function wait(entry: RegistryEntry, now: number, policy: DecisionPolicy): Plan {
+  return { entry: { kind: 'reschedule', change: { dueAt: nextAsk(now, policy), ...(entry.refused ? { refused: null } : {}) } } };
 }
 
 /**

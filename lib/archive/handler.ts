@@ -26,17 +26,30 @@ export interface ArchiverDeps {
 /** Kept of the Lambda's time for the run's summary line and metrics, whatever an entry's work would take. */
 const FINISH_RESERVE_MS = 3_000;
 
+/**
+ * The schedule tick an invocation serves: EventBridge's scheduled time, the same in every delivery
+ * of one tick (it delivers at least once); now for a manual run (npm run archive:once).
+ */
+export function tickOf(event: unknown, now: number): number {
+  const time = (event as { time?: unknown } | null)?.time;
+  const tick = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+  return Number.isFinite(tick) ? tick : now;
+}
+
 export function createArchiverHandler(deps: ArchiverDeps) {
   const { env, access, upstream, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
 
-  const run = async (_event: unknown, context: Context): Promise<ArchiveRunSummary> => {
+  const run = async (event: unknown, context: Context): Promise<ArchiveRunSummary> => {
     const startedAt = now();
+    const tick = tickOf(event, startedAt);
     const summary = await runArchiver({
       ...access,
       upstream,
       version: env.ARCHIVE_API_VERSION,
       now,
+      tick,
+      owner: context.awsRequestId,
       finalMarginMs: env.ARCHIVE_FINAL_MARGIN_MS,
       callTimeoutMs: env.ARCHIVE_CALL_TIMEOUT_MS,
       concurrency: env.ARCHIVE_CONCURRENCY,
@@ -62,11 +75,18 @@ export function createArchiverHandler(deps: ArchiverDeps) {
           problem,
         }),
     });
+    if (summary.duplicate) {
+      // EventBridge delivers at least once: the duplicate ends here, having read one item.
+      logger.info('archive run skipped: another delivery of this schedule tick runs it', { tick: new Date(tick).toISOString() });
+      metrics.addMetric('DuplicateRuns', MetricUnit.Count, 1);
+      return summary;
+    }
     metrics.addMetric('TasksPolled', MetricUnit.Count, summary.tasksPolled);
     metrics.addMetric('SnapshotsWritten', MetricUnit.Count, summary.snapshotsWritten);
     metrics.addMetric('TasksRetired', MetricUnit.Count, summary.tasksRetired);
     metrics.addMetric('Throttled', MetricUnit.Count, summary.throttled);
     metrics.addMetric('Errors', MetricUnit.Count, summary.errors);
+    metrics.addMetric('Refused', MetricUnit.Count, summary.refused);
     metrics.addMetric('RunsSuperseded', MetricUnit.Count, summary.runsSuperseded);
     metrics.addMetric('SchemaDrift', MetricUnit.Count, summary.schemaDrift);
     metrics.addMetric('FinalSnapshotsMissed', MetricUnit.Count, summary.finalSnapshotsMissed);

@@ -108,6 +108,8 @@ export interface EmulatorOptions {
   qpsLimits?: Partial<Record<string, number>>;
   /** Echo StorageConfig access keys back in GetSegmentTask (the upstream form is unconfirmed). */
   echoStorageSecrets?: boolean;
+  /** AppIds of another account: GetSegmentTask answers 400 InvalidParameter.AccountIdMismatch ("Check owner failed"). */
+  foreignAppIds?: string[];
   region?: string;
 }
 
@@ -477,6 +479,8 @@ export class VolcEmulator {
   }
 
   #get(appId: string, roomId: string, taskId: string, version: string): Envelope {
+    if (this.#options.foreignAppIds?.includes(appId))
+      return this.#error(400, 'InvalidParameter.AccountIdMismatch', 'Check owner failed.', 'GetSegmentTask', version);
     const task = this.#task(appId, roomId, taskId);
     if (!task || this.now() - task.startTime > WINDOW_MS) {
       if (this.notFoundStyle === 'empty') return this.#ok('GetSegmentTask', version, {});

@@ -1,41 +1,66 @@
-/** The archiver's decision for one entry: a pure function of the entry, the answer and the time. */
+/** The archiver's plan for one claimed entry: a pure function of the entry, the answer and the time. */
 import { describe, expect, it } from 'vitest';
-import { beforePoll, decide, observe, ANNOUNCED_START_TOLERANCE_MS, REGISTRATION_GRACE_MS } from '../../../lib/archive/decision.ts';
-import type { RegistryKeyFields } from '../../../lib/archive/keys.ts';
+import {
+  ANNOUNCED_START_TOLERANCE_MS,
+  beforePoll,
+  decide,
+  dueAfterClaim,
+  observe,
+  REGISTRATION_GRACE_MS,
+  type Observation,
+} from '../../../lib/archive/decision.ts';
+import type { RegistryEntry } from '../../../lib/archive/registry.ts';
 import { WINDOW_MS } from '../../../lib/task.ts';
 
 const NOW = Date.UTC(2026, 11, 1, 12);
-const SECONDS_INTO_A_RUN = 42_000;
 const MIN = 60_000;
+const HOUR = 60 * MIN;
 const policy = { finalMarginMs: 30 * MIN, unknownRetryMs: 15 * MIN };
 const address = { appId: 'a', roomId: 'r', taskId: 'u1' };
-const known = (startTime: number, nextPollAt = 0): RegistryKeyFields => ({
+
+const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'state'>): RegistryEntry => ({
   address,
-  state: 'known',
-  deadline: startTime + WINDOW_MS,
-  nextPollAt,
+  startTime: undefined,
+  registeredAt: NOW - HOUR,
+  via: 'lookup',
+  deadline: NOW + HOUR,
+  dueAt: NOW,
+  generation: 1,
+  polledTick: NOW,
+  refused: undefined,
+  lastSeenAt: undefined,
+  ...fields,
 });
-const announced = (startTime: number, nextPollAt = NOW): RegistryKeyFields => ({
-  address,
-  state: 'announced',
-  deadline: startTime + WINDOW_MS,
-  nextPollAt,
+const known = (startTime: number) => entry({ kind: 'run', state: 'known', startTime, deadline: startTime + WINDOW_MS, dueAt: startTime });
+const announced = (startTime: number) =>
+  entry({ kind: 'run', state: 'announced', startTime, deadline: startTime + WINDOW_MS, dueAt: startTime });
+const pending = (registeredAt: number) => entry({ kind: 'pending', state: 'unknown', registeredAt, deadline: registeredAt + WINDOW_MS });
+const shown = (StartTime: number, Status = 2, EndTime = 0): Observation => observe({ StartTime, Status, EndTime }, NOW);
+const retry = NOW + policy.unknownRetryMs;
+
+describe('dueAfterClaim', () => {
+  it('keeps a known run due on every tick, and puts anything waiting off for the retry interval', () => {
+    const start = NOW - HOUR;
+    expect(dueAfterClaim(known(start), NOW, policy)).toBe(start);
+    expect(dueAfterClaim({ ...known(start), dueAt: NOW }, NOW, policy)).toBe(retry); // a known run Volcengine did not show
+    expect(dueAfterClaim(announced(NOW - MIN), NOW, policy)).toBe(retry);
+    expect(dueAfterClaim(pending(NOW - MIN), NOW, policy)).toBe(retry);
+  });
 });
-const unknown = (registeredAt: number, nextPollAt = NOW): RegistryKeyFields => ({
-  address,
-  state: 'unknown',
-  deadline: registeredAt + WINDOW_MS,
-  nextPollAt,
-});
-const shown = (StartTime: number, Status = 2, EndTime = 0) => observe({ StartTime, Status, EndTime }, NOW);
 
 describe('beforePoll', () => {
-  it('skips an entry that is not due, and expires one whose deadline passed without polling it', () => {
-    expect(beforePoll(unknown(NOW - MIN, NOW + MIN), NOW)).toEqual({ kind: 'skip' });
-    expect(beforePoll(unknown(NOW - MIN, NOW), NOW)).toEqual({ kind: 'poll' });
-    expect(beforePoll(unknown(NOW - WINDOW_MS), NOW)).toEqual({ kind: 'expire', outcome: 'not-found' });
-    expect(beforePoll(announced(NOW - WINDOW_MS), NOW)).toEqual({ kind: 'expire', outcome: 'not-found' });
-    expect(beforePoll(known(NOW - WINDOW_MS), NOW)).toEqual({ kind: 'expire', outcome: 'window-closed' });
+  it('lets an entry whose deadline passed end without asking: a known run unfinished, a registration unanswered', () => {
+    expect(beforePoll(pending(NOW - MIN), NOW)).toBeUndefined();
+    expect(beforePoll(pending(NOW - WINDOW_MS), NOW)).toEqual({ unanswered: { outcome: 'not-found' }, entry: { kind: 'retire' } });
+    expect(beforePoll(announced(NOW - WINDOW_MS), NOW)).toEqual({ unanswered: { outcome: 'not-found' }, entry: { kind: 'retire' } });
+    expect(beforePoll({ ...pending(NOW - WINDOW_MS), refused: { code: 'InvalidParameter', since: NOW - WINDOW_MS } }, NOW)).toEqual({
+      unanswered: { outcome: 'refused', code: 'InvalidParameter' },
+      entry: { kind: 'retire' },
+    });
+    expect(beforePoll(known(NOW - WINDOW_MS), NOW)).toEqual({
+      unfinished: { startTime: NOW - WINDOW_MS, outcome: 'expired-without-final' },
+      entry: { kind: 'retire' },
+    });
   });
 });
 
@@ -49,82 +74,114 @@ describe('observe', () => {
   });
 });
 
-describe('decide', () => {
-  it('follows a known run, final when terminal or inside the final margin', () => {
-    const start = NOW - HOURS(1);
+describe('decide: a known run', () => {
+  it('archives the run and keeps it due on every tick while it runs', () => {
+    const start = NOW - HOUR;
     expect(decide(known(start), shown(start), NOW, policy)).toMatchObject({
-      kind: 'observe',
-      startTime: start,
-      final: false,
-      target: { state: 'known', nextPollAt: 0 },
-    });
-    expect(decide(known(start), shown(start, 3, NOW), NOW, policy)).toMatchObject({ kind: 'observe', final: true });
-    const old = NOW - WINDOW_MS + 29 * MIN;
-    expect(decide(known(old), shown(old), NOW, policy)).toMatchObject({ kind: 'observe', final: true });
-  });
-
-  it('moves a known entry to a newer run of the same TaskId, superseding the earlier run', () => {
-    const first = NOW - HOURS(5);
-    const second = NOW - HOURS(1);
-    const decision = decide(known(first), shown(second), NOW, policy);
-    expect(decision).toMatchObject({
-      kind: 'observe',
-      startTime: second,
-      superseded: first,
-      target: { state: 'known', startTime: second },
-    });
-    // An older run than the one known is not this entry's run: wait.
-    expect(decide(known(second), shown(first), NOW, policy)).toMatchObject({
-      kind: 'wait',
-      target: { state: 'known', startTime: second, nextPollAt: NOW + 15 * MIN },
+      record: { startTime: start, final: false },
+      entry: { kind: 'reschedule', change: { dueAt: start } },
     });
   });
 
-  it('waits for an announced run and takes a run starting near its StartTime', () => {
-    expect(decide(announced(NOW + HOURS(3)), { kind: 'not-shown' }, NOW, policy)).toMatchObject({
-      kind: 'wait',
-      target: { state: 'announced', nextPollAt: NOW + 15 * MIN },
-    });
-    const early = NOW - ANNOUNCED_START_TOLERANCE_MS + 1;
-    expect(decide(announced(NOW), shown(early), NOW, policy)).toMatchObject({
-      kind: 'observe',
-      startTime: early,
-      target: { state: 'known' },
-    });
-    // A run that ended hours before the announced start is an earlier run, not this one.
-    expect(decide(announced(NOW), shown(NOW - HOURS(3), 3, NOW - HOURS(2)), NOW, policy)).toMatchObject({ kind: 'wait' });
-  });
-
-  it('takes the shown run for a registration without StartTime, unless it ended well before the registration', () => {
-    const registeredAt = NOW - MIN;
-    expect(decide(unknown(registeredAt), shown(NOW - HOURS(1)), NOW, policy)).toMatchObject({
-      kind: 'observe',
-      target: { state: 'known' },
-    });
-    const endedJustBefore = registeredAt - REGISTRATION_GRACE_MS + 1;
-    expect(decide(unknown(registeredAt), shown(NOW - HOURS(1), 3, endedJustBefore), NOW, policy)).toMatchObject({
-      kind: 'observe',
-      final: true,
-    });
-    const endedLongBefore = registeredAt - HOURS(1);
-    expect(decide(unknown(registeredAt), shown(NOW - HOURS(2), 3, endedLongBefore), NOW, policy)).toEqual({
-      kind: 'wait',
-      target: { state: 'unknown', startTime: undefined, nextPollAt: NOW + 15 * MIN },
+  it('retires it once its terminal state is stored', () => {
+    const start = NOW - HOUR;
+    expect(decide(known(start), shown(start, 3, NOW - MIN), NOW, policy)).toMatchObject({
+      record: { startTime: start, final: true },
+      entry: { kind: 'retire-if-terminal' },
     });
   });
 
-  it('asks again no sooner than ARCHIVE_UNKNOWN_RETRY_MS after the last ask', () => {
-    expect(decide(unknown(NOW - MIN), { kind: 'not-shown' }, NOW + SECONDS_INTO_A_RUN + 0.5, policy)).toMatchObject({
-      kind: 'wait',
-      target: { nextPollAt: NOW + SECONDS_INTO_A_RUN + 15 * MIN + 1 },
+  it('marks captures inside the final margin final, and keeps polling until the window closes (the run may still end)', () => {
+    const start = NOW - WINDOW_MS + 20 * MIN;
+    expect(decide(known(start), shown(start), NOW, policy)).toMatchObject({
+      record: { final: true },
+      entry: { kind: 'reschedule', change: { dueAt: start } },
     });
   });
 
-  it('keeps an entry whose answer drifted, changing nothing', () => {
-    expect(decide(known(NOW - MIN), observe({ StartTime: 1, Status: 2 }, NOW), NOW, policy)).toMatchObject({ kind: 'keep' });
+  it('follows a newer run of its TaskId: archives and watches it, records the earlier one as superseded', () => {
+    const start = NOW - 2 * HOUR;
+    expect(decide(known(start), shown(NOW - MIN), NOW, policy)).toMatchObject({
+      record: { startTime: NOW - MIN },
+      register: NOW - MIN,
+      unfinished: { startTime: start, outcome: 'superseded' },
+      entry: { kind: 'retire' },
+    });
+  });
+
+  it('asks again later when Volcengine shows no run or an older one', () => {
+    const start = NOW - HOUR;
+    expect(decide(known(start), { kind: 'not-shown' }, NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
+    expect(decide(known(start), shown(start - HOUR), NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
   });
 });
 
-function HOURS(n: number): number {
-  return n * 3_600_000;
-}
+describe('decide: an announced run', () => {
+  it('waits for its run, and keeps waiting beside a run that started long before it', () => {
+    const start = NOW + 10 * MIN;
+    expect(decide(announced(start), { kind: 'not-shown' }, NOW, policy)).toMatchObject({
+      entry: { kind: 'reschedule', change: { dueAt: retry } },
+    });
+    expect(decide(announced(start), shown(start - ANNOUNCED_START_TOLERANCE_MS - MIN), NOW, policy)).toMatchObject({
+      entry: { kind: 'reschedule' },
+    });
+    expect(decide(announced(start), shown(start - ANNOUNCED_START_TOLERANCE_MS - MIN), NOW, policy).record).toBeUndefined();
+  });
+
+  it('becomes known when its run starts at the announced time', () => {
+    const start = NOW - MIN;
+    expect(decide(announced(start), shown(start), NOW, policy)).toMatchObject({
+      record: { startTime: start },
+      entry: { kind: 'reschedule', change: { dueAt: start, state: 'known' } },
+    });
+  });
+
+  it('hands over to its run when it starts a little earlier or later than announced', () => {
+    const start = NOW - MIN;
+    for (const actual of [start - ANNOUNCED_START_TOLERANCE_MS + MIN, start + 5 * MIN]) {
+      expect(decide(announced(start), shown(actual), NOW, policy)).toMatchObject({
+        record: { startTime: actual },
+        register: actual,
+        entry: { kind: 'retire' },
+      });
+    }
+  });
+});
+
+describe('decide: a pending registration', () => {
+  it('hands over to the run Volcengine shows, or just archives it when it already ended', () => {
+    expect(decide(pending(NOW - MIN), shown(NOW - 5 * MIN), NOW, policy)).toMatchObject({
+      record: { startTime: NOW - 5 * MIN, final: false },
+      register: NOW - 5 * MIN,
+      entry: { kind: 'retire' },
+    });
+    const ended = decide(pending(NOW - MIN), shown(NOW - HOUR, 3, NOW - 5 * MIN), NOW, policy);
+    expect(ended).toMatchObject({ record: { final: true }, entry: { kind: 'retire' } });
+    expect(ended.register).toBeUndefined();
+  });
+
+  it('is not resolved by a run that ended before it was registered', () => {
+    const registeredAt = NOW - MIN;
+    const old = shown(NOW - 3 * HOUR, 3, registeredAt - REGISTRATION_GRACE_MS - MIN);
+    expect(decide(pending(registeredAt), old, NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
+  });
+});
+
+describe('decide: refusals and drift', () => {
+  it('asks again later when Volcengine refuses to answer, keeping the refusal, and forgets it on an answer', () => {
+    const refusal = decide(pending(NOW - MIN), { kind: 'refused', code: 'InvalidParameter.AccountIdMismatch' }, NOW, policy);
+    expect(refusal).toEqual({
+      entry: { kind: 'reschedule', change: { dueAt: retry, refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } } },
+    });
+    const refused = { ...pending(NOW - MIN), refused: { code: 'InvalidParameter', since: NOW - HOUR } };
+    expect(decide(refused, { kind: 'not-shown' }, NOW, policy)).toEqual({
+      entry: { kind: 'reschedule', change: { dueAt: retry, refused: null } },
+    });
+  });
+
+  it('leaves the entry as it is when the answer cannot be placed in time', () => {
+    expect(decide(known(NOW - HOUR), { kind: 'drift', problem: 'no StartTime' }, NOW, policy)).toEqual({
+      entry: { kind: 'leave', drift: 'no StartTime' },
+    });
+  });
+});

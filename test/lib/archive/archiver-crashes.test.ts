@@ -1,0 +1,170 @@
+/**
+ * An archiver invocation killed between any two store calls (the call applied, or not) loses and
+ * duplicates nothing: after the next ticks, the archive and the registry hold what a run that was
+ * never killed leaves. Every transition kind is in play (a run followed, one ending, a pending
+ * registration resolved, an announced run starting, a run superseded, a registration and a run
+ * whose deadlines passed). Each crash point is tried; the stores are the in-memory ones, held to the
+ * same contract as S3 and DynamoDB by their fidelity tests.
+ */
+import { describe, expect, it } from 'vitest';
+import { runArchiver } from '../../../lib/archive/archiver.ts';
+import { ArchiveKeys } from '../../../lib/archive/keys.ts';
+import { MemoryObjectStore } from '../../../lib/archive/memory-object-store.ts';
+import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
+import { keysOf, type ObjectStore } from '../../../lib/archive/object-store.ts';
+import { allEntries, type WatchRegistry } from '../../../lib/archive/registry.ts';
+import { SegmentArchive } from '../../../lib/archive/segment-archive.ts';
+import { atMinute, ScenarioTaskSchema } from '../../../lib/simulation/scenario.ts';
+import { steppedClock, VolcengineModel } from '../../../lib/simulation/volcengine-model.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const T0 = atMinute(80 * 60); // 80 h into the virtual epoch: room for runs that started 72 h ago
+const address = (taskId: string) => ({ appId: 'a', roomId: 'r', taskId });
+const minutesBefore = (minutes: number) => (T0 - minutes * MINUTE - atMinute(0)) / MINUTE;
+const task = (taskId: string, startedMinutesAgo: number, endedMinutesAgo: number | null) =>
+  ScenarioTaskSchema.parse({ AppId: 'a', RoomId: 'r', TaskId: taskId, StartAt: minutesBefore(startedMinutesAgo), EndAt: endedMinutesAgo === null ? null : minutesBefore(endedMinutesAgo) });
+
+const TASKS = [
+  task('running', 60, null),
+  task('ends', 120, 2),
+  task('pending', 10, null),
+  task('announced', 1, null),
+  task('superseded', 180, 30),
+  task('superseded', 5, null),
+  task('closed', 72 * 60 + 1, null),
+];
+
+/** Kills the invocation at its `at`-th store call: the call is applied or not, and nothing after it happens. */
+class Crasher {
+  calls = 0;
+  readonly crashed: Promise<void>;
+  #crash!: () => void;
+
+  constructor(
+    readonly at: number | undefined,
+    readonly applied: boolean,
+  ) {
+    this.crashed = new Promise((resolve) => (this.#crash = resolve));
+  }
+
+  async call<T>(operation: () => Promise<T>): Promise<T> {
+    if (++this.calls !== this.at) return operation();
+    if (this.applied) await operation();
+    this.#crash();
+    return new Promise<never>(() => undefined);
+  }
+}
+
+function crashing(store: ObjectStore, registry: WatchRegistry, crasher: Crasher): { store: ObjectStore; registry: WatchRegistry } {
+  const call = <T>(operation: () => Promise<T>) => crasher.call(operation);
+  const wrappedStore: ObjectStore = {
+    getJson: (key) => call(() => store.getJson(key)),
+    putJson: (key, value, condition) => call(() => store.putJson(key, value, condition)),
+    delete: (key) => call(() => store.delete(key)),
+    listPage: (prefix, options) => call(() => store.listPage(prefix, options)),
+    keys: (prefix) => keysOf(wrappedStore, prefix),
+  };
+  const wrappedRegistry: WatchRegistry = {
+    registerRun: (...args) => call(() => registry.registerRun(...args)),
+    registerPending: (...args) => call(() => registry.registerPending(...args)),
+    beginTick: (...args) => call(() => registry.beginTick(...args)),
+    renewTick: (...args) => call(() => registry.renewTick(...args)),
+    endTick: (...args) => call(() => registry.endTick(...args)),
+    duePage: (...args) => call(() => registry.duePage(...args)),
+    claim: (...args) => call(() => registry.claim(...args)),
+    reschedule: (...args) => call(() => registry.reschedule(...args)),
+    retire: (...args) => call(() => registry.retire(...args)),
+    entriesPage: (...args) => call(() => registry.entriesPage(...args)),
+  };
+  return { store: wrappedStore, registry: wrappedRegistry };
+}
+
+/** Five ticks five minutes apart; the first killed at its `crashAt`-th store call. Answers what is left, and the first tick's calls. */
+async function ticks(crashAt: number | undefined, applied: boolean) {
+  const clock = steppedClock(T0);
+  const model = new VolcengineModel(TASKS, clock, 1_000);
+  const objects = new MemoryObjectStore();
+  const registry = new MemoryRegistry();
+  await registry.registerRun(address('running'), atMinute(minutesBefore(60)), 'lookup', T0 - HOUR);
+  await registry.registerRun(address('ends'), atMinute(minutesBefore(120)), 'lookup', T0 - HOUR);
+  await registry.registerPending(address('pending'), 'callback', T0 - 9 * MINUTE);
+  await registry.registerRun(address('announced'), atMinute(minutesBefore(1)), 'watch', T0 - HOUR);
+  await registry.registerRun(address('superseded'), atMinute(minutesBefore(180)), 'lookup', T0 - 2 * HOUR);
+  await registry.registerPending(address('ghost'), 'callback', T0 - 72 * HOUR - MINUTE);
+  await registry.registerRun(address('closed'), atMinute(minutesBefore(72 * 60 + 1)), 'lookup', T0 - 72 * HOUR);
+  const keys = new ArchiveKeys('');
+  let firstTickCalls = 0;
+  for (let i = 0; i < 5; i++) {
+    clock.now = T0 + i * 5 * MINUTE;
+    const crasher = new Crasher(i === 0 ? crashAt : undefined, applied);
+    const stores = crashing(objects, registry, crasher);
+    const run = runArchiver({
+      registry: stores.registry,
+      archive: new SegmentArchive(stores.store, keys),
+      upstream: model.port(),
+      version: '2023-11-01',
+      now: () => clock.now,
+      tick: clock.now,
+      owner: `invocation-${i}`,
+      finalMarginMs: 30 * MINUTE,
+      callTimeoutMs: 1_000,
+      concurrency: 1,
+      timeLeftMs: () => Number.POSITIVE_INFINITY,
+      safetyMs: 0,
+      unknownRetryMs: 15 * MINUTE,
+    });
+    await Promise.race([run, crasher.crashed]);
+    if (i === 0) firstTickCalls = crasher.calls;
+  }
+  return { ...(await leftIn(objects, registry, keys)), firstTickCalls };
+}
+
+/** The archive (each run's timeline as [Status, Final], its latest, its records) and the registry, comparable across runs. */
+async function leftIn(objects: MemoryObjectStore, registry: MemoryRegistry, keys: ArchiveKeys) {
+  const archive = new SegmentArchive(objects, keys);
+  const files: Record<string, unknown> = {};
+  for await (const key of objects.keys('')) {
+    const body = (await objects.getJson(key))!.body as Record<string, unknown>;
+    if (key.includes('/timeline/')) continue;
+    files[key.replace(/\/events\/.*/, '/events')] = key.endsWith('latest.json')
+      ? [body.Seq, (body.SegmentTask as { Status?: number }).Status, body.Final]
+      : (body.Outcome ?? 'index');
+  }
+  const timelines: Record<string, unknown> = {};
+  for (const run of TASKS) {
+    const timeline = await archive.timeline({ ...address(run.TaskId), startTime: atMinute(run.StartAt) });
+    if (timeline.length) timelines[`${run.TaskId}@${run.StartAt}`] = timeline.map((s) => [s.Seq, s.SegmentTask.Status, s.Final]);
+  }
+  const entries: string[] = [];
+  for await (const entry of allEntries(registry)) entries.push(`${entry.address.taskId} ${entry.kind} ${entry.state} ${entry.startTime ?? ''}`);
+  return { files, timelines, entries: entries.sort() };
+}
+
+describe('archiver killed between any two store calls', () => {
+  it('leaves, after the next ticks, what an invocation that was never killed leaves', async () => {
+    const clean = await ticks(undefined, false);
+    // The clean run went through every kind of transition.
+    expect(clean.timelines).toMatchObject({
+      [`ends@${minutesBefore(120)}`]: [
+        [1, 3, true],
+      ],
+      [`superseded@${minutesBefore(5)}`]: [[1, 2, false]],
+    });
+    expect(Object.values(clean.files)).toEqual(expect.arrayContaining(['superseded', 'expired-without-final', 'not-found']));
+    expect(clean.entries).toEqual([
+      `announced run known ${atMinute(minutesBefore(1))}`,
+      `pending run known ${atMinute(minutesBefore(10))}`,
+      `running run known ${atMinute(minutesBefore(60))}`,
+      `superseded run known ${atMinute(minutesBefore(5))}`,
+    ]);
+    expect(clean.firstTickCalls).toBeGreaterThan(20);
+    console.log(JSON.stringify({ crash_points: clean.firstTickCalls * 2 }));
+    for (let at = 1; at <= clean.firstTickCalls; at++) {
+      for (const applied of [false, true]) {
+        const crashed = await ticks(at, applied);
+        expect({ at, applied, ...crashed, firstTickCalls: 0 }).toEqual({ at, applied, ...clean, firstTickCalls: 0 });
+      }
+    }
+  });
+});
