@@ -3,22 +3,25 @@
  *
  *   archiver_qps_use      upstream calls/s of one run against the strict emulator (60/s per
  *                         account), as a fraction of the archiver's QPS budget; and its throttles
- *   pass_*                peak RSS and LIST calls of one pass over BENCH_WATCHED (100,000) tasks;
- *                         the archiver runs in its own process so its RSS is its own
+ *   pass_*                over BENCH_WATCHED (100,000) watched runs in the registry (dynalite, in
+ *                         its own process): the DynamoDB requests and capacity of one Lambda-sized
+ *                         run (BENCH_RUN_POLLS, 3,120 polls: 12/s for 260 s), then of a pass that
+ *                         polls them all, with its peak RSS; the archiver runs in its own process
  *   sim_*                 the capacity simulation (npm run simulate) on generated scenarios: TaskId
  *                         reuse, 3,000 ghosts, registration before the start, load above capacity
  */
 import { spawn } from 'node:child_process';
+import { DynamoDbRegistry } from '../lib/archive/dynamodb-registry.ts';
 import { runArchiver } from '../lib/archive/archiver.ts';
 import { ArchiveKeys } from '../lib/archive/keys.ts';
-import { S3ObjectStore, type ObjectStore } from '../lib/archive/object-store.ts';
+import { S3ObjectStore } from '../lib/archive/object-store.ts';
 import { SegmentArchive } from '../lib/archive/segment-archive.ts';
-import { WatchRegistry } from '../lib/archive/watch-registry.ts';
 import { ScenarioSchema } from '../lib/simulation/scenario.ts';
 import { simulate } from '../lib/simulation/simulate.ts';
-import { WINDOW_MS } from '../lib/task.ts';
 import { VolcClient } from '../lib/volc/client.ts';
 import { TokenBucket } from '../lib/volc/rate-limiter.ts';
+import { DynaliteProcess } from '../test/dynamodb/dynalite-process.ts';
+import { REGISTRY_TABLE } from '../test/dynamodb/dynalite-server.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
 import { aboveCapacity, ghosts, registrationBeforeStart, taskIdReuse, type ScenarioInput } from '../test/support/scenarios.ts';
@@ -26,49 +29,57 @@ import { aboveCapacity, ghosts, registrationBeforeStart, taskIdReuse, type Scena
 const CREDENTIALS = { accessKeyId: 'AKLTBENCHARCHIVER', secretAccessKey: 'bench-archiver-secret' };
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-async function withStack<T>(
-  emulatorOptions: { qpsLimit: number },
-  work: (emulator: VolcEmulator, s3: S3TestServer) => Promise<T>,
-): Promise<T> {
+interface Stack {
+  emulator: VolcEmulator;
+  s3: S3TestServer;
+  dynamodb: DynaliteProcess;
+  registry: DynamoDbRegistry;
+}
+
+async function withStack<T>(emulatorOptions: { qpsLimit: number }, work: (stack: Stack) => Promise<T>): Promise<T> {
   const emulator = new VolcEmulator({ credentials: [CREDENTIALS], qpsLimits: { GetSegmentTask: emulatorOptions.qpsLimit } });
-  await emulator.start();
   const s3 = new S3TestServer();
-  await s3.start();
+  const dynamodb = new DynaliteProcess();
+  await Promise.all([emulator.start(), s3.start(), dynamodb.start()]);
+  const registry = new DynamoDbRegistry({ table: REGISTRY_TABLE, endpoint: dynamodb.url, region: 'us-east-1' });
   try {
-    return await work(emulator, s3);
+    return await work({ emulator, s3, dynamodb, registry });
   } finally {
-    await emulator.stop();
-    await s3.stop();
+    await Promise.all([emulator.stop(), s3.stop(), dynamodb.stop()]);
   }
 }
 
-async function seedWatched(emulator: VolcEmulator, store: ObjectStore, keys: ArchiveKeys, count: number): Promise<void> {
+/** `count` running tasks, each watched as a known run (as a lookup registers it), 64 registrations at a time. */
+async function seedWatched(stack: Stack, count: number): Promise<void> {
   const start = Date.now();
   const ids = Array.from({ length: count }, (_, i) => `task-${String(i).padStart(6, '0')}`);
-  for (const [i, id] of ids.entries())
-    emulator.seedTask({ appId: 'bench-app', roomId: `room-${i % 100}`, taskId: id, startTime: start - (i % 3600) * 1000 });
-  for (let i = 0; i < ids.length; i += 256) {
-    await Promise.all(
-      ids.slice(i, i + 256).map((id, j) => {
-        const n = i + j;
-        const address = { appId: 'bench-app', roomId: `room-${n % 100}`, taskId: id };
-        return store.putJson(
-          keys.registryEntry({ deadline: start - (n % 3600) * 1000 + WINDOW_MS, state: 'known', nextPollAt: 0, address }),
-          {},
-        );
-      }),
-    );
-  }
+  const addresses = ids.map((id, i) => ({
+    appId: 'bench-app',
+    roomId: `room-${i % 100}`,
+    taskId: id,
+    startTime: start - (i % 3600) * 1000,
+  }));
+  for (const address of addresses) stack.emulator.seedTask({ ...address, maxIdleTime: 86_400 });
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < addresses.length) {
+        const { startTime, ...address } = addresses[next++]!;
+        await stack.registry.registerRun(address, startTime, 'lookup', start);
+      }
+    }),
+  );
 }
 
 /** One run against the strict emulator: how much of the archiver's budget it turns into calls. */
 export async function benchQpsUse(figures: Record<string, number>): Promise<void> {
   const budget = 50;
   const tasks = Number(process.env.BENCH_QPS_TASKS ?? 1500);
-  await withStack({ qpsLimit: 60 }, async (emulator, s3) => {
+  await withStack({ qpsLimit: 60 }, async (stack) => {
+    const { emulator, s3, registry } = stack;
     const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
     const keys = new ArchiveKeys('');
-    await seedWatched(emulator, store, keys, tasks);
+    await seedWatched(stack, tasks);
     emulator.inject({ kind: 'latency', latencyMs: 40 }); // a realistic round trip to Volcengine
     const client = new VolcClient({
       endpoint: emulator.url,
@@ -81,11 +92,13 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
     const before = emulator.received.length;
     const started = performance.now();
     const summary = await runArchiver({
-      registry: new WatchRegistry(store, keys),
+      registry,
       archive: new SegmentArchive(store, keys),
       upstream: client,
       version: '2023-11-01',
       now: Date.now,
+      tick: Date.now(),
+      owner: 'bench-qps',
       finalMarginMs: 30 * 60_000,
       callTimeoutMs: 5_000,
       concurrency: 16,
@@ -106,34 +119,63 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
   });
 }
 
-/** One pass over many watched tasks, the archiver in a child process: its peak RSS and the LIST calls. */
+interface PassResult {
+  maxRssMiB: number;
+  tasksPolled: number;
+  errors: number;
+  seconds: number;
+  usage: { reads: number; writes: number; readUnits: number; writeUnits: number };
+}
+
+/** One archiver run in a child process over the stack (its RSS is its own), at most `polls` polls. */
+async function passInChild(stack: Stack, polls: number | undefined): Promise<PassResult> {
+  // A 256 MB Lambda gives V8 a heap of about this size; without a limit V8 grows lazily and RSS says little.
+  const child = spawn(process.execPath, ['--max-old-space-size=160', '--import', 'tsx', 'bench/archive-pass.ts'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      BENCH_EMULATOR: stack.emulator.url,
+      BENCH_S3: stack.s3.url,
+      BENCH_BUCKET: stack.s3.bucket,
+      BENCH_DYNAMODB: stack.dynamodb.url,
+      ...(polls === undefined ? {} : { BENCH_POLLS: String(polls) }),
+    },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  await new Promise((resolve) => child.on('exit', resolve));
+  return JSON.parse(/RESULT (.*)/.exec(output)![1]!) as PassResult;
+}
+
+/** The registry at BENCH_WATCHED watched runs: one Lambda-sized run's DynamoDB use, then a pass over all (the archiver in a child). */
 export async function benchPass(figures: Record<string, number>): Promise<void> {
   const count = Number(process.env.BENCH_WATCHED ?? 100_000);
-  await withStack({ qpsLimit: Number.MAX_SAFE_INTEGER }, async (emulator, s3) => {
-    const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
-    const keys = new ArchiveKeys('');
+  const runPolls = Number(process.env.BENCH_RUN_POLLS ?? 3_120);
+  await withStack({ qpsLimit: Number.MAX_SAFE_INTEGER }, async (stack) => {
     const seeding = performance.now();
-    await seedWatched(emulator, store, keys, count);
-    console.log(`pass: seeded ${count} watched tasks in ${round((performance.now() - seeding) / 1000, 1)} s`);
-    const lists = s3.counts.LIST;
-    // A 256 MB Lambda gives V8 a heap of about this size; without a limit V8 grows lazily and RSS says little.
-    const child = spawn(process.execPath, ['--max-old-space-size=160', '--import', 'tsx', 'bench/archive-pass.ts'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, BENCH_EMULATOR: emulator.url, BENCH_S3: s3.url, BENCH_BUCKET: s3.bucket },
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    await new Promise((resolve) => child.on('exit', resolve));
-    const result = JSON.parse(/RESULT (.*)/.exec(output)![1]!) as { maxRssMiB: number; tasksPolled: number; seconds: number };
+    await seedWatched(stack, count);
+    console.log(`pass: seeded ${count} watched runs in ${round((performance.now() - seeding) / 1000, 1)} s`);
+    const run = await passInChild(stack, runPolls);
     figures.pass_watched = count;
-    figures.pass_tasks_polled = result.tasksPolled;
-    figures.pass_peak_rss_mib = round(result.maxRssMiB, 1);
-    figures.pass_list_calls = s3.counts.LIST - lists;
-    figures.pass_list_calls_limit = Math.floor(count / 1000) + 1;
+    figures.run_polls = run.tasksPolled;
+    figures.run_registry_reads = run.usage.reads;
+    figures.run_registry_writes = run.usage.writes;
+    figures.run_registry_read_units = round(run.usage.readUnits, 1);
+    figures.run_registry_write_units = round(run.usage.writeUnits, 1);
     console.log(
-      `pass: ${result.tasksPolled} of ${count} tasks in ${round(result.seconds, 1)} s; ` +
+      `run at ${count} watched: ${run.tasksPolled} polls; DynamoDB ${run.usage.reads} reads (${figures.run_registry_read_units} RCU), ` +
+        `${run.usage.writes} writes (${figures.run_registry_write_units} WCU) — per poll ` +
+        `${round(run.usage.readUnits / run.tasksPolled, 3)} RCU, ${round(run.usage.writeUnits / run.tasksPolled, 3)} WCU`,
+    );
+    const pass = await passInChild(stack, undefined);
+    figures.pass_tasks_polled = pass.tasksPolled;
+    figures.pass_peak_rss_mib = round(pass.maxRssMiB, 1);
+    figures.pass_registry_reads = pass.usage.reads;
+    figures.pass_registry_writes = pass.usage.writes;
+    console.log(
+      `pass: ${pass.tasksPolled} of ${count} runs in ${round(pass.seconds, 1)} s; ` +
         `peak RSS ${figures.pass_peak_rss_mib} MiB (goal ≤ 256); ` +
-        `${figures.pass_list_calls} LIST calls (goal ≤ ${figures.pass_list_calls_limit})`,
+        `DynamoDB ${pass.usage.reads} reads, ${pass.usage.writes} writes; ${pass.errors} errors`,
     );
   });
 }

@@ -1,34 +1,25 @@
 /**
  * Callback burst (part of `npm run bench`): 1,000 signed SegmentRealTimeData events from 16
- * concurrent senders through the callback handler, archive writes included (S3-protocol server
- * on loopback). Reports throughput and latency percentiles; p99 as a fraction of Volcengine's
- * 5-second limit.
+ * concurrent senders through the callback handler, archive and registry writes included
+ * (S3-protocol server and dynalite on loopback). Reports throughput and latency percentiles; p99
+ * as a fraction of Volcengine's 5-second limit.
  */
 import { openArchive } from '../lib/archive/access.ts';
+import { CallbackEnvSchema, loadEnv } from '../lib/config.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
-import { S3TestServer } from '../test/s3/s3-server.ts';
+import { startArchiveStack } from '../test/support/archive-stack.ts';
 import { callbackEvent, testCallbackHandler } from '../test/support/callback-stack.ts';
 import { lambdaContext } from '../test/support/http-events.ts';
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export async function benchCallbacks(figures: Record<string, number>): Promise<void> {
-  const s3 = new S3TestServer();
-  await s3.start();
+  const stack = await startArchiveStack('');
   try {
-    const env = s3.clientEnv();
     const secret = 'bench-callback-secret';
+    const env = loadEnv(CallbackEnvSchema, { ...stack.env, CALLBACK_SECRETS: JSON.stringify({ 'bench-app': secret }) });
     const handler = testCallbackHandler({
-      access: openArchive(
-        {
-          ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!,
-          ARCHIVE_PREFIX: '',
-          S3_ENDPOINT: env.S3_ENDPOINT,
-          S3_REGION: 'us-east-1',
-          S3_FORCE_PATH_STYLE: true,
-        },
-        { maxAttempts: 2, requestTimeoutMs: 1000 },
-      ),
+      access: openArchive(env, { maxAttempts: 2, requestTimeoutMs: 1000 }),
       secrets: { 'bench-app': secret },
       logLevel: 'SILENT',
     });
@@ -73,6 +64,6 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
         `p99 ${figures.callback_p99_ms} ms (×${figures.callback_p99_vs_5s_limit} of the 5 s limit); ${failures} not 200`,
     );
   } finally {
-    await s3.stop();
+    await stack.stop();
   }
 }

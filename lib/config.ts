@@ -52,13 +52,13 @@ const CREDENTIAL_SOURCE_MESSAGE = {
  * own token bucket, which holds the account's quota only while one instance runs.
  * @example { "QUOTA_TABLE": "rtc-segment-tasks-quota", "VOLC_ACCOUNT_QPS": "60", "ARCHIVE_QPS": "12" }
  */
+const TableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name');
+/** For DynamoDB-compatible endpoints (tests, the local stack); empty for AWS. */
+const DynamoDbEndpoint = z.url({ protocol: /^https?$/ }).optional();
+
 const QuotaEnvShape = {
-  QUOTA_TABLE: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')
-    .optional(),
-  /** For DynamoDB-compatible endpoints (tests, the local stack); empty for AWS. */
-  DYNAMODB_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  QUOTA_TABLE: TableName.optional(),
+  DYNAMODB_ENDPOINT: DynamoDbEndpoint,
   /** GetSegmentTask calls per second for the whole account; lower it to leave room for other systems. */
   VOLC_ACCOUNT_QPS: z.coerce.number().int().min(2).max(1000).default(60),
   /** The archiver's reserved share of VOLC_ACCOUNT_QPS; lookups cannot take it. */
@@ -94,6 +94,18 @@ export const ArchiveStorageEnvShape = {
     .min(1)
     .default(process.env.AWS_REGION ?? 'us-east-1'),
   S3_FORCE_PATH_STYLE: booleanFrom(false),
+  /** The watch registry's DynamoDB table (the stack's RegistryTable); needed wherever the archive is. */
+  REGISTRY_TABLE: TableName.optional(),
+  DYNAMODB_ENDPOINT: DynamoDbEndpoint,
+  /** The function's own region (Lambda sets it), where the stack's tables are. */
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+};
+
+const archiveHasRegistry = (env: { ARCHIVE_BUCKET?: string | undefined; REGISTRY_TABLE?: string | undefined }) =>
+  (env.ARCHIVE_BUCKET === undefined) === (env.REGISTRY_TABLE === undefined);
+const REGISTRY_MESSAGE = {
+  message: 'ARCHIVE_BUCKET and REGISTRY_TABLE go together (the archive and its watch registry)',
+  path: ['REGISTRY_TABLE'],
 };
 
 /** What a lookup keeps of its function's timeout beyond LOOKUP_DEADLINE_MS: the response, the logs, the metrics. */
@@ -130,6 +142,7 @@ export const LookupEnvSchema = z
   })
   .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
   .refine(shareFitsTheAccount, SHARE_MESSAGE)
+  .refine(archiveHasRegistry, REGISTRY_MESSAGE)
   .refine((env) => env.LOOKUP_DEADLINE_MS + LOOKUP_TIMEOUT_MARGIN_MS <= env.LOOKUP_FUNCTION_TIMEOUT_S * 1000, {
     message: `LOOKUP_DEADLINE_MS must leave the function timeout (LOOKUP_FUNCTION_TIMEOUT_S) ${LOOKUP_TIMEOUT_MARGIN_MS} ms to answer in`,
     path: ['LOOKUP_DEADLINE_MS'],
@@ -149,13 +162,14 @@ export const ArchiverEnvSchema = z
     ...VolcEnvShape,
     ...ArchiveStorageEnvShape,
     ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
+    REGISTRY_TABLE: TableName,
     ...QuotaEnvShape,
     /** GetSegmentTask calls per second the archiver may make; with QUOTA_TABLE its reserved share of VOLC_ACCOUNT_QPS. */
     ARCHIVE_QPS: z.coerce.number().positive().max(60).default(12),
     ARCHIVE_BURST: intFrom(1, 59, 3),
     ARCHIVE_CONCURRENCY: intFrom(1, 64, 8),
     ARCHIVE_CALL_TIMEOUT_MS: intFrom(100, 29_000, 5_000),
-    /** The final snapshot is taken this long before StartTime + 72 h; keep it above the schedule interval. */
+    /** Captures this long before StartTime + 72 h are final (polling goes on until the window closes); keep it above the interval. */
     ARCHIVE_FINAL_MARGIN_MS: intFrom(60_000, 24 * 3_600_000, 30 * 60_000),
     /** No new task is taken with less than this much Lambda time left. */
     ARCHIVE_SAFETY_MS: intFrom(1_000, 600_000, 20_000),
@@ -205,6 +219,7 @@ export const CallbackEnvSchema = z
     VOLC_REGION: VolcEnvShape.VOLC_REGION,
     ...ArchiveStorageEnvShape,
     ARCHIVE_BUCKET: ArchiveStorageEnvShape.ARCHIVE_BUCKET.unwrap(),
+    REGISTRY_TABLE: TableName,
     /** Deployed: an SSM SecureString (or /aws/reference/secretsmanager/…) holding the same JSON object. */
     CALLBACK_SECRETS_PARAMETER: ParameterName.optional(),
     ...SecretsEnvShape,

@@ -21,6 +21,8 @@ const ResultSchemas: Record<keyof typeof ACTION_QUERIES, z.ZodType> = {
   ListSegmentTaskSnapshots: z.object({
     StartTime: z.number().int(),
     Snapshots: z.array(ArchiveInfoSchema.extend({ SegmentTask: SegmentTaskSchema })),
+    /** More of the run's timeline follows: pass it as PageToken. */
+    NextPageToken: z.string().optional(),
   }),
   ListArchivedSegmentTasks: z.object({
     AppId: z.string(),

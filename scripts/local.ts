@@ -17,7 +17,7 @@ import type { Context } from 'aws-lambda';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
-import { DynaliteServer, QUOTA_TABLE } from '../test/dynamodb/dynalite-server.ts';
+import { DynaliteServer, QUOTA_TABLE, REGISTRY_TABLE } from '../test/dynamodb/dynalite-server.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
 
@@ -39,12 +39,17 @@ async function startLocalArchive(): Promise<string> {
   return s3.url;
 }
 
-/** The shared quota in dynalite (the DynamoDB protocol in memory), as QUOTA_TABLE. */
-async function startQuotaTable(): Promise<string> {
-  const dynalite = new DynaliteServer();
+/**
+ * The shared quota (QUOTA_TABLE) and the watch registry (REGISTRY_TABLE) in dynalite (the DynamoDB
+ * protocol), kept in .local-data/dynamodb across restarts like the bucket: what is watched lives there.
+ */
+async function startTables(): Promise<string> {
+  mkdirSync(`${LOCAL_DATA}/dynamodb`, { recursive: true });
+  const dynalite = new DynaliteServer({ path: resolve(LOCAL_DATA, 'dynamodb') });
   const url = await dynalite.start(Number(process.env.DYNAMODB_PORT ?? 0));
   stops.push(() => dynalite.stop());
   process.env.QUOTA_TABLE ??= QUOTA_TABLE;
+  process.env.REGISTRY_TABLE ??= REGISTRY_TABLE;
   process.env.DYNAMODB_ENDPOINT ??= url;
   return url;
 }
@@ -128,7 +133,7 @@ function lambdaContext(functionName: string): Context {
 async function main(): Promise<void> {
   const upstream = await startEmulatorIfNeeded();
   const s3Url = await startLocalArchive();
-  const quotaUrl = await startQuotaTable();
+  const tablesUrl = await startTables();
   process.env.CALLBACK_SECRETS ??= JSON.stringify(DEMO_CALLBACK_SECRETS);
   const lookup = await loadFunction('lookup');
   const routes: Record<string, { name: string; handler: Handler }> = {
@@ -169,6 +174,7 @@ async function main(): Promise<void> {
       'S3_REGION',
       'S3_FORCE_PATH_STYLE',
       'QUOTA_TABLE',
+      'REGISTRY_TABLE',
       'DYNAMODB_ENDPOINT',
     ]
       .filter((name) => process.env[name] !== undefined && !(upstream.includes('your credentials') && name.startsWith('VOLC_')))
@@ -177,7 +183,10 @@ async function main(): Promise<void> {
   writeFileSync(STACK_FILE, JSON.stringify({ url: base, env: stackEnv }, null, 2), { mode: 0o600 });
   stops.push(async () => rmSync(STACK_FILE, { force: true }));
   console.log(`rtc-segment-tasks local stack on ${base}, answering from ${upstream}`);
-  console.log(`Quota: table ${process.env.QUOTA_TABLE} in dynalite at ${quotaUrl}, shared by the lookups and npm run archive:once`);
+  console.log(
+    `Tables: the quota (${process.env.QUOTA_TABLE}) and the watch registry (${process.env.REGISTRY_TABLE}) in dynalite at ${tablesUrl}, ` +
+      `data in ${LOCAL_DATA}/dynamodb`,
+  );
   console.log(
     `Archive: local S3-protocol server at ${s3Url}, bucket ${process.env.ARCHIVE_BUCKET}, data in ${LOCAL_DATA}/s3 ` +
       '(npm run archive:once runs the archiver)',

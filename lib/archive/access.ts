@@ -1,8 +1,9 @@
 /** The archive's parts, built from the storage settings. Loaded on demand by the lookup function. */
+import { DynamoDbRegistry } from './dynamodb-registry.ts';
 import { ArchiveKeys } from './keys.ts';
 import { S3ObjectStore } from './object-store.ts';
+import type { WatchRegistry } from './registry.ts';
 import { SegmentArchive } from './segment-archive.ts';
-import { WatchRegistry } from './watch-registry.ts';
 
 export interface ArchiveStorageSettings {
   ARCHIVE_BUCKET: string;
@@ -10,6 +11,9 @@ export interface ArchiveStorageSettings {
   S3_ENDPOINT?: string | undefined;
   S3_REGION: string;
   S3_FORCE_PATH_STYLE: boolean;
+  REGISTRY_TABLE: string;
+  DYNAMODB_ENDPOINT?: string | undefined;
+  AWS_REGION: string;
 }
 
 export interface ArchiveAccess {
@@ -18,8 +22,8 @@ export interface ArchiveAccess {
 }
 
 /**
- * `options` bound each S3 call (the lookup and callback functions keep them tight so a slow bucket
- * cannot hold up an answer) and name the calling function in the S3 client's user agent.
+ * `options` bound each S3 and DynamoDB call (the lookup and callback functions keep them tight so a
+ * slow store cannot hold up an answer) and name the calling function in the clients' user agent.
  */
 export function openArchive(
   settings: ArchiveStorageSettings,
@@ -32,6 +36,11 @@ export function openArchive(
     forcePathStyle: settings.S3_FORCE_PATH_STYLE,
     ...options,
   });
-  const keys = new ArchiveKeys(settings.ARCHIVE_PREFIX);
-  return { archive: new SegmentArchive(store, keys), registry: new WatchRegistry(store, keys) };
+  const registry = new DynamoDbRegistry({
+    table: settings.REGISTRY_TABLE,
+    endpoint: settings.DYNAMODB_ENDPOINT,
+    region: settings.AWS_REGION,
+    ...options,
+  });
+  return { archive: new SegmentArchive(store, new ArchiveKeys(settings.ARCHIVE_PREFIX)), registry };
 }

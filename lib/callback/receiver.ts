@@ -15,7 +15,7 @@ export async function receiveEvent(access: ArchiveAccess, event: CallbackEnvelop
   if (event.EventType !== SEGMENT_EVENT) return 'ignored';
   const task = taskOfEventData(event.EventData);
   const address = task && VOLC_ID_PATTERN.test(event.AppId) ? { appId: event.AppId, ...task } : undefined;
-  if (address) await access.registry.register(address, undefined, 'callback', now);
+  if (address) await access.registry.registerPending(address, 'callback', now);
   const stored: StoredEvent = {
     FormatVersion: EVENT_FORMAT_VERSION,
     ReceivedAt: new Date(now).toISOString(),

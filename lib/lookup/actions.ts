@@ -4,7 +4,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { AppError, ArchiveUnavailableError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
 import { startTimeProblem, type TaskAddress } from '../task.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
-import { readQuery, RoomPageQuerySchema, TaskQuerySchema, type LookupRequest } from './requests.ts';
+import { readQuery, RoomPageQuerySchema, SnapshotsQuerySchema, TaskQuerySchema, type LookupRequest } from './requests.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface ActionResult {
@@ -41,11 +41,28 @@ interface TaskQuery {
 
 /** The task (and run) a query names; a StartTime outside 2020-01-01 … now + 1 day is refused. */
 function taskQuery(parameters: LookupRequest['parameters'], now: number): TaskQuery {
-  const query = readQuery(TaskQuerySchema, parameters);
+  return checkedTask(readQuery(TaskQuerySchema, parameters), now);
+}
+
+function checkedTask(query: { AppId: string; RoomId: string; TaskId: string; StartTime?: number | undefined }, now: number): TaskQuery {
   const problem = query.StartTime === undefined ? undefined : startTimeProblem(query.StartTime, now);
   if (problem) throw new InvalidParameterError('StartTime', problem);
   return { address: { appId: query.AppId, roomId: query.RoomId, taskId: query.TaskId }, startTime: query.StartTime };
 }
+
+/** A timeline page token: the run (so later pages stay on it whatever run is newest) and the last Seq answered. */
+const timelineToken = (startTime: number, seq: number) => Buffer.from(`${startTime}.${seq}`).toString('base64url');
+
+function readTimelineToken(token: string, startTime: number | undefined): { startTime: number; after: number } {
+  const match = /^(\d{1,16})\.(\d{1,9})$/.exec(Buffer.from(token, 'base64url').toString('latin1'));
+  if (!match) throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
+  const read = { startTime: Number(match[1]), after: Number(match[2]) };
+  if (startTime !== undefined && startTime !== read.startTime)
+    throw new InvalidParameterError('PageToken', 'it belongs to another run than the StartTime given');
+  return read;
+}
+
+const DEFAULT_SNAPSHOT_PAGE = 100;
 
 function notFound({ address, startTime }: TaskQuery, what: string, upstreamRequestId?: string): TaskNotFoundError {
   const run = startTime === undefined ? '' : ` (run StartTime=${startTime})`;
@@ -91,21 +108,35 @@ function archiveActions({ lookup, now }: LookupActionDeps): Record<string, Looku
     }
   };
   return {
+    /** A run named by its StartTime is watched whatever else of the task is; without one, whatever run the task has. */
     async WatchSegmentTask(request) {
       const { address, startTime } = taskQuery(request.parameters, now());
-      const outcome = await withArchive((access) => access.registry.register(address, startTime, 'watch', now()));
+      const outcome = await withArchive((access) =>
+        startTime === undefined
+          ? access.registry.registerPending(address, 'watch', now())
+          : access.registry.registerRun(address, startTime, 'watch', now()),
+      );
       return { result: { Watched: true, AlreadyWatched: outcome === 'already-watched' } };
     },
+    /** A page of a run's timeline, read within the lookup's deadline however long the timeline is. */
     async ListSegmentTaskSnapshots(request) {
-      const query = taskQuery(request.parameters, now());
-      const timeline = await withArchive(async (access) => {
-        const run = await access.archive.namedOrNewestRun(query.address, query.startTime);
-        return run ? access.archive.timeline(run) : [];
+      const parameters = readQuery(SnapshotsQuerySchema, request.parameters);
+      const query = checkedTask(parameters, now());
+      const token = parameters.PageToken === undefined ? undefined : readTimelineToken(parameters.PageToken, query.startTime);
+      const page = await withArchive(async (access) => {
+        const run = await access.archive.namedOrNewestRun(query.address, token?.startTime ?? query.startTime);
+        if (!run) return undefined;
+        const options = {
+          pageSize: parameters.PageSize ?? DEFAULT_SNAPSHOT_PAGE,
+          after: token?.after,
+          signal: AbortSignal.timeout(lookup.deadlineMs),
+        };
+        return { run, ...(await access.archive.timelinePage(run, options)) };
       });
-      if (timeline.length === 0) throw notFound(query, 'has no archived snapshot');
-      return {
-        result: { StartTime: timeline[0]!.StartTime, Snapshots: timeline.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask })) },
-      };
+      if (!page || page.snapshots.length === 0) throw notFound(query, 'has no archived snapshot');
+      const snapshots = page.snapshots.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask }));
+      const next = page.next === undefined ? {} : { NextPageToken: timelineToken(page.run.startTime, page.next) };
+      return { result: { StartTime: page.run.startTime, Snapshots: snapshots, ...next } };
     },
     async ListArchivedSegmentTasks(request) {
       const query = readQuery(RoomPageQuerySchema, request.parameters);

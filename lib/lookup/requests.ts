@@ -36,24 +36,33 @@ export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, Tas
  */
 const WatchQuerySchema = TaskQuerySchema;
 
-/**
- * Query of ListArchivedSegmentTasks.
- * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "PageSize": "20" }
- */
-export const RoomPageQuerySchema = z.object({
-  AppId: IdSchema,
-  RoomId: IdSchema,
+/** A page's size and where it goes on (a token an earlier page answered). */
+const PagingShape = {
   PageSize: WholeNumber(1, 100).optional(),
   PageToken: z
     .string()
     .regex(/^[A-Za-z0-9+/=_.~-]{1,1024}$/, 'it is not a token this API returned')
     .optional(),
-});
+};
+
+/**
+ * Query of ListArchivedSegmentTasks.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "PageSize": "20" }
+ */
+export const RoomPageQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, ...PagingShape });
+
+/**
+ * Query of ListSegmentTaskSnapshots: a task, optionally one run of it by its StartTime (else its
+ * newest archived run), and a page of its timeline (PageSize 1–100, default 100; PageToken from
+ * the previous page, which stays on the same run).
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "PageSize": "50" }
+ */
+export const SnapshotsQuerySchema = TaskQuerySchema.extend(PagingShape);
 
 export const ACTION_QUERIES = {
   GetSegmentTask: TaskQuerySchema,
   WatchSegmentTask: WatchQuerySchema,
-  ListSegmentTaskSnapshots: TaskQuerySchema,
+  ListSegmentTaskSnapshots: SnapshotsQuerySchema,
   ListArchivedSegmentTasks: RoomPageQuerySchema,
 } as const;
 

@@ -65,6 +65,11 @@ export class SegmentTaskLookup {
     this.#now = options.now ?? Date.now;
   }
 
+  /** The whole lookup's budget (other actions answer within it too). */
+  get deadlineMs(): number {
+    return this.#options.deadlineMs;
+  }
+
   get hasArchive(): boolean {
     return this.#options.openArchive !== undefined;
   }
@@ -158,7 +163,7 @@ export class SegmentTaskLookup {
       'read the archive',
       async (access) => {
         const run = await access.archive.namedOrNewestRun(address, startTime);
-        snapshot = run && (await access.archive.latest(run));
+        snapshot = run && (await access.archive.newestSnapshot(run));
       },
       left,
     );
@@ -171,7 +176,7 @@ export class SegmentTaskLookup {
     await this.#bestEffort(
       'register a task for watching',
       async (access) => {
-        await access.registry.register(address, startTime, 'lookup', this.#now());
+        await access.registry.registerRun(address, startTime, 'lookup', this.#now());
         if (this.#registered.size >= REGISTERED_MEMORY) this.#registered.clear();
         this.#registered.add(memo);
       },

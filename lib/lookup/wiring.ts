@@ -37,16 +37,18 @@ export function buildLookupHandler(env: LookupEnv, logger: Logger, options: Look
   const limiter = buildLookupLimiter(env, logger);
   const client = buildVolcClient(env, { now, ...options.clientOverrides }, limiter);
   const bucket = env.ARCHIVE_BUCKET;
-  // The archive (and with it the S3 client) is imported on first use, so the live path's cold start does not load it.
-  const openArchive = bucket
-    ? () =>
-        import('../archive/access.ts').then(({ openArchive }) =>
-          openArchive(
-            { ...env, ARCHIVE_BUCKET: bucket },
-            { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS, userAgent: userAgentOf('lookup') },
-          ),
-        )
-    : undefined;
+  const table = env.REGISTRY_TABLE;
+  // The archive (and with it the S3 and DynamoDB clients) is imported on first use, so the live path's cold start does not load it.
+  const openArchive =
+    bucket && table
+      ? () =>
+          import('../archive/access.ts').then(({ openArchive }) =>
+            openArchive(
+              { ...env, ARCHIVE_BUCKET: bucket, REGISTRY_TABLE: table },
+              { maxAttempts: 2, requestTimeoutMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS, userAgent: userAgentOf('lookup') },
+            ),
+          )
+      : undefined;
   const lookup = new SegmentTaskLookup({
     upstream: client,
     deadlineMs: env.LOOKUP_DEADLINE_MS,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynaliteServer, QUOTA_TABLE } from '../dynamodb/dynalite-server.ts';
+import { DynaliteServer, QUOTA_TABLE, REGISTRY_TABLE } from '../dynamodb/dynalite-server.ts';
 import { VolcEmulator } from '../emulator/volc-emulator.ts';
 import { S3TestServer } from '../s3/s3-server.ts';
 import { SsmTestServer } from '../ssm/ssm-server.ts';
@@ -53,6 +53,7 @@ function resolveValue(value: unknown): string {
   const ref = (value as { Ref?: string }).Ref;
   if (ref === 'ArchiveBucket') return s3.bucket;
   if (ref === 'QuotaTable') return QUOTA_TABLE;
+  if (ref === 'RegistryTable') return REGISTRY_TABLE;
   throw new Error(`unresolved template value ${JSON.stringify(value)}`);
 }
 

@@ -5,6 +5,8 @@
  * run. Counts are compared before and after; the suite prints one JSON line of figures.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { allEntries } from '../../lib/archive/registry.ts';
+import type { DynamoDbFault } from '../dynamodb/dynalite-server.ts';
 import type { Fault } from '../emulator/volc-emulator.ts';
 import type { S3Fault } from '../s3/s3-server.ts';
 import { startArchiverStack, type ArchiverStack } from '../support/archiver-stack.ts';
@@ -74,6 +76,7 @@ interface ArchiverCase {
   name: string;
   upstream?: Fault;
   storage?: S3Fault;
+  registry?: DynamoDbFault;
 }
 
 const archiverCases: ArchiverCase[] = [
@@ -86,7 +89,10 @@ const archiverCases: ArchiverCase[] = [
   { name: 'missing fields', upstream: { kind: 'missing-fields' } },
   { name: 'extra fields', upstream: { kind: 'extra-fields' } },
   { name: 'storage failing every PUT after a few', storage: { kind: 'http5xx', operation: 'PUT', after: 6 } },
-  { name: 'storage dropping DELETEs', storage: { kind: 'drop', operation: 'DELETE' } },
+  { name: 'registry dropping deletes', registry: { kind: 'drop', operation: 'DeleteItem' } },
+  { name: 'registry throttling every write after a few', registry: { kind: 'throttle', operation: 'UpdateItem', after: 6 } },
+  { name: 'registry failing the due query', registry: { kind: 'http5xx', operation: 'Query' } },
+  { name: 'slow registry', registry: { kind: 'latency', latencyMs: 300, operation: 'UpdateItem' } },
   { name: 'storage dropping GETs', storage: { kind: 'drop', operation: 'GET', after: 3 } },
   { name: 'slow storage', storage: { kind: 'latency', latencyMs: 300, operation: 'PUT' } },
   { name: 'storage failing LIST', storage: { kind: 'http5xx', operation: 'LIST' } },
@@ -94,7 +100,8 @@ const archiverCases: ArchiverCase[] = [
 
 async function census(stack: ArchiverStack) {
   const watched = new Set<string>();
-  for await (const entry of stack.registry.entries()) watched.add(`${entry.address.appId}/${entry.address.roomId}/${entry.address.taskId}`);
+  for await (const entry of allEntries(stack.registry))
+    watched.add(`${entry.address.appId}/${entry.address.roomId}/${entry.address.taskId}`);
   const snapshots = new Set<string>();
   for await (const key of stack.store.keys(`${stack.keys.prefix}tasks/`)) if (key.includes('/timeline/')) snapshots.add(key);
   return { watched, snapshots };
@@ -115,7 +122,7 @@ describe('archiver under faults', () => {
             startTime: start,
             ...(i % 3 === 0 ? { status: 3, stopReason: 'StopByAPI', endTime: start } : {}),
           });
-          await stack.watch(address, start);
+          await stack.registry.registerRun(address, start, 'lookup', start);
         }
         await stack.run({ callTimeoutMs: 500 });
         for (const [i, address] of addresses.entries())
@@ -124,11 +131,15 @@ describe('archiver under faults', () => {
         // Act
         if (testCase.upstream) stack.emulator.inject(testCase.upstream);
         if (testCase.storage) stack.s3.inject(testCase.storage);
+        if (testCase.registry) stack.dynamodb.inject(testCase.registry);
         figures.faults_injected++;
+        stack.clock.advance(5 * 60_000);
         const faulty = await stack.run({ callTimeoutMs: 500 });
         stack.emulator.clearFaults();
         stack.s3.clearFaults();
+        stack.dynamodb.clearFaults();
         const during = await census(stack);
+        stack.clock.advance(5 * 60_000);
         const recovered = await stack.run({ callTimeoutMs: 500 });
         const after = await census(stack);
         // Assess: nothing lost during the fault, everything caught up after it

@@ -4,6 +4,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArchiveRunSummary } from '../../lib/archive/archiver.ts';
 import { createArchiverHandler } from '../../lib/archive/handler.ts';
+import { allEntries } from '../../lib/archive/registry.ts';
 import { ArchiverEnvSchema, loadEnv } from '../../lib/config.ts';
 import { lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';
@@ -20,7 +21,7 @@ afterAll(() => stack.stop());
 function archiverHandler(env: Record<string, string> = {}) {
   return createArchiverHandler({
     env: loadEnv(ArchiverEnvSchema, {
-      ...stack.s3.clientEnv(),
+      ...stack.env,
       VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
       VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
       ...env,
@@ -32,6 +33,9 @@ function archiverHandler(env: Record<string, string> = {}) {
     now: stack.clock.now,
   });
 }
+
+/** EventBridge's scheduled event: every delivery of one tick carries the same time. */
+const scheduled = (time: number) => ({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: new Date(time).toISOString() });
 
 describe('archive function', () => {
   it('ends each run with one structured log line and the run metrics', async () => {
@@ -45,7 +49,7 @@ describe('archive function', () => {
     let summary: ArchiveRunSummary | undefined;
     try {
       // Act
-      summary = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, lambdaContext(300_000));
+      summary = await handler(scheduled(stack.clock.now()), lambdaContext(300_000));
     } finally {
       output.restore();
     }
@@ -69,6 +73,24 @@ describe('archive function', () => {
     expect(emf?.TasksPolled).toBe(2);
   });
 
+  it('skips a duplicate delivery of a tick it ran, with a log line and the DuplicateRuns metric', async () => {
+    stack.clock.advance(5 * 60_000);
+    const handler = archiverHandler();
+    const tick = stack.clock.now();
+    await handler(scheduled(tick), { ...lambdaContext(300_000), awsRequestId: 'first-delivery' });
+    const output = captureOutput();
+    let summary: ArchiveRunSummary | undefined;
+    try {
+      summary = await handler(scheduled(tick), { ...lambdaContext(300_000), awsRequestId: 'second-delivery' });
+    } finally {
+      output.restore();
+    }
+    expect(summary).toMatchObject({ duplicate: true, tasksPolled: 0 });
+    const lines = output.jsonLines();
+    expect(lines.some((line) => line.message === 'archive run skipped: another delivery of this schedule tick runs it')).toBe(true);
+    expect(lines.find((line) => line._aws)).toMatchObject({ DuplicateRuns: 1 });
+  });
+
   it('ends a run cleanly, with its summary line and metrics, inside the Lambda timeout when S3 is slow', async () => {
     // Prepare: 6 watched tasks; every S3 call takes 2.5 s; the invocation has 9 s left.
     for (let i = 0; i < 6; i++) {
@@ -81,7 +103,8 @@ describe('archive function', () => {
     const started = Date.now();
     let summary: ArchiveRunSummary | undefined;
     try {
-      summary = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, lambdaContext(9_000));
+      stack.clock.advance(5 * 60_000);
+      summary = await handler(scheduled(stack.clock.now()), lambdaContext(9_000));
     } finally {
       output.restore();
       stack.s3.clearFaults();
@@ -93,7 +116,7 @@ describe('archive function', () => {
     expect(finished).toHaveLength(1);
     expect(output.jsonLines().some((line) => line._aws)).toBe(true);
     let left = 0;
-    for await (const entry of stack.registry.entries()) if (entry.address.roomId === 'slow') left++;
+    for await (const entry of allEntries(stack.registry)) if (entry.address.roomId === 'slow') left++;
     expect(left).toBe(6);
   }, 30_000);
 });

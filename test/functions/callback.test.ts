@@ -1,32 +1,27 @@
-/** The callback function over a real S3-protocol server, with events signed by the emulator. */
+/** The callback function over a real S3-protocol server and dynalite, with events signed by the emulator. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openArchive, type ArchiveAccess } from '../../lib/archive/access.ts';
+import { allEntries } from '../../lib/archive/registry.ts';
 import { callbackSignature } from '../../lib/callback/signature.ts';
+import { loadEnv, CallbackEnvSchema } from '../../lib/config.ts';
 import { VolcEmulator, type EmulatedTask } from '../emulator/volc-emulator.ts';
-import { S3TestServer } from '../s3/s3-server.ts';
+import { startArchiveStack, type ArchiveStack } from '../support/archive-stack.ts';
 import { ManualClock } from '../support/clock.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
 import { callbackInvoker, type CallbackInvoker } from '../support/callback-stack.ts';
 
 const SECRET = 'callback-secret-for-tests-3c9e';
 const APP = 'cb-app';
-let s3: S3TestServer;
+let stack: ArchiveStack;
 let access: ArchiveAccess;
 let emulator: VolcEmulator;
 let clock: ManualClock;
 let invoke: CallbackInvoker;
 
 beforeAll(async () => {
-  s3 = new S3TestServer();
-  await s3.start();
-  const env = s3.clientEnv();
-  access = openArchive({
-    ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!,
-    ARCHIVE_PREFIX: 'cb/',
-    S3_ENDPOINT: env.S3_ENDPOINT,
-    S3_REGION: 'us-east-1',
-    S3_FORCE_PATH_STYLE: true,
-  });
+  stack = await startArchiveStack('cb/');
+  // Wired from the environment, as the function is (lib/config.ts).
+  access = openArchive(loadEnv(CallbackEnvSchema, { ...stack.env, CALLBACK_SECRETS: JSON.stringify({ [APP]: SECRET }) }));
   clock = new ManualClock(Date.now());
   emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now });
   const invokeCallback = callbackInvoker({
@@ -41,7 +36,7 @@ beforeAll(async () => {
     return reply;
   };
 });
-afterAll(() => s3.stop());
+afterAll(() => stack.stop());
 
 let lastLogs = '';
 let taskCount = 0;
@@ -50,15 +45,17 @@ const newTask = (auto = false): EmulatedTask =>
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const keys: string[] = [];
-  for await (const key of access.registry.store.keys(prefix)) keys.push(key);
+  for await (const key of stack.store.keys(prefix)) keys.push(key);
   return keys;
 }
 
 async function registryFor(taskId: string) {
   const entries = [];
-  for await (const entry of access.registry.entries()) if (entry.address.taskId === taskId) entries.push(entry);
+  for await (const entry of allEntries(stack.registry)) if (entry.address.taskId === taskId) entries.push(entry);
   return entries;
 }
+
+const eventsOf = (taskId: string) => keysUnder(`${stack.keys.task({ appId: APP, roomId: 'cb-room', taskId })}events/`);
 
 describe('callback: a valid SegmentRealTimeData event', () => {
   it('registers the task and stores the raw event with EventData exactly as received', async () => {
@@ -68,26 +65,32 @@ describe('callback: a valid SegmentRealTimeData event', () => {
     expect(response.statusCode).toBe(200);
     expect(response.json.Result).toEqual({ EventId: event.EventId, Outcome: 'stored' });
     const entries = await registryFor(task.taskId);
-    expect(entries).toHaveLength(1);
-    expect(entries[0]!.state).toBe('unknown');
-    const events = await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/');
+    expect(entries).toMatchObject([{ kind: 'pending', state: 'unknown', via: 'callback', registeredAt: clock.now() }]);
+    const events = await eventsOf(task.taskId);
     expect(events).toHaveLength(1);
-    const stored = (await access.registry.store.getJson(events[0]!))!.body as Record<string, unknown>;
+    const stored = (await stack.store.getJson(events[0]!))!.body as Record<string, unknown>;
     expect(stored.EventData).toBe(event.EventData);
     expect(stored).not.toHaveProperty('Signature');
     expect(JSON.stringify(stored)).not.toContain(SECRET);
   });
 
-  it('registers once when it loses a registration race to another function, removing its own entry', async () => {
+  it('keeps one pending registration however many deliveries race, beside the run a lookup registered', async () => {
     const task = newTask();
-    // This delivery's marker write is slowed; meanwhile a lookup registers the same task and wins.
-    s3.inject({ kind: 'latency', operation: 'PUT', keyContains: `~${task.taskId}/watch.json`, latencyMs: 400, times: 1 });
-    const delivery = invoke(JSON.stringify(emulator.segmentEvent(task, SECRET)));
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    await access.registry.register({ appId: APP, roomId: 'cb-room', taskId: task.taskId }, task.startTime, 'lookup', clock.now());
-    const response = await delivery;
-    expect(response.json.Result.Outcome).toBe('stored');
-    expect((await registryFor(task.taskId)).map((e) => e.state)).toEqual(['known']);
+    const deliveries = Array.from({ length: 10 }, (_, sequence) =>
+      invoke(JSON.stringify(emulator.segmentEvent(task, SECRET, { sequence }))),
+    );
+    const lookup = stack.registry.registerRun(
+      { appId: APP, roomId: 'cb-room', taskId: task.taskId },
+      task.startTime,
+      'lookup',
+      clock.now(),
+    );
+    const responses = await Promise.all(deliveries);
+    await lookup;
+    expect(responses.every((r) => r.json.Result.Outcome === 'stored')).toBe(true);
+    const entries = await registryFor(task.taskId);
+    expect(entries.map((e) => e.kind).sort()).toEqual(['pending', 'run']);
+    expect(entries.find((e) => e.kind === 'pending')).toMatchObject({ generation: 10 });
   });
 
   it('uses the UserId as TaskId for auto segmentation', async () => {
@@ -113,7 +116,7 @@ describe('callback: a valid SegmentRealTimeData event', () => {
       [200, 'duplicate'],
     ]);
     expect(await registryFor(task.taskId)).toHaveLength(1);
-    expect(await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/')).toHaveLength(1);
+    expect(await eventsOf(task.taskId)).toHaveLength(1);
   });
 });
 
@@ -133,7 +136,7 @@ describe('callback: refused events', () => {
     expect(response.statusCode).toBe(401);
     expect(response.json.ResponseMetadata.Error.Code).toBe('SignatureDoesNotMatch');
     expect(await registryFor(task.taskId)).toHaveLength(0);
-    expect(await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }))).toHaveLength(0);
+    expect(await keysUnder(stack.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }))).toHaveLength(0);
     expect(lastLogs).toContain(event.EventId);
     expect(lastLogs).not.toContain('cb-room');
     expect(lastLogs).not.toContain(event.Nonce);
@@ -198,7 +201,7 @@ describe('callback: tolerant of what it does not know', () => {
     const again = await invoke(JSON.stringify(event));
     expect([first.json.Result.Outcome, again.json.Result.Outcome]).toEqual(['unmatched', 'duplicate']);
     const unmatched = await keysUnder('cb/callbacks/unmatched/');
-    const stored = await Promise.all(unmatched.map(async (k) => (await access.registry.store.getJson(k))!.body as Record<string, unknown>));
+    const stored = await Promise.all(unmatched.map(async (k) => (await stack.store.getJson(k))!.body as Record<string, unknown>));
     expect(stored.filter((s) => s.EventId === event.EventId).map((s) => s.EventData)).toEqual([event.EventData]);
   });
 
@@ -224,16 +227,16 @@ describe('callback: the 5-second limit', () => {
     const send = callbackInvoker({ access, secrets: { [APP]: SECRET }, now: clock.now, budgetMs: 300, logLevel: 'SILENT' });
     const task = newTask();
     const body = JSON.stringify(emulator.segmentEvent(task, SECRET));
-    s3.inject({ kind: 'latency', latencyMs: 1_500, operation: 'PUT', times: 1 });
+    stack.s3.inject({ kind: 'latency', latencyMs: 1_500, operation: 'PUT', times: 1 });
     const slow = await send(body);
-    s3.clearFaults();
+    stack.s3.clearFaults();
     await new Promise((resolve) => setTimeout(resolve, 1_600)); // let the slow write finish
     const redelivered = await send(body);
     expect(slow.statusCode).toBe(503);
     expect(slow.json.ResponseMetadata.Error.Code).toBe('ServiceUnavailable');
     expect(slow.headers['Retry-After']).toBe('1');
     expect(redelivered.statusCode).toBe(200);
-    expect(await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/')).toHaveLength(1);
+    expect(await eventsOf(task.taskId)).toHaveLength(1);
   });
 });
 
@@ -257,13 +260,12 @@ describe('callback: a burst', () => {
     // Assess
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     let stored = 0;
-    for (const task of tasks) {
-      stored += (await keysUnder(access.registry.keys.task({ appId: APP, roomId: 'cb-room', taskId: task.taskId }) + 'events/')).length;
-    }
+    for (const task of tasks) stored += (await eventsOf(task.taskId)).length;
     expect(stored).toBe(1000);
-    const registered = new Set<string>();
-    for await (const entry of access.registry.entries())
-      if (tasks.some((t) => t.taskId === entry.address.taskId)) registered.add(entry.key);
-    expect(registered.size).toBe(100);
+    const registered: string[] = [];
+    for await (const entry of allEntries(stack.registry))
+      if (tasks.some((t) => t.taskId === entry.address.taskId)) registered.push(entry.address.taskId);
+    expect(registered).toHaveLength(100);
+    expect(new Set(registered).size).toBe(100);
   }, 120_000);
 });

@@ -1,6 +1,7 @@
-/** The lookup function with an archive: handler → client → emulator, and → S3-protocol server. */
+/** The lookup function with an archive: handler → client → emulator, and → S3-protocol server and dynalite. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openArchive, type ArchiveAccess } from '../../lib/archive/access.ts';
+import type { ArchiveAccess } from '../../lib/archive/access.ts';
+import { allEntries } from '../../lib/archive/registry.ts';
 import { HOUR } from '../support/clock.ts';
 import { httpEvent } from '../support/http-events.ts';
 import { startLookupStack, type LookupStack } from '../support/lookup-stack.ts';
@@ -23,13 +24,13 @@ const run = (taskId: string, startTime: number) => ({ ...address(taskId), startT
 
 async function registryEntries() {
   const entries = [];
-  for await (const entry of access.registry.entries()) entries.push(entry);
+  for await (const entry of allEntries(access.registry)) entries.push(entry);
   return entries;
 }
 
 beforeEach(async () => {
   stack = await startLookupStack({ archive: true });
-  access = openArchive({ ...stack.env, ARCHIVE_BUCKET: stack.env.ARCHIVE_BUCKET! });
+  access = stack.archive!;
 });
 afterEach(() => stack.stop());
 
@@ -42,9 +43,11 @@ describe('GetSegmentTask with the archive', () => {
     const entries = await registryEntries();
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
+      kind: 'run',
+      startTime: seeded.startTime,
       deadline: seeded.startTime + 72 * HOUR,
       state: 'known',
-      nextPollAt: 0,
+      via: 'lookup',
       address: address('running'),
     });
   });
@@ -181,15 +184,20 @@ describe('archive actions', () => {
     expect(entries).toHaveLength(2);
   });
 
-  it('WatchSegmentTask that loses a registration race to another function leaves one entry', async () => {
-    // The watch's marker write is slowed; meanwhile another function registers the same task and wins.
-    stack.s3!.inject({ kind: 'latency', operation: 'PUT', keyContains: 'race/watch.json', latencyMs: 400, times: 1 });
-    const watching = call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'race' }));
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    await access.registry.register(address('race'), stack.clock.now() - HOUR, 'lookup', stack.clock.now() + 1);
-    const lost = await watching;
-    expect(lost.json.Result).toEqual({ Watched: true, AlreadyWatched: true });
-    expect((await registryEntries()).filter((e) => e.address.taskId === 'race').map((e) => e.state)).toEqual(['known']);
+  it("WatchSegmentTask with the next run's StartTime watches that run beside the one watched now", async () => {
+    // The defect: registration was per address, so announcing the next run answered AlreadyWatched and dropped it.
+    stack.emulator.seedTask({ ...address('next'), startTime: stack.clock.now() - HOUR });
+    await stack.get(APP, 'room', 'next'); // the running run, registered by the lookup
+    const next = String(stack.clock.now() + HOUR);
+    const announced = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'next', StartTime: next }));
+    const again = await call(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'next', StartTime: next }));
+    expect(announced.json.Result).toEqual({ Watched: true, AlreadyWatched: false });
+    expect(again.json.Result).toEqual({ Watched: true, AlreadyWatched: true });
+    const entries = (await registryEntries()).filter((e) => e.address.taskId === 'next').sort((a, b) => a.startTime! - b.startTime!);
+    expect(entries.map((e) => [e.state, e.startTime])).toEqual([
+      ['known', stack.clock.now() - HOUR],
+      ['announced', Number(next)],
+    ]);
   });
 
   it("ListSegmentTaskSnapshots returns the latest run's timeline, or the run StartTime names", async () => {
@@ -284,10 +292,6 @@ describe('without an archive', () => {
 });
 
 function archiveEnvOf(s: LookupStack): Record<string, string> {
-  return {
-    ARCHIVE_BUCKET: s.env.ARCHIVE_BUCKET!,
-    S3_ENDPOINT: s.env.S3_ENDPOINT!,
-    S3_REGION: s.env.S3_REGION,
-    S3_FORCE_PATH_STYLE: 'true',
-  };
+  const { ARCHIVE_BUCKET, S3_ENDPOINT, S3_REGION, S3_FORCE_PATH_STYLE, REGISTRY_TABLE, DYNAMODB_ENDPOINT } = s.archive!.env;
+  return { ARCHIVE_BUCKET, S3_ENDPOINT, S3_REGION, S3_FORCE_PATH_STYLE, REGISTRY_TABLE, DYNAMODB_ENDPOINT } as Record<string, string>;
 }

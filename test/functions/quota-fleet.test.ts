@@ -80,7 +80,7 @@ describe('the account quota shared by the fleet', () => {
       tasksPolled: NEAR_DEADLINE,
       throttled: 0,
       errors: 0,
-      tasksRetired: NEAR_DEADLINE,
+      snapshotsWritten: NEAR_DEADLINE,
       finalSnapshotsMissed: 0,
     });
     const statuses = results.reduce<Record<string, number>>((all, r) => {

@@ -6,10 +6,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openArchive } from '../../lib/archive/access.ts';
 import { callbackSignature } from '../../lib/callback/signature.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
-import { S3TestServer } from '../s3/s3-server.ts';
+import { startArchiveStack, type ArchiveStack } from '../support/archive-stack.ts';
 import { testCallbackHandler } from '../support/callback-stack.ts';
 import { lambdaContext } from '../support/http-events.ts';
 import { startLookupStack, type LookupStack } from '../support/lookup-stack.ts';
@@ -21,7 +20,7 @@ const figures = { cases: 0, failures: 0, unexplained5xx: 0, thrown: 0 };
 const STACK_TRACE = /\n\s+at |\bat \w+ \(|node:internal|\.ts:\d+/;
 
 let stack: LookupStack;
-let s3: S3TestServer;
+let archive: ArchiveStack;
 let callback: (event: unknown) => Promise<HttpResult>;
 
 beforeAll(async () => {
@@ -31,17 +30,9 @@ beforeAll(async () => {
   });
   stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'task' });
   stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'done', status: 3, stopReason: 'StopByAPI' });
-  s3 = new S3TestServer();
-  await s3.start();
-  const env = s3.clientEnv();
+  archive = await startArchiveStack('');
   const handler = testCallbackHandler({
-    access: openArchive({
-      ARCHIVE_BUCKET: env.ARCHIVE_BUCKET!,
-      ARCHIVE_PREFIX: '',
-      S3_ENDPOINT: env.S3_ENDPOINT,
-      S3_REGION: 'us-east-1',
-      S3_FORCE_PATH_STYLE: true,
-    }),
+    access: archive,
     secrets: { app: SECRET },
     maxBodyBytes: 8_192,
     logLevel: 'SILENT',
@@ -51,7 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack.stop();
-  await s3.stop();
+  await archive.stop();
   console.log(
     JSON.stringify({
       fuzz_cases: figures.cases,

@@ -15,7 +15,9 @@ import { RECORD_DIR, type RecordedCall } from './record-aws-calls.ts';
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 const BUCKET = 'rtc-segment-tasks-archive';
-const TABLE = 'rtc-segment-tasks-quota';
+const QUOTA_TABLE = 'rtc-segment-tasks-quota';
+const REGISTRY_TABLE = 'rtc-segment-tasks-registry';
+const tableArn = (table: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`;
 const QUEUE = 'rtc-segment-tasks-failures';
 const ROLE_OF: Record<RecordedCall['fn'], string> = { lookup: 'LookupRole', callback: 'CallbackRole', archive: 'ArchiveRole' };
 /** Grants no SDK call of ours uses: the Lambda service uses them with the function's role. */
@@ -70,7 +72,8 @@ function reference(name: string): string {
     'AWS::Region': REGION,
     'AWS::AccountId': ACCOUNT,
     ArchiveBucket: BUCKET,
-    QuotaTable: TABLE,
+    QuotaTable: QUOTA_TABLE,
+    RegistryTable: REGISTRY_TABLE,
   };
   if (name in pseudo) return pseudo[name]!;
   throw new Error(`unresolved Ref ${name}`);
@@ -79,7 +82,8 @@ function reference(name: string): string {
 function attribute(resource: string, name: string): string {
   const arns: Record<string, string> = {
     'ArchiveBucket.Arn': `arn:aws:s3:::${BUCKET}`,
-    'QuotaTable.Arn': `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${TABLE}`,
+    'QuotaTable.Arn': tableArn(QUOTA_TABLE),
+    'RegistryTable.Arn': tableArn(REGISTRY_TABLE),
     'ArchiveFailureQueue.Arn': `arn:aws:sqs:${REGION}:${ACCOUNT}:${QUEUE}`,
   };
   const arn = arns[`${resource}.${name}`];
@@ -141,11 +145,15 @@ function requestsOf(call: RecordedCall): IamRequest[] {
       ];
     case 'dynamodb:GetItem':
     case 'dynamodb:UpdateItem':
+    case 'dynamodb:DeleteItem':
+    case 'dynamodb:Query':
+    case 'dynamodb:Scan':
+      // Tests name their tables as the template's resources are named here; a Query of an index is on the index.
       return [
         {
           fn: call.fn,
           action: `dynamodb:${call.command}`,
-          resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${TABLE}`,
+          resource: `${tableArn(call.table!)}${call.index ? `/index/${call.index}` : ''}`,
           context: secure,
         },
       ];
@@ -224,10 +232,21 @@ describe('IAM, evaluated per recorded call against the packaged template', () =>
         'ssm:GetParameter',
       ]),
     );
-    expect(byFunction.callback).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 'ssm:GetParameter']));
+    expect(byFunction.callback).toEqual(['dynamodb:UpdateItem', 's3:PutObject', 'ssm:GetParameter']);
     expect(byFunction.archive).toEqual(
-      expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', 'ssm:GetParameter']),
+      expect.arrayContaining([
+        's3:GetObject',
+        's3:PutObject',
+        's3:ListBucket',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:Query',
+        'ssm:GetParameter',
+      ]),
     );
+    // Nothing deletes from the bucket any more: the registry moved to DynamoDB.
+    expect(requests.some((r) => r.action === 's3:DeleteObject')).toBe(false);
   });
 
   it('allows every call a function made, under its own role and the bucket policy', async () => {
@@ -275,7 +294,7 @@ describe('IAM, evaluated per recorded call against the packaged template', () =>
     const plainHttp: IamRequest = {
       fn: 'lookup',
       action: 's3:GetObject',
-      resource: `arn:aws:s3:::${BUCKET}/tasks/~id/~id/~id/watch.json`,
+      resource: `arn:aws:s3:::${BUCKET}/tasks/~id/~id/~id/runs/0/latest.json`,
       context: { 'aws:SecureTransport': 'false' },
     };
     expect(await decide(plainHttp, roleStatements('LookupRole'))).toBe('ExplicitlyDenied');

@@ -25,6 +25,8 @@ export interface RecordedCall {
   key?: string;
   prefix?: string;
   table?: string;
+  /** A Query's global index. */
+  index?: string;
   parameter?: string;
   /** The object did not exist (S3 answered 404 to a GET). */
   missing?: boolean;
@@ -53,7 +55,7 @@ function target(service: RecordedCall['service'], input: Record<string, any>): P
       ...(input.Key === undefined ? {} : { key: input.Key }),
       ...(input.Prefix === undefined ? {} : { prefix: input.Prefix }),
     };
-  if (service === 'dynamodb') return { table: input.TableName };
+  if (service === 'dynamodb') return { table: input.TableName, ...(input.IndexName === undefined ? {} : { index: input.IndexName }) };
   return { parameter: input.Name };
 }
 

@@ -25,6 +25,7 @@ describe('loadEnv', () => {
     const shared = {
       ...credentials,
       ARCHIVE_BUCKET: 'archive-bucket',
+      REGISTRY_TABLE: 'registry-table',
       QUOTA_TABLE: 'quota-table',
       VOLC_ACCOUNT_QPS: '12',
       ARCHIVE_QPS: '12',
@@ -37,6 +38,13 @@ describe('loadEnv', () => {
     const message = refusal(LookupEnvSchema, { ...credentials, VOLC_CREDENTIALS_PARAMETER: '/x/y' });
     expect(message).toContain('VOLC_CREDENTIALS_PARAMETER');
     expect(message).not.toContain(credentials.VOLC_SECRET_ACCESS_KEY);
+  });
+
+  it('takes the archive and its watch registry together, or neither (lookups are then live only)', () => {
+    expect(refusal(LookupEnvSchema, { ...credentials, ARCHIVE_BUCKET: 'archive-bucket' })).toContain('REGISTRY_TABLE');
+    expect(refusal(LookupEnvSchema, { ...credentials, REGISTRY_TABLE: 'registry-table' })).toContain('REGISTRY_TABLE');
+    expect(refusal(LookupEnvSchema, { ...credentials, ARCHIVE_BUCKET: 'archive-bucket', REGISTRY_TABLE: 'registry-table' })).toBeUndefined();
+    expect(refusal(ArchiverEnvSchema, { ...credentials, ARCHIVE_BUCKET: 'archive-bucket' })).toContain('REGISTRY_TABLE');
   });
 
   it('counts an empty variable as unset and applies the defaults', () => {
@@ -54,7 +62,7 @@ describe('loadEnv', () => {
 describe('CallbackEnvSchema', () => {
   it('reads the region of its answers from VOLC_REGION, like the other functions', async () => {
     const { CallbackEnvSchema } = await import('../../lib/config.ts');
-    const base = { ARCHIVE_BUCKET: 'archive-bucket', CALLBACK_SECRETS: '{"app":"secret"}' };
+    const base = { ARCHIVE_BUCKET: 'archive-bucket', REGISTRY_TABLE: 'registry-table', CALLBACK_SECRETS: '{"app":"secret"}' };
     expect(loadEnv(CallbackEnvSchema, base).VOLC_REGION).toBe('cn-north-1');
     expect(loadEnv(CallbackEnvSchema, { ...base, VOLC_REGION: 'ap-singapore-1' }).VOLC_REGION).toBe('ap-singapore-1');
   });

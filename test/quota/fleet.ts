@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { runArchiver, type ArchiveRunSummary } from '../../lib/archive/archiver.ts';
 import type { SegmentArchive } from '../../lib/archive/segment-archive.ts';
-import type { WatchRegistry } from '../../lib/archive/watch-registry.ts';
+import type { WatchRegistry } from '../../lib/archive/registry.ts';
 import { limiterFromEnv } from '../../lib/quota/from-env.ts';
 import { VolcClient } from '../../lib/volc/client.ts';
 import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
@@ -70,7 +70,7 @@ export async function seedClosingTasks(emulator: EmulatorProcess, registry: Watc
   const startTime = Date.now() - WINDOW_MS + 20 * 60_000;
   const closing = Array.from({ length: count }, (_, i) => ({ appId: 'quota-app', roomId: 'closing', taskId: `closing-${i}` }));
   await emulator.seed(closing.map((address) => ({ ...address, startTime, maxIdleTime: 86_400 })));
-  for (const address of closing) await registry.register(address, startTime, 'lookup', Date.now());
+  for (const address of closing) await registry.registerRun(address, startTime, 'lookup', Date.now());
 }
 
 /** The archiver's Volcengine client on the shared quota, wired as the archive function wires it. */
@@ -106,6 +106,8 @@ export function runArchiverOn(
     upstream,
     version: '2023-11-01',
     now: Date.now,
+    tick: Date.now(),
+    owner: `fleet-${process.pid}`,
     finalMarginMs: 30 * 60_000,
     callTimeoutMs: 5_000,
     concurrency: 8,

@@ -5,7 +5,6 @@
  * header, every log line and error logged, and every object in the bucket. Expects 0 hits.
  */
 import { describe, expect, it } from 'vitest';
-import { openArchive } from '../../lib/archive/access.ts';
 import { runArchiver } from '../../lib/archive/archiver.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { callbackEvent, testCallbackHandler } from '../support/callback-stack.ts';
@@ -31,7 +30,7 @@ describe('secret scan', () => {
         logLevel: 'DEBUG',
         env: { LOOKUP_DEADLINE_MS: '400' },
       });
-      const access = openArchive({ ...stack.env, ARCHIVE_BUCKET: stack.env.ARCHIVE_BUCKET! });
+      const access = stack.archive!;
       const storageConfig = { Type: 2, CustomConfig: { Vendor: 0, Region: 0, Bucket: 'customer-bucket', ...STORAGE_SECRETS } };
       for (const taskId of ['running', 'done', 'old']) {
         stack.emulator.seedTask({
@@ -82,12 +81,13 @@ describe('secret scan', () => {
         timeLeftMs: () => Number.POSITIVE_INFINITY,
         safetyMs: 0,
         unknownRetryMs: 60_000,
+        owner: 'secret-scan',
         onError: (error: unknown) => observed.push(String(error), JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))),
       };
       stack.s3!.inject({ kind: 'http5xx', operation: 'PUT', after: 2 });
-      observed.push(JSON.stringify(await runArchiver(archiverOptions)));
+      observed.push(JSON.stringify(await runArchiver({ ...archiverOptions, tick: stack.clock.now() })));
       stack.s3!.clearFaults();
-      observed.push(JSON.stringify(await runArchiver(archiverOptions)));
+      observed.push(JSON.stringify(await runArchiver({ ...archiverOptions, tick: stack.clock.now() + 1 })));
       stack.clock.advance(73 * 3_600_000);
       await lookup(getTaskQuery('app', 'room', 'old'));
       for (const action of ['ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks']) {
@@ -115,10 +115,8 @@ describe('secret scan', () => {
       record(await wrong.invoke(httpEvent(getTaskQuery('app', 'room', 'running'))));
       await wrong.stop();
 
-      // Collect the bucket
-      const bucket: string[] = [];
-      for await (const key of access.registry.store.keys(''))
-        bucket.push(key, JSON.stringify((await access.registry.store.getJson(key))?.body));
+      // Collect the bucket and the registry
+      const bucket = [...(await access.dump()).entries()].flat();
       await stack.stop();
 
       // Assess

@@ -1,37 +1,62 @@
-/** A real S3-protocol server on loopback with the archive's store, keys and registry on top. */
+/**
+ * A real S3-protocol server and a real DynamoDB-protocol server (dynalite) on loopback, with the
+ * archive's store, keys and the watch registry on top.
+ */
+import type { ArchiveAccess } from '../../lib/archive/access.ts';
+import { DynamoDbRegistry } from '../../lib/archive/dynamodb-registry.ts';
 import { ArchiveKeys } from '../../lib/archive/keys.ts';
 import { S3ObjectStore, type ObjectStore } from '../../lib/archive/object-store.ts';
+import { allEntries } from '../../lib/archive/registry.ts';
 import { SegmentArchive } from '../../lib/archive/segment-archive.ts';
-import { WatchRegistry } from '../../lib/archive/watch-registry.ts';
+import { DynaliteServer, REGISTRY_TABLE } from '../dynamodb/dynalite-server.ts';
 import { S3TestServer } from '../s3/s3-server.ts';
 
-export interface ArchiveStack {
+export interface ArchiveStack extends ArchiveAccess {
   s3: S3TestServer;
+  dynamodb: DynaliteServer;
   store: ObjectStore;
   keys: ArchiveKeys;
-  archive: SegmentArchive;
-  registry: WatchRegistry;
-  /** Every key in the bucket with its body, for before/after comparisons. */
+  registry: DynamoDbRegistry;
+  /** The storage settings the functions read from their environment, for this stack. */
+  env: Record<string, string>;
+  /** Every key in the bucket with its body, and every registry entry, for before/after comparisons. */
   dump(): Promise<Map<string, string>>;
   stop(): Promise<void>;
 }
 
 export async function startArchiveStack(prefix = 'archive/'): Promise<ArchiveStack> {
   const s3 = new S3TestServer();
-  await s3.start();
+  const dynamodb = new DynaliteServer();
+  await Promise.all([s3.start(), dynamodb.start()]);
   const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
   const keys = new ArchiveKeys(prefix);
+  const registry = new DynamoDbRegistry({ table: REGISTRY_TABLE, endpoint: dynamodb.url, region: 'us-east-1' });
+  const { ARCHIVE_BUCKET, S3_ENDPOINT } = s3.clientEnv();
   return {
     s3,
+    dynamodb,
     store,
     keys,
     archive: new SegmentArchive(store, keys),
-    registry: new WatchRegistry(store, keys),
+    registry,
+    env: {
+      ARCHIVE_BUCKET: ARCHIVE_BUCKET!,
+      ARCHIVE_PREFIX: prefix,
+      S3_ENDPOINT: S3_ENDPOINT!,
+      S3_REGION: 'us-east-1',
+      S3_FORCE_PATH_STYLE: 'true',
+      REGISTRY_TABLE,
+      DYNAMODB_ENDPOINT: dynamodb.url,
+    },
     async dump() {
       const all = new Map<string, string>();
       for await (const key of store.keys('')) all.set(key, JSON.stringify((await store.getJson(key))?.body));
+      for await (const entry of allEntries(registry))
+        all.set(`registry:${JSON.stringify(entry.address)}:${entry.startTime}`, JSON.stringify(entry));
       return all;
     },
-    stop: () => s3.stop(),
+    async stop() {
+      await Promise.all([s3.stop(), dynamodb.stop()]);
+    },
   };
 }

@@ -12,6 +12,10 @@ export interface ArchiverStack extends ArchiveStack {
   emulator: VolcEmulator;
   clock: ManualClock;
   client: VolcClient;
+  /**
+   * One archiver run on the stack's clock. Each run serves a schedule tick of its own (the clock's
+   * time, or a millisecond past the last run's): pass `tick` to run a duplicate delivery of one.
+   */
   run(overrides?: Partial<ArchiverOptions>): Promise<ArchiveRunSummary>;
   watch(address: TaskAddress, startTime?: number): Promise<void>;
 }
@@ -33,6 +37,9 @@ export async function startArchiverStack(
     retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
     now: clock.now,
   });
+  let lastTick = Number.NEGATIVE_INFINITY;
+  let runs = 0;
+  const nextTick = () => (lastTick = Math.max(clock.now(), lastTick + 1));
   return {
     ...archiveStack,
     emulator,
@@ -45,6 +52,8 @@ export async function startArchiverStack(
         upstream: client,
         version: '2023-11-01',
         now: clock.now,
+        tick: overrides.tick ?? nextTick(),
+        owner: `test-run-${++runs}`,
         finalMarginMs: 30 * 60_000,
         callTimeoutMs: 2_000,
         concurrency: 8,
@@ -54,7 +63,9 @@ export async function startArchiverStack(
         ...overrides,
       }),
     watch: async (address, startTime) => {
-      await archiveStack.registry.register(address, startTime, 'watch', clock.now());
+      const { registry } = archiveStack;
+      if (startTime === undefined) await registry.registerPending(address, 'watch', clock.now());
+      else await registry.registerRun(address, startTime, 'watch', clock.now());
     },
     async stop() {
       await emulator.stop();

@@ -46,7 +46,6 @@ export async function startLifecycleStack(
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   // The clock is virtual but the emulator's QPS window is real time: days of runs pass in seconds, so its limit is lifted.
   const base = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: options.emulatorQps ?? 1_000_000 } } });
-  const storage = base.s3.clientEnv();
   const env = loadEnv(LookupEnvSchema, {
     VOLC_ENDPOINT: base.emulator.url,
     VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
@@ -54,11 +53,7 @@ export async function startLifecycleStack(
     VOLC_RETRY_BASE_MS: '10',
     VOLC_RETRY_MAX_MS: '50',
     LOOKUP_DEADLINE_MS: '3000',
-    ARCHIVE_BUCKET: storage.ARCHIVE_BUCKET,
-    ARCHIVE_PREFIX: base.keys.prefix,
-    S3_ENDPOINT: storage.S3_ENDPOINT,
-    S3_REGION: 'us-east-1',
-    S3_FORCE_PATH_STYLE: 'true',
+    ...base.env,
     ...options.lookupEnv,
   });
   const lookup = buildLookupHandler(env, silent('lookup'), { now: base.clock.now });

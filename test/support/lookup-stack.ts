@@ -4,15 +4,17 @@ import { LookupEnvSchema, loadEnv, type LookupEnv } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
-import { S3TestServer } from '../s3/s3-server.ts';
+import type { S3TestServer } from '../s3/s3-server.ts';
+import { startArchiveStack, type ArchiveStack } from './archive-stack.ts';
 import { ManualClock } from './clock.ts';
 import { STS_CREDENTIALS, TEST_CREDENTIALS } from './credentials.ts';
 import { getTaskQuery, httpEvent, lambdaContext } from './http-events.ts';
 
 export interface LookupStack {
   emulator: VolcEmulator;
-  /** Present when started with `archive: true`. */
+  /** Present when started with `archive: true`: its S3-protocol server, and the whole archive stack (S3 and dynalite). */
   s3?: S3TestServer;
+  archive?: ArchiveStack;
   clock: ManualClock;
   env: LookupEnv;
   invoke(event: Record<string, unknown>): Promise<HttpResult>;
@@ -25,7 +27,7 @@ export interface LookupStackOptions {
   emulator?: Partial<EmulatorOptions>;
   /** Signing clock offset from the emulator's clock (ms), to simulate skew. */
   skewMs?: number;
-  /** Start an S3-protocol server and give the lookup an archive on it. */
+  /** Start an S3-protocol server and dynalite, and give the lookup an archive on them. */
   archive?: boolean;
   /** Powertools log level; SILENT keeps test output readable. */
   logLevel?: 'DEBUG' | 'INFO' | 'SILENT';
@@ -35,15 +37,9 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
   const clock = new ManualClock(Date.now());
   const emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS, STS_CREDENTIALS], now: clock.now, ...options.emulator });
   const endpoint = await emulator.start();
-  const s3 = options.archive ? new S3TestServer() : undefined;
-  if (s3) {
-    await s3.start();
-  }
-  const archiveEnv = s3 ? s3.clientEnv() : {};
-  delete archiveEnv.AWS_ACCESS_KEY_ID;
-  delete archiveEnv.AWS_SECRET_ACCESS_KEY;
+  const archive = options.archive ? await startArchiveStack('') : undefined;
   const env = loadEnv(LookupEnvSchema, {
-    ...archiveEnv,
+    ...archive?.env,
     VOLC_ENDPOINT: endpoint,
     VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -57,7 +53,7 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
   const invoke = (event: Record<string, unknown>) => handler(event, lambdaContext()) as Promise<HttpResult>;
   return {
     emulator,
-    ...(s3 ? { s3 } : {}),
+    ...(archive ? { s3: archive.s3, archive } : {}),
     clock,
     env,
     invoke,
@@ -67,7 +63,7 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
     },
     async stop() {
       await emulator.stop();
-      await s3?.stop();
+      await archive?.stop();
     },
   };
 }

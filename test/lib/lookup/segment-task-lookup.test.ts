@@ -6,21 +6,20 @@ import { describe, expect, it } from 'vitest';
 import { ArchiveKeys } from '../../../lib/archive/keys.ts';
 import { MemoryObjectStore } from '../../../lib/archive/memory-object-store.ts';
 import { SegmentArchive } from '../../../lib/archive/segment-archive.ts';
-import { WatchRegistry } from '../../../lib/archive/watch-registry.ts';
+import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
+import { allEntries } from '../../../lib/archive/registry.ts';
 import { SegmentTaskLookup } from '../../../lib/lookup/segment-task-lookup.ts';
 import { atMinute, ScenarioTaskSchema } from '../../../lib/simulation/scenario.ts';
-import { VolcengineModel, type VirtualClock } from '../../../lib/simulation/volcengine-model.ts';
+import { steppedClock, VolcengineModel } from '../../../lib/simulation/volcengine-model.ts';
 import { WINDOW_MS } from '../../../lib/task.ts';
 
 const address = { appId: 'a', roomId: 'r', taskId: 'u1' };
 const run = (StartAt: number, EndAt: number | null) => ScenarioTaskSchema.parse({ AppId: 'a', RoomId: 'r', TaskId: 'u1', StartAt, EndAt });
 
 function lookupOver(runs: ReturnType<typeof run>[], minute: number, terminalTtlMs = 30_000) {
-  const clock: VirtualClock = { now: atMinute(minute) };
+  const clock = steppedClock(atMinute(minute));
   const model = new VolcengineModel(runs, clock, 60);
-  const store = new MemoryObjectStore();
-  const keys = new ArchiveKeys('');
-  const access = { archive: new SegmentArchive(store, keys), registry: new WatchRegistry(store, keys) };
+  const access = { archive: new SegmentArchive(new MemoryObjectStore(), new ArchiveKeys('')), registry: new MemoryRegistry() };
   const lookup = new SegmentTaskLookup({
     upstream: model.port(),
     deadlineMs: 1_000,
@@ -38,8 +37,8 @@ describe('SegmentTaskLookup', () => {
     const answer = await lookup.get('2023-11-01', address);
     expect(answer).toMatchObject({ source: 'volcengine', task: { StartTime: atMinute(10), Status: 2 } });
     const entries = [];
-    for await (const entry of access.registry.entries()) entries.push(entry);
-    expect(entries).toMatchObject([{ state: 'known', deadline: atMinute(10) + WINDOW_MS }]);
+    for await (const entry of allEntries(access.registry)) entries.push(entry);
+    expect(entries).toMatchObject([{ kind: 'run', startTime: atMinute(10), state: 'known', deadline: atMinute(10) + WINDOW_MS }]);
   });
 
   it('archives a terminal answer, remembers it for the TTL only, and then asks again', async () => {
