@@ -1,49 +1,74 @@
 /**
- * The real lookup, callback and archiver functions, wired for the simulation: the in-memory
- * object store (the one stand-in), the Volcengine model behind the upstream port, a virtual clock,
- * silent logs and no metrics output.
+ * The real lookup, callback and archiver functions, wired for the simulation: several instances of
+ * each (as Lambda runs them), each with its own clock (the scheduler's time plus its skew), its
+ * own memory and the same stores — the in-memory object store and registry (the stand-ins, held to
+ * the same fidelity tests as S3 and DynamoDB), reached through the fault injector — and the
+ * Volcengine model behind the upstream port. Logs are silent; metrics are not emitted.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { ArchiveKeys } from '../archive/keys.ts';
-import { MemoryObjectStore } from '../archive/memory-object-store.ts';
-import { SegmentArchive } from '../archive/segment-archive.ts';
-import { WatchRegistry } from '../archive/watch-registry.ts';
-import { createArchiverHandler } from '../archive/handler.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { ArchiveRunSummary } from '../archive/archiver.ts';
+import { createArchiverHandler } from '../archive/handler.ts';
+import { ArchiveKeys } from '../archive/keys.ts';
+import { MemoryObjectStore } from '../archive/memory-object-store.ts';
+import { MemoryRegistry } from '../archive/memory-registry.ts';
+import { SegmentArchive } from '../archive/segment-archive.ts';
 import { createCallbackHandler } from '../callback/handler.ts';
 import { callbackSignature } from '../callback/signature.ts';
 import { ArchiverEnvSchema, LookupEnvSchema, loadEnv } from '../config.ts';
 import type { HttpResult } from '../http/api-gateway.ts';
 import { createLookupHandler } from '../lookup/handler.ts';
 import { SegmentTaskLookup } from '../lookup/segment-task-lookup.ts';
-import type { SegmentTaskUpstream } from '../upstream.ts';
-import type { VirtualClock } from './volcengine-model.ts';
+import type { TaskAddress } from '../task.ts';
+import type { AppliedRegistration, StoreCalls } from './faults.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { VolcengineModel } from './volcengine-model.ts';
 
 const SECRET = 'simulation-callback-secret';
 const REGION = 'cn-north-1';
-/** Only for configuration checks: nothing in the simulation signs a request. */
-const PLACEHOLDER_CREDENTIALS = { VOLC_ACCESS_KEY_ID: 'SIMULATION', VOLC_SECRET_ACCESS_KEY: 'SIMULATION', ARCHIVE_BUCKET: 'simulation' };
+/** Only for configuration checks: nothing in the simulation signs a request or opens a bucket. */
+const PLACEHOLDERS = {
+  VOLC_ACCESS_KEY_ID: 'SIMULATION',
+  VOLC_SECRET_ACCESS_KEY: 'SIMULATION',
+  ARCHIVE_BUCKET: 'simulation',
+  REGISTRY_TABLE: 'simulation',
+};
+/** Instances of each function: the archiver's second one serves duplicate deliveries of a tick. */
+const INSTANCES = { archiver: 2, lookup: 3, callback: 3 };
 
-export interface SimulatedFunctions {
-  access: ArchiveAccess;
-  finalMarginMs: number;
-  /** Runs the archiver once; `timeLeftMs` is its Lambda time budget in virtual time. */
-  archive(timeLeftMs: () => number): Promise<ArchiveRunSummary>;
-  lookup(query: Array<[string, string]>): Promise<HttpResult>;
-  callback(appId: string, roomId: string, taskId: string, eventId: string): Promise<HttpResult>;
+export interface CallbackDelivery {
+  address: TaskAddress;
+  eventId: string;
+  /** Volcengine's EventTime (the scenario's time of the event, whatever the delivery). */
+  eventTime: number;
 }
 
-export function lambdaContext(timeLeftMs: () => number): Context {
+export interface SimulatedFunctions {
+  /** The stores themselves, without faults: what the simulation reads its results from. */
+  access: ArchiveAccess;
+  finalMarginMs: number;
+  /**
+   * Runs the archiver on instance `instance` for schedule tick `tick`, as invocation `requestId`
+   * (a retry keeps it); `timeLeftMs` is its Lambda time left.
+   */
+  archive(instance: number, tick: number, requestId: string, timeLeftMs: () => number): Promise<ArchiveRunSummary>;
+  lookup(instance: number, query: Array<[string, string]>): Promise<HttpResult>;
+  callback(instance: number, delivery: CallbackDelivery): Promise<HttpResult>;
+  instances: typeof INSTANCES;
+  /** Each instance's clock skew, by function. */
+  skews: Record<keyof typeof INSTANCES, number[]>;
+}
+
+export function lambdaContext(timeLeftMs: () => number, awsRequestId = 'simulation'): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: 'simulation',
     functionVersion: '$LATEST',
     invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:simulation',
     memoryLimitInMB: '1024',
-    awsRequestId: 'simulation',
+    awsRequestId,
     logGroupName: '/aws/lambda/simulation',
     logStreamName: 'simulation',
     getRemainingTimeInMillis: timeLeftMs,
@@ -64,49 +89,84 @@ function httpEvent(method: 'GET' | 'POST', rawQueryString: string, body?: string
   };
 }
 
-export type UpstreamsFor = (archiveQps: number) => { archiver: SegmentTaskUpstream; lookup: SegmentTaskUpstream };
+export interface SimulationParts {
+  scheduler: Scheduler;
+  model: VolcengineModel;
+  calls: StoreCalls;
+  env: Record<string, string>;
+  onRegistered: (registration: AppliedRegistration) => void;
+  onArchiverCall: (address: TaskAddress, at: number) => void;
+}
 
-export function simulatedFunctions(clock: VirtualClock, env: Record<string, string>, upstreamsFor: UpstreamsFor): SimulatedFunctions {
+export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  const now = () => clock.now;
+  const { scheduler, model, calls } = parts;
   const logger = new Logger({ serviceName: 'simulation', logLevel: 'SILENT' });
   const metrics = new Metrics({ namespace: 'Simulation', serviceName: 'simulation' });
-  const store = new MemoryObjectStore();
   const keys = new ArchiveKeys('');
-  const access: ArchiveAccess = { archive: new SegmentArchive(store, keys), registry: new WatchRegistry(store, keys) };
-  const archiverEnv = loadEnv(ArchiverEnvSchema, { ...PLACEHOLDER_CREDENTIALS, ...env });
-  const lookupEnv = loadEnv(LookupEnvSchema, { ...PLACEHOLDER_CREDENTIALS, ...env });
-  const upstreams = upstreamsFor(archiverEnv.ARCHIVE_QPS);
-  const archiver = createArchiverHandler({ env: archiverEnv, access, upstream: upstreams.archiver, logger, metrics, now });
-  const lookup = new SegmentTaskLookup({
-    upstream: upstreams.lookup,
-    deadlineMs: lookupEnv.LOOKUP_DEADLINE_MS,
-    cacheEntries: lookupEnv.LOOKUP_CACHE_ENTRIES,
-    terminalTtlMs: lookupEnv.LOOKUP_TERMINAL_TTL_MS,
-    openArchive: async () => access,
-    now,
+  const objects = new MemoryObjectStore();
+  const registry = new MemoryRegistry();
+  const access: ArchiveAccess = { archive: new SegmentArchive(objects, keys), registry };
+  const faulty: ArchiveAccess = {
+    archive: new SegmentArchive(calls.objectStore(objects), keys),
+    registry: calls.registry(registry, parts.onRegistered),
+  };
+  const archiverEnv = loadEnv(ArchiverEnvSchema, { ...PLACEHOLDERS, ...parts.env });
+  const lookupEnv = loadEnv(LookupEnvSchema, { ...PLACEHOLDERS, ...parts.env });
+  const skews = {
+    archiver: Array.from({ length: INSTANCES.archiver }, () => calls.skew()),
+    lookup: Array.from({ length: INSTANCES.lookup }, () => calls.skew()),
+    callback: Array.from({ length: INSTANCES.callback }, () => calls.skew()),
+  };
+  const clockOf = (skew: number) => () => scheduler.now + skew;
+
+  const archivers = skews.archiver.map((skew) =>
+    createArchiverHandler({
+      env: archiverEnv,
+      access: faulty,
+      upstream: model.port({ ratePerSecond: archiverEnv.ARCHIVE_QPS, onCall: parts.onArchiverCall }),
+      logger,
+      metrics,
+      now: clockOf(skew),
+    }),
+  );
+  const lookups = skews.lookup.map((skew) => {
+    const lookup = new SegmentTaskLookup({
+      upstream: model.port(),
+      deadlineMs: lookupEnv.LOOKUP_DEADLINE_MS,
+      cacheEntries: lookupEnv.LOOKUP_CACHE_ENTRIES,
+      terminalTtlMs: lookupEnv.LOOKUP_TERMINAL_TTL_MS,
+      openArchive: async () => faulty,
+      now: clockOf(skew),
+    });
+    return createLookupHandler({ lookup, region: REGION, logger, now: clockOf(skew) });
   });
-  const lookupHandler = createLookupHandler({ lookup, region: REGION, logger, now });
   const settings = { secretFor: async () => SECRET, maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 };
-  const callbackHandler = createCallbackHandler({ access, settings, logger, metrics, region: REGION, now });
+  const callbacks = skews.callback.map((skew) =>
+    createCallbackHandler({ access: faulty, settings, logger, metrics, region: REGION, now: clockOf(skew) }),
+  );
   const context = lambdaContext(() => 10_000);
   return {
     access,
     finalMarginMs: archiverEnv.ARCHIVE_FINAL_MARGIN_MS,
-    archive: (timeLeftMs) => archiver({ source: 'aws.events' }, lambdaContext(timeLeftMs)),
-    lookup: async (query) => (await lookupHandler(httpEvent('GET', new URLSearchParams(query).toString()), context)) as HttpResult,
-    async callback(appId, roomId, taskId, eventId) {
+    instances: INSTANCES,
+    skews,
+    archive: (instance, tick, requestId, timeLeftMs) =>
+      archivers[instance]!({ source: 'aws.events', time: new Date(tick).toISOString() }, lambdaContext(timeLeftMs, requestId)),
+    lookup: async (instance, query) =>
+      (await lookups[instance]!(httpEvent('GET', new URLSearchParams(query).toString()), context)) as HttpResult,
+    async callback(instance, { address, eventId, eventTime }) {
       const event = {
         EventType: 'SegmentRealTimeData',
-        EventData: JSON.stringify({ AppId: appId, RoomId: roomId, TaskId: taskId, UserId: taskId }),
-        EventTime: new Date(clock.now).toISOString(),
+        EventData: JSON.stringify({ AppId: address.appId, RoomId: address.roomId, TaskId: address.taskId, UserId: address.taskId }),
+        EventTime: new Date(eventTime).toISOString(),
         EventId: eventId,
-        AppId: appId,
+        AppId: address.appId,
         Version: '2020-12-01',
         Nonce: 'sim0',
       };
       const body = JSON.stringify({ ...event, Signature: callbackSignature(event, SECRET) });
-      return (await callbackHandler(httpEvent('POST', '', body), context)) as HttpResult;
+      return (await callbacks[instance]!(httpEvent('POST', '', body), context)) as HttpResult;
     },
   };
 }

@@ -1,7 +1,10 @@
-/** What a simulation leaves behind, read back from the archive and the model. */
+/** What a simulation leaves behind, read back from the archive, the registry and the model. */
 import { ANNOUNCED_START_TOLERANCE_MS } from '../archive/decision.ts';
+import { allEntries, countEntries } from '../archive/registry.ts';
+import type { SnapshotFile } from '../archive/schemas.ts';
 import { runOf, taskIdentity, WINDOW_MS, type TaskAddress } from '../task.ts';
 import { isTerminalStatus } from '../volc/schemas.ts';
+import type { AppliedRegistration } from './faults.ts';
 import { atMinute, MINUTE_MS, type ScenarioEvent, type ScenarioTask, type SimulatedRun, type SimulationResult } from './scenario.ts';
 import type { Simulation } from './simulate.ts';
 
@@ -15,18 +18,33 @@ const addressOf = (item: { AppId: string; RoomId: string; TaskId: string }): Tas
 });
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+const runKey = (address: TaskAddress, startTime: number) => `${taskIdentity(address)}\n${startTime}`;
 
-async function archivedRuns(sim: Simulation): Promise<SimulatedRun[]> {
+/** Timeline entries that add nothing: the same state and Final as the entry before, or a running state after a terminal one. */
+function repeatsIn(timeline: SnapshotFile[]): number {
+  let repeats = 0;
+  for (let i = 1; i < timeline.length; i++) {
+    const [before, entry] = [timeline[i - 1]!, timeline[i]!];
+    const same = before.StateHash === entry.StateHash && before.Final === entry.Final;
+    const backwards = isTerminalStatus(before.SegmentTask.Status) && !isTerminalStatus(entry.SegmentTask.Status);
+    if (same || backwards) repeats++;
+  }
+  return repeats;
+}
+
+async function archivedRuns(sim: Simulation): Promise<{ runs: SimulatedRun[]; repeats: number }> {
   const rooms = new Map<string, [string, string]>();
   for (const item of [...sim.scenario.tasks, ...sim.scenario.events]) rooms.set(`${item.AppId}\n${item.RoomId}`, [item.AppId, item.RoomId]);
   const { archive } = sim.functions.access;
   const runs: SimulatedRun[] = [];
+  let repeats = 0;
   for (const [appId, roomId] of rooms.values()) {
     let token: string | undefined;
     do {
       const page = await archive.runsInRoom(appId, roomId, 1000, token);
       for (const { taskId, startTime } of page.runs) {
         const timeline = await archive.timeline(runOf({ appId, roomId, taskId }, startTime));
+        repeats += repeatsIn(timeline);
         const last = timeline.at(-1);
         runs.push({
           AppId: appId,
@@ -41,25 +59,40 @@ async function archivedRuns(sim: Simulation): Promise<SimulatedRun[]> {
       token = page.nextToken;
     } while (token);
   }
-  return runs;
+  return { runs, repeats };
 }
 
-/** Whether an event named this run while Volcengine showed it (or announced its StartTime). */
-function discoveredBy(run: ScenarioTask, event: ScenarioEvent): boolean {
+/** When Volcengine shows the run: from its start until it is replaced by a newer run of its address or its window closes. */
+function visibleWindow(run: ScenarioTask, tasks: ScenarioTask[]): [number, number] {
+  const start = atMinute(run.StartAt);
+  const next = tasks
+    .filter((t) => taskIdentity(addressOf(t)) === taskIdentity(addressOf(run)) && t.StartAt > run.StartAt)
+    .reduce((earliest, t) => Math.min(earliest, atMinute(t.StartAt)), Number.POSITIVE_INFINITY);
+  return [start, Math.min(start + WINDOW_MS, next)];
+}
+
+/**
+ * Whether the functions made the run known: a registration of it (a lookup saw it, a watch
+ * announced it, the archiver followed it), or a registration of its address without StartTime
+ * while Volcengine showed it, or an acknowledged callback or watch that named it then.
+ */
+function discovered(run: ScenarioTask, sim: Simulation, registrations: Map<string, AppliedRegistration[]>): boolean {
+  const start = atMinute(run.StartAt);
+  const [from, until] = visibleWindow(run, sim.scenario.tasks);
+  const known = (registrations.get(taskIdentity(addressOf(run))) ?? []).some((r) =>
+    r.startTime === undefined
+      ? r.at >= from && r.at < until
+      : Math.abs(r.startTime - start) <= (r.via === 'watch' ? ANNOUNCED_START_TOLERANCE_MS : 0),
+  );
+  return known || sim.acknowledged.some((event) => named(run, event, from, until));
+}
+
+function named(run: ScenarioTask, event: ScenarioEvent, from: number, until: number): boolean {
   if (taskIdentity(addressOf(event)) !== taskIdentity(addressOf(run))) return false;
-  const start = atMinute(run.StartAt);
   if (event.Kind === 'watch' && event.StartTime !== undefined)
-    return Math.abs(atMinute(event.StartTime) - start) <= ANNOUNCED_START_TOLERANCE_MS;
-  const end = Math.min(run.EndAt === null ? Number.POSITIVE_INFINITY : atMinute(run.EndAt), start + WINDOW_MS);
+    return Math.abs(atMinute(event.StartTime) - atMinute(run.StartAt)) <= ANNOUNCED_START_TOLERANCE_MS;
   const at = atMinute(event.At);
-  return at >= start && at < end;
-}
-
-/** Whether the run should be settled (terminal or final) in the archive by `end`. */
-function dueToSettle(run: ScenarioTask, end: number, slackMs: number, finalMarginMs: number): boolean {
-  const start = atMinute(run.StartAt);
-  const settles = Math.min(run.EndAt === null ? Number.POSITIVE_INFINITY : atMinute(run.EndAt), start + WINDOW_MS - finalMarginMs);
-  return settles + slackMs <= end;
+  return at >= from && at < until;
 }
 
 function lagsOf(run: ScenarioTask, archived: SimulatedRun | undefined): number[] {
@@ -89,25 +122,53 @@ function ghostFigures(sim: Simulation) {
   return { ghosts, maxPolls, minIntervalMinutes: Number.isFinite(minInterval) ? Math.round((minInterval / MINUTE_MS) * 100) / 100 : null };
 }
 
-export async function summarise(sim: Simulation, wallSeconds: number): Promise<SimulationResult> {
-  const end = sim.clock.now;
-  const runs = await archivedRuns(sim);
-  const byRun = new Map(runs.map((r) => [`${taskIdentity(addressOf(r))}\n${r.StartTime}`, r]));
+/** How each discovered run fared: settled when it should be, its end captured, lost altogether. */
+function runOutcomes(sim: Simulation, byRun: Map<string, SimulatedRun>) {
+  const end = sim.scheduler.now;
   const slack = 2 * sim.scenario.scheduleMinutes * MINUTE_MS;
-  let discovered = 0;
-  let notSettled = 0;
+  const registrations = new Map<string, AppliedRegistration[]>();
+  for (const r of sim.registrations) registrations.set(taskIdentity(r.address), [...(registrations.get(taskIdentity(r.address)) ?? []), r]);
+  const counts = { discovered: 0, notSettled: 0, endMissed: 0, lost: 0 };
   const lags: number[] = [];
   for (const run of sim.scenario.tasks) {
-    const archived = byRun.get(`${taskIdentity(addressOf(run))}\n${atMinute(run.StartAt)}`);
-    if (!archived && !sim.scenario.events.some((e) => discoveredBy(run, e))) continue;
-    discovered++;
-    if (dueToSettle(run, end, slack, sim.functions.finalMarginMs) && !(archived?.Terminal || archived?.Final)) notSettled++;
+    const archived = byRun.get(runKey(addressOf(run), atMinute(run.StartAt)));
+    if (!archived && !discovered(run, sim, registrations)) continue;
+    counts.discovered++;
     lags.push(...lagsOf(run, archived));
+    // Volcengine shows the run until its window closes or a newer run of its TaskId replaces it; two
+    // schedules of that (one full archiver run) must fall after its end or final margin for it to be due.
+    const [, visibleUntil] = visibleWindow(run, sim.scenario.tasks);
+    const ended = run.EndAt === null ? Number.POSITIVE_INFINITY : atMinute(run.EndAt);
+    const settles = Math.min(ended, atMinute(run.StartAt) + WINDOW_MS - sim.functions.finalMarginMs);
+    // Lost: shown for a whole archiver run at least, and nothing of it archived.
+    if (!archived && atMinute(run.StartAt) + slack <= Math.min(end, visibleUntil)) counts.lost++;
+    if (settles + slack > Math.min(end, visibleUntil)) continue;
+    if (!(archived?.Terminal || archived?.Final)) counts.notSettled++;
+    if (ended + slack <= visibleUntil && !archived?.Terminal) counts.endMissed++;
   }
-  lags.sort((a, b) => a - b);
+  return { counts, lags: lags.sort((a, b) => a - b) };
+}
+
+/** Registry entries that should be gone: past their deadline, or of a run archived terminal, two schedules ago or more. */
+async function orphans(sim: Simulation, byRun: Map<string, SimulatedRun>): Promise<number> {
+  const end = sim.scheduler.now;
+  const slack = 2 * sim.scenario.scheduleMinutes * MINUTE_MS;
+  let orphaned = 0;
+  for await (const entry of allEntries(sim.functions.access.registry)) {
+    const archived = entry.startTime === undefined ? undefined : byRun.get(runKey(entry.address, entry.startTime));
+    const settledAt = archived?.Terminal ? archived.States.at(-1)!.CapturedAt : Number.POSITIVE_INFINITY;
+    if (entry.deadline + slack < end || settledAt + slack < end) orphaned++;
+  }
+  return orphaned;
+}
+
+export async function summarise(sim: Simulation, wallSeconds: number): Promise<SimulationResult> {
+  const { runs, repeats } = await archivedRuns(sim);
+  const byRun = new Map(runs.map((r) => [runKey(addressOf(r), r.StartTime), r]));
+  const { counts, lags } = runOutcomes(sim, byRun);
   const ghost = ghostFigures(sim);
   let ghostsLeft = 0;
-  for await (const entry of sim.functions.access.registry.entries()) if (ghost.ghosts.has(entry.identity)) ghostsLeft++;
+  for await (const entry of allEntries(sim.functions.access.registry)) if (ghost.ghosts.has(taskIdentity(entry.address))) ghostsLeft++;
   const polls = [...sim.polls.entries()].map(([id, times]) => {
     const [AppId, RoomId, TaskId] = id.split('\n') as [string, string, string];
     return { AppId, RoomId, TaskId, Count: times.length };
@@ -116,16 +177,21 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
     runs,
     lookups: sim.lookups,
     polls,
-    registry: await sim.functions.access.registry.count(),
+    registry: await countEntries(sim.functions.access.registry),
     finalSnapshotsMissed: sim.finalSnapshotsMissed,
     upstreamCalls: sim.model.calls,
     lag: { p50: percentile(lags, 0.5), p95: percentile(lags, 0.95), max: lags.at(-1) ?? 0 },
+    faults: { ...sim.calls.injected },
     summary: {
       archiverRuns: sim.archiverRuns,
       archiverErrors: sim.archiverErrors,
       runsInScenario: sim.scenario.tasks.length,
-      runsDiscovered: discovered,
-      runsDiscoveredNotSettled: notSettled,
+      runsDiscovered: counts.discovered,
+      runsDiscoveredNotSettled: counts.notSettled,
+      runsEndMissed: counts.endMissed,
+      runsLost: counts.lost,
+      duplicateTimelineEntries: repeats,
+      orphanedRegistrations: await orphans(sim, byRun),
       wrongRunLookups: sim.lookups.filter((l) => l.WrongRun).length,
       upstreamThrottled: sim.model.throttled,
       ghosts: ghost.ghosts.size,

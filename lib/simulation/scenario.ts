@@ -44,6 +44,23 @@ export const ScenarioEventSchema = z.object({
 });
 export type ScenarioEvent = z.infer<typeof ScenarioEventSchema>;
 
+/**
+ * Faults injected into the functions, deterministically from `seed` (all optional, default none):
+ * a schedule tick delivered twice (the second 0–2 s later, alongside the first); an archiver or
+ * callback invocation dying right after sending a store call (applied or not, with equal chance);
+ * a store call failing with a retryable error, not applied; each function instance's clock off by
+ * a fixed amount drawn from ±clockSkewMs. A callback answered 5xx or lost to a crash is delivered
+ * again a minute later, up to three deliveries (as Volcengine does).
+ * @example { "seed": 7, "duplicateSchedule": 0.1, "crashPerStoreCall": 0.005, "storeErrorRate": 0.01, "clockSkewMs": 2000 }
+ */
+export const FaultsSchema = z.object({
+  seed: z.number().int().default(1),
+  duplicateSchedule: z.number().min(0).max(1).default(0),
+  crashPerStoreCall: z.number().min(0).max(0.5).default(0),
+  storeErrorRate: z.number().min(0).max(0.5).default(0),
+  clockSkewMs: z.number().int().min(0).max(600_000).default(0),
+});
+
 export const ScenarioSchema = z
   .object({
     hours: z
@@ -59,6 +76,7 @@ export const ScenarioSchema = z
     env: z.record(z.string(), z.string()).default({}),
     tasks: z.array(ScenarioTaskSchema).default([]),
     events: z.array(ScenarioEventSchema).default([]),
+    faults: FaultsSchema.default(FaultsSchema.parse({})),
   })
   .superRefine((scenario, context) => {
     const byAddress = new Map<string, ScenarioTask[]>();
@@ -110,6 +128,8 @@ export interface SimulationResult {
   finalSnapshotsMissed: number;
   upstreamCalls: number;
   lag: { p50: number; p95: number; max: number };
+  /** What was actually injected. */
+  faults: { duplicatedSchedules: number; crashes: number; storeErrors: number; maxSkewMs: number };
   summary: SimulationSummary;
 }
 
@@ -122,6 +142,14 @@ export interface SimulationSummary {
   runsDiscovered: number;
   /** Discovered runs whose archive does not end terminal or final (or is missing). */
   runsDiscoveredNotSettled: number;
+  /** Discovered runs that ended an archiver run before their window closed, but are not archived terminal. */
+  runsEndMissed: number;
+  /** Discovered runs of which the archive holds nothing, once they should be settled. */
+  runsLost: number;
+  /** Timeline entries that repeat the entry before them (same state, same Final), or follow a terminal one with a running state. */
+  duplicateTimelineEntries: number;
+  /** Registry entries left that should be gone: past their deadline, or of a run archived terminal, two schedules ago or more. */
+  orphanedRegistrations: number;
   wrongRunLookups: number;
   upstreamThrottled: number;
   ghosts: number;

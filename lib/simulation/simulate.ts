@@ -1,10 +1,13 @@
 /**
- * The capacity simulation behind `npm run simulate`: the real lookup, callback and archiver code on
- * a virtual clock against a model of Volcengine built from a scenario. The archiver runs every
- * `scheduleMinutes` with its configured QPS (each call takes 1/ARCHIVE_QPS s of virtual time) and
- * Lambda time budget; events happen at their minute, also in the middle of an archiver run.
+ * The capacity simulation behind `npm run simulate`: the real lookup, callback and archiver code,
+ * running concurrently on a virtual clock (lib/simulation/scheduler.ts), against a model of
+ * Volcengine built from a scenario. An archiver invocation starts on every schedule tick (maybe a
+ * second one alongside: a duplicate delivery) with its configured QPS and Lambda time budget;
+ * events start at their minute, also in the middle of an archiver run; the scenario's faults are
+ * injected at every store call.
  */
 import { taskIdentity, type TaskAddress } from '../task.ts';
+import { StoreCalls, type AppliedRegistration } from './faults.ts';
 import { simulatedFunctions, type SimulatedFunctions } from './functions.ts';
 import {
   atMinute,
@@ -15,8 +18,11 @@ import {
   type SimulatedLookup,
   type SimulationResult,
 } from './scenario.ts';
+import { Scheduler } from './scheduler.ts';
 import { summarise, type PollLog } from './results.ts';
-import { VolcengineModel, type VirtualClock } from './volcengine-model.ts';
+import { VolcengineModel } from './volcengine-model.ts';
+import { countEntries } from '../archive/registry.ts';
+import type { HttpResult } from '../http/api-gateway.ts';
 
 export interface SimulateOptions {
   /** Told about progress every few virtual hours. */
@@ -24,83 +30,155 @@ export interface SimulateOptions {
 }
 
 const PROGRESS_EVERY_MS = 10 * 3_600_000;
+/** Volcengine delivers a callback at most three times, a minute apart here; a caller of WatchSegmentTask answered 5xx tries as often. */
+const ATTEMPTS = 3;
+const RETRY_AFTER_MS = 60_000;
+/** A duplicate delivery of a schedule tick starts up to this long after the first. */
+const DUPLICATE_WITHIN_MS = 2_000;
+/** Lambda retries a failed asynchronous invocation (the archiver's schedule) twice: a minute, then two, after. */
+const LAMBDA_RETRY_DELAYS_MS = [60_000, 120_000];
 
 class Simulation {
-  readonly clock: VirtualClock = { now: VIRTUAL_EPOCH };
+  readonly scheduler: Scheduler;
   readonly model: VolcengineModel;
+  readonly calls: StoreCalls;
   readonly functions: SimulatedFunctions;
-  readonly events: ScenarioEvent[];
+  readonly end: number;
   readonly polls: PollLog = new Map();
   readonly lookups: SimulatedLookup[] = [];
-  #next = 0;
-  #draining: Promise<void> | undefined;
-  #eventCount = 0;
+  readonly registrations: AppliedRegistration[] = [];
+  /** Callbacks and watches the functions acknowledged (2xx), with the time of the event. */
+  readonly acknowledged: ScenarioEvent[] = [];
   finalSnapshotsMissed = 0;
   archiverErrors = 0;
   archiverRuns = 0;
+  duplicateRuns = 0;
+  #eventCount = 0;
 
   constructor(readonly scenario: Scenario) {
-    this.model = new VolcengineModel(scenario.tasks, this.clock, scenario.accountQps);
-    this.events = [...scenario.events].sort((a, b) => a.At - b.At);
-    this.functions = simulatedFunctions(this.clock, scenario.env, (archiveQps) => ({
-      // Each archiver call takes one slot of its token bucket: 1/ARCHIVE_QPS s of virtual time.
-      archiver: this.model.port({
-        pacingMs: 1000 / archiveQps,
-        beforeCall: () => this.drain(this.clock.now),
-        onCall: (address, at) => {
-          const key = taskIdentity(address);
-          const times = this.polls.get(key);
-          if (times) times.push(at);
-          else this.polls.set(key, [at]);
-        },
-      }),
-      lookup: this.model.port(),
-    }));
+    this.scheduler = new Scheduler(VIRTUAL_EPOCH, scenario.faults.seed);
+    this.calls = new StoreCalls(this.scheduler, scenario.faults);
+    this.model = new VolcengineModel(scenario.tasks, this.scheduler, scenario.accountQps);
+    this.end = VIRTUAL_EPOCH + scenario.hours * 3_600_000;
+    this.functions = simulatedFunctions({
+      scheduler: this.scheduler,
+      model: this.model,
+      calls: this.calls,
+      env: scenario.env,
+      onRegistered: (registration) => this.registrations.push(registration),
+      onArchiverCall: (address, at) => {
+        const key = taskIdentity(address);
+        const times = this.polls.get(key);
+        if (times) times.push(at);
+        else this.polls.set(key, [at]);
+      },
+    });
   }
 
-  /** Handles every event due by `until`, in order; concurrent callers share one pass. */
-  async drain(until: number): Promise<void> {
-    while (this.#draining) await this.#draining;
-    if (this.#next >= this.events.length || atMinute(this.events[this.#next]!.At) > until) return;
-    this.#draining = (async () => {
-      while (this.#next < this.events.length && atMinute(this.events[this.#next]!.At) <= until) {
-        const event = this.events[this.#next++]!;
-        this.clock.now = Math.max(this.clock.now, atMinute(event.At));
-        await this.handle(event);
+  /** Every schedule tick, and every event, as invocations at their virtual time. */
+  plan(options: SimulateOptions): void {
+    const { scheduler, scenario } = this;
+    let invocations = 0;
+    for (let tick = VIRTUAL_EPOCH; tick < this.end; tick += scenario.scheduleMinutes * MINUTE_MS) {
+      this.#archiver(0, tick, tick, `tick-${++invocations}`, 0);
+      if (scheduler.random() < scenario.faults.duplicateSchedule) {
+        this.calls.injected.duplicatedSchedules++;
+        this.#archiver(1, tick, tick + Math.floor(scheduler.random() * DUPLICATE_WITHIN_MS), `tick-${++invocations}`, 0);
       }
-    })();
-    try {
-      await this.#draining;
-    } finally {
-      this.#draining = undefined;
+    }
+    for (const event of scenario.events) {
+      const at = atMinute(event.At);
+      if (at > this.end) continue;
+      if (event.Kind === 'callback') this.#deliver(event, `sim-event-${++this.#eventCount}`, 1, at);
+      else this.#ask(event, 1, at);
+    }
+    for (let at = VIRTUAL_EPOCH + PROGRESS_EVERY_MS; at <= this.end; at += PROGRESS_EVERY_MS) {
+      scheduler.start(at, 'observer', async () => {
+        const watched = await countEntries(this.functions.access.registry);
+        options.onProgress?.(
+          `${Math.round((at - VIRTUAL_EPOCH) / 3_600_000)} h of ${scenario.hours}: ${this.archiverRuns} archiver runs, ` +
+            `${watched} watched, ${this.model.calls} upstream calls`,
+        );
+      });
     }
   }
 
-  async handle(event: ScenarioEvent): Promise<void> {
-    const address = { AppId: event.AppId, RoomId: event.RoomId, TaskId: event.TaskId };
-    if (event.Kind === 'callback') {
-      await this.functions.callback(event.AppId, event.RoomId, event.TaskId, `sim-event-${++this.#eventCount}`);
-      return;
-    }
-    if (event.Kind === 'watch') {
-      const startTime = event.StartTime === undefined ? [] : [['StartTime', String(atMinute(event.StartTime))] as [string, string]];
-      await this.functions.lookup([['Action', 'WatchSegmentTask'], ['Version', '2023-11-01'], ...Object.entries(address), ...startTime]);
-      return;
-    }
-    const result = await this.functions.lookup([['Action', 'GetSegmentTask'], ['Version', '2023-11-01'], ...Object.entries(address)]);
-    this.lookups.push(this.lookupRecord(event, result.statusCode, result.headers['X-Answer-Source'] ?? null, JSON.parse(result.body)));
+  /** An archiver invocation; one that dies is retried by Lambda with the same request id. */
+  #archiver(instance: number, tick: number, at: number, requestId: string, retry: number): void {
+    const budgetMs = this.scenario.archiveTimeoutSeconds * 1000;
+    this.scheduler.start(
+      at,
+      'archiver',
+      () => {
+        const startedAt = this.scheduler.now;
+        return this.functions.archive(instance, tick, requestId, () => budgetMs - (this.scheduler.now - startedAt));
+      },
+      {
+        died: () => {
+          const delay = LAMBDA_RETRY_DELAYS_MS[retry];
+          if (delay !== undefined) this.#archiver(instance, tick, this.scheduler.now + delay, requestId, retry + 1);
+        },
+        done: (summary) => {
+          if (!summary) return;
+          if (summary.duplicate) this.duplicateRuns++;
+          else this.archiverRuns++;
+          this.finalSnapshotsMissed += summary.finalSnapshotsMissed;
+          this.archiverErrors += summary.errors;
+        },
+      },
+    );
   }
 
-  lookupRecord(
-    event: ScenarioEvent,
-    status: number,
-    source: string | null,
-    body: { Result?: { SegmentTask?: { StartTime?: number; Status?: number } } },
-  ): SimulatedLookup {
+  /** A callback delivery; one answered 5xx (or lost to a crash) is delivered again a minute later. */
+  #deliver(event: ScenarioEvent, eventId: string, delivery: number, at: number): void {
     const address: TaskAddress = { appId: event.AppId, roomId: event.RoomId, taskId: event.TaskId };
-    const shown = this.model.visibleRun(address, this.clock.now);
-    const expected = shown ?? this.model.latestStartedRun(address, this.clock.now);
+    const again = () => {
+      const next = this.scheduler.now + RETRY_AFTER_MS;
+      if (delivery < ATTEMPTS && next <= this.end) this.#deliver(event, eventId, delivery + 1, next);
+    };
+    const instance = this.#instance('callback');
+    this.scheduler.start(at, 'callback', () => this.functions.callback(instance, { address, eventId, eventTime: atMinute(event.At) }), {
+      done: (result) => (result && result.statusCode < 500 ? this.#acknowledge(event, result) : again()),
+      died: again,
+    });
+  }
+
+  /** A lookup, or a watch (its caller tries again a minute after a 5xx). */
+  #ask(event: ScenarioEvent, attempt: number, at: number): void {
+    const address = { AppId: event.AppId, RoomId: event.RoomId, TaskId: event.TaskId };
+    const instance = this.#instance('lookup');
+    const query: Array<[string, string]> =
+      event.Kind === 'watch'
+        ? [['Action', 'WatchSegmentTask'], ['Version', '2023-11-01'], ...Object.entries(address)]
+        : [['Action', 'GetSegmentTask'], ['Version', '2023-11-01'], ...Object.entries(address)];
+    if (event.Kind === 'watch' && event.StartTime !== undefined) query.push(['StartTime', String(atMinute(event.StartTime))]);
+    this.scheduler.start(at, 'lookup', () => this.functions.lookup(instance, query), {
+      done: (result) => {
+        if (!result) return;
+        if (event.Kind !== 'watch') this.lookups.push(this.lookupRecord(event, result));
+        else if (result.statusCode < 500) this.#acknowledge(event, result);
+        else if (attempt < ATTEMPTS && this.scheduler.now + RETRY_AFTER_MS <= this.end)
+          this.#ask(event, attempt + 1, this.scheduler.now + RETRY_AFTER_MS);
+      },
+    });
+  }
+
+  #acknowledge(event: ScenarioEvent, result: HttpResult): void {
+    if (result.statusCode >= 200 && result.statusCode < 300) this.acknowledged.push(event);
+  }
+
+  #instance(kind: 'lookup' | 'callback'): number {
+    return Math.floor(this.scheduler.random() * this.functions.instances[kind]);
+  }
+
+  lookupRecord(event: ScenarioEvent, result: HttpResult): SimulatedLookup {
+    const body = JSON.parse(result.body) as { Result?: { SegmentTask?: { StartTime?: number; Status?: number } } };
+    const source = result.headers['X-Answer-Source'] ?? null;
+    const address: TaskAddress = { appId: event.AppId, roomId: event.RoomId, taskId: event.TaskId };
+    const shown = this.model.visibleRun(address, this.scheduler.now);
+    const expected = shown ?? this.model.latestStartedRun(address, this.scheduler.now);
     const expectedStart = expected ? atMinute(expected.StartAt) : null;
+    const status = result.statusCode;
     const task = status === 200 ? body.Result?.SegmentTask : undefined;
     const wrong = (task !== undefined && source !== 'cache' && task.StartTime !== expectedStart) || (status === 404 && shown !== undefined);
     return {
@@ -116,36 +194,14 @@ class Simulation {
       WrongRun: wrong,
     };
   }
-
-  async runArchiver(): Promise<void> {
-    const startedAt = this.clock.now;
-    const budgetMs = this.scenario.archiveTimeoutSeconds * 1000;
-    const summary = await this.functions.archive(() => budgetMs - (this.clock.now - startedAt));
-    this.finalSnapshotsMissed += summary.finalSnapshotsMissed;
-    this.archiverErrors += summary.errors;
-    this.archiverRuns++;
-  }
 }
 
 export async function simulate(scenario: Scenario, options: SimulateOptions = {}): Promise<SimulationResult> {
   const wallStart = performance.now();
   const sim = new Simulation(scenario);
-  const end = VIRTUAL_EPOCH + scenario.hours * 3_600_000;
-  let reportAt = VIRTUAL_EPOCH + PROGRESS_EVERY_MS;
-  for (let runAt = VIRTUAL_EPOCH; runAt < end; runAt += scenario.scheduleMinutes * MINUTE_MS) {
-    await sim.drain(runAt);
-    sim.clock.now = Math.max(sim.clock.now, runAt);
-    await sim.runArchiver();
-    if (sim.clock.now >= reportAt) {
-      options.onProgress?.(
-        `${Math.round((sim.clock.now - VIRTUAL_EPOCH) / 3_600_000)} h of ${scenario.hours}: ${sim.archiverRuns} archiver runs, ` +
-          `${await sim.functions.access.registry.count()} watched, ${sim.model.calls} upstream calls`,
-      );
-      reportAt += PROGRESS_EVERY_MS;
-    }
-  }
-  await sim.drain(end);
-  sim.clock.now = Math.max(sim.clock.now, end);
+  sim.plan(options);
+  await sim.scheduler.run();
+  sim.scheduler.now = Math.max(sim.scheduler.now, sim.end);
   return summarise(sim, (performance.now() - wallStart) / 1000);
 }
 

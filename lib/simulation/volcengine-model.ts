@@ -2,7 +2,9 @@
  * Volcengine as the simulation's scenario describes it, behind the upstream port: for an address
  * at time t it shows the latest run with StartAt ≤ t while t < StartAt + 72 h (Status 2 until
  * EndAt, EndStatus after), otherwise nothing; it allows `accountQps` calls per virtual second for
- * the whole account and answers FlowLimitExceeded.QPSOverLimit past that.
+ * the whole account and answers FlowLimitExceeded.QPSOverLimit past that. Each call is an
+ * interleaving point of the scheduler; a paced caller (the archiver's token bucket) makes its
+ * calls at most `ratePerSecond` a second, evenly spaced in virtual time, never in a burst.
  */
 import { taskIdentity, WINDOW_MS, type TaskAddress } from '../task.ts';
 import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
@@ -10,14 +12,30 @@ import { QPS_OVER_LIMIT, VolcApiError } from '../volc/errors.ts';
 import type { SegmentTask } from '../volc/schemas.ts';
 import { atMinute, type ScenarioTask } from './scenario.ts';
 
+/** The model's time: the scheduler's in a simulation. */
 export interface VirtualClock {
   now: number;
+  /** An interleaving point (other callers may go first). */
+  point(): Promise<void>;
+  /** Waits until virtual time `at`. */
+  until(at: number): Promise<void>;
+}
+
+/** A clock for using the model directly, outside a simulation: a wait moves it and lets nothing else run. */
+export function steppedClock(start: number): VirtualClock {
+  const clock: VirtualClock = {
+    now: start,
+    point: async () => undefined,
+    until: async (at) => {
+      clock.now = Math.max(clock.now, at);
+    },
+  };
+  return clock;
 }
 
 export interface PortHooks {
-  /** Virtual time each call takes before it is made (the archiver's token bucket, in virtual time). */
-  pacingMs?: number;
-  beforeCall?: () => Promise<void>;
+  /** The caller's calls per second (the archiver's ARCHIVE_QPS), spaced evenly; unset: not paced. */
+  ratePerSecond?: number;
   onCall?: (address: TaskAddress, at: number) => void;
 }
 
@@ -25,7 +43,6 @@ export class VolcengineModel {
   readonly #runs = new Map<string, ScenarioTask[]>();
   #second = -1;
   #callsThisSecond = 0;
-  #carry = 0;
   calls = 0;
   throttled = 0;
 
@@ -57,26 +74,25 @@ export class VolcengineModel {
     return latest;
   }
 
-  /** A port onto this model for one caller (the archiver, or the lookup function). */
+  /** A port onto this model for one caller (an archiver instance, or the lookup function). */
   port(hooks: PortHooks = {}): SegmentTaskUpstream {
+    let nextSlot = Number.NEGATIVE_INFINITY;
     return {
       getSegmentTask: async (_version, address): Promise<GetSegmentTaskResult> => {
-        if (hooks.pacingMs) this.#pace(hooks.pacingMs);
-        await hooks.beforeCall?.();
+        if (hooks.ratePerSecond) {
+          // A token bucket without burst, in virtual time: whole milliseconds, like Date.now.
+          const slot = Math.max(this.clock.now, nextSlot);
+          nextSlot = slot + 1000 / hooks.ratePerSecond;
+          await this.clock.until(Math.ceil(slot));
+        } else {
+          await this.clock.point();
+        }
         hooks.onCall?.(address, this.clock.now);
         this.#admit();
         const run = this.visibleRun(address, this.clock.now);
         return { task: run && stateAt(run, this.clock.now), requestId: `sim-${this.calls}`, attempts: 1 };
       },
     };
-  }
-
-  /** Advances the clock by `ms`, in whole milliseconds (like Date.now), carrying the fraction. */
-  #pace(ms: number): void {
-    this.#carry += ms;
-    const whole = Math.floor(this.#carry);
-    this.#carry -= whole;
-    this.clock.now += whole;
   }
 
   /** Counts a call against the account's quota for the current virtual second. */

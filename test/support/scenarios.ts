@@ -9,7 +9,9 @@ export interface ScenarioInput {
   hours: number;
   scheduleMinutes?: number;
   archiveTimeoutSeconds?: number;
+  accountQps?: number;
   env?: Record<string, string>;
+  faults?: Partial<{ seed: number; duplicateSchedule: number; crashPerStoreCall: number; storeErrorRate: number; clockSkewMs: number }>;
   tasks: Array<Partial<ScenarioTask> & Pick<ScenarioTask, 'AppId' | 'RoomId' | 'TaskId' | 'StartAt' | 'EndAt'>>;
   events: ScenarioEvent[];
 }
@@ -108,3 +110,53 @@ export function aboveCapacity(count: number, archiveQps: number, seed = 4): Scen
   }
   return { hours: 100, env: { ARCHIVE_QPS: String(archiveQps) }, tasks, events };
 }
+
+/**
+ * Runs announced ahead while another run of the TaskId is watched: each user's running run is
+ * discovered by a callback; while it runs, WatchSegmentTask announces the user's next run (most
+ * start within five minutes of the announced time, some never); lookups ask during both runs.
+ */
+export function announcedWhileWatched(users: number, seed = 5): ScenarioInput {
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  for (let u = 0; u < users; u++) {
+    const ids = { AppId: 'app', RoomId: `room-${u % 10}`, TaskId: `user-${u}` };
+    const start = minutes(rand() * 600);
+    const end = minutes(start + 30 + rand() * 210);
+    tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'UserDisconnect' });
+    events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
+    const announced = minutes(end + 5 + rand() * 115);
+    const watchAt = minutes(start + 1 + rand() * (end - start - 2));
+    events.push({ ...ids, Kind: 'watch', At: watchAt, StartTime: announced });
+    events.push({ ...ids, Kind: 'lookup', At: minutes(watchAt + rand() * (end - watchAt)) });
+    if (rand() < 0.9) {
+      const next = minutes(announced - 5 + rand() * 10);
+      const nextEnd = minutes(next + 20 + rand() * 280);
+      tasks.push({ ...ids, StartAt: next, EndAt: nextEnd, StopReason: 'UserDisconnect' });
+      events.push({ ...ids, Kind: 'callback', At: minutes(next + 0.5) });
+      events.push({ ...ids, Kind: 'lookup', At: minutes(next + rand() * (nextEnd - next)) });
+    }
+  }
+  return { hours: 100, tasks, events };
+}
+
+/** Runs that end in the last half hour of their 72-hour window (long MaxIdleTime tasks), each found by a callback. */
+export function endingNearWindowClose(count: number, seed = 6): ScenarioInput {
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const ids = { AppId: 'app', RoomId: `long-${i % 20}`, TaskId: `long-${i}` };
+    const start = minutes(rand() * 1_500);
+    const end = minutes(start + 72 * 60 - 2 - rand() * 28);
+    tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'IdleTimeOut' });
+    events.push({ ...ids, Kind: 'callback', At: minutes(start + 1) });
+  }
+  return { hours: 100, tasks, events };
+}
+
+/** The fault values of the archive-state issue: duplicate schedules, crashes after store calls, store errors and clock skew. */
+export const ISSUE_FAULTS = { seed: 7, duplicateSchedule: 0.1, crashPerStoreCall: 0.005, storeErrorRate: 0.01, clockSkewMs: 2_000 };
+
+export const withFaults = (input: ScenarioInput, faults: ScenarioInput['faults'] = ISSUE_FAULTS): ScenarioInput => ({ ...input, faults });

@@ -5,20 +5,33 @@
 import { describe, expect, it } from 'vitest';
 import { ScenarioSchema } from '../../../lib/simulation/scenario.ts';
 import { simulate } from '../../../lib/simulation/simulate.ts';
-import { aboveCapacity, ghosts, registrationBeforeStart, taskIdReuse } from '../../support/scenarios.ts';
+import {
+  aboveCapacity,
+  announcedWhileWatched,
+  endingNearWindowClose,
+  ghosts,
+  ISSUE_FAULTS,
+  registrationBeforeStart,
+  taskIdReuse,
+  withFaults,
+} from '../../support/scenarios.ts';
 
 const run = (input: unknown) => simulate(ScenarioSchema.parse(input));
+
+/** What must hold of every scenario, with faults or without: nothing lost, repeated, orphaned or answered about the wrong run. */
+const NOTHING_LOST = {
+  runsDiscoveredNotSettled: 0,
+  runsEndMissed: 0,
+  runsLost: 0,
+  duplicateTimelineEntries: 0,
+  orphanedRegistrations: 0,
+  wrongRunLookups: 0,
+};
 
 describe('simulate', () => {
   it('archives every run of reused TaskIds on its own, and answers every lookup about the right run', async () => {
     const result = await run(taskIdReuse(60, 4));
-    expect(result.summary).toMatchObject({
-      runsInScenario: 240,
-      runsDiscovered: 240,
-      runsDiscoveredNotSettled: 0,
-      wrongRunLookups: 0,
-      archiverErrors: 0,
-    });
+    expect(result.summary).toMatchObject({ ...NOTHING_LOST, runsInScenario: 240, runsDiscovered: 240, archiverErrors: 0 });
     const runsOfOneUser = result.runs.filter((r) => r.RoomId === 'room-0' && r.TaskId === 'user-0');
     expect(runsOfOneUser).toHaveLength(4);
     expect(runsOfOneUser.every((r) => r.Terminal && r.Final)).toBe(true);
@@ -29,9 +42,9 @@ describe('simulate', () => {
     expect(result.registry).toBe(0);
   });
 
-  it('asks about 3,000 registrations that never become tasks at most every 15 minutes, and lets them go after 72 hours', async () => {
-    const result = await run(ghosts(3_000));
-    expect(result.summary).toMatchObject({ ghosts: 3_000, ghostsLeftInRegistry: 0, runsDiscoveredNotSettled: 0, archiverErrors: 0 });
+  it('asks about 1,000 registrations that never become tasks at most every 15 minutes, and lets them go after 72 hours', async () => {
+    const result = await run(ghosts(1_000));
+    expect(result.summary).toMatchObject({ ...NOTHING_LOST, ghosts: 1_000, ghostsLeftInRegistry: 0, archiverErrors: 0 });
     expect(result.summary.ghostMinPollIntervalMinutes).toBeGreaterThanOrEqual(15);
     expect(result.summary.ghostMaxPolls).toBeLessThanOrEqual(72 * 4 + 1);
     expect(result.finalSnapshotsMissed).toBe(0);
@@ -39,19 +52,68 @@ describe('simulate', () => {
 
   it('waits for runs announced ahead of their start, and lets go of those that never start', async () => {
     const result = await run(registrationBeforeStart(300));
-    expect(result.summary).toMatchObject({ runsDiscoveredNotSettled: 0, ghostsLeftInRegistry: 0, archiverErrors: 0 });
+    expect(result.summary).toMatchObject({ ...NOTHING_LOST, ghostsLeftInRegistry: 0, archiverErrors: 0 });
     expect(result.summary.runsDiscovered).toBe(result.summary.runsInScenario);
     expect(result.summary.ghostMinPollIntervalMinutes).toBeGreaterThanOrEqual(15);
   });
 
   it('above capacity, serves the nearest deadlines first and misses no final snapshot', async () => {
-    const result = await run(aboveCapacity(1_200, 1));
+    const result = await run(aboveCapacity(700, 1));
     expect(result.summary).toMatchObject({ runsDiscoveredNotSettled: 0, archiverErrors: 0, upstreamThrottled: 0 });
     expect(result.finalSnapshotsMissed).toBe(0);
     // Each run polls at most ARCHIVE_QPS × (timeout − safety) = 1 × 260 tasks: the lag grows instead.
     expect(Math.max(...result.polls.map((p) => p.Count))).toBeLessThanOrEqual(72 * 12 + 1);
     expect(result.lag.max).toBeGreaterThan(300);
   }, 120_000);
+
+  it('watches a run announced ahead beside the run running now: both archived, each to its end', async () => {
+    // The defect: registration was per address, so the announced run swallowed the running one (or was dropped).
+    const result = await run(announcedWhileWatched(100));
+    expect(result.summary).toMatchObject({ ...NOTHING_LOST, archiverErrors: 0 });
+    expect(result.summary.runsDiscovered).toBe(result.summary.runsInScenario);
+    const users = new Map<string, number>();
+    for (const archived of result.runs) users.set(archived.TaskId, (users.get(archived.TaskId) ?? 0) + 1);
+    expect([...users.values()].filter((runs) => runs === 2).length).toBeGreaterThan(80);
+  });
+
+  it('archives the end of runs that end in the last half hour of their window as terminal', async () => {
+    // The defect: the final snapshot was taken 30 minutes early and the run retired running.
+    const scenario = endingNearWindowClose(40);
+    const result = await run(scenario);
+    expect(result.summary).toMatchObject({ ...NOTHING_LOST, runsDiscovered: 40 });
+    expect(result.runs.every((r) => r.Final)).toBe(true);
+    // Every run that ended a whole archiver run (two schedules) before its window closed is archived terminal.
+    const endedInTime = scenario.tasks.filter((t) => t.EndAt! + 10 <= t.StartAt + 72 * 60).map((t) => t.TaskId);
+    expect(endedInTime.length).toBeGreaterThanOrEqual(25);
+    expect(result.runs.filter((r) => endedInTime.includes(r.TaskId)).every((r) => r.Terminal)).toBe(true);
+    expect(result.finalSnapshotsMissed).toBe(0);
+  });
+
+  it.each([
+    ['TaskId reuse', () => taskIdReuse(60, 4)],
+    ['runs announced while another is watched', () => announcedWhileWatched(100)],
+    ['runs ending in the last half hour of their window', () => endingNearWindowClose(40)],
+  ])(
+    '%s, under duplicate schedules, crashes, store errors and skewed clocks: nothing lost, repeated or orphaned',
+    async (_name, scenario) => {
+      const result = await run(withFaults(scenario()));
+      expect(result.faults.duplicatedSchedules).toBeGreaterThan(50);
+      expect(result.faults.crashes).toBeGreaterThan(50);
+      expect(result.faults.storeErrors).toBeGreaterThan(100);
+      expect(result.faults.maxSkewMs).toBeGreaterThan(1_000);
+      expect(result.faults.maxSkewMs).toBeLessThanOrEqual(ISSUE_FAULTS.clockSkewMs);
+      expect(result.summary).toMatchObject(NOTHING_LOST);
+      expect(result.summary.runsDiscovered).toBeGreaterThan(0.95 * result.summary.runsInScenario);
+      expect(result.finalSnapshotsMissed).toBe(0);
+    },
+  );
+
+  it('injects the same faults into the same interleavings for the same seed', async () => {
+    const [first, second] = [await run(withFaults(taskIdReuse(20, 3))), await run(withFaults(taskIdReuse(20, 3)))];
+    expect(second.faults).toEqual(first.faults);
+    expect({ ...second.summary, wallSeconds: 0 }).toEqual({ ...first.summary, wallSeconds: 0 });
+    expect(second.runs).toEqual(first.runs);
+  });
 
   it('enforces the account quota per virtual second: lookups past it are throttled, not answered by magic', async () => {
     const events = Array.from({ length: 80 }, (_, i) => ({ At: 10, Kind: 'lookup', AppId: 'a', RoomId: 'r', TaskId: `t${i}` }));
