@@ -92,6 +92,20 @@ const CONDITION = {
 } as const;
 const all = (...parts: string[]) => parts.join(' AND ');
 
+/**
+ * Parts of the tick item's condition.
+ *   newer   it holds an older schedule tick, or none
+ *   open    it holds this tick, which has not ended
+ *   ours    held by this invocation (a Lambda retry keeps the request id)
+ *   lapsed  its holder stopped renewing the lease: presumed dead
+ */
+const TICK_CONDITION = {
+  newer: '(attribute_not_exists(#tick) OR #tick < :tick)',
+  open: '(#tick = :tick AND attribute_not_exists(#ended))',
+  ours: '#owner = :owner',
+  lapsed: '#leaseUntil < :now',
+} as const;
+
 export class DynamoDbRegistry implements WatchRegistry {
   readonly usage: RegistryUsage = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
   readonly #client: DynamoDBClient;
@@ -205,8 +219,8 @@ export class DynamoDbRegistry implements WatchRegistry {
     const heldTick = held && num(held, 'tick');
     if (heldTick !== undefined && heldTick > tick) return false;
     if (heldTick === tick && (held!.ended?.BOOL || (str(held!, 'owner') !== owner && (num(held!, 'leaseUntil') ?? 0) >= now))) return false;
-    const condition =
-      'attribute_not_exists(#tick) OR #tick < :tick OR (#tick = :tick AND attribute_not_exists(#ended) AND (#owner = :owner OR #leaseUntil < :now))';
+    const { newer, open, ours, lapsed } = TICK_CONDITION;
+    const condition = `${newer} OR (${open} AND (${ours} OR ${lapsed}))`;
     const expression = 'SET #tick = :tick, #owner = :owner, #leaseUntil = :leaseUntil REMOVE #ended';
     return this.#conditional(
       new UpdateItemCommand({

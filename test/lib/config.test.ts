@@ -43,7 +43,9 @@ describe('loadEnv', () => {
   it('takes the archive and its watch registry together, or neither (lookups are then live only)', () => {
     expect(refusal(LookupEnvSchema, { ...credentials, ARCHIVE_BUCKET: 'archive-bucket' })).toContain('REGISTRY_TABLE');
     expect(refusal(LookupEnvSchema, { ...credentials, REGISTRY_TABLE: 'registry-table' })).toContain('REGISTRY_TABLE');
-    expect(refusal(LookupEnvSchema, { ...credentials, ARCHIVE_BUCKET: 'archive-bucket', REGISTRY_TABLE: 'registry-table' })).toBeUndefined();
+    expect(
+      refusal(LookupEnvSchema, { ...credentials, ARCHIVE_BUCKET: 'archive-bucket', REGISTRY_TABLE: 'registry-table' }),
+    ).toBeUndefined();
     expect(refusal(ArchiverEnvSchema, { ...credentials, ARCHIVE_BUCKET: 'archive-bucket' })).toContain('REGISTRY_TABLE');
   });
 

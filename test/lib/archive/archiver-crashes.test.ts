@@ -23,7 +23,13 @@ const T0 = atMinute(80 * 60); // 80 h into the virtual epoch: room for runs that
 const address = (taskId: string) => ({ appId: 'a', roomId: 'r', taskId });
 const minutesBefore = (minutes: number) => (T0 - minutes * MINUTE - atMinute(0)) / MINUTE;
 const task = (taskId: string, startedMinutesAgo: number, endedMinutesAgo: number | null) =>
-  ScenarioTaskSchema.parse({ AppId: 'a', RoomId: 'r', TaskId: taskId, StartAt: minutesBefore(startedMinutesAgo), EndAt: endedMinutesAgo === null ? null : minutesBefore(endedMinutesAgo) });
+  ScenarioTaskSchema.parse({
+    AppId: 'a',
+    RoomId: 'r',
+    TaskId: taskId,
+    StartAt: minutesBefore(startedMinutesAgo),
+    EndAt: endedMinutesAgo === null ? null : minutesBefore(endedMinutesAgo),
+  });
 
 const TASKS = [
   task('running', 60, null),
@@ -137,7 +143,8 @@ async function leftIn(objects: MemoryObjectStore, registry: MemoryRegistry, keys
     if (timeline.length) timelines[`${run.TaskId}@${run.StartAt}`] = timeline.map((s) => [s.Seq, s.SegmentTask.Status, s.Final]);
   }
   const entries: string[] = [];
-  for await (const entry of allEntries(registry)) entries.push(`${entry.address.taskId} ${entry.kind} ${entry.state} ${entry.startTime ?? ''}`);
+  for await (const entry of allEntries(registry))
+    entries.push(`${entry.address.taskId} ${entry.kind} ${entry.state} ${entry.startTime ?? ''}`);
   return { files, timelines, entries: entries.sort() };
 }
 
@@ -146,9 +153,7 @@ describe('archiver killed between any two store calls', () => {
     const clean = await ticks(undefined, false);
     // The clean run went through every kind of transition.
     expect(clean.timelines).toMatchObject({
-      [`ends@${minutesBefore(120)}`]: [
-        [1, 3, true],
-      ],
+      [`ends@${minutesBefore(120)}`]: [[1, 3, true]],
       [`superseded@${minutesBefore(5)}`]: [[1, 2, false]],
     });
     expect(Object.values(clean.files)).toEqual(expect.arrayContaining(['superseded', 'expired-without-final', 'not-found']));
