@@ -3,6 +3,7 @@
  * deploy fails at cold start. Messages name the variable, never its value.
  */
 import { z } from 'zod';
+import { DEFAULT_TIMING } from './quota/slots.ts';
 import { DEFAULT_ENDPOINT, DEFAULT_REGION, DEFAULT_SERVICE } from './volc/defaults.ts';
 
 const intFrom = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -67,6 +68,10 @@ const QuotaEnvShape = {
   QUOTA_TIMEOUT_MS: intFrom(10, 5_000, 200),
   /** Per-instance rate while the quota table does not answer: keep it at VOLC_ACCOUNT_QPS / the instances you expect. */
   QUOTA_FALLBACK_QPS: z.coerce.number().positive().max(60).default(2),
+  /** How late after its slot a call may still leave; a later one takes a new slot (lib/quota/slots.ts DEFAULT_TIMING). */
+  QUOTA_LATE_MS: intFrom(1, 500, DEFAULT_TIMING.lateMs),
+  /** How much the network delay to Volcengine may vary between calls without a call being throttled. */
+  QUOTA_NETWORK_MS: intFrom(0, 1_000, DEFAULT_TIMING.networkMs),
 };
 
 const shareFitsTheAccount = (env: { QUOTA_TABLE?: string | undefined; ARCHIVE_QPS: number; VOLC_ACCOUNT_QPS: number }) =>

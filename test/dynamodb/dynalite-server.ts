@@ -1,9 +1,17 @@
 /**
  * dynalite (the DynamoDB protocol in memory, on npm) on loopback, with the quota table created
  * as serverless.yml declares it: partition key pk (S), on-demand.
+ *
+ * Callers talk to a small proxy in front of it, which does two things dynalite 4 does not:
+ * - `ReturnValuesOnConditionCheckFailure: ALL_OLD`: dynalite accepts the parameter and ignores it,
+ *   so the proxy adds the item to a ConditionalCheckFailedException, read right after the failure
+ *   (DynamoDB returns the item the condition was checked against; the proxy's read may see a later
+ *   write, which for the quota's forward-only frontiers is as good);
+ * - DynamoDB's throttling answers, injected on demand (`throttle`).
+ * It counts the requests callers make, by operation (its own reads are not counted).
  */
 import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
@@ -12,40 +20,110 @@ const dynalite = require('dynalite') as (options: { createTableMs?: number; dele
 
 export const QUOTA_TABLE = 'rtc-segment-tasks-quota';
 
-export class DynaliteServer {
-  readonly #server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  /** Requests served, by operation (UpdateItem, GetItem, …). */
-  readonly counts: Record<string, number> = {};
-  #url = '';
+export type ThrottlingError = 'ThrottlingException' | 'ProvisionedThroughputExceededException' | 'RequestLimitExceeded';
 
-  constructor() {
-    this.#server.on('request', (request, response) => {
-      const operation =
-        String(request.headers['x-amz-target'] ?? '')
-          .split('.')
-          .at(-1) || 'unknown';
-      this.counts[operation] = (this.counts[operation] ?? 0) + 1;
-      response.on('finish', () => {
-        if (response.statusCode !== 200) this.counts[`${operation}Refused`] = (this.counts[`${operation}Refused`] ?? 0) + 1;
-      });
-    });
-  }
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export class DynaliteServer {
+  readonly #dynalite = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  readonly #front = createServer((req, res) => void this.#serve(req, res));
+  /** Requests served, by operation (UpdateItem, GetItem, …); `<operation>Refused` counts those answered with an error. */
+  readonly counts: Record<string, number> = {};
+  readonly #throttles: ThrottlingError[] = [];
+  #inner = '';
+  #url = '';
 
   get url(): string {
     return this.#url;
   }
 
+  /** Answers the next `times` requests with DynamoDB's `error` instead of serving them. */
+  throttle(error: ThrottlingError, times: number): void {
+    for (let i = 0; i < times; i++) this.#throttles.push(error);
+  }
+
+  clearThrottling(): void {
+    this.#throttles.length = 0;
+  }
+
   async start(port = 0): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', resolve));
-    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.#dynalite.listen(0, '127.0.0.1', resolve));
+    this.#inner = `http://127.0.0.1:${(this.#dynalite.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.#front.listen(port, '127.0.0.1', resolve));
+    this.#url = `http://127.0.0.1:${(this.#front.address() as AddressInfo).port}`;
     await createQuotaTable(this.#url, QUOTA_TABLE);
     return this.#url;
   }
 
   async stop(): Promise<void> {
-    this.#server.closeAllConnections?.();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const server of [this.#front, this.#dynalite]) {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.split('.').at(-1) || 'unknown';
+    this.counts[operation] = (this.counts[operation] ?? 0) + 1;
+    const throttled = this.#throttles.shift();
+    const answer = throttled ? throttlingAnswer(throttled) : await this.#complete(req, body, await this.#forward(req, body));
+    if (answer.status !== 200) this.counts[`${operation}Refused`] = (this.counts[`${operation}Refused`] ?? 0) + 1;
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
+    res.end(answer.body);
+  }
+
+  /** A ConditionalCheckFailedException asked to return the item gets it, as DynamoDB would send it. */
+  async #complete(req: IncomingMessage, body: string, answer: Answer): Promise<Answer> {
+    if (answer.status !== 400 || !answer.body.includes('ConditionalCheckFailedException')) return answer;
+    const asked = JSON.parse(body) as { TableName: string; Key: unknown; ReturnValuesOnConditionCheckFailure?: string };
+    if (asked.ReturnValuesOnConditionCheckFailure !== 'ALL_OLD') return answer;
+    const read = await this.#forward(
+      { headers: { ...req.headers, 'x-amz-target': 'DynamoDB_20120810.GetItem' } },
+      JSON.stringify({ TableName: asked.TableName, Key: asked.Key, ConsistentRead: true }),
+    );
+    const item = (JSON.parse(read.body) as { Item?: unknown }).Item;
+    return item ? { ...answer, body: JSON.stringify({ ...JSON.parse(answer.body), Item: item }) } : answer;
+  }
+
+  #forward(req: Pick<IncomingMessage, 'headers'>, body: string): Promise<Answer> {
+    const headers = { ...req.headers, 'content-length': String(Buffer.byteLength(body)) };
+    delete headers.host;
+    return new Promise((resolve, reject) => {
+      const forwarded = request(`${this.#inner}/`, { method: 'POST', headers }, (response) => {
+        const parts: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => parts.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 500,
+            headers: { 'content-type': String(response.headers['content-type'] ?? 'application/x-amz-json-1.0') },
+            body: Buffer.concat(parts).toString('utf8'),
+          }),
+        );
+        response.on('error', reject);
+      });
+      forwarded.on('error', reject);
+      forwarded.end(body);
+    });
+  }
+}
+
+function throttlingAnswer(error: ThrottlingError): Answer {
+  return {
+    status: 400,
+    headers: { 'content-type': 'application/x-amz-json-1.0' },
+    body: JSON.stringify({
+      __type: `com.amazonaws.dynamodb.v20120810#${error}`,
+      message: 'Rate of requests exceeds the allowed throughput.',
+    }),
+  };
 }
 
 export async function createQuotaTable(endpoint: string, table: string): Promise<void> {

@@ -69,6 +69,12 @@ const archiveEnv = () => ({
   S3_FORCE_PATH_STYLE: 'true',
 });
 
+/** Other instances take a share's slots for the next `ms`. */
+const hold = (store: DynamoDbQuotaStore, share: 'lookup' | 'archiver', ms: number) => {
+  const now = Date.now();
+  return store.take({ share, op: 'restart', spanMs: ms, now, latest: now, at: now }, new AbortController().signal);
+};
+
 const metric = (logs: Array<Record<string, unknown>>, name: string) => logs.find((line) => name in line)?.[name];
 
 describe('lookups on the shared quota', () => {
@@ -83,7 +89,8 @@ describe('lookups on the shared quota', () => {
 
   it('answers 429 with a Retry-After from the shared window, without calling Volcengine, past LOOKUP_QUOTA_WAIT_MS', async () => {
     const { get, store } = await lookupOn({ LOOKUP_QUOTA_WAIT_MS: '250' });
-    await store.restart('lookup', 10_000, Date.now(), new AbortController().signal); // the fleet holds the next 10 s
+    await hold(store, 'lookup', 10_000); // the fleet holds the next 10 s
+    await hold(store, 'archiver', 10_000);
     const calls = emulator.callsOf('GetSegmentTask').length;
     const refused = await get();
     expect(refused.statusCode).toBe(429);
@@ -118,8 +125,8 @@ describe('lookups on the shared quota', () => {
     );
     const current = emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'reused' });
     const { get, store } = await lookupOn({ LOOKUP_QUOTA_WAIT_MS: '100', ...archiveEnv() });
-    await store.restart('lookup', 10_000, Date.now(), new AbortController().signal); // the fleet holds the next 10 s
-    await store.restart('archiver', 10_000, Date.now(), new AbortController().signal);
+    await hold(store, 'lookup', 10_000); // the fleet holds the next 10 s
+    await hold(store, 'archiver', 10_000);
     const calls = emulator.callsOf('GetSegmentTask').length;
     // Act
     const newest = await get(getTaskQuery('app', 'room', 'reused'));
