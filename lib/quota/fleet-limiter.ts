@@ -8,17 +8,17 @@
  *
  * Each slot costs one conditional write, planned on the item as the last answer returned it; a
  * refusal costs one consistent read (the state last seen ruled the slot out; the read confirms it
- * on the current state). DynamoDB throttling is retried with backoff within the
- * caller's budget. Only when the table times out or fails does the limiter fall back to a
- * conservative per-instance rate: it logs that once per minute, counts every fallback and asks
- * DynamoDB again after a second.
+ * on the current state), or nothing when the state was seen less than a slot ago. DynamoDB
+ * throttling is retried with backoff within the caller's budget. Only when the table times out or
+ * fails does the limiter fall back to a conservative per-instance rate (twice in a row: every
+ * caller, for a second; it logs that once per minute and counts every fallback).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VolcBudgetExhaustedError } from '../volc/errors.ts';
-import { withTimeout } from '../timeout.ts';
 import type { RateLimiter } from '../volc/rate-limiter.ts';
 import { isTableThrottling, type QuotaStore, type TakeRequest } from './quota-store.ts';
 import {
+  CONTENTION_MARGIN_SLOTS,
   DEFAULT_MAX_SKEW_MS,
   DEFAULT_TIMING,
   DEMAND_HOLD_MS,
@@ -77,6 +77,12 @@ export interface FleetLimiterOptions {
 }
 
 const DEGRADED_RETRY_MS = 1_000;
+/**
+ * How much older than the item's stamp a writer's own may be: views of fleet time differ by about
+ * a table round trip (more on a busy machine), which is let be; a writer lagging further (a clock
+ * that a newer instance's leads) is refused with the item and learns fleet time from it first.
+ */
+const STAMP_TOLERANCE_MS = 50;
 /** The first table call of an instance opens the connection and loads credentials: it may take this long. */
 const FIRST_CALL_TIMEOUT_MS = 1_000;
 /** What a table call leaves of the caller's budget, so that the fallback still answers within it. */
@@ -103,6 +109,31 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
+/**
+ * `work`, or `expired()` once `ms` have passed. The timer's verdict waits one more turn of the
+ * event loop (setImmediate, after I/O): when this process did not run at the deadline (a busy
+ * machine), an answer that arrived meanwhile is read first, and a slow process is not taken for a
+ * failing table. Work left behind goes on; its late failure is not reported as unhandled.
+ */
+function answerOrTimeout<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      done();
+    };
+    const timer = setTimeout(() => setImmediate(() => settle(() => reject(expired()))), ms);
+    work.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
+    );
+  });
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
 const pushed = (state: QuotaState, push: number, stamp: number): QuotaState => ({
   ...state,
   lookup: (state.lookup ?? 0) + push,
@@ -122,6 +153,7 @@ export class FleetLimiter implements RateLimiter {
   #stats = emptyStats();
   #pumping = false;
   #degradedUntil = 0;
+  #failuresInRow = 0;
   #degradedLoggedAt = Number.NEGATIVE_INFINITY;
   #degraded = false;
   #answered = false;
@@ -129,6 +161,9 @@ export class FleetLimiter implements RateLimiter {
   #offset = 0;
   /** The item as last seen (fleet time): a lower bound on its frontiers and demand. */
   #state: QuotaState | undefined;
+  /** When the state was last seen, and when a caller was last refused on it without a call (this instance's clock). */
+  #seenAt = Number.NEGATIVE_INFINITY;
+  #refusedFreeAt = Number.NEGATIVE_INFINITY;
   /** The join, once it started; settled with the first table answers. */
   #joining: Promise<void> | undefined;
   /** Slots of the own share leased by the last write and not used yet, earliest first (fleet time). */
@@ -175,15 +210,14 @@ export class FleetLimiter implements RateLimiter {
       const started = this.#now();
       const left = () => leftMs - (this.#now() - started);
       this.#learn(await this.#call(left(), (signal) => this.#options.store.read(signal)));
-      for (let tries = 0; ; tries++) {
-        const seen = this.#state?.stamp;
+      for (;;) {
         const stamp = this.fleetNow();
-        const push = joinPushMs(seen, stamp, this.#options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
-        const result = await this.#call(left(), (signal) => this.#options.store.join(push, stamp, seen, signal));
+        const push = joinPushMs(this.#state?.stamp, stamp, this.#options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+        const result = await this.#call(left(), (signal) => this.#options.store.join(push, stamp, STAMP_TOLERANCE_MS, signal));
         this.#learn(result.before);
-        // Another instance wrote since our read: the push is computed again from its stamp.
-        if (!result.taken && tries < MAX_WRITES.lookup) continue;
-        if (result.taken) this.#state = pushed(this.#state ?? {}, push, stamp);
+        // Refused: a newer instance's stamp lies ahead of ours; fleet time is learnt from it and the push computed again.
+        if (!result.taken) continue;
+        this.#state = pushed(this.#state ?? {}, push, stamp);
         return;
       }
     })().catch((error: unknown) => {
@@ -202,6 +236,11 @@ export class FleetLimiter implements RateLimiter {
 
   missed(): void {
     this.#stats.slotsMissed++;
+  }
+
+  /** Fleet time's offset over this instance's clock: it only rises, as stamps show the fleet's time ahead of ours. */
+  clockShiftMs(): number {
+    return this.#offset;
   }
 
   /** The wait until the slot, in ms (negative: the slot began that long ago), or VolcBudgetExhaustedError. */
@@ -270,19 +309,29 @@ export class FleetLimiter implements RateLimiter {
     const started = this.#now();
     const left = () => budgetMs - FALLBACK_HEADROOM_MS - (this.#now() - started);
     await this.#join(left());
-    let fresh = false;
+    // The state last seen is as good as a read while it is younger than one of the share's slots: a
+    // refusal it decides would have been decided on the read too, give or take one slot. Once per
+    // such interval: a caller asking again at once (a client retrying without pause) waits for a
+    // read, rather than spin on refusals that cost nothing.
+    const slot = this.#spacing[this.#options.role];
+    let fresh = this.#now() - this.#seenAt < slot && this.#now() - this.#refusedFreeAt >= slot;
+    let readNow = false;
     for (let writes = 0; ; ) {
       const now = this.fleetNow();
       // A restarted share's slot lies where the write's answer is expected back, so that the call is not late for it.
-      const leadMs = Math.min(MAX_LEAD_MS, Math.max(0, ...this.#roundTrips));
-      const context = { role: this.#options.role, now, leadMs, latest: now + maxWaitMs, spacing: this.#spacing };
+      const leadMs = Math.min(MAX_LEAD_MS, median(this.#roundTrips));
+      const marginSlots = CONTENTION_MARGIN_SLOTS.least + this.#random() * (CONTENTION_MARGIN_SLOTS.most - CONTENTION_MARGIN_SLOTS.least);
+      const marginMs = marginSlots * this.#spacing[this.#options.role];
+      const context = { role: this.#options.role, now, leadMs, latest: now + maxWaitMs, marginMs, spacing: this.#spacing };
       const plan = planTakes(this.#state ?? {}, context)[0];
       if (!plan && !fresh) {
         // The state last seen rules every slot out, but it may be old: one consistent read (a read, not a write, per refusal).
         this.#learn(await this.#call(left(), (signal) => this.#options.store.read(signal)));
         fresh = true;
+        readNow = true;
         continue;
       }
+      if (!plan && writes === 0 && !readNow) this.#refusedFreeAt = this.#now();
       if (!plan || writes >= MAX_WRITES[this.#options.role]) {
         throw new VolcBudgetExhaustedError(retryAfterMs(this.#state?.[this.#options.role], now, maxWaitMs));
       }
@@ -293,7 +342,7 @@ export class FleetLimiter implements RateLimiter {
       this.#learn(result.before);
       if (!result.taken) continue;
       this.#state = applyTake(result.before ?? {}, plan, request.spanMs, now, request.demandUntil);
-      const at = plan.op === 'restart' ? plan.at : (result.before?.[plan.share] ?? now);
+      const at = plan.op === 'advance' ? (result.before?.[plan.share] ?? now) : plan.at;
       for (let i = 1; i < request.spanMs / this.#spacing[plan.share] - 0.5; i++) this.#leased.push(at + i * this.#spacing[plan.share]);
       return at;
     }
@@ -310,6 +359,7 @@ export class FleetLimiter implements RateLimiter {
       now,
       at: plan.at,
       latest: plan.latest,
+      stampToleranceMs: STAMP_TOLERANCE_MS,
       whenNoDemand: plan.whenNoDemand,
       // The archiver has due work while it takes slots: lookups give its reserve back within DEMAND_HOLD_MS.
       demandUntil: role === 'archiver' ? now + DEMAND_HOLD_MS : undefined,
@@ -318,6 +368,7 @@ export class FleetLimiter implements RateLimiter {
 
   /** What a table answer teaches: the item as it was (a lower bound of what it is), and fleet time from its stamp. */
   #learn(state: QuotaState | undefined): void {
+    this.#seenAt = this.#now();
     this.#offset = ratchetOffset(this.#offset, state?.stamp, this.#now());
     if (state) this.#state = state;
     else this.#state ??= {};
@@ -350,7 +401,7 @@ export class FleetLimiter implements RateLimiter {
     const budget = Math.min(timeout, budgetMs);
     this.#stats.tableCalls++;
     const sent = this.#now();
-    const result = await withTimeout(work(controller.signal), budget, () => {
+    const result = await answerOrTimeout(work(controller.signal), budget, () => {
       controller.abort();
       return budget < this.#options.storeTimeoutMs
         ? new VolcBudgetExhaustedError(1000)
@@ -377,7 +428,12 @@ export class FleetLimiter implements RateLimiter {
     return wait;
   }
 
+  /**
+   * A failed table call sends its caller to the fallback; a second one in a row sends every caller
+   * there for DEGRADED_RETRY_MS. One slow answer (a busy machine, a blip) is not an outage.
+   */
   #enterDegraded(error: unknown): void {
+    if (++this.#failuresInRow < 2) return;
     const now = this.#now();
     this.#degradedUntil = now + DEGRADED_RETRY_MS;
     this.#degraded = true;
@@ -388,6 +444,7 @@ export class FleetLimiter implements RateLimiter {
   }
 
   #recovered(): void {
+    this.#failuresInRow = 0;
     if (!this.#degraded) return;
     this.#degraded = false;
     this.#options.onRecovered?.();

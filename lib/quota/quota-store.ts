@@ -24,6 +24,8 @@ export interface TakeRequest {
   /** `restart`: the first slot taken (now, or when the write's answer is expected); `advance`: unused. */
   at: number;
   latest: number;
+  /** The write fails when the item's stamp is further ahead of `now` than this: fleet time never moves back. */
+  stampToleranceMs?: number;
   /** Only while the archiver has no due work: no demand marker, or one before now. */
   whenNoDemand?: boolean;
   /** Sets the archiver's demand marker to this time. */
@@ -39,8 +41,11 @@ export interface TakeResult {
 /** The store port. */
 export interface QuotaStore {
   take(request: TakeRequest, signal: AbortSignal): Promise<TakeResult>;
-  /** An instance joins: stamps the item with its fleet time and moves both frontiers `pushMs` forward (see FleetLimiter#join). */
-  join(pushMs: number, stamp: number, seen: number | undefined, signal: AbortSignal): Promise<TakeResult>;
+  /**
+   * An instance joins: stamps the item with its fleet time and moves both frontiers `pushMs`
+   * forward (see joinPushMs), unless the item's stamp is more than `toleranceMs` ahead of its own.
+   */
+  join(pushMs: number, stamp: number, toleranceMs: number, signal: AbortSignal): Promise<TakeResult>;
   /** The item as it is (a consistent read). */
   read(signal: AbortSignal): Promise<QuotaState | undefined>;
 }
@@ -61,6 +66,12 @@ const CONDITION = {
   frontierPast: '(attribute_not_exists(#share) OR #share < :now)',
   /** The archiver has no due work. */
   noDemand: '(attribute_not_exists(#demand) OR #demand < :now)',
+  /**
+   * The writer's fleet time is not behind the item's stamp (give or take the tolerance): a writer
+   * whose clock lags a newer instance's has its write refused with the item, learns fleet time
+   * from its stamp, and writes again; a stamp is never overwritten by a much older one.
+   */
+  stampNotAhead: '(attribute_not_exists(#stamp) OR #stamp <= :stampLimit)',
 };
 
 const number = (value: number): AttributeValue => ({ N: String(Math.round(value * 1000) / 1000) });
@@ -79,10 +90,13 @@ export function takeUpdate(request: TakeRequest) {
   const sets = ['#stamp = :now', '#expires = :expires'];
   const values: Record<string, AttributeValue> = { ':now': number(now), ':expires': expiresAt(now) };
   const conditions = op === 'advance' ? [CONDITION.frontierNotPast, CONDITION.frontierWithinWait] : [CONDITION.frontierPast];
-  if (op === 'advance') values[':latest'] = number(latest);
-  if (op === 'restart') sets.unshift('#share = :next');
-  if (op === 'restart') values[':next'] = number(at + spanMs);
-  else values[':span'] = number(spanMs);
+  if (op === 'advance') Object.assign(values, { ':latest': number(latest), ':span': number(spanMs) });
+  else {
+    sets.unshift('#share = :next');
+    values[':next'] = number(at + spanMs);
+  }
+  conditions.push(CONDITION.stampNotAhead);
+  values[':stampLimit'] = number(now + (request.stampToleranceMs ?? 0));
   if (whenNoDemand) conditions.push(CONDITION.noDemand);
   if (demandUntil !== undefined) {
     sets.push('#demand = :demand');
@@ -90,7 +104,7 @@ export function takeUpdate(request: TakeRequest) {
   }
   const usesDemand = whenNoDemand || demandUntil !== undefined;
   return {
-    UpdateExpression: `${op === 'advance' ? 'ADD #share :span ' : ''}SET ${sets.join(', ')}`,
+    UpdateExpression: `${op === 'restart' ? '' : 'ADD #share :span '}SET ${sets.join(', ')}`,
     ConditionExpression: conditions.join(' AND '),
     ExpressionAttributeNames: {
       '#share': request.share,
@@ -140,22 +154,22 @@ export class DynamoDbQuotaStore implements QuotaStore {
     }
   }
 
-  async join(pushMs: number, stamp: number, seen: number | undefined, signal: AbortSignal): Promise<TakeResult> {
+  async join(pushMs: number, stamp: number, toleranceMs: number, signal: AbortSignal): Promise<TakeResult> {
     try {
       const answer = await this.#client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: KEY,
-          // A missing frontier is created at pushMs, which lies long in the past.
-          UpdateExpression: 'ADD #lookup :push, #archiver :push SET #stamp = :stamp, #expires = :expires',
-          // The stamp the push was computed from is still the last one: no other instance wrote since.
-          ConditionExpression: seen === undefined ? 'attribute_not_exists(#stamp)' : '#stamp = :seen',
+          // A missing frontier is created at pushMs, which lies long in the past. Unconditional on the frontiers: a push
+          // computed from an older stamp than the item holds by now is larger than needed, never too small.
+          UpdateExpression: 'ADD #lookup :push, #archiver :push SET #stamp = :now, #expires = :expires',
+          ConditionExpression: CONDITION.stampNotAhead,
           ExpressionAttributeNames: { '#lookup': 'lookup', '#archiver': 'archiver', '#stamp': 'stamp', '#expires': 'expiresAt' },
           ExpressionAttributeValues: {
             ':push': number(pushMs),
-            ':stamp': number(stamp),
+            ':now': number(stamp),
+            ':stampLimit': number(stamp + toleranceMs),
             ':expires': expiresAt(stamp),
-            ...(seen === undefined ? {} : { ':seen': number(seen) }),
           },
           ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

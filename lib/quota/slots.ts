@@ -47,6 +47,9 @@ export function slotSpacingMs(ratePerSecond: number, timing: SlotTiming): number
   return (1000 + timing.lateMs + timing.networkMs) / ratePerSecond;
 }
 
+/** Bounds of the random margin (in slots of the share) an advance keeps before the caller's latest slot. */
+export const CONTENTION_MARGIN_SLOTS = { least: 2, most: 6 };
+
 /** How long the archiver's demand marker holds after its last slot: lookups give its reserve back within this. */
 export const DEMAND_HOLD_MS = 1_000;
 
@@ -61,12 +64,19 @@ export interface QuotaState {
 }
 
 /** One conditional write to try: take `share`'s frontier slot (`advance`) or restart an idle share at now (`restart`). */
+/**
+ * One conditional write to try: `advance` takes the frontier's slot (the share is busy); `restart`
+ * takes the slot when the write's answer is expected back (the share is idle: its frontier lies in
+ * the past). A frontier so near that its slot passes before the answer is back is still advanced:
+ * the call is then late and gives the slot up, one slot lost, where moving the frontier to the
+ * answer's time would lose all slots in between, and under contention those of every writer.
+ */
 export interface TakePlan {
   share: Share;
   op: 'advance' | 'restart';
   /** The slot it gives, if the state is still as seen. */
   at: number;
-  /** The write's bound on the frontier (advance only). */
+  /** The write's bound on the frontier (advance). */
   latest: number;
   /** Taking from the other share's reserve ahead of time: only while its owner has no due work (lookups on the archiver's). */
   whenNoDemand: boolean;
@@ -75,10 +85,17 @@ export interface TakePlan {
 export interface PlanContext {
   role: Share;
   now: number;
-  /** How far after now a restarted share's slot lies: when the write's answer is expected back. */
+  /** How long the write's answer is expected to take: a restarted share's slot lies this far after now. */
   leadMs: number;
   /** The latest slot the caller accepts. */
   latest: number;
+  /**
+   * An advance is planned only for a frontier at least this far before `latest`, drawn at random
+   * per caller: under contention, instances whose views of fleet time differ by a few ms then win
+   * the frontier's last slots by chance, not always the one whose view leads, and a caller whose
+   * slot the others will likely take first is refused on a read, not a failed write.
+   */
+  marginMs: number;
   spacing: Record<Share, number>;
 }
 
@@ -90,19 +107,19 @@ const other = (share: Share): Share => (share === 'lookup' ? 'archiver' : 'looku
  * (an empty list), whatever the table holds by now; a plan that looks possible is checked by the
  * write's condition.
  *
- * Own share: its frontier's slot, or (restarting it) now plus the write's round trip when it lies in
- * the past. The other share, work-conserving:
+ * Own share: its frontier's slot, or when the write's answer is back if that is later. The other
+ * share, work-conserving:
  * - the archiver takes a lookup slot only when lookups leave it idle (due within two slots);
  * - lookups take a slot of the archiver's reserve when it would idle (its frontier in the past), and
  *   ahead of time only while the archiver has no due work (no fresh demand marker).
  */
 export function planTakes(state: QuotaState, context: PlanContext): TakePlan[] {
-  const { role, now, leadMs, latest, spacing } = context;
+  const { role, now, latest, spacing } = context;
   const borrowed = other(role);
-  const plans = [planFor(state[role], role, now, leadMs, latest, false)];
-  const borrowLatest = role === 'archiver' ? Math.min(latest, now + 2 * spacing.lookup) : latest;
+  const plans = [planFor(state[role], role, context, latest, false)];
+  const lent = role === 'archiver' ? { ...context, marginMs: 0 } : context;
+  const borrow = planFor(state[borrowed], borrowed, lent, role === 'archiver' ? Math.min(latest, now + 2 * spacing.lookup) : latest, true);
   const demandFresh = state.demand !== undefined && state.demand >= now;
-  const borrow = planFor(state[borrowed], borrowed, now, leadMs, borrowLatest, role === 'lookup');
   if (borrow && (borrow.op === 'restart' || role === 'archiver' || !demandFresh)) plans.push(borrow);
   return plans.filter((plan): plan is TakePlan => plan !== undefined).sort((a, b) => a.at - b.at || (a.share === role ? -1 : 1));
 }
@@ -110,19 +127,19 @@ export function planTakes(state: QuotaState, context: PlanContext): TakePlan[] {
 function planFor(
   frontier: number | undefined,
   share: Share,
-  now: number,
-  leadMs: number,
+  context: PlanContext,
   latest: number,
   borrowing: boolean,
 ): TakePlan | undefined {
+  const { now, leadMs, marginMs, role } = context;
   if (frontier === undefined || frontier < now) return { share, op: 'restart', at: now + leadMs, latest, whenNoDemand: false };
-  if (frontier > latest) return undefined;
-  return { share, op: 'advance', at: frontier, latest, whenNoDemand: borrowing };
+  if (frontier > latest - marginMs) return undefined;
+  return { share, op: 'advance', at: frontier, latest, whenNoDemand: borrowing && role === 'lookup' };
 }
 
 /** The state after our write went through: what the table held before it, with our update applied. */
 export function applyTake(before: QuotaState, plan: TakePlan, spanMs: number, now: number, demandUntil?: number): QuotaState {
-  const frontier = plan.op === 'restart' ? plan.at + spanMs : (before[plan.share] ?? now) + spanMs;
+  const frontier = plan.op === 'advance' ? (before[plan.share] ?? now) + spanMs : plan.at + spanMs;
   return { ...before, [plan.share]: frontier, stamp: now, ...(demandUntil === undefined ? {} : { demand: demandUntil }) };
 }
 

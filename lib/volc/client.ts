@@ -171,7 +171,8 @@ export class VolcClient implements SegmentTaskUpstream {
   /**
    * Takes a slot, waits for it, signs and sends: late is never sent. Right before the request
    * leaves, a call more than the limiter's late allowance after its slot gives the slot up
-   * (counted) and takes a new one, so calls never bunch behind a busy event loop.
+   * (counted) and takes a new one, so calls never bunch behind a busy event loop. A slot is also
+   * later by however far the limiter's clock moved forward while the call waited.
    */
   async #sendInSlot(
     canonicalQuery: string,
@@ -184,9 +185,11 @@ export class VolcClient implements SegmentTaskUpstream {
     for (;;) {
       const wait = await Promise.race([limiter.reserve(Math.max(0, remaining() - 1), priority), expired]);
       const slotAt = performance.now() + wait;
+      const shift = limiter.clockShiftMs?.() ?? 0;
       await Promise.race([sleepUntil(slotAt), expired]);
       const headers = this.#sign(canonicalQuery, credentials);
-      if (performance.now() - slotAt <= limiter.lateAllowanceMs) return { answer: this.#send(canonicalQuery, headers, remaining()) };
+      const late = performance.now() - slotAt + (limiter.clockShiftMs?.() ?? 0) - shift;
+      if (late <= limiter.lateAllowanceMs) return { answer: this.#send(canonicalQuery, headers, remaining()) };
       limiter.missed?.();
     }
   }

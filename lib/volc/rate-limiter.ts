@@ -30,6 +30,12 @@ export interface RateLimiter {
    */
   readonly lateAllowanceMs: number;
   missed?(): void;
+  /**
+   * How far the limiter's clock has been moved forward in all (the shared quota's fleet time): a
+   * slot granted before a move lies that much earlier than its wait said, and the client counts
+   * it as that much later.
+   */
+  clockShiftMs?(): number;
 }
 
 /** The per-instance limiter: right for one instance only (local runs, or QUOTA_TABLE unset). */

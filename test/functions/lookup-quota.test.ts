@@ -82,7 +82,8 @@ describe('lookups on the shared quota', () => {
     const { get } = await lookupOn({});
     const answer = await get();
     expect(answer.statusCode).toBe(200);
-    expect(metric(answer.logs, 'QuotaTokensTaken')).toBe(1);
+    // One slot, and one more for each it missed (a busy machine can make the call later than its slot allows).
+    expect(metric(answer.logs, 'QuotaTokensTaken')).toBe(1 + Number(metric(answer.logs, 'QuotaSlotsMissed')));
     expect(metric(answer.logs, 'AnswersFromVolcengine')).toBe(1);
     expect(metric(answer.logs, 'QuotaFallbacks')).toBe(0);
   });

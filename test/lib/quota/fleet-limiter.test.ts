@@ -63,12 +63,13 @@ async function saturateReal(limiters: FleetLimiter[], ms: number, budgetMs: numb
         try {
           // As the client does: a slot the call would leave more than the late allowance after is given up.
           const wait = await l.reserve(budgetMs);
-          if (wait < -l.lateAllowanceMs) {
+          const [slot, shift] = [Date.now() + wait, l.clockShiftMs()];
+          await sleep(Math.max(0, wait));
+          if (Date.now() - slot + l.clockShiftMs() - shift > l.lateAllowanceMs) {
             l.missed();
             continue;
           }
-          slots.push(Date.now() + Math.max(0, wait));
-          await sleep(Math.max(0, wait));
+          slots.push(Math.max(slot, Date.now()));
         } catch (error) {
           if (!(error instanceof VolcBudgetExhaustedError)) throw error;
           await sleep(5);
@@ -93,10 +94,11 @@ describe('FleetLimiter', () => {
 
   it('gives instances whose clocks are 300 ms apart each a fair share, within the bound in real time', async () => {
     const store = await freshStore();
-    // Fleet time lags the fastest clock by up to a table round trip, which in one busy process is several ms (asserted
-    // below): the network allowance covers it here, where calls go nowhere (deployed, QUOTA_NETWORK_MS covers both).
+    // Fleet time lags the fastest clock by up to a table round trip, which in this one busy process (four limiters
+    // saturating an in-process dynalite) is up to 20 ms (asserted below); the network allowance covers it and this
+    // loop's own lateness here, where calls go nowhere (deployed, QUOTA_NETWORK_MS covers it beside the network's).
     const skews = [0, 0, -300, 300];
-    const timing = { lateMs: TIMING.lateMs, networkMs: 20 };
+    const timing = { lateMs: TIMING.lateMs, networkMs: 40 };
     const fleet = skews.map((offset) => limiter(store, 'lookup', { maxWaitMs: 250, now: skewed(offset), timing }));
     const perInstance = await saturateReal(fleet, 2_500, 5_000);
     const all = perInstance.flat().sort((a, b) => a - b);
@@ -133,7 +135,7 @@ describe('FleetLimiter', () => {
     expect(busiestSecond(slots)).toBeLessThanOrEqual(60);
   }, 20_000);
 
-  it('answers a caller it cannot serve within its wait with a Retry-After, a refusal costing one read', async () => {
+  it('answers a caller it cannot serve within its wait with a Retry-After, a refusal costing at most one read', async () => {
     const store = await freshStore();
     const l = limiter(store, 'lookup', { maxWaitMs: 0 });
     await l.reserve(10_000); // the lookup share's slot
@@ -142,8 +144,9 @@ describe('FleetLimiter', () => {
     expect(error).toBeInstanceOf(VolcBudgetExhaustedError);
     expect((error as VolcBudgetExhaustedError).retryAfterMs).toBeGreaterThan(0);
     expect((error as VolcBudgetExhaustedError).retryAfterMs).toBeLessThanOrEqual(25);
-    // Joining (a read and a write), a write per slot, and a read for the refusal.
-    expect(l.drainStats()).toMatchObject({ tokensTaken: 2, tokensDenied: 1, fallbacks: 0, tableCalls: 5 });
+    // Joining (a read and a write), a write per slot, and no call for the refusal: the state the last write returned,
+    // less than a slot ago, rules it out (an older state would cost a read).
+    expect(l.drainStats()).toMatchObject({ tokensTaken: 2, tokensDenied: 1, fallbacks: 0, tableCalls: 4 });
   });
 
   it('leases slots to callers waiting together, one write for them, and drops a leased slot rather than use it late', async () => {
@@ -204,7 +207,7 @@ describe('FleetLimiter', () => {
     expect(l.drainStats()).toMatchObject({ tokensTaken: 0, tokensDenied: 1, fallbacks: 0 });
   });
 
-  it('falls back to the per-instance rate when the table does not answer, logs once, and recovers', async () => {
+  it('falls back to its own rate when the table does not answer (all callers from the second time), logs once, recovers', async () => {
     const real = await freshStore();
     let down = true;
     const hanging = new Promise<never>(() => undefined);
@@ -219,10 +222,14 @@ describe('FleetLimiter', () => {
       onDegraded: () => logs.push('degraded'),
       onRecovered: () => logs.push('recovered'),
     });
-    const started = Date.now();
-    const waits = [await l.reserve(1_000), await l.reserve(1_000)];
-    expect(Date.now() - started).toBeLessThan(1_000); // never blocked past the caller's budget
-    expect(waits[1]).toBeGreaterThan(0); // the fallback bucket: 2 per second, burst 1
+    const waits: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const started = Date.now();
+      waits.push(await l.reserve(1_000));
+      expect(Date.now() - started).toBeLessThan(1_000); // never blocked past the caller's budget
+    }
+    expect(waits).toEqual([0, 0]);
+    // Degraded now: the next caller goes to the fallback bucket at once, 2 per second, burst 1.
     await expect(Promise.resolve(l.reserve(100))).rejects.toBeInstanceOf(VolcBudgetExhaustedError);
     down = false;
     await sleep(1_050);
