@@ -76,6 +76,13 @@ const QuotaEnvShape = {
 
 const shareFitsTheAccount = (env: { QUOTA_TABLE?: string | undefined; ARCHIVE_QPS: number; VOLC_ACCOUNT_QPS: number }) =>
   env.QUOTA_TABLE === undefined || env.ARCHIVE_QPS < env.VOLC_ACCOUNT_QPS;
+/**
+ * A per-instance bucket's rate + burst: what one instance may send in a second. Without
+ * QUOTA_TABLE the bucket is the limiter, so one instance alone never bursts past the account's second.
+ */
+const bucketLimit = (env: { QUOTA_TABLE?: string | undefined; VOLC_ACCOUNT_QPS: number }) =>
+  env.QUOTA_TABLE === undefined ? Math.min(60, env.VOLC_ACCOUNT_QPS) : 60;
+const BUCKET_LIMIT_TEXT = '60, nor VOLC_ACCOUNT_QPS without QUOTA_TABLE (Volcengine allows 60 GetSegmentTask calls per second per account)';
 const SHARE_MESSAGE = { message: 'ARCHIVE_QPS must be below VOLC_ACCOUNT_QPS (lookups get the rest)', path: ['ARCHIVE_QPS'] };
 
 /**
@@ -139,8 +146,8 @@ export const LookupEnvSchema = z
     message: `LOOKUP_DEADLINE_MS must leave the function timeout (LOOKUP_FUNCTION_TIMEOUT_S) ${LOOKUP_TIMEOUT_MARGIN_MS} ms to answer in`,
     path: ['LOOKUP_DEADLINE_MS'],
   })
-  .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= 60, {
-    message: 'LOOKUP_QPS + LOOKUP_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
+  .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= bucketLimit(env), {
+    message: `LOOKUP_QPS + LOOKUP_BURST must not exceed ${BUCKET_LIMIT_TEXT}`,
     path: ['LOOKUP_QPS'],
   });
 export type LookupEnv = z.infer<typeof LookupEnvSchema>;
@@ -173,8 +180,8 @@ export const ArchiverEnvSchema = z
   })
   .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
   .refine(shareFitsTheAccount, SHARE_MESSAGE)
-  .refine((env) => env.ARCHIVE_QPS + env.ARCHIVE_BURST <= 60, {
-    message: 'ARCHIVE_QPS + ARCHIVE_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
+  .refine((env) => env.ARCHIVE_QPS + env.ARCHIVE_BURST <= bucketLimit(env), {
+    message: `ARCHIVE_QPS + ARCHIVE_BURST must not exceed ${BUCKET_LIMIT_TEXT}`,
     path: ['ARCHIVE_QPS'],
   });
 export type ArchiverEnv = z.infer<typeof ArchiverEnvSchema>;
