@@ -12,6 +12,7 @@
  *   archiver_per_s        the archiver's calls per second while it has due work (its reserve: 12 ×
  *                         1000 / (1000 + QUOTA_LATE_MS + QUOTA_NETWORK_MS) ≈ 11)
  *   table_calls_per_call  DynamoDB requests (reads and writes, failed ones included) per upstream call
+ *   table_writes_per_call of which writes (UpdateItem, failed conditions included)
  *   slots_missed          slots given up because the call would have left more than QUOTA_LATE_MS late
  *
  * Cases: archiver idle; archiver busy; busy with calls reaching Volcengine 0–80 ms after they leave
@@ -136,12 +137,11 @@ async function stopPeers(peers: Peers): Promise<void> {
   await peers.archive?.stop();
 }
 
-const tableCalls = (counts: Record<string, number>) => (counts.GetItem ?? 0) + (counts.UpdateItem ?? 0);
-
 interface Measured {
   calls: ReceivedRequest[];
   results: InstancesResult[];
-  tableCallsDuring: number;
+  /** Table requests while the lookups ran, by operation. */
+  tableDuring: { reads: number; writes: number };
   start: number;
 }
 
@@ -167,18 +167,20 @@ async function measure(quotaCase: QuotaCase, peers: Peers): Promise<Measured> {
     ),
   );
   await sleep(start - Date.now());
-  const before = tableCalls(await dynalite.counts());
+  const before = await dynalite.counts();
   const deadline = start + DURATION_MS;
   const archiving = archive && upstream ? runArchiverOn(archive, upstream, () => deadline - Date.now()) : undefined;
   const [results] = await Promise.all([instances, archiving]);
   await sleep(500); // calls of slots granted just before the end
-  const tableCallsDuring = tableCalls(await dynalite.counts()) - before;
-  return { calls: (await emulator.received()).filter((c) => c.at >= start), results, tableCallsDuring, start };
+  const after = await dynalite.counts();
+  const during = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
+  const tableDuring = { reads: during('GetItem'), writes: during('UpdateItem') };
+  return { calls: (await emulator.received()).filter((c) => c.at >= start), results, tableDuring, start };
 }
 
 type CaseFigures = Record<string, number>;
 
-function assess(quotaCase: QuotaCase, { calls, results, tableCallsDuring, start }: Measured): CaseFigures {
+function assess(quotaCase: QuotaCase, { calls, results, tableDuring, start }: Measured): CaseFigures {
   const steadySeconds = (DURATION_MS - 2_000) / 1000;
   const steady = calls.filter((c) => c.at >= start + 1_000 && c.at < start + DURATION_MS - 1_000);
   const answered = results.map((r) => r.statuses['200'] ?? 0);
@@ -189,7 +191,8 @@ function assess(quotaCase: QuotaCase, { calls, results, tableCallsDuring, start 
     throttles: calls.filter((c) => c.code === 'FlowLimitExceeded.QPSOverLimit').length,
     busiest_second: busiestSecond(calls.map((c) => c.at)),
     least_share: round(Math.min(...answered) / average, 2),
-    table_calls_per_call: round(tableCallsDuring / calls.length, 2),
+    table_calls_per_call: round((tableDuring.reads + tableDuring.writes) / calls.length, 2),
+    table_writes_per_call: round(tableDuring.writes / calls.length, 2),
     slots_missed: missed,
   };
   if (quotaCase.archiver === 'busy') {
@@ -210,7 +213,8 @@ function report(quotaCase: QuotaCase, figures: CaseFigures, results: InstancesRe
       `${figures.throttles} throttles (goal 0); busiest second ${figures.busiest_second} (goal ≤ 60); ` +
       `answers per lookup instance ${JSON.stringify(shares)}, the least ×${figures.least_share} of the average (goal ≥ 0.5)` +
       (figures.archiver_per_s === undefined ? '' : `; archiver ${figures.archiver_per_s} calls/s (its reserve ≈ 11)`) +
-      `; ${figures.table_calls_per_call} table calls per upstream call; ${figures.slots_missed} slots missed (late); ` +
+      `; ${figures.table_calls_per_call} table calls per upstream call (${figures.table_writes_per_call} writes); ` +
+      `${figures.slots_missed} slots missed (late); ` +
       `lookup quota counters ${JSON.stringify(quota)}`,
   );
 }

@@ -8,7 +8,7 @@
  *
  * Each slot costs one conditional write, planned on the item as the last answer returned it; a
  * refusal costs one consistent read (the state last seen ruled the slot out; the read confirms it
- * on the current state), or nothing when the state was seen less than a slot ago. DynamoDB
+ * on the current state), or nothing when the state was seen less than three slots ago. DynamoDB
  * throttling is retried with backoff within the caller's budget. Only when the table times out or
  * fails does the limiter fall back to a conservative per-instance rate (twice in a row: every
  * caller, for a second; it logs that once per minute and counts every fallback).
@@ -95,6 +95,8 @@ const DEGRADED_LOG_EVERY_MS = 60_000;
  */
 const MAX_WRITES: Record<Share, number> = { lookup: 3, archiver: 20 };
 const THROTTLE_BACKOFF_MS = { base: 10, max: 200 };
+/** How many of its share's slots the state last seen stands for a read, for a refusal. */
+const FRESH_STATE_SLOTS = 3;
 /** Table round trips remembered, and the most a slot is placed after the write that takes it. */
 const ROUND_TRIPS_KEPT = 5;
 const MAX_LEAD_MS = 100;
@@ -309,12 +311,13 @@ export class FleetLimiter implements RateLimiter {
     const started = this.#now();
     const left = () => budgetMs - FALLBACK_HEADROOM_MS - (this.#now() - started);
     await this.#join(left());
-    // The state last seen is as good as a read while it is younger than one of the share's slots: a
-    // refusal it decides would have been decided on the read too, give or take one slot. Once per
+    // The state last seen is as good as a read while it is younger than a few of the share's slots:
+    // the frontier and the caller's latest slot move on together while the share is busy, so a
+    // refusal it decides would be decided on the read too, give or take the random margin. Once per
     // such interval: a caller asking again at once (a client retrying without pause) waits for a
     // read, rather than spin on refusals that cost nothing.
-    const slot = this.#spacing[this.#options.role];
-    let fresh = this.#now() - this.#seenAt < slot && this.#now() - this.#refusedFreeAt >= slot;
+    const window = FRESH_STATE_SLOTS * this.#spacing[this.#options.role];
+    let fresh = this.#now() - this.#seenAt < window && this.#now() - this.#refusedFreeAt >= window;
     let readNow = false;
     for (let writes = 0; ; ) {
       const now = this.fleetNow();

@@ -12,7 +12,7 @@ import { TEST_CREDENTIALS } from '../support/credentials.ts';
 
 const PROCESSES = 4;
 const INSTANCES_PER_PROCESS = 4;
-const LOOKUP_MS = 10_000;
+const LOOKUP_MS = 7_000;
 const NEAR_DEADLINE = 100;
 /**
  * Settings for this machine, not Lambda's (deployed defaults: 10 ms late, 80 ms of network, 200 ms

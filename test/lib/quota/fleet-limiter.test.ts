@@ -86,10 +86,10 @@ describe('FleetLimiter', () => {
   it("lets lookups use the archiver's reserve while the archiver has no due work: six instances use the account", async () => {
     const store = await freshStore();
     const fleet = Array.from({ length: 6 }, () => limiter(store, 'lookup', { maxWaitMs: 250 }));
-    const slots = (await saturateReal(fleet, 2_500, 5_000)).flat().sort((a, b) => a - b);
-    const steady = slots.filter((t) => t >= slots[0]! + 500 && t < slots[0]! + 2_000);
+    const slots = (await saturateReal(fleet, 2_000, 5_000)).flat().sort((a, b) => a - b);
+    const steady = slots.filter((t) => t >= slots[0]! + 500 && t < slots[0]! + 1_500);
     expect(busiestSecond(slots)).toBeLessThanOrEqual(60);
-    expect(steady.length / 1.5).toBeGreaterThanOrEqual(0.9 * 60);
+    expect(steady.length).toBeGreaterThanOrEqual(0.9 * 60);
   }, 20_000);
 
   it('gives instances whose clocks are 300 ms apart each a fair share, within the bound in real time', async () => {
@@ -100,7 +100,7 @@ describe('FleetLimiter', () => {
     const skews = [0, 0, -300, 300];
     const timing = { lateMs: TIMING.lateMs, networkMs: 40 };
     const fleet = skews.map((offset) => limiter(store, 'lookup', { maxWaitMs: 250, now: skewed(offset), timing }));
-    const perInstance = await saturateReal(fleet, 2_500, 5_000);
+    const perInstance = await saturateReal(fleet, 2_000, 5_000);
     const all = perInstance.flat().sort((a, b) => a - b);
     expect(busiestSecond(all)).toBeLessThanOrEqual(60);
     const average = all.length / fleet.length;
@@ -115,23 +115,23 @@ describe('FleetLimiter', () => {
     const lookups = Array.from({ length: 4 }, () => limiter(store, 'lookup', { maxWaitMs: 250 }));
     const archiver = limiter(store, 'archiver', { leaseSlots: 3 });
     const [busy, workers] = await Promise.all([
-      saturateReal(lookups, 3_000, 5_000),
-      sleep(500).then(() => saturateReal([archiver, archiver, archiver, archiver], 2_500, 2_000)),
+      saturateReal(lookups, 2_500, 5_000),
+      sleep(500).then(() => saturateReal([archiver, archiver, archiver, archiver], 2_000, 2_000)),
     ]);
     const archived = workers.flat().sort((a, b) => a - b);
     const all = [...busy.flat(), ...archived].sort((a, b) => a - b);
     expect(busiestSecond(all)).toBeLessThanOrEqual(60);
     const first = archived[0]!;
     expect(first - (all[0]! + 500)).toBeLessThan(1_000);
-    const served = archived.filter((t) => t >= first + 500 && t < first + 2_000).length / 1.5;
+    const served = archived.filter((t) => t >= first + 500 && t < first + 1_500).length;
     expect(served).toBeGreaterThanOrEqual(0.9 * 12 * (1000 / (1000 + TIMING.lateMs)));
   }, 20_000);
 
   it('lets the archiver alone take the idle lookup share too', async () => {
     const store = await freshStore();
     const worker = limiter(store, 'archiver', { leaseSlots: 3 });
-    const slots = (await saturateReal([worker, worker, worker, worker], 2_000, 2_000)).flat().sort((a, b) => a - b);
-    expect(slots.length / 2).toBeGreaterThan(0.85 * 60);
+    const slots = (await saturateReal([worker, worker, worker, worker], 1_500, 2_000)).flat().sort((a, b) => a - b);
+    expect(slots.length / 1.5).toBeGreaterThan(0.85 * 60);
     expect(busiestSecond(slots)).toBeLessThanOrEqual(60);
   }, 20_000);
 
