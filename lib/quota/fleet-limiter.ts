@@ -325,7 +325,8 @@ export class FleetLimiter implements RateLimiter {
       const leadMs = Math.min(MAX_LEAD_MS, median(this.#roundTrips));
       const marginSlots = CONTENTION_MARGIN_SLOTS.least + this.#random() * (CONTENTION_MARGIN_SLOTS.most - CONTENTION_MARGIN_SLOTS.least);
       const marginMs = marginSlots * this.#spacing[this.#options.role];
-      const context = { role: this.#options.role, now, leadMs, latest: now + maxWaitMs, marginMs, spacing: this.#spacing };
+      const { lateMs } = this.#timing;
+      const context = { role: this.#options.role, now, leadMs, lateMs, latest: now + maxWaitMs, marginMs, spacing: this.#spacing };
       const plan = planTakes(this.#state ?? {}, context)[0];
       if (!plan && !fresh) {
         // The state last seen rules every slot out, but it may be old: one consistent read (a read, not a write, per refusal).

@@ -87,6 +87,8 @@ export interface PlanContext {
   now: number;
   /** How long the write's answer is expected to take: a restarted share's slot lies this far after now. */
   leadMs: number;
+  /** How late after its slot a call may leave: a slot further before the answer's time is likely lost. */
+  lateMs: number;
   /** The latest slot the caller accepts. */
   latest: number;
   /**
@@ -121,7 +123,11 @@ export function planTakes(state: QuotaState, context: PlanContext): TakePlan[] {
   const borrow = planFor(state[borrowed], borrowed, lent, role === 'archiver' ? Math.min(latest, now + 2 * spacing.lookup) : latest, true);
   const demandFresh = state.demand !== undefined && state.demand >= now;
   if (borrow && (borrow.op === 'restart' || role === 'archiver' || !demandFresh)) plans.push(borrow);
-  return plans.filter((plan): plan is TakePlan => plan !== undefined).sort((a, b) => a.at - b.at || (a.share === role ? -1 : 1));
+  const possible = plans.filter((plan): plan is TakePlan => plan !== undefined);
+  // A slot that will have passed by more than the late allowance when the write's answer is back is
+  // likely lost (the call gives it up): taken only when nothing else is to be had.
+  const onTime = possible.filter((plan) => plan.at >= now + context.leadMs - context.lateMs);
+  return (onTime.length ? onTime : possible).sort((a, b) => a.at - b.at || (a.share === role ? -1 : 1));
 }
 
 function planFor(
