@@ -97,8 +97,12 @@ const MAX_WRITES: Record<Share, number> = { lookup: 3, archiver: 20 };
 const THROTTLE_BACKOFF_MS = { base: 10, max: 200 };
 /** How many of its share's slots the state last seen stands for a read, for a refusal. */
 const FRESH_STATE_SLOTS = 3;
-/** Table round trips remembered, and the most a slot is placed after the write that takes it. */
+/**
+ * Table round trips remembered, for how long (a cold start's or a busy moment's do not set the
+ * lead for long), and the most a slot is placed after the write that takes it.
+ */
 const ROUND_TRIPS_KEPT = 5;
+const ROUND_TRIPS_FOR_MS = 2_000;
 const MAX_LEAD_MS = 100;
 
 interface Waiter {
@@ -170,8 +174,8 @@ export class FleetLimiter implements RateLimiter {
   #joining: Promise<void> | undefined;
   /** Slots of the own share leased by the last write and not used yet, earliest first (fleet time). */
   #leased: number[] = [];
-  /** The last table round trips (ms): a slot is planned no earlier than its write's answer is expected. */
-  readonly #roundTrips: number[] = [];
+  /** The last table round trips (when, how long): a restarted share's slot lies where its write's answer is expected. */
+  readonly #roundTrips: Array<{ at: number; ms: number }> = [];
 
   constructor(options: FleetLimiterOptions) {
     this.#options = options;
@@ -322,7 +326,10 @@ export class FleetLimiter implements RateLimiter {
     for (let writes = 0; ; ) {
       const now = this.fleetNow();
       // A restarted share's slot lies where the write's answer is expected back, so that the call is not late for it.
-      const leadMs = Math.min(MAX_LEAD_MS, median(this.#roundTrips));
+      const leadMs = Math.min(
+        MAX_LEAD_MS,
+        median(this.#roundTrips.filter((trip) => trip.at > this.#now() - ROUND_TRIPS_FOR_MS).map((trip) => trip.ms)),
+      );
       const marginSlots = CONTENTION_MARGIN_SLOTS.least + this.#random() * (CONTENTION_MARGIN_SLOTS.most - CONTENTION_MARGIN_SLOTS.least);
       const marginMs = marginSlots * this.#spacing[this.#options.role];
       const { lateMs } = this.#timing;
@@ -412,7 +419,7 @@ export class FleetLimiter implements RateLimiter {
         : new Error(`the quota table did not answer within ${budget} ms`);
     });
     // The first call opens the connection: not a round trip to plan slots by.
-    if (this.#answered) this.#roundTrips.push(this.#now() - sent);
+    if (this.#answered) this.#roundTrips.push({ at: this.#now(), ms: this.#now() - sent });
     if (this.#roundTrips.length > ROUND_TRIPS_KEPT) this.#roundTrips.shift();
     this.#answered = true;
     return result;

@@ -56,7 +56,8 @@ describe('slot arithmetic', () => {
     // The lookup frontier lies so near that its slot passes before the answer (lead 30 ms, late 10 ms): the idle
     // archiver slot, restarted when the answer is back, is taken instead.
     expect(plan({ lookup: NOW + 2, archiver: NOW - 50 }, { leadMs: 30 })).toMatchObject({ share: 'archiver', op: 'restart', at: NOW + 30 });
-    expect(plan({ lookup: NOW + 2, archiver: NOW + 1_000 }, { leadMs: 30 })).toMatchObject({ share: 'lookup', at: NOW + 2 }); // all there is
+    // All there is:
+    expect(plan({ lookup: NOW + 2, archiver: NOW + 1_000 }, { leadMs: 30 })).toMatchObject({ share: 'lookup', at: NOW + 2 });
   });
 
   it('applies a take to the state seen: frontier moved by the span, stamp and demand written', () => {
