@@ -22,7 +22,7 @@ import { signVolcRequest } from '../lib/volc/signer.ts';
 import { useFakeAwsCredentials } from '../test/support/fake-aws-credentials.ts';
 import { benchPass, benchQpsUse, simulateScenarios } from './archive.ts';
 import { benchCallbacks } from './callback.ts';
-import { benchQuota } from './quota.ts';
+import { benchQuota, quotaCases } from './quota.ts';
 import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
 import type { TokenBucket as TokenBucketType } from '../lib/volc/rate-limiter.ts';
 
@@ -305,9 +305,11 @@ const sections: Record<string, () => Promise<void>> = {
   'archiver-pass': () => benchPass(figures),
   callbacks: () => benchCallbacks(figures),
   simulation: () => simulateScenarios(figures),
-  quota: () => benchQuota(figures),
+  quota: () => benchQuota(figures, quotaCases(options)),
 };
-const chosen = process.argv.slice(2);
+// Options (--name=value) are the quota section's: --jitter=MIN-MAX, --skew=MS, --archiver=idle|busy.
+const options = process.argv.slice(2).filter((arg) => arg.startsWith('--'));
+const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const unknown = chosen.filter((name) => !Object.hasOwn(sections, name));
 if (unknown.length) {
   console.error(`unknown bench section(s): ${unknown.join(', ')}; choose from ${Object.keys(sections).join(', ')}`);

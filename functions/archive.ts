@@ -10,7 +10,12 @@ import { TokenBucket } from '../lib/volc/rate-limiter.ts';
 
 const env = loadEnv(ArchiverEnvSchema, process.env);
 const logger = createLogger('archive');
-const limiter = limiterFromEnv(env, 'archiver', new TokenBucket({ ratePerSecond: env.ARCHIVE_QPS, burst: env.ARCHIVE_BURST }), { logger });
+const limiter = limiterFromEnv(
+  env,
+  'archiver',
+  new TokenBucket({ ratePerSecond: env.ARCHIVE_QPS, burst: env.ARCHIVE_BURST, lateAllowanceMs: env.QUOTA_LATE_MS }),
+  { logger },
+);
 
 export const handler = createArchiverHandler({
   env,

@@ -3,6 +3,7 @@
  * deploy fails at cold start. Messages name the variable, never its value.
  */
 import { z } from 'zod';
+import { DEFAULT_TIMING } from './quota/slots.ts';
 import { DEFAULT_ENDPOINT, DEFAULT_REGION, DEFAULT_SERVICE } from './volc/defaults.ts';
 
 const intFrom = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -67,10 +68,21 @@ const QuotaEnvShape = {
   QUOTA_TIMEOUT_MS: intFrom(10, 5_000, 200),
   /** Per-instance rate while the quota table does not answer: keep it at VOLC_ACCOUNT_QPS / the instances you expect. */
   QUOTA_FALLBACK_QPS: z.coerce.number().positive().max(60).default(2),
+  /** How late after its slot a call may still leave; a later one takes a new slot (lib/quota/slots.ts DEFAULT_TIMING). */
+  QUOTA_LATE_MS: intFrom(1, 500, DEFAULT_TIMING.lateMs),
+  /** How much the network delay to Volcengine may vary between calls without a call being throttled. */
+  QUOTA_NETWORK_MS: intFrom(0, 1_000, DEFAULT_TIMING.networkMs),
 };
 
 const shareFitsTheAccount = (env: { QUOTA_TABLE?: string | undefined; ARCHIVE_QPS: number; VOLC_ACCOUNT_QPS: number }) =>
   env.QUOTA_TABLE === undefined || env.ARCHIVE_QPS < env.VOLC_ACCOUNT_QPS;
+/**
+ * A per-instance bucket's rate + burst: what one instance may send in a second. Without
+ * QUOTA_TABLE the bucket is the limiter, so one instance alone never bursts past the account's second.
+ */
+const bucketLimit = (env: { QUOTA_TABLE?: string | undefined; VOLC_ACCOUNT_QPS: number }) =>
+  env.QUOTA_TABLE === undefined ? Math.min(60, env.VOLC_ACCOUNT_QPS) : 60;
+const BUCKET_LIMIT_TEXT = '60, nor VOLC_ACCOUNT_QPS without QUOTA_TABLE (Volcengine allows 60 GetSegmentTask calls per second per account)';
 const SHARE_MESSAGE = { message: 'ARCHIVE_QPS must be below VOLC_ACCOUNT_QPS (lookups get the rest)', path: ['ARCHIVE_QPS'] };
 
 /**
@@ -147,8 +159,8 @@ export const LookupEnvSchema = z
     message: `LOOKUP_DEADLINE_MS must leave the function timeout (LOOKUP_FUNCTION_TIMEOUT_S) ${LOOKUP_TIMEOUT_MARGIN_MS} ms to answer in`,
     path: ['LOOKUP_DEADLINE_MS'],
   })
-  .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= 60, {
-    message: 'LOOKUP_QPS + LOOKUP_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
+  .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= bucketLimit(env), {
+    message: `LOOKUP_QPS + LOOKUP_BURST must not exceed ${BUCKET_LIMIT_TEXT}`,
     path: ['LOOKUP_QPS'],
   });
 export type LookupEnv = z.infer<typeof LookupEnvSchema>;
@@ -182,8 +194,8 @@ export const ArchiverEnvSchema = z
   })
   .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
   .refine(shareFitsTheAccount, SHARE_MESSAGE)
-  .refine((env) => env.ARCHIVE_QPS + env.ARCHIVE_BURST <= 60, {
-    message: 'ARCHIVE_QPS + ARCHIVE_BURST must not exceed 60 (Volcengine allows 60 GetSegmentTask calls per second per account)',
+  .refine((env) => env.ARCHIVE_QPS + env.ARCHIVE_BURST <= bucketLimit(env), {
+    message: `ARCHIVE_QPS + ARCHIVE_BURST must not exceed ${BUCKET_LIMIT_TEXT}`,
     path: ['ARCHIVE_QPS'],
   });
 export type ArchiverEnv = z.infer<typeof ArchiverEnvSchema>;

@@ -14,6 +14,7 @@ import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
+import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
 import { upstreamFailureToAppError } from './errors.ts';
 
 export interface Answer {
@@ -109,8 +110,11 @@ export class SegmentTaskLookup {
     try {
       live = await this.#options.upstream.getSegmentTask(version, address, { timeoutMs: Math.max(1, left() - reserve) });
     } catch (error) {
-      const archived = await this.#archived(address, startTime, left);
-      if (archived) return archived; // Volcengine cannot answer now; the archive can
+      // Refused a slot or throttled: the run may have changed since the archive's answer (a TaskId is reused), so 429,
+      // unless the caller named a run the archive holds terminal or final.
+      const refused = error instanceof VolcBudgetExhaustedError || (error instanceof VolcApiError && error.throttled);
+      const archived = refused && startTime === undefined ? undefined : await this.#archived(address, startTime, left);
+      if (archived && (!refused || archived.snapshot?.Final || isTerminalStatus(archived.task?.Status))) return archived;
       throw upstreamFailureToAppError(error);
     }
     const task = live.task;

@@ -13,15 +13,17 @@ import { SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupWiringOptions {
   now?: () => number;
+  /** The limiter to use instead of buildLookupLimiter's (the quota bench reads its counters). */
+  limiter?: RateLimiter;
   clientOverrides?: Partial<VolcClientOptions>;
   /** Published per invocation: answers by source, upstream throttles, quota use. */
   metrics?: Metrics;
 }
 
-/** The lookup's share of the shared quota (QUOTA_TABLE), or its own token bucket. */
-export function buildLookupLimiter(env: LookupEnv, logger?: Logger): RateLimiter {
-  const local = new TokenBucket({ ratePerSecond: env.LOOKUP_QPS, burst: env.LOOKUP_BURST });
-  return limiterFromEnv(env, 'lookup', local, { logger, maxWaitMs: env.LOOKUP_QUOTA_WAIT_MS });
+/** The lookup's share of the shared quota (QUOTA_TABLE), or its own token bucket. `now`: the quota's clock (tests skew it). */
+export function buildLookupLimiter(env: LookupEnv, logger?: Logger, now?: () => number): RateLimiter {
+  const local = new TokenBucket({ ratePerSecond: env.LOOKUP_QPS, burst: env.LOOKUP_BURST, lateAllowanceMs: env.QUOTA_LATE_MS });
+  return limiterFromEnv(env, 'lookup', local, { logger, maxWaitMs: env.LOOKUP_QUOTA_WAIT_MS, now });
 }
 
 export function buildVolcClient(
@@ -34,7 +36,7 @@ export function buildVolcClient(
 
 export function buildLookupHandler(env: LookupEnv, logger: Logger, options: LookupWiringOptions = {}) {
   const now = options.now ?? Date.now;
-  const limiter = buildLookupLimiter(env, logger);
+  const limiter = options.limiter ?? buildLookupLimiter(env, logger);
   const client = buildVolcClient(env, { now, ...options.clientOverrides }, limiter);
   const bucket = env.ARCHIVE_BUCKET;
   const table = env.REGISTRY_TABLE;

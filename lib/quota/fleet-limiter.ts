@@ -1,19 +1,40 @@
 /**
- * The fleet-wide limiter: every instance of every function takes its call slots from the shared
- * frontiers in DynamoDB (lib/quota/slots.ts), so the account's GetSegmentTask quota holds however
- * many Lambda instances run. Lookups take slots of the lookup share only; the archiver takes its
- * reserved share, and a slot of the lookup share when lookups leave it idle. Callers waiting in
- * one instance are served lowest priority first (the archiver: nearest deadline first).
+ * The fleet-wide limiter: every instance of every function takes its call slots from the quota
+ * item in DynamoDB (lib/quota/slots.ts, quota-store.ts), so the account's GetSegmentTask quota
+ * holds however many Lambda instances run, whatever their clocks say (fleet time). No slot idles
+ * while anyone waits: lookups take the archiver's reserve while it has no due work, and the archiver
+ * takes lookup slots lookups leave idle. Callers waiting in one instance are served lowest priority
+ * first (the archiver: nearest deadline first).
  *
- * When DynamoDB is slow or failing, the limiter never waits past the caller's budget: it falls
- * back to a conservative per-instance rate, logs that once per minute, counts every fallback and
- * asks DynamoDB again after a second.
+ * Each slot costs one conditional write, planned on the item as the last answer returned it; a
+ * refusal costs one consistent read (the state last seen ruled the slot out; the read confirms it
+ * on the current state), or nothing when the state was seen less than three slots ago. DynamoDB
+ * throttling is retried with backoff within the caller's budget. Only when the table times out or
+ * fails does the limiter fall back to a conservative per-instance rate (twice in a row: every
+ * caller, for a second; it logs that once per minute and counts every fallback).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { VolcBudgetExhaustedError } from '../volc/errors.ts';
-import { withTimeout } from '../timeout.ts';
 import type { RateLimiter } from '../volc/rate-limiter.ts';
-import type { QuotaStore } from './quota-store.ts';
-import { CONTENTION_MARGIN_SLOTS, planTake, retryAfterMs, shareRate, slotSpacingMs, type QuotaShares, type Share } from './slots.ts';
+import { isTableThrottling, type QuotaStore, type TakeRequest } from './quota-store.ts';
+import {
+  CONTENTION_MARGIN_SLOTS,
+  DEFAULT_MAX_SKEW_MS,
+  DEFAULT_TIMING,
+  DEMAND_HOLD_MS,
+  applyTake,
+  joinPushMs,
+  planTakes,
+  ratchetOffset,
+  retryAfterMs,
+  shareRate,
+  slotSpacingMs,
+  type QuotaShares,
+  type QuotaState,
+  type Share,
+  type SlotTiming,
+  type TakePlan,
+} from './slots.ts';
 
 export interface QuotaStats {
   tokensTaken: number;
@@ -22,12 +43,17 @@ export interface QuotaStats {
   waitMs: number;
   /** Tokens granted by the per-instance fallback because DynamoDB did not answer in time. */
   fallbacks: number;
+  /** Slots given up because the call would have left more than the late allowance after them. */
+  slotsMissed: number;
+  /** Table calls made (reads and writes, failed ones included). */
+  tableCalls: number;
 }
 
 export interface FleetLimiterOptions {
   store: QuotaStore;
   role: Share;
   shares: QuotaShares;
+  timing?: SlotTiming;
   /** Budget of one DynamoDB call. */
   storeTimeoutMs: number;
   /** The per-instance limiter used while DynamoDB is unavailable. */
@@ -35,27 +61,52 @@ export interface FleetLimiterOptions {
   /** The longest a caller waits for a slot, whatever budget it has left (LOOKUP_QUOTA_WAIT_MS). */
   maxWaitMs?: number;
   /**
-   * Consecutive slots of its own share taken per table write (default 1). Right for a steady
-   * caller with several calls in flight, like the archiver: a leased slot it does not use in time
-   * is dropped, never used late, so the bound holds.
+   * Consecutive slots of its own share taken per table write, at most (default 1), and never more
+   * than callers waiting. Right for a steady caller with several calls in flight, like the
+   * archiver: a leased slot it does not use in time is dropped, never used late.
    */
   leaseSlots?: number;
+  /** This instance's clock (epoch ms, default monotonic); fleet time is this plus an offset learnt from the table. */
   now?: () => number;
-  /** Source of randomness in [0, 1), for the contention margin. */
+  /** The most two instances' clocks may differ by (QUOTA_MAX_SKEW_MS). */
+  maxSkewMs?: number;
+  /** Source of randomness in [0, 1), for backoff. */
   random?: () => number;
   onDegraded?: (error: unknown) => void;
   onRecovered?: () => void;
 }
 
 const DEGRADED_RETRY_MS = 1_000;
+/**
+ * How much older than the item's stamp a writer's own may be: views of fleet time differ by about
+ * a table round trip (more on a busy machine), which is let be; a writer lagging further (a clock
+ * that a newer instance's leads) is refused with the item and learns fleet time from it first.
+ */
+const STAMP_TOLERANCE_MS = 50;
 /** The first table call of an instance opens the connection and loads credentials: it may take this long. */
 const FIRST_CALL_TIMEOUT_MS = 1_000;
 /** What a table call leaves of the caller's budget, so that the fallback still answers within it. */
 const FALLBACK_HEADROOM_MS = 20;
 const DEGRADED_LOG_EVERY_MS = 60_000;
+/**
+ * Conditional writes per slot at most: each failure returns the item, so the next one is planned on
+ * fresh state. A lookup refused is told to come back; the archiver, whose calls have long budgets and
+ * deadlines, keeps trying within its budget.
+ */
+const MAX_WRITES: Record<Share, number> = { lookup: 3, archiver: 20 };
+const THROTTLE_BACKOFF_MS = { base: 10, max: 200 };
+/** How many of its share's slots the state last seen stands for a read, for a refusal. */
+const FRESH_STATE_SLOTS = 3;
+/**
+ * Table round trips remembered, for how long (a cold start's or a busy moment's do not set the
+ * lead for long), and the most a slot is placed after the write that takes it.
+ */
+const ROUND_TRIPS_KEPT = 5;
+const ROUND_TRIPS_FOR_MS = 2_000;
+const MAX_LEAD_MS = 100;
 
 interface Waiter {
-  /** What the caller has left of its deadline: bounds the table call. */
+  /** What the caller has left of its deadline: bounds the table calls. */
   budgetMs: number;
   /** The longest it may wait for a slot. */
   maxWaitMs: number;
@@ -64,31 +115,122 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
-interface Taken {
-  at: number | undefined;
-  frontier?: number | undefined;
+/**
+ * `work`, or `expired()` once `ms` have passed. The timer's verdict waits one more turn of the
+ * event loop (setImmediate, after I/O): when this process did not run at the deadline (a busy
+ * machine), an answer that arrived meanwhile is read first, and a slow process is not taken for a
+ * failing table. Work left behind goes on; its late failure is not reported as unhandled.
+ */
+function answerOrTimeout<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      done();
+    };
+    const timer = setTimeout(() => setImmediate(() => settle(() => reject(expired()))), ms);
+    work.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
+    );
+  });
 }
 
-const emptyStats = (): QuotaStats => ({ tokensTaken: 0, tokensDenied: 0, waitMs: 0, fallbacks: 0 });
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+const pushed = (state: QuotaState, push: number, stamp: number): QuotaState => ({
+  ...state,
+  lookup: (state.lookup ?? 0) + push,
+  archiver: (state.archiver ?? 0) + push,
+  stamp,
+});
+
+const emptyStats = (): QuotaStats => ({ tokensTaken: 0, tokensDenied: 0, waitMs: 0, fallbacks: 0, slotsMissed: 0, tableCalls: 0 });
 
 export class FleetLimiter implements RateLimiter {
   readonly #options: FleetLimiterOptions;
   readonly #now: () => number;
   readonly #random: () => number;
+  readonly #timing: SlotTiming;
+  readonly #spacing: Record<Share, number>;
   readonly #queue: Waiter[] = [];
   #stats = emptyStats();
   #pumping = false;
   #degradedUntil = 0;
+  #failuresInRow = 0;
   #degradedLoggedAt = Number.NEGATIVE_INFINITY;
   #degraded = false;
   #answered = false;
-  /** Slots of the own share leased by the last write and not used yet, earliest first. */
+  /** Fleet time minus this instance's clock: only ever raised, by the stamps the table returns. */
+  #offset = 0;
+  /** The item as last seen (fleet time): a lower bound on its frontiers and demand. */
+  #state: QuotaState | undefined;
+  /** When the state was last seen, and when a caller was last refused on it without a call (this instance's clock). */
+  #seenAt = Number.NEGATIVE_INFINITY;
+  #refusedFreeAt = Number.NEGATIVE_INFINITY;
+  /** The join, once it started; settled with the first table answers. */
+  #joining: Promise<void> | undefined;
+  /** Slots of the own share leased by the last write and not used yet, earliest first (fleet time). */
   #leased: number[] = [];
+  /** The last table round trips (when, how long): a restarted share's slot lies where its write's answer is expected. */
+  readonly #roundTrips: Array<{ at: number; ms: number }> = [];
 
   constructor(options: FleetLimiterOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    // Monotonic: a clock stepped forward would lead the fleet's without ever joining again.
+    this.#now = options.now ?? (() => performance.timeOrigin + performance.now());
     this.#random = options.random ?? Math.random;
+    this.#timing = options.timing ?? DEFAULT_TIMING;
+    this.#spacing = {
+      lookup: slotSpacingMs(shareRate(options.shares, 'lookup'), this.#timing),
+      archiver: slotSpacingMs(shareRate(options.shares, 'archiver'), this.#timing),
+    };
+  }
+
+  get lateAllowanceMs(): number {
+    return this.#timing.lateMs;
+  }
+
+  /** Fleet time: this instance's clock plus what the table taught it. */
+  fleetNow(): number {
+    return this.#now() + this.#offset;
+  }
+
+  /** Joins the fleet now (at cold start), so the first slot does not wait for it. */
+  async warm(): Promise<void> {
+    try {
+      await this.#join(this.#options.storeTimeoutMs);
+    } catch {
+      // The first slot joins.
+    }
+  }
+
+  /**
+   * An instance's first table calls: read the item (fleet time, from its stamp), then stamp it and
+   * move both frontiers by joinPushMs, in case this clock leads the fleet's.
+   */
+  #join(leftMs: number): Promise<void> {
+    this.#joining ??= (async () => {
+      const started = this.#now();
+      const left = () => leftMs - (this.#now() - started);
+      this.#learn(await this.#call(left(), (signal) => this.#options.store.read(signal)));
+      for (;;) {
+        const stamp = this.fleetNow();
+        const push = joinPushMs(this.#state?.stamp, stamp, this.#options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
+        const result = await this.#call(left(), (signal) => this.#options.store.join(push, stamp, STAMP_TOLERANCE_MS, signal));
+        this.#learn(result.before);
+        // Refused: a newer instance's stamp lies ahead of ours; fleet time is learnt from it and the push computed again.
+        if (!result.taken) continue;
+        this.#state = pushed(this.#state ?? {}, push, stamp);
+        return;
+      }
+    })().catch((error: unknown) => {
+      this.#joining = undefined;
+      throw error;
+    });
+    return this.#joining;
   }
 
   /** The counters since the last call, for metrics. */
@@ -98,6 +240,16 @@ export class FleetLimiter implements RateLimiter {
     return stats;
   }
 
+  missed(): void {
+    this.#stats.slotsMissed++;
+  }
+
+  /** Fleet time's offset over this instance's clock: it only rises, as stamps show the fleet's time ahead of ours. */
+  clockShiftMs(): number {
+    return this.#offset;
+  }
+
+  /** The wait until the slot, in ms (negative: the slot began that long ago), or VolcBudgetExhaustedError. */
   reserve(budgetMs: number, priority = Number.POSITIVE_INFINITY): Promise<number> {
     const maxWaitMs = Math.min(budgetMs, this.#options.maxWaitMs ?? Number.POSITIVE_INFINITY);
     return new Promise((resolve, reject) => {
@@ -112,6 +264,7 @@ export class FleetLimiter implements RateLimiter {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
+      await null; // callers reserving in the same tick queue up first: one write may lease slots for them all
       for (let waiter = this.#queue.shift(); waiter; waiter = this.#queue.shift()) {
         try {
           waiter.resolve(await this.#take(waiter));
@@ -130,78 +283,144 @@ export class FleetLimiter implements RateLimiter {
     if (leased !== undefined) return this.#granted(leased);
     if (this.#now() < this.#degradedUntil) return this.#fallback(maxWaitMs);
     try {
-      const slot = await this.#withTimeout(budgetMs, (signal) => this.#slot(maxWaitMs, signal));
+      const slot = await this.#slot(budgetMs, maxWaitMs);
       this.#recovered();
-      if (slot.at === undefined) {
-        this.#stats.tokensDenied++;
-        throw new VolcBudgetExhaustedError(retryAfterMs(slot.frontier, this.#now(), maxWaitMs));
-      }
-      return this.#granted(slot.at);
+      return this.#granted(slot);
     } catch (error) {
-      if (error instanceof VolcBudgetExhaustedError) throw error;
+      if (error instanceof VolcBudgetExhaustedError) {
+        this.#stats.tokensDenied++;
+        throw error;
+      }
       this.#enterDegraded(error);
       return this.#fallback(maxWaitMs);
     }
   }
 
   #granted(at: number): number {
-    // Whole milliseconds, rounded up: timers fire on whole milliseconds, and never before the slot.
-    const wait = Math.max(0, Math.ceil(at - this.#now()));
+    const wait = at - this.fleetNow();
     this.#stats.tokensTaken++;
-    this.#stats.waitMs += wait;
+    this.#stats.waitMs += Math.max(0, wait);
     return wait;
   }
 
-  /** A leased slot still ahead of now and within maxWait; slots left behind are dropped. */
+  /** A leased slot not yet late and within maxWait; slots left behind are dropped. */
   #leasedSlot(maxWaitMs: number): number | undefined {
-    const now = this.#now();
-    while (this.#leased.length && this.#leased[0]! < now) this.#leased.shift();
+    const now = this.fleetNow();
+    while (this.#leased.length && this.#leased[0]! < now - this.#timing.lateMs) this.#leased.shift();
     return this.#leased.length && this.#leased[0]! <= now + maxWaitMs ? this.#leased.shift() : undefined;
   }
 
-  /** The slot's time, or undefined with the frontier when none lies within maxWait. */
-  async #slot(maxWaitMs: number, signal: AbortSignal): Promise<Taken> {
-    const { role, shares } = this.#options;
-    if (role === 'archiver') {
-      // Only the lookup share's next slot or the one after: slots lookups are not using.
-      const idle = await this.#takeFrom('lookup', 2 * slotSpacingMs(shareRate(shares, 'lookup')), signal, { margin: 0 });
-      if (idle.at !== undefined) return idle;
+  /** The slot's fleet time: one conditional write, planned on the state last seen, and again on the state a failure returns. */
+  async #slot(budgetMs: number, maxWaitMs: number): Promise<number> {
+    const started = this.#now();
+    const left = () => budgetMs - FALLBACK_HEADROOM_MS - (this.#now() - started);
+    await this.#join(left());
+    // The state last seen is as good as a read while it is younger than a few of the share's slots:
+    // the frontier and the caller's latest slot move on together while the share is busy, so a
+    // refusal it decides would be decided on the read too, give or take the random margin. Once per
+    // such interval: a caller asking again at once (a client retrying without pause) waits for a
+    // read, rather than spin on refusals that cost nothing.
+    const window = FRESH_STATE_SLOTS * this.#spacing[this.#options.role];
+    let fresh = this.#now() - this.#seenAt < window && this.#now() - this.#refusedFreeAt >= window;
+    let readNow = false;
+    for (let writes = 0; ; ) {
+      const now = this.fleetNow();
+      // A restarted share's slot lies where the write's answer is expected back, so that the call is not late for it.
+      const leadMs = Math.min(
+        MAX_LEAD_MS,
+        median(this.#roundTrips.filter((trip) => trip.at > this.#now() - ROUND_TRIPS_FOR_MS).map((trip) => trip.ms)),
+      );
+      const marginSlots = CONTENTION_MARGIN_SLOTS.least + this.#random() * (CONTENTION_MARGIN_SLOTS.most - CONTENTION_MARGIN_SLOTS.least);
+      const marginMs = marginSlots * this.#spacing[this.#options.role];
+      const { lateMs } = this.#timing;
+      const context = { role: this.#options.role, now, leadMs, lateMs, latest: now + maxWaitMs, marginMs, spacing: this.#spacing };
+      const plan = planTakes(this.#state ?? {}, context)[0];
+      if (!plan && !fresh) {
+        // The state last seen rules every slot out, but it may be old: one consistent read (a read, not a write, per refusal).
+        this.#learn(await this.#call(left(), (signal) => this.#options.store.read(signal)));
+        fresh = true;
+        readNow = true;
+        continue;
+      }
+      if (!plan && writes === 0 && !readNow) this.#refusedFreeAt = this.#now();
+      if (!plan || writes >= MAX_WRITES[this.#options.role]) {
+        throw new VolcBudgetExhaustedError(retryAfterMs(this.#state?.[this.#options.role], now, maxWaitMs));
+      }
+      const request = this.#request(plan, now);
+      const result = await this.#call(left(), (signal) => this.#options.store.take(request, signal));
+      writes++;
+      fresh = true;
+      this.#learn(result.before);
+      if (!result.taken) continue;
+      this.#state = applyTake(result.before ?? {}, plan, request.spanMs, now, request.demandUntil);
+      const at = plan.op === 'advance' ? (result.before?.[plan.share] ?? now) : plan.at;
+      for (let i = 1; i < request.spanMs / this.#spacing[plan.share] - 0.5; i++) this.#leased.push(at + i * this.#spacing[plan.share]);
+      return at;
     }
-    return this.#takeFrom(role, maxWaitMs, signal, { slots: Math.max(1, Math.floor(this.#options.leaseSlots ?? 1)) });
+  }
+
+  #request(plan: TakePlan, now: number): TakeRequest {
+    const { role, leaseSlots = 1 } = this.#options;
+    // Leases are of the own share only, and no longer than the callers waiting for them.
+    const slots = plan.share === role ? Math.max(1, Math.min(Math.floor(leaseSlots), this.#queue.length + 1)) : 1;
+    return {
+      share: plan.share,
+      op: plan.op,
+      spanMs: slots * this.#spacing[plan.share],
+      now,
+      at: plan.at,
+      latest: plan.latest,
+      stampToleranceMs: STAMP_TOLERANCE_MS,
+      whenNoDemand: plan.whenNoDemand,
+      // The archiver has due work while it takes slots: lookups give its reserve back within DEMAND_HOLD_MS.
+      demandUntil: role === 'archiver' ? now + DEMAND_HOLD_MS : undefined,
+    };
+  }
+
+  /** What a table answer teaches: the item as it was (a lower bound of what it is), and fleet time from its stamp. */
+  #learn(state: QuotaState | undefined): void {
+    this.#seenAt = this.#now();
+    this.#offset = ratchetOffset(this.#offset, state?.stamp, this.#now());
+    if (state) this.#state = state;
+    else this.#state ??= {};
   }
 
   /**
-   * A slot of `share` within maxWait. The frontier is read first (a consistent read, not a
-   * write), so the one conditional write that follows is the one that fits, and a caller that
-   * cannot be served costs no write at all.
+   * One table call within the store timeout and what the caller has left; throttling is retried
+   * with backoff within that, and a refusal once it is spent.
    */
-  async #takeFrom(share: Share, maxWaitMs: number, signal: AbortSignal, lease: { slots?: number; margin?: number } = {}): Promise<Taken> {
-    const slots = lease.slots ?? 1;
-    const { store } = this.#options;
-    const spacing = slotSpacingMs(shareRate(this.#options.shares, share));
-    const now = this.#now();
-    const latest = now + maxWaitMs;
-    const frontier = await store.read(share, signal);
-    const { least, most } = CONTENTION_MARGIN_SLOTS;
-    const plan = planTake(frontier, now, latest, spacing, lease.margin ?? least + this.#random() * (most - least));
-    if (plan === 'none') return { at: undefined, frontier };
-    const span = spacing * slots;
-    const at =
-      plan === 'restart'
-        ? ((await store.restart(share, span, now, signal)) ?? (await store.advance(share, span, now, latest, signal)))
-        : await store.advance(share, span, now, latest, signal);
-    if (at !== undefined) for (let i = 1; i < slots; i++) this.#leased.push(at + i * spacing);
-    return { at, frontier };
+  async #call<T>(leftMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const until = this.#now() + leftMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#withTimeout(until - this.#now(), work);
+      } catch (error) {
+        if (!isTableThrottling(error)) throw error;
+        const backoff = this.#random() * Math.min(THROTTLE_BACKOFF_MS.max, THROTTLE_BACKOFF_MS.base * 2 ** attempt);
+        // Throttled for longer than the caller can wait: a refusal, not an outage.
+        if (this.#now() + backoff >= until) throw new VolcBudgetExhaustedError(1000);
+        await sleep(backoff);
+      }
+    }
   }
 
   async #withTimeout<T>(budgetMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     const timeout = this.#answered ? this.#options.storeTimeoutMs : Math.max(this.#options.storeTimeoutMs, FIRST_CALL_TIMEOUT_MS);
-    const budget = Math.max(1, Math.min(timeout, budgetMs - FALLBACK_HEADROOM_MS));
-    const result = await withTimeout(work(controller.signal), budget, () => {
+    // A caller with less time left than a table call may take is refused, not a sign that the table is failing.
+    if (budgetMs < 1) throw new VolcBudgetExhaustedError(1000);
+    const budget = Math.min(timeout, budgetMs);
+    this.#stats.tableCalls++;
+    const sent = this.#now();
+    const result = await answerOrTimeout(work(controller.signal), budget, () => {
       controller.abort();
-      return new Error(`the quota table did not answer within ${budget} ms`);
+      return budget < this.#options.storeTimeoutMs
+        ? new VolcBudgetExhaustedError(1000)
+        : new Error(`the quota table did not answer within ${budget} ms`);
     });
+    // The first call opens the connection: not a round trip to plan slots by.
+    if (this.#answered) this.#roundTrips.push({ at: this.#now(), ms: this.#now() - sent });
+    if (this.#roundTrips.length > ROUND_TRIPS_KEPT) this.#roundTrips.shift();
     this.#answered = true;
     return result;
   }
@@ -220,7 +439,12 @@ export class FleetLimiter implements RateLimiter {
     return wait;
   }
 
+  /**
+   * A failed table call sends its caller to the fallback; a second one in a row sends every caller
+   * there for DEGRADED_RETRY_MS. One slow answer (a busy machine, a blip) is not an outage.
+   */
   #enterDegraded(error: unknown): void {
+    if (++this.#failuresInRow < 2) return;
     const now = this.#now();
     this.#degradedUntil = now + DEGRADED_RETRY_MS;
     this.#degraded = true;
@@ -231,6 +455,7 @@ export class FleetLimiter implements RateLimiter {
   }
 
   #recovered(): void {
+    this.#failuresInRow = 0;
     if (!this.#degraded) return;
     this.#degraded = false;
     this.#options.onRecovered?.();

@@ -4,7 +4,7 @@ import { userAgentOf } from '../log.ts';
 import { TokenBucket, type RateLimiter } from '../volc/rate-limiter.ts';
 import { FleetLimiter } from './fleet-limiter.ts';
 import type { QuotaStore } from './quota-store.ts';
-import type { Share } from './slots.ts';
+import { slotSpacingMs, type Share, type SlotTiming } from './slots.ts';
 
 const ARCHIVER_LEASE_SLOTS = 3;
 
@@ -15,7 +15,12 @@ export interface QuotaEnv {
   ARCHIVE_QPS: number;
   QUOTA_TIMEOUT_MS: number;
   QUOTA_FALLBACK_QPS: number;
+  QUOTA_LATE_MS: number;
+  QUOTA_NETWORK_MS: number;
 }
+
+/** How calls may spread between their slots and Volcengine. */
+export const timingOf = (env: QuotaEnv): SlotTiming => ({ lateMs: env.QUOTA_LATE_MS, networkMs: env.QUOTA_NETWORK_MS });
 
 /**
  * With QUOTA_TABLE, the fleet-wide limiter over DynamoDB; without it, `local` (a per-instance
@@ -25,16 +30,24 @@ export function limiterFromEnv(
   env: QuotaEnv,
   role: Share,
   local: TokenBucket,
-  options: { logger?: Logger | undefined; maxWaitMs?: number } = {},
+  options: { logger?: Logger | undefined; maxWaitMs?: number; now?: (() => number) | undefined } = {},
 ): RateLimiter {
   if (!env.QUOTA_TABLE) return local;
   const { logger } = options;
-  return new FleetLimiter({
+  const timing = timingOf(env);
+  const limiter = new FleetLimiter({
     store: lazyStore(env.QUOTA_TABLE, env.DYNAMODB_ENDPOINT, userAgentOf(role === 'archiver' ? 'archive' : 'lookup')),
     role,
     shares: { accountQps: env.VOLC_ACCOUNT_QPS, archiveQps: env.ARCHIVE_QPS },
+    timing,
     storeTimeoutMs: env.QUOTA_TIMEOUT_MS,
-    fallback: new TokenBucket({ ratePerSecond: env.QUOTA_FALLBACK_QPS, burst: 1 }),
+    // QUOTA_FALLBACK_QPS in any second at Volcengine: its slots spaced like the shared ones, one at a time.
+    fallback: new TokenBucket({
+      ratePerSecond: 1000 / slotSpacingMs(env.QUOTA_FALLBACK_QPS, timing),
+      burst: 1,
+      lateAllowanceMs: timing.lateMs,
+    }),
+    ...(options.now ? { now: options.now } : {}),
     ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
     // The archiver (one instance, several calls in flight) takes its slots a few per write.
     leaseSlots: role === 'archiver' ? ARCHIVER_LEASE_SLOTS : 1,
@@ -42,6 +55,9 @@ export function limiterFromEnv(
       logger?.warn('the quota table did not answer; this instance runs at QUOTA_FALLBACK_QPS until it does', { error }),
     onRecovered: () => logger?.info('the quota table answers again; the shared quota applies'),
   });
+  // Learn the fleet's state and time now, so that the first slot does not pay for it.
+  void limiter.warm();
+  return limiter;
 }
 
 /** The DynamoDB store, with the DynamoDB client imported on first use (not at cold start). */
@@ -56,13 +72,9 @@ function lazyStore(table: string, endpoint: string | undefined, userAgent: strin
         store = undefined;
         throw error;
       }));
-  // Load the client and open its connection now (a read of the lookup frontier), so the first slot does not pay for it.
-  void open()
-    .then((ready) => ready.read('lookup', AbortSignal.timeout(5_000)))
-    .catch(() => undefined);
   return {
-    advance: async (...args) => (await open()).advance(...args),
-    restart: async (...args) => (await open()).restart(...args),
+    take: async (...args) => (await open()).take(...args),
+    join: async (...args) => (await open()).join(...args),
     read: async (...args) => (await open()).read(...args),
   };
 }

@@ -7,4 +7,6 @@ export function addQuotaMetrics(metrics: Metrics, stats: QuotaStats): void {
   metrics.addMetric('QuotaTokensDenied', MetricUnit.Count, stats.tokensDenied);
   metrics.addMetric('QuotaWait', MetricUnit.Milliseconds, stats.waitMs);
   metrics.addMetric('QuotaFallbacks', MetricUnit.Count, stats.fallbacks);
+  metrics.addMetric('QuotaSlotsMissed', MetricUnit.Count, stats.slotsMissed);
+  metrics.addMetric('QuotaTableCalls', MetricUnit.Count, stats.tableCalls);
 }

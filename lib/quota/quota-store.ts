@@ -1,27 +1,120 @@
 /**
- * The quota's frontiers in DynamoDB: one item per share, { pk: "frontier#<share>", frontier,
- * expiresAt }, where frontier is the epoch-ms time of the share's next free slot. Each slot is
- * taken with one conditional UpdateItem, so however many instances call at once, no slot is
- * given twice. expiresAt (the table's TTL attribute) lets DynamoDB drop an unused share's item.
+ * The quota in DynamoDB: one item, { pk: "quota", lookup, archiver, demand, stamp, expiresAt }, holding
+ * both shares' frontiers, the archiver's demand marker and the last writer's stamp, all in fleet
+ * time (lib/quota/slots.ts). Each slot is taken with one conditional UpdateItem that returns the
+ * item as it was, whether the write went through (ReturnValues) or its condition failed
+ * (ReturnValuesOnConditionCheckFailure): no read before a write. expiresAt (the table's TTL
+ * attribute) lets DynamoDB drop the item of a quota no longer used.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import type { Share } from './slots.ts';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { QuotaState, Share } from './slots.ts';
 
 const EXPIRES_AFTER_S = 86_400;
+const KEY = { pk: { S: 'quota' } };
 
-/** The store port: each method takes one slot or says it could not (undefined). */
-export interface QuotaStore {
-  /** Takes `spanMs` of slots from the frontier if it lies in [now, latest]; answers the first slot's time. */
-  advance(share: Share, spanMs: number, now: number, latest: number, signal: AbortSignal): Promise<number | undefined>;
-  /** Takes `spanMs` of slots from `now` if the frontier lies before now (or does not exist yet). */
-  restart(share: Share, spanMs: number, now: number, signal: AbortSignal): Promise<number | undefined>;
-  /** The frontier as it is (a consistent read), for a Retry-After. */
-  read(share: Share, signal: AbortSignal): Promise<number | undefined>;
+/** One conditional write: take a share's slot(s). Times are fleet time. */
+export interface TakeRequest {
+  share: Share;
+  /** `advance`: take the frontier's slot, if it lies in [now, latest]; `restart`: take `at`, if the frontier lies before now. */
+  op: 'advance' | 'restart';
+  spanMs: number;
+  /** The writer's fleet time, read just before it wrote: the conditions' now, and the item's stamp (see ratchetOffset). */
+  now: number;
+  /** `restart`: the first slot taken (now, or when the write's answer is expected); `advance`: unused. */
+  at: number;
+  latest: number;
+  /** The write fails when the item's stamp is further ahead of `now` than this: fleet time never moves back. */
+  stampToleranceMs?: number;
+  /** Only while the archiver has no due work: no demand marker, or one before now. */
+  whenNoDemand?: boolean;
+  /** Sets the archiver's demand marker to this time. */
+  demandUntil?: number | undefined;
 }
 
-const number = (value: number) => ({ N: String(Math.round(value * 1000) / 1000) });
-const key = (share: Share) => ({ pk: { S: `frontier#${share}` } });
+export interface TakeResult {
+  taken: boolean;
+  /** The item as it was just before the write (or the failed condition); undefined when there was none. */
+  before: QuotaState | undefined;
+}
+
+/** The store port. */
+export interface QuotaStore {
+  take(request: TakeRequest, signal: AbortSignal): Promise<TakeResult>;
+  /**
+   * An instance joins: stamps the item with its fleet time and moves both frontiers `pushMs`
+   * forward (see joinPushMs), unless the item's stamp is more than `toleranceMs` ahead of its own.
+   */
+  join(pushMs: number, stamp: number, toleranceMs: number, signal: AbortSignal): Promise<TakeResult>;
+  /** The item as it is (a consistent read). */
+  read(signal: AbortSignal): Promise<QuotaState | undefined>;
+}
+
+/**
+ * The named parts of the conditions. The race they settle: many instances write the item at once,
+ * each from the state it saw last; DynamoDB applies the writes one at a time and checks each
+ * condition against the item as the previous write left it, so no slot is given twice, an idle
+ * share is restarted by one writer only, and a lookup loses its claim on the archiver's reserve
+ * the moment the archiver's demand marker is written.
+ */
+const CONDITION = {
+  /** The share is busy: its next slot is not in the past (a missing frontier compares false). */
+  frontierNotPast: '#share >= :now',
+  /** Its next slot is soon enough for the caller. */
+  frontierWithinWait: '#share <= :latest',
+  /** The share is idle: its next slot lies in the past, or it never had one. */
+  frontierPast: '(attribute_not_exists(#share) OR #share < :now)',
+  /** The archiver has no due work. */
+  noDemand: '(attribute_not_exists(#demand) OR #demand < :now)',
+  /**
+   * The writer's fleet time is not behind the item's stamp (give or take the tolerance): a writer
+   * whose clock lags a newer instance's has its write refused with the item, learns fleet time
+   * from its stamp, and writes again; a stamp is never overwritten by a much older one.
+   */
+  stampNotAhead: '(attribute_not_exists(#stamp) OR #stamp <= :stampLimit)',
+};
+
+const number = (value: number): AttributeValue => ({ N: String(Math.round(value * 1000) / 1000) });
 const expiresAt = (now: number) => number(Math.floor(now / 1000) + EXPIRES_AFTER_S);
+const read = (item: Record<string, AttributeValue> | undefined, name: string) =>
+  item?.[name]?.N === undefined ? undefined : Number(item[name].N);
+
+export function stateOf(item: Record<string, AttributeValue> | undefined): QuotaState | undefined {
+  if (!item) return undefined;
+  return { lookup: read(item, 'lookup'), archiver: read(item, 'archiver'), demand: read(item, 'demand'), stamp: read(item, 'stamp') };
+}
+
+/** The UpdateItem parameters of a take (pure, for the store and its tests). */
+export function takeUpdate(request: TakeRequest) {
+  const { op, spanMs, now, at, latest, whenNoDemand, demandUntil } = request;
+  const sets = ['#stamp = :now', '#expires = :expires'];
+  const values: Record<string, AttributeValue> = { ':now': number(now), ':expires': expiresAt(now) };
+  const conditions = op === 'advance' ? [CONDITION.frontierNotPast, CONDITION.frontierWithinWait] : [CONDITION.frontierPast];
+  if (op === 'advance') Object.assign(values, { ':latest': number(latest), ':span': number(spanMs) });
+  else {
+    sets.unshift('#share = :next');
+    values[':next'] = number(at + spanMs);
+  }
+  conditions.push(CONDITION.stampNotAhead);
+  values[':stampLimit'] = number(now + (request.stampToleranceMs ?? 0));
+  if (whenNoDemand) conditions.push(CONDITION.noDemand);
+  if (demandUntil !== undefined) {
+    sets.push('#demand = :demand');
+    values[':demand'] = number(demandUntil);
+  }
+  const usesDemand = whenNoDemand || demandUntil !== undefined;
+  return {
+    UpdateExpression: `${op === 'restart' ? '' : 'ADD #share :span '}SET ${sets.join(', ')}`,
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: {
+      '#share': request.share,
+      '#stamp': 'stamp',
+      '#expires': 'expiresAt',
+      ...(usesDemand ? { '#demand': 'demand' } : {}),
+    },
+    ExpressionAttributeValues: values,
+  };
+}
 
 export class DynamoDbQuotaStore implements QuotaStore {
   readonly #client: DynamoDBClient;
@@ -35,66 +128,75 @@ export class DynamoDbQuotaStore implements QuotaStore {
       ...(options.region ? { region: options.region } : {}),
       // Names the calling function in CloudTrail's userAgent.
       ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
+      // Throttling is retried by the limiter, within its caller's budget.
       maxAttempts: 1,
     });
   }
 
-  async advance(share: Share, spanMs: number, now: number, latest: number, signal: AbortSignal): Promise<number | undefined> {
-    const span = number(spanMs);
-    const answer = await this.#conditional(
-      {
-        UpdateExpression: 'ADD #f :span SET #e = :expires',
-        ConditionExpression: '#f >= :now AND #f <= :latest',
-        ExpressionAttributeValues: { ':span': span, ':expires': expiresAt(now), ':now': number(now), ':latest': number(latest) },
-      },
-      share,
-      signal,
-    );
-    return answer === undefined ? undefined : answer - Number(span.N);
-  }
-
-  async restart(share: Share, spanMs: number, now: number, signal: AbortSignal): Promise<number | undefined> {
-    const answer = await this.#conditional(
-      {
-        UpdateExpression: 'SET #f = :next, #e = :expires',
-        ConditionExpression: 'attribute_not_exists(#f) OR #f < :now',
-        ExpressionAttributeValues: { ':next': number(now + spanMs), ':expires': expiresAt(now), ':now': number(now) },
-      },
-      share,
-      signal,
-    );
-    return answer === undefined ? undefined : now;
-  }
-
-  async read(share: Share, signal: AbortSignal): Promise<number | undefined> {
-    const answer = await this.#client.send(new GetItemCommand({ TableName: this.table, Key: key(share), ConsistentRead: true }), {
-      abortSignal: signal,
-    });
-    const value = answer.Item?.frontier?.N;
-    return value === undefined ? undefined : Number(value);
-  }
-
-  async #conditional(
-    update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, { N: string }> },
-    share: Share,
-    signal: AbortSignal,
-  ): Promise<number | undefined> {
+  async take(request: TakeRequest, signal: AbortSignal): Promise<TakeResult> {
     try {
       const answer = await this.#client.send(
         new UpdateItemCommand({
           TableName: this.table,
-          Key: key(share),
-          ...update,
-          ExpressionAttributeNames: { '#f': 'frontier', '#e': 'expiresAt' },
-          ReturnValues: 'UPDATED_NEW',
+          Key: KEY,
+          ...takeUpdate(request),
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
         { abortSignal: signal },
       );
-      return Number(answer.Attributes?.frontier?.N);
+      return { taken: true, before: stateOf(answer.Attributes) };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException')
-        return undefined;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      // DynamoDB returns the item with the failure; a store that does not (or no item) costs a read.
+      const item = (error as { Item?: Record<string, AttributeValue> }).Item;
+      return { taken: false, before: item ? stateOf(item) : await this.read(signal) };
     }
   }
+
+  async join(pushMs: number, stamp: number, toleranceMs: number, signal: AbortSignal): Promise<TakeResult> {
+    try {
+      const answer = await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: KEY,
+          // A missing frontier is created at pushMs, which lies long in the past. Unconditional on the frontiers: a push
+          // computed from an older stamp than the item holds by now is larger than needed, never too small.
+          UpdateExpression: 'ADD #lookup :push, #archiver :push SET #stamp = :now, #expires = :expires',
+          ConditionExpression: CONDITION.stampNotAhead,
+          ExpressionAttributeNames: { '#lookup': 'lookup', '#archiver': 'archiver', '#stamp': 'stamp', '#expires': 'expiresAt' },
+          ExpressionAttributeValues: {
+            ':push': number(pushMs),
+            ':now': number(stamp),
+            ':stampLimit': number(stamp + toleranceMs),
+            ':expires': expiresAt(stamp),
+          },
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+        { abortSignal: signal },
+      );
+      return { taken: true, before: stateOf(answer.Attributes) };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const item = (error as { Item?: Record<string, AttributeValue> }).Item;
+      return { taken: false, before: item ? stateOf(item) : await this.read(signal) };
+    }
+  }
+
+  async read(signal: AbortSignal): Promise<QuotaState | undefined> {
+    const answer = await this.#client.send(new GetItemCommand({ TableName: this.table, Key: KEY, ConsistentRead: true }), {
+      abortSignal: signal,
+    });
+    return stateOf(answer.Item);
+  }
+}
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
+
+/** DynamoDB's answers that mean "too fast, try again": retried within the caller's budget, never a fallback. */
+export function isTableThrottling(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name;
+  return name === 'ProvisionedThroughputExceededException' || name === 'ThrottlingException' || name === 'RequestLimitExceeded';
 }

@@ -60,6 +60,16 @@ export function sharedDispatcher(): Dispatcher {
   return sharedAgent;
 }
 
+/** A request on its way: wrapped, so that returning it from an async function does not wait for it. */
+interface InFlight {
+  answer: Promise<{ status: number; text: string }>;
+}
+
+/** Sleeps until performance.now() reaches `at`: timers may fire early by the time the loop spent before they were set. */
+async function sleepUntil(at: number): Promise<void> {
+  for (let left = at - performance.now(); left > 0; left = at - performance.now()) await sleep(Math.ceil(left));
+}
+
 export const ERROR_TASK_NOT_FOUND = 'InvalidParameter.ErrorActiveTaskNotFound';
 
 export class VolcClient implements SegmentTaskUpstream {
@@ -103,7 +113,7 @@ export class VolcClient implements SegmentTaskUpstream {
   ): Promise<{ parsed: z.infer<S>; attempts: number }> {
     const deadline = performance.now() + options.timeoutMs;
     const remaining = () => deadline - performance.now();
-    const { retry, limiter } = this.#options;
+    const { retry } = this.#options;
     // The query is signed and sent in its canonical form, so the bytes signed are the bytes sent.
     const canonicalQuery = canonicalQueryString(query);
     // One timer per call settles `expired` when the deadline passes (or the caller cancels); every
@@ -124,16 +134,19 @@ export class VolcClient implements SegmentTaskUpstream {
       for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
         const backoff = attempt === 1 ? 0 : this.#random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 2));
         if (backoff > 0 && backoff >= remaining()) break;
+        let sent: InFlight;
         try {
           if (backoff > 0) await Promise.race([sleep(backoff), expired]);
-          const wait = await Promise.race([limiter.reserve(Math.max(0, remaining() - 1), options.priority), expired]);
-          if (wait > 0) await Promise.race([sleep(wait), expired]);
+          // Credentials first (SSM on a cold start), so that fetching them never makes a call late for its slot.
+          const credentials = await Promise.race([this.#credentials(), expired]);
+          sent = await this.#sendInSlot(canonicalQuery, credentials, remaining, options.priority, expired);
         } catch (error) {
           if (error instanceof VolcBudgetExhaustedError && lastError) break;
           throw this.#failure(error, lastError);
         }
         try {
-          return { parsed: await Promise.race([this.#attempt(canonicalQuery, schema, remaining()), expired]), attempts: attempt };
+          const { status, text } = await Promise.race([sent.answer, expired]);
+          return { parsed: this.#read(status, text, schema), attempts: attempt };
         } catch (error) {
           const volcError = this.#failure(error, lastError);
           if (!volcError.retryable) throw volcError;
@@ -147,13 +160,41 @@ export class VolcClient implements SegmentTaskUpstream {
     }
   }
 
-  async #attempt<S extends z.ZodType>(canonicalQuery: string, schema: S, timeoutMs: number): Promise<z.infer<S>> {
-    let credentials: VolcCredentials;
+  async #credentials(): Promise<VolcCredentials> {
     try {
-      credentials = await this.#options.credentials();
+      return await this.#options.credentials();
     } catch (error) {
       throw new VolcCredentialsError(error);
     }
+  }
+
+  /**
+   * Takes a slot, waits for it, signs and sends: late is never sent. Right before the request
+   * leaves, a call more than the limiter's late allowance after its slot gives the slot up
+   * (counted) and takes a new one, so calls never bunch behind a busy event loop. A slot is also
+   * later by however far the limiter's clock moved forward while the call waited.
+   */
+  async #sendInSlot(
+    canonicalQuery: string,
+    credentials: VolcCredentials,
+    remaining: () => number,
+    priority: number | undefined,
+    expired: Promise<never>,
+  ): Promise<InFlight> {
+    const { limiter } = this.#options;
+    for (;;) {
+      const wait = await Promise.race([limiter.reserve(Math.max(0, remaining() - 1), priority), expired]);
+      const slotAt = performance.now() + wait;
+      const shift = limiter.clockShiftMs?.() ?? 0;
+      await Promise.race([sleepUntil(slotAt), expired]);
+      const headers = this.#sign(canonicalQuery, credentials);
+      const late = performance.now() - slotAt + (limiter.clockShiftMs?.() ?? 0) - shift;
+      if (late <= limiter.lateAllowanceMs) return { answer: this.#send(canonicalQuery, headers, remaining()) };
+      limiter.missed?.();
+    }
+  }
+
+  #sign(canonicalQuery: string, credentials: VolcCredentials): Record<string, string> {
     const signed = signWithCanonicalQuery(
       {
         ...credentials,
@@ -168,27 +209,28 @@ export class VolcClient implements SegmentTaskUpstream {
       canonicalQuery,
       this.#keyCache,
     );
-    let response: Dispatcher.ResponseData;
-    let text: string;
+    return signed.headers;
+  }
+
+  async #send(canonicalQuery: string, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; text: string }> {
     try {
-      response = await request(this.#options.dispatcher ?? sharedDispatcher(), {
+      const response = await request(this.#options.dispatcher ?? sharedDispatcher(), {
         origin: this.#origin,
         path: `/?${canonicalQuery}`,
         method: 'GET',
-        headers: signed.headers,
+        headers,
         body: null,
         // Per-request timeouts instead of an AbortSignal: the same bound, without the cost of an abort listener per call.
         headersTimeout: Math.max(1, Math.ceil(timeoutMs)),
         bodyTimeout: Math.max(1, Math.ceil(timeoutMs)),
       });
-      text = await response.body.text();
+      return { status: response.statusCode, text: await response.body.text() };
     } catch (error) {
       const code = describeNetworkError(error);
       if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
         throw new VolcDeadlineError('the deadline passed before Volcengine answered', {}, error);
       throw new VolcTransportError(`the connection to Volcengine failed (${code})`, error);
     }
-    return this.#read(response.statusCode, text, schema);
   }
 
   #read<S extends z.ZodType>(status: number, text: string, schema: S): z.infer<S> {

@@ -8,8 +8,13 @@ import { VolcBudgetExhaustedError } from './errors.ts';
 export interface TokenBucketOptions {
   ratePerSecond: number;
   burst: number;
+  /** How late after its slot a call may still leave (default DEFAULT_LATE_ALLOWANCE_MS). */
+  lateAllowanceMs?: number;
   now?: () => number;
 }
+
+/** How late after its slot a call may leave by default: see DEFAULT_TIMING in lib/quota/slots.ts. */
+export const DEFAULT_LATE_ALLOWANCE_MS = 10;
 
 /**
  * What the client spends before every attempt: a slot to call Volcengine in. `reserve` answers
@@ -19,12 +24,25 @@ export interface TokenBucketOptions {
  */
 export interface RateLimiter {
   reserve(maxWaitMs: number, priority?: number): number | Promise<number>;
+  /**
+   * How late after its slot a call may still leave. The client checks right before a request
+   * leaves; a later one gives its slot up (`missed`) and takes another: late is never sent.
+   */
+  readonly lateAllowanceMs: number;
+  missed?(): void;
+  /**
+   * How far the limiter's clock has been moved forward in all (the shared quota's fleet time): a
+   * slot granted before a move lies that much earlier than its wait said, and the client counts
+   * it as that much later.
+   */
+  clockShiftMs?(): number;
 }
 
 /** The per-instance limiter: right for one instance only (local runs, or QUOTA_TABLE unset). */
 export class TokenBucket implements RateLimiter {
   readonly ratePerSecond: number;
   readonly burst: number;
+  readonly lateAllowanceMs: number;
   readonly #now: () => number;
   #tokens: number;
   #updatedAt: number;
@@ -33,6 +51,7 @@ export class TokenBucket implements RateLimiter {
     if (!(options.ratePerSecond > 0) || !(options.burst >= 1)) throw new RangeError('rate must be > 0 and burst >= 1');
     this.ratePerSecond = options.ratePerSecond;
     this.burst = options.burst;
+    this.lateAllowanceMs = options.lateAllowanceMs ?? DEFAULT_LATE_ALLOWANCE_MS;
     this.#now = options.now ?? (() => performance.now());
     this.#tokens = options.burst;
     this.#updatedAt = this.#now();

@@ -2,13 +2,17 @@
  * dynalite (the DynamoDB protocol in memory, or persisted to a folder, on npm) on loopback, with
  * the quota table (partition key pk, on-demand) and the registry table (REGISTRY_TABLE_SCHEMA,
  * which the template test holds serverless.yml to) created as serverless.yml declares them.
- * Faults can be injected per operation ahead of dynalite: latency, a 500 InternalServerError, a
- * ThrottlingException (400, as DynamoDB throttles an on-demand table), a dropped connection.
  *
- * Mocked boundary: none; the faults answer what DynamoDB answers, everything else is dynalite's.
+ * Callers talk to a small proxy in front of it, which does two things dynalite 4 does not:
+ * - `ReturnValuesOnConditionCheckFailure: ALL_OLD`: dynalite accepts the parameter and ignores it,
+ *   so the proxy adds the item to a ConditionalCheckFailedException, read right after the failure
+ *   (DynamoDB returns the item the condition was checked against; the proxy's read may see a later
+ *   write, which for the quota's forward-only frontiers is as good);
+ * - DynamoDB's throttling answers, injected on demand (`throttle`).
+ * It counts the requests callers make, by operation (its own reads are not counted).
  */
 import { createRequire } from 'node:module';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { REGISTRY_TABLE_SCHEMA } from '../../lib/archive/registry-table.ts';
@@ -31,44 +35,30 @@ export interface DynamoDbFault {
   after?: number;
 }
 
-const FAULT_BODY = {
-  http5xx: { status: 500, type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'Internal server error (injected)' },
-  throttle: {
-    status: 400,
-    type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException',
-    message: 'Rate of requests exceeds the allowed throughput (injected)',
-  },
-};
-
 export const QUOTA_TABLE = 'rtc-segment-tasks-quota';
 export const REGISTRY_TABLE = 'rtc-segment-tasks-registry';
 
+export type ThrottlingError = 'ThrottlingException' | 'ProvisionedThroughputExceededException' | 'RequestLimitExceeded';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
 export class DynaliteServer {
-  readonly #server: Server;
-  /** Requests served, by operation (UpdateItem, GetItem, …). */
+  readonly #dynalite: Server;
+  readonly #front = createServer((req, res) => void this.#serve(req, res));
+  /** Requests served, by operation (UpdateItem, GetItem, …); `<operation>Refused` counts those answered with an error. */
   readonly counts: Record<string, number> = {};
+  readonly #throttles: ThrottlingError[] = [];
   readonly #faults: Array<DynamoDbFault & { seen: number }> = [];
+  #inner = '';
   #url = '';
 
   /** `path`: a folder to keep the tables in across restarts (the local stack); in memory without it. */
   constructor(options: { path?: string } = {}) {
-    this.#server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...options });
-    const serve = this.#server.listeners('request') as Array<(request: IncomingMessage, response: ServerResponse) => void>;
-    this.#server.removeAllListeners('request');
-    this.#server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-      const operation =
-        String(request.headers['x-amz-target'] ?? '')
-          .split('.')
-          .at(-1) || 'unknown';
-      this.counts[operation] = (this.counts[operation] ?? 0) + 1;
-      response.on('finish', () => {
-        if (response.statusCode !== 200) this.counts[`${operation}Refused`] = (this.counts[`${operation}Refused`] ?? 0) + 1;
-      });
-      const forward = () => {
-        for (const listener of serve) listener.call(this.#server, request, response);
-      };
-      this.#injectOrForward(operation, request, response, forward);
-    });
+    this.#dynalite = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...options });
   }
 
   /** Injects `fault` into the requests that match it, until cleared or `times` are used up. */
@@ -80,46 +70,117 @@ export class DynaliteServer {
     this.#faults.length = 0;
   }
 
-  #injectOrForward(operation: string, request: IncomingMessage, response: ServerResponse, forward: () => void): void {
-    const fault = this.#faults.find((f) => (f.operation === undefined || f.operation === operation) && f.seen++ >= (f.after ?? 0));
-    if (!fault) {
-      forward();
-      return;
-    }
-    if (fault.times !== undefined && --fault.times <= 0) this.#faults.splice(this.#faults.indexOf(fault), 1);
-    if (fault.kind === 'latency') {
-      setTimeout(forward, fault.latencyMs ?? 1_000);
-      return;
-    }
-    if (fault.kind === 'drop') {
-      request.socket.destroy();
-      return;
-    }
-    // The request is read to its end before the answer, as DynamoDB does.
-    request.resume();
-    request.on('end', () => {
-      const body = FAULT_BODY[fault.kind as 'http5xx' | 'throttle'];
-      response.writeHead(body.status, { 'content-type': 'application/x-amz-json-1.0' });
-      response.end(JSON.stringify({ __type: body.type, message: body.message }));
-    });
-  }
-
   get url(): string {
     return this.#url;
   }
 
+  /** Answers the next `times` requests with DynamoDB's `error` instead of serving them. */
+  throttle(error: ThrottlingError, times: number): void {
+    for (let i = 0; i < times; i++) this.#throttles.push(error);
+  }
+
+  clearThrottling(): void {
+    this.#throttles.length = 0;
+  }
+
   async start(port = 0): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', resolve));
-    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.#dynalite.listen(0, '127.0.0.1', resolve));
+    this.#inner = `http://127.0.0.1:${(this.#dynalite.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.#front.listen(port, '127.0.0.1', resolve));
+    this.#url = `http://127.0.0.1:${(this.#front.address() as AddressInfo).port}`;
     await createQuotaTable(this.#url, QUOTA_TABLE);
     await createRegistryTable(this.#url, REGISTRY_TABLE);
     return this.#url;
   }
 
   async stop(): Promise<void> {
-    this.#server.closeAllConnections?.();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const server of [this.#front, this.#dynalite]) {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.split('.').at(-1) || 'unknown';
+    this.counts[operation] = (this.counts[operation] ?? 0) + 1;
+    const throttled = this.#throttles.shift();
+    const fault = throttled ? undefined : this.#faultFor(operation);
+    if (fault?.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.latencyMs ?? 1_000));
+    const injected = throttled ?? (fault?.kind === 'throttle' ? 'ThrottlingException' : undefined);
+    const answer = injected
+      ? throttlingAnswer(injected)
+      : fault?.kind === 'http5xx'
+        ? INTERNAL_ERROR
+        : await this.#complete(req, body, await this.#forward(req, body));
+    if (answer.status !== 200) this.counts[`${operation}Refused`] = (this.counts[`${operation}Refused`] ?? 0) + 1;
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
+    res.end(answer.body);
+  }
+
+  #faultFor(operation: string): DynamoDbFault | undefined {
+    const fault = this.#faults.find((f) => (f.operation === undefined || f.operation === operation) && f.seen++ >= (f.after ?? 0));
+    if (fault?.times !== undefined && --fault.times <= 0) this.#faults.splice(this.#faults.indexOf(fault), 1);
+    return fault;
+  }
+
+  /** A ConditionalCheckFailedException asked to return the item gets it, as DynamoDB would send it. */
+  async #complete(req: IncomingMessage, body: string, answer: Answer): Promise<Answer> {
+    if (answer.status !== 400 || !answer.body.includes('ConditionalCheckFailedException')) return answer;
+    const asked = JSON.parse(body) as { TableName: string; Key: unknown; ReturnValuesOnConditionCheckFailure?: string };
+    if (asked.ReturnValuesOnConditionCheckFailure !== 'ALL_OLD') return answer;
+    const read = await this.#forward(
+      { headers: { ...req.headers, 'x-amz-target': 'DynamoDB_20120810.GetItem' } },
+      JSON.stringify({ TableName: asked.TableName, Key: asked.Key, ConsistentRead: true }),
+    );
+    const item = (JSON.parse(read.body) as { Item?: unknown }).Item;
+    return item ? { ...answer, body: JSON.stringify({ ...JSON.parse(answer.body), Item: item }) } : answer;
+  }
+
+  #forward(req: Pick<IncomingMessage, 'headers'>, body: string): Promise<Answer> {
+    const headers = { ...req.headers, 'content-length': String(Buffer.byteLength(body)) };
+    delete headers.host;
+    return new Promise((resolve, reject) => {
+      const forwarded = request(`${this.#inner}/`, { method: 'POST', headers }, (response) => {
+        const parts: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => parts.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 500,
+            headers: { 'content-type': String(response.headers['content-type'] ?? 'application/x-amz-json-1.0') },
+            body: Buffer.concat(parts).toString('utf8'),
+          }),
+        );
+        response.on('error', reject);
+      });
+      forwarded.on('error', reject);
+      forwarded.end(body);
+    });
+  }
+}
+
+const INTERNAL_ERROR: Answer = {
+  status: 500,
+  headers: { 'content-type': 'application/x-amz-json-1.0' },
+  body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'Internal server error (injected)' }),
+};
+
+function throttlingAnswer(error: ThrottlingError): Answer {
+  return {
+    status: 400,
+    headers: { 'content-type': 'application/x-amz-json-1.0' },
+    body: JSON.stringify({
+      __type: `com.amazonaws.dynamodb.v20120810#${error}`,
+      message: 'Rate of requests exceeds the allowed throughput.',
+    }),
+  };
 }
 
 export function createQuotaTable(endpoint: string, table: string): Promise<void> {

@@ -30,8 +30,10 @@ describe('loadEnv', () => {
       VOLC_ACCOUNT_QPS: '12',
       ARCHIVE_QPS: '12',
     };
-    expect(refusal(ArchiverEnvSchema, shared)).toContain('ARCHIVE_QPS');
-    expect(refusal(ArchiverEnvSchema, { ...shared, QUOTA_TABLE: '' })).toBeUndefined();
+    expect(refusal(ArchiverEnvSchema, shared)).toContain('ARCHIVE_QPS must be below VOLC_ACCOUNT_QPS');
+    // Alone, the archiver may use the whole account, but not burst past its second (issue 17).
+    expect(refusal(ArchiverEnvSchema, { ...shared, QUOTA_TABLE: '', ARCHIVE_QPS: '11', ARCHIVE_BURST: '1' })).toBeUndefined();
+    expect(refusal(ArchiverEnvSchema, { ...shared, QUOTA_TABLE: '' })).toContain('ARCHIVE_QPS + ARCHIVE_BURST must not exceed');
   });
 
   it('takes exactly one credentials source and names variables, never values', () => {

@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import { runArchiver, type ArchiveRunSummary } from '../../lib/archive/archiver.ts';
 import type { SegmentArchive } from '../../lib/archive/segment-archive.ts';
 import type { WatchRegistry } from '../../lib/archive/registry.ts';
-import { limiterFromEnv } from '../../lib/quota/from-env.ts';
+import type { QuotaStats } from '../../lib/quota/fleet-limiter.ts';
+import { limiterFromEnv, type QuotaEnv } from '../../lib/quota/from-env.ts';
+import { DEFAULT_TIMING } from '../../lib/quota/slots.ts';
 import { VolcClient } from '../../lib/volc/client.ts';
 import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
 import { WINDOW_MS } from '../../lib/task.ts';
@@ -14,6 +16,8 @@ import { TEST_CREDENTIALS } from '../support/credentials.ts';
 export interface InstancesResult {
   statuses: Record<string, number>;
   retryAfterMissing: number;
+  /** The quota's counters over the measured time, summed over the process's instances. */
+  quota: Partial<QuotaStats>;
 }
 
 export interface InstancesOptions {
@@ -74,7 +78,7 @@ export async function seedClosingTasks(emulator: EmulatorProcess, registry: Watc
 }
 
 /** The archiver's Volcengine client on the shared quota, wired as the archive function wires it. */
-export function archiverUpstream(emulatorUrl: string, dynamodbUrl: string): VolcClient {
+export function archiverUpstream(emulatorUrl: string, dynamodbUrl: string, quota: Partial<QuotaEnv> = {}): VolcClient {
   const env = {
     QUOTA_TABLE,
     DYNAMODB_ENDPOINT: dynamodbUrl,
@@ -82,6 +86,9 @@ export function archiverUpstream(emulatorUrl: string, dynamodbUrl: string): Volc
     ARCHIVE_QPS: 12,
     QUOTA_TIMEOUT_MS: 500,
     QUOTA_FALLBACK_QPS: 2,
+    QUOTA_LATE_MS: DEFAULT_TIMING.lateMs,
+    QUOTA_NETWORK_MS: DEFAULT_TIMING.networkMs,
+    ...quota,
   };
   const limiter = limiterFromEnv(env, 'archiver', new TokenBucket({ ratePerSecond: 12, burst: 3 }));
   return new VolcClient({

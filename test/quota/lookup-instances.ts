@@ -4,23 +4,38 @@
  * separate Lambda instances have) over the task ids in QUOTA_TASKS, from QUOTA_START for
  * QUOTA_MS. Closed loop (QUOTA_RATE unset): each answers one request at a time, back to back.
  * Open loop: requests arrive at QUOTA_RATE per second per instance, whether answered or not.
- * Prints one RESULT line of status counts.
+ * QUOTA_SKEW_MS skews the clock the shared quota reads. Prints one RESULT line of status counts
+ * and the quota's counters over the measured time.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
-import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
+import { buildLookupHandler, buildLookupLimiter } from '../../lib/lookup/wiring.ts';
+import { FleetLimiter, type QuotaStats } from '../../lib/quota/fleet-limiter.ts';
 import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';
 
 const env = loadEnv(LookupEnvSchema, process.env);
 const logger = new Logger({ serviceName: 'quota-instance', logLevel: 'SILENT' });
-const handlers = Array.from({ length: Number(process.env.QUOTA_INSTANCES ?? 1) }, () => buildLookupHandler(env, logger));
+// QUOTA_SKEW_MS: this process's clock, as the shared quota reads it, runs that far ahead (behind, when negative).
+const skew = Number(process.env.QUOTA_SKEW_MS ?? 0);
+const quotaNow = () => performance.timeOrigin + performance.now() + skew;
+const limiters = Array.from({ length: Number(process.env.QUOTA_INSTANCES ?? 1) }, () => buildLookupLimiter(env, logger, quotaNow));
+const handlers = limiters.map((limiter) => buildLookupHandler(env, logger, { limiter }));
 const tasks = process.env.QUOTA_TASKS!.split(',');
 const rate = process.env.QUOTA_RATE ? Number(process.env.QUOTA_RATE) : undefined;
 const start = Number(process.env.QUOTA_START);
 const until = start + Number(process.env.QUOTA_MS);
 const statuses: Record<string, number> = {};
 let retryAfterMissing = 0;
+
+const quota: Partial<QuotaStats> = {};
+const drain = () => {
+  for (const limiter of limiters) {
+    if (!(limiter instanceof FleetLimiter)) continue;
+    for (const [name, value] of Object.entries(limiter.drainStats()))
+      quota[name as keyof QuotaStats] = (quota[name as keyof QuotaStats] ?? 0) + value;
+  }
+};
 
 const ask = async (handler: (typeof handlers)[number], i: number) => {
   const taskId = tasks[(i * 7 + process.pid) % tasks.length]!;
@@ -32,7 +47,10 @@ const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, 
 
 // A serving instance is warm: one request each before the measured start (JIT, the connection to Volcengine).
 await Promise.all(handlers.map((handler) => handler(httpEvent(getTaskQuery('quota-app', 'room', tasks[0]!)), lambdaContext())));
+const readyAt = Date.now();
 await sleepUntil(start);
+drain();
+for (const key of Object.keys(quota)) delete quota[key as keyof QuotaStats];
 if (rate === undefined) {
   await Promise.all(
     handlers.map(async (handler, h) => {
@@ -47,4 +65,5 @@ if (rate === undefined) {
   }
   await Promise.all(pending);
 }
-process.stdout.write(`RESULT ${JSON.stringify({ statuses, retryAfterMissing })}\n`);
+drain();
+process.stdout.write(`RESULT ${JSON.stringify({ statuses, retryAfterMissing, quota, readyBeforeStartMs: start - readyAt })}\n`);
