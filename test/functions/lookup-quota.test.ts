@@ -62,12 +62,11 @@ async function lookupOn(env: Record<string, string>) {
 }
 
 /** The archive, for lookups that have one. */
-const archiveEnv = () => ({
-  ARCHIVE_BUCKET: archive.s3.bucket,
-  ARCHIVE_PREFIX,
-  S3_ENDPOINT: archive.s3.url,
-  S3_FORCE_PATH_STYLE: 'true',
-});
+const archiveEnv = () => {
+  const { ARCHIVE_BUCKET, S3_ENDPOINT, S3_FORCE_PATH_STYLE, REGISTRY_TABLE } = archive.env;
+  // The registry's table is on this test's dynalite too (DynaliteServer creates both tables).
+  return { ARCHIVE_BUCKET, ARCHIVE_PREFIX, S3_ENDPOINT, S3_FORCE_PATH_STYLE, REGISTRY_TABLE };
+};
 
 /** Other instances take a share's slots for the next `ms`. */
 const hold = (store: DynamoDbQuotaStore, share: 'lookup' | 'archiver', ms: number) => {

@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { ArchiverEnvSchema, ConfigurationError, LookupEnvSchema, loadEnv } from '../../../lib/config.ts';
 
-const CREDENTIALS = { VOLC_ACCESS_KEY_ID: 'AKLTTEST', VOLC_SECRET_ACCESS_KEY: 'secret', ARCHIVE_BUCKET: 'archive-bucket' };
+const CREDENTIALS = {
+  VOLC_ACCESS_KEY_ID: 'AKLTTEST',
+  VOLC_SECRET_ACCESS_KEY: 'secret',
+  ARCHIVE_BUCKET: 'archive-bucket',
+  REGISTRY_TABLE: 'registry-table',
+};
 
 describe('the per-instance bucket against the account', () => {
   it("refuses a rate and burst past VOLC_ACCOUNT_QPS without QUOTA_TABLE (the archiver's 6 + 3 under an account of 8)", () => {
