@@ -1,7 +1,8 @@
 /** EventBridge schedule → one archiver run. Config is validated at cold start. */
 import { ArchiverEnvSchema, loadEnv } from '../lib/config.ts';
 import { createLogger, createMetrics, userAgentOf } from '../lib/log.ts';
-import { openArchive } from '../lib/archive/access.ts';
+import { openArchive, registryOptions } from '../lib/archive/access.ts';
+import { DynamoDbRegistry } from '../lib/archive/dynamodb-registry.ts';
 import { createArchiverHandler } from '../lib/archive/handler.ts';
 import { FleetLimiter } from '../lib/quota/fleet-limiter.ts';
 import { limiterFromEnv } from '../lib/quota/from-env.ts';
@@ -17,9 +18,11 @@ const limiter = limiterFromEnv(
   { logger },
 );
 
+const stores = { userAgent: userAgentOf('archive') };
+
 export const handler = createArchiverHandler({
   env,
-  access: openArchive(env, { userAgent: userAgentOf('archive') }),
+  access: { archive: openArchive(env, stores).archive, registry: new DynamoDbRegistry(registryOptions(env, stores)) },
   upstream: volcClientFromEnv(env, { limiter, userAgent: userAgentOf('archive') }),
   logger,
   metrics: createMetrics('archive'),

@@ -1,42 +1,33 @@
 /**
- * The watch registry on DynamoDB (the stack's RegistryTable; lib/archive/registry-table.ts holds
- * its schema). One item per entry: pk = AppId/RoomId/TaskId, sk = run#{StartTime} | pending. The
- * sparse global index `due` (dueShard, dueAt) lists the entries by the time they are next due, so
- * the archiver reads only what it is about to poll, never the whole registry. Each method is one
- * request, each transition one conditional write; the races each condition settles are described
- * beside it. DynamoDB's TTL (expiresAt) removes an entry no archiver retired, long after its deadline.
+ * The watch registry on DynamoDB, the archiver's side: the registrations of
+ * lib/archive/dynamodb-registrations.ts, plus the tick lease, the due index, claims, reschedules and
+ * retirements. The sparse global index `due` (dueShard, dueAt) lists the entries by the time they
+ * are next due, so the archiver reads only what it is about to poll, never the whole registry. Each
+ * method is one request, each transition one conditional write; the races each condition settles are
+ * described beside it. DynamoDB's TTL (expiresAt) removes an entry no archiver retired, long after
+ * its deadline.
  */
 import {
-  ConditionalCheckFailedException,
   DeleteItemCommand,
-  DynamoDBClient,
   GetItemCommand,
   QueryCommand,
   ScanCommand,
   UpdateItemCommand,
-  type AttributeValue,
-  type ConsumedCapacity,
   type GetItemCommandOutput,
   type QueryCommandOutput,
   type ScanCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import type { TaskAddress } from '../task.ts';
+import { DynamoDbRegistrations, isConditionFailure, N, namesIn, num, S, str, type Item } from './dynamodb-registrations.ts';
 import {
-  addressKey,
-  entrySortKey,
-  EXPIRY_GRACE_MS,
   parseAddressKey,
   parseEntrySortKey,
-  PENDING_LIFETIME_MS,
-  runRegistration,
   TICK_LEASE_MS,
   type DueEntry,
   type EntryChange,
   type EntryRef,
   type Page,
   type PageCursor,
-  type RegisterOutcome,
   type RegistrationVia,
   type RegistryEntry,
   type RegistryState,
@@ -44,35 +35,8 @@ import {
 } from './registry.ts';
 import { DUE_INDEX, DUE_SHARD } from './registry-table.ts';
 
-export interface DynamoDbRegistryOptions {
-  table: string;
-  endpoint?: string | undefined;
-  region: string;
-  /** Names the calling function in CloudTrail's userAgent. */
-  userAgent?: string | undefined;
-  /** Attempts per request (the SDK's standard retries: throttling, 5xx, network errors). */
-  maxAttempts?: number;
-  /** Per-attempt time limit. */
-  requestTimeoutMs?: number;
-}
-
-/** Requests made and capacity consumed since the registry was built, for measurements. */
-export interface RegistryUsage {
-  reads: number;
-  writes: number;
-  readUnits: number;
-  writeUnits: number;
-}
-
 const PAGE_SIZE = 100;
 const TICK_KEY = { pk: { S: '~archiver' }, sk: { S: 'tick' } };
-
-type Item = Record<string, AttributeValue>;
-const N = (value: number): AttributeValue => ({ N: String(value) });
-const S = (value: string): AttributeValue => ({ S: value });
-const num = (item: Item, name: string): number | undefined => (item[name]?.N === undefined ? undefined : Number(item[name].N));
-const str = (item: Item, name: string): string | undefined => item[name]?.S;
-const expiresAt = (deadline: number) => N(Math.ceil((deadline + EXPIRY_GRACE_MS) / 1000));
 
 /**
  * Condition parts, named for what they guard.
@@ -106,104 +70,7 @@ const TICK_CONDITION = {
   lapsed: '#leaseUntil < :now',
 } as const;
 
-export class DynamoDbRegistry implements WatchRegistry {
-  readonly usage: RegistryUsage = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
-  readonly #client: DynamoDBClient;
-  readonly #table: string;
-
-  constructor(options: DynamoDbRegistryOptions) {
-    this.#table = options.table;
-    this.#client = new DynamoDBClient({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
-      maxAttempts: options.maxAttempts ?? 3,
-      requestHandler: {
-        connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
-        requestTimeout: options.requestTimeoutMs ?? 5_000,
-      },
-    });
-  }
-
-  /**
-   * An upsert: a new run is due at once (known) or from its StartTime (announced); a known run
-   * stays known, an announced one becomes known when a lookup or the archiver saw it. Racing a
-   * retirement, it either lands first (the retire of a pending entry then fails on its
-   * generation; a run's retire deletes an entry whose run is archived final) or after (the entry
-   * is created again and the next tick settles it): a registration is never lost.
-   */
-  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
-    const registration = runRegistration(startTime, via, now);
-    const state = registration.state === 'known' ? ':state' : 'if_not_exists(#state, :state)';
-    return this.#register({ address, kind: 'run', startTime }, now, via, {
-      set: [
-        `#state = ${state}`,
-        '#startTime = :startTime',
-        '#deadline = :deadline',
-        '#expiresAt = :expiresAt',
-        '#dueAt = if_not_exists(#dueAt, :dueAt)',
-      ],
-      values: {
-        ':state': S(registration.state),
-        ':startTime': N(startTime),
-        ':deadline': N(registration.deadline),
-        ':expiresAt': expiresAt(registration.deadline),
-        ':dueAt': N(registration.firstDueAt),
-      },
-    });
-  }
-
-  /** An upsert that keeps the first registration's time and deadline; a callback's is also its last-seen time. */
-  async registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number) {
-    const deadline = now + PENDING_LIFETIME_MS;
-    return this.#register({ address, kind: 'pending', startTime: undefined }, now, via, {
-      set: [
-        '#state = :state',
-        '#deadline = if_not_exists(#deadline, :deadline)',
-        '#expiresAt = if_not_exists(#expiresAt, :expiresAt)',
-        '#dueAt = if_not_exists(#dueAt, :now)',
-        '#lastSeenAt = :now',
-      ],
-      values: { ':state': S('unknown' satisfies RegistryState), ':deadline': N(deadline), ':expiresAt': expiresAt(deadline) },
-    });
-  }
-
-  async #register(ref: EntryRef, now: number, via: RegistrationVia, update: { set: string[]; values: Item }): Promise<RegisterOutcome> {
-    const set = [
-      '#kind = :kind',
-      '#appId = :appId',
-      '#roomId = :roomId',
-      '#taskId = :taskId',
-      '#registeredAt = if_not_exists(#registeredAt, :now)',
-      '#via = if_not_exists(#via, :via)',
-      '#dueShard = :dueShard',
-      ...update.set,
-    ];
-    const expression = `SET ${set.join(', ')} ADD #generation :one`;
-    const answer = await this.#write<UpdateItemCommandOutput>(
-      new UpdateItemCommand({
-        TableName: this.#table,
-        Key: this.#key(ref),
-        UpdateExpression: expression,
-        ExpressionAttributeNames: namesIn(expression),
-        ExpressionAttributeValues: {
-          ':kind': S(ref.kind),
-          ':appId': S(ref.address.appId),
-          ':roomId': S(ref.address.roomId),
-          ':taskId': S(ref.address.taskId),
-          ':now': N(now),
-          ':via': S(via),
-          ':dueShard': S(DUE_SHARD),
-          ':one': N(1),
-          ...update.values,
-        },
-        ReturnValues: 'UPDATED_OLD',
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    return answer.Attributes?.generation ? 'already-watched' : 'registered';
-  }
-
+export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegistry {
   /**
    * The tick item { tick, owner, leaseUntil, ended }. A duplicate delivery of the tick reads it and
    * stops, at the cost of one read; two deliveries reading at the same instant both try the
@@ -212,8 +79,8 @@ export class DynamoDbRegistry implements WatchRegistry {
    * never what data means.
    */
   async beginTick(tick: number, owner: string, now: number): Promise<boolean> {
-    const current = await this.#read<GetItemCommandOutput>(
-      new GetItemCommand({ TableName: this.#table, Key: TICK_KEY, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    const current = await this.read<GetItemCommandOutput>(
+      new GetItemCommand({ TableName: this.table, Key: TICK_KEY, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
     );
     const held = current.Item;
     const heldTick = held && num(held, 'tick');
@@ -222,9 +89,9 @@ export class DynamoDbRegistry implements WatchRegistry {
     const { newer, open, ours, lapsed } = TICK_CONDITION;
     const condition = `${newer} OR (${open} AND (${ours} OR ${lapsed}))`;
     const expression = 'SET #tick = :tick, #owner = :owner, #leaseUntil = :leaseUntil REMOVE #ended';
-    return this.#conditional(
+    return this.conditional(
       new UpdateItemCommand({
-        TableName: this.#table,
+        TableName: this.table,
         Key: TICK_KEY,
         UpdateExpression: expression,
         ConditionExpression: condition,
@@ -246,9 +113,9 @@ export class DynamoDbRegistry implements WatchRegistry {
   /** A write to the tick item by its holder only. */
   #tickWrite(expression: string, tick: number, owner: string, values: Item): Promise<boolean> {
     const condition = '#tick = :tick AND #owner = :owner';
-    return this.#conditional(
+    return this.conditional(
       new UpdateItemCommand({
-        TableName: this.#table,
+        TableName: this.table,
         Key: TICK_KEY,
         UpdateExpression: expression,
         ConditionExpression: condition,
@@ -260,9 +127,9 @@ export class DynamoDbRegistry implements WatchRegistry {
   }
 
   async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
-    const answer = await this.#read<QueryCommandOutput>(
+    const answer = await this.read<QueryCommandOutput>(
       new QueryCommand({
-        TableName: this.#table,
+        TableName: this.table,
         IndexName: DUE_INDEX,
         KeyConditionExpression: '#dueShard = :dueShard AND #dueAt <= :now',
         ExpressionAttributeNames: { '#dueShard': 'dueShard', '#dueAt': 'dueAt' },
@@ -284,10 +151,10 @@ export class DynamoDbRegistry implements WatchRegistry {
     const condition = all(CONDITION.exists, CONDITION.due, CONDITION.unclaimedTick);
     const expression = 'SET #polledTick = :tick, #dueAt = :dueAt';
     try {
-      const answer = await this.#write<UpdateItemCommandOutput>(
+      const answer = await this.write<UpdateItemCommandOutput>(
         new UpdateItemCommand({
-          TableName: this.#table,
-          Key: this.#key(ref),
+          TableName: this.table,
+          Key: this.key(ref),
           UpdateExpression: expression,
           ConditionExpression: condition,
           ExpressionAttributeNames: namesIn(expression, condition),
@@ -319,10 +186,10 @@ export class DynamoDbRegistry implements WatchRegistry {
     } else if (change.refused === null) remove = ' REMOVE #refusedCode, #refusedSince';
     const expression = `SET ${set.join(', ')}${remove}`;
     const condition = all(CONDITION.exists, CONDITION.heldByTick);
-    return this.#conditional(
+    return this.conditional(
       new UpdateItemCommand({
-        TableName: this.#table,
-        Key: this.#key(entry),
+        TableName: this.table,
+        Key: this.key(entry),
         UpdateExpression: expression,
         ConditionExpression: condition,
         ExpressionAttributeNames: namesIn(expression, condition),
@@ -341,10 +208,10 @@ export class DynamoDbRegistry implements WatchRegistry {
   async retire(entry: RegistryEntry, tick: number): Promise<boolean> {
     const pending = entry.kind === 'pending';
     const condition = pending ? all(CONDITION.heldByTick, CONDITION.sameGeneration) : CONDITION.heldByTick;
-    return this.#conditional(
+    return this.conditional(
       new DeleteItemCommand({
-        TableName: this.#table,
-        Key: this.#key(entry),
+        TableName: this.table,
+        Key: this.key(entry),
         ConditionExpression: condition,
         ExpressionAttributeNames: namesIn(condition),
         ExpressionAttributeValues: { ':tick': N(tick), ...(pending ? { ':generation': N(entry.generation) } : {}) },
@@ -355,9 +222,9 @@ export class DynamoDbRegistry implements WatchRegistry {
   }
 
   async entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>> {
-    const answer = await this.#read<ScanCommandOutput>(
+    const answer = await this.read<ScanCommandOutput>(
       new ScanCommand({
-        TableName: this.#table,
+        TableName: this.table,
         ...(after === undefined ? {} : { ExclusiveStartKey: after as Item }),
         ReturnConsumedCapacity: 'TOTAL',
       }),
@@ -365,60 +232,6 @@ export class DynamoDbRegistry implements WatchRegistry {
     const items = (answer.Items ?? []).map(entryOf).filter((entry): entry is RegistryEntry => entry !== undefined);
     return { items, next: answer.LastEvaluatedKey };
   }
-
-  #key(ref: EntryRef): Item {
-    return { pk: S(addressKey(ref.address)), sk: S(entrySortKey(ref)) };
-  }
-
-  /** True when the write was made; false when its condition did not hold. */
-  async #conditional(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
-    try {
-      await this.#write(command);
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  }
-
-  /** Sends a read (GetItem, Query, Scan), counting it and the capacity it consumed. */
-  async #read<T extends { ConsumedCapacity?: ConsumedCapacity | undefined }>(
-    command: GetItemCommand | QueryCommand | ScanCommand,
-  ): Promise<T> {
-    this.usage.reads++;
-    const answer = (await this.#client.send(command as never)) as unknown as T;
-    this.#count(answer.ConsumedCapacity, false);
-    return answer;
-  }
-
-  /** Sends a write (UpdateItem, DeleteItem), counting it and the capacity it consumed. */
-  async #write<T extends { ConsumedCapacity?: ConsumedCapacity | undefined }>(command: UpdateItemCommand | DeleteItemCommand): Promise<T> {
-    this.usage.writes++;
-    try {
-      const answer = (await this.#client.send(command as never)) as unknown as T;
-      this.#count(answer.ConsumedCapacity, true);
-      return answer;
-    } catch (error) {
-      // A failed conditional write is billed as a write.
-      if (isConditionFailure(error)) this.usage.writeUnits += 1;
-      throw error;
-    }
-  }
-
-  #count(capacity: ConsumedCapacity | undefined, write: boolean): void {
-    const units = capacity?.CapacityUnits ?? 0;
-    if (write) this.usage.writeUnits += units;
-    else this.usage.readUnits += units;
-  }
-}
-
-/** Every attribute is named through a #placeholder (several of ours, like state, are reserved words in DynamoDB). */
-function namesIn(...expressions: string[]): Record<string, string> {
-  return Object.fromEntries([...expressions.join(' ').matchAll(/#(\w+)/g)].map((m) => [`#${m[1]!}`, m[1]!]));
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
 function refOf(item: Item): EntryRef | undefined {

@@ -11,10 +11,11 @@ import { addQuotaMetrics } from '../quota/metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { runArchiver, type ArchiveRunSummary } from './archiver.ts';
 import type { ArchiveAccess } from './access.ts';
+import type { WatchRegistry } from './registry.ts';
 
 export interface ArchiverDeps {
   env: ArchiverEnv;
-  access: ArchiveAccess;
+  access: ArchiveAccess<WatchRegistry>;
   upstream: SegmentTaskUpstream;
   logger: Logger;
   metrics: Metrics;

@@ -63,11 +63,15 @@ export interface EntryChange {
   refused?: { code: string; since: number } | null;
 }
 
-export interface WatchRegistry {
+/** What registers runs for watching: the lookup and callback functions (and the archiver, for a run it follows). */
+export interface Registrations {
   /** Watches a run: known (a lookup or the archiver saw it) or announced (WatchSegmentTask with its StartTime). */
   registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number): Promise<RegisterOutcome>;
   /** Watches whatever run an address has, its StartTime unknown (a callback, or WatchSegmentTask without StartTime). */
   registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number): Promise<RegisterOutcome>;
+}
+
+export interface WatchRegistry extends Registrations {
   /**
    * Whether invocation `owner` may run schedule tick `tick`: the first delivery of a tick may, and
    * holds it while it renews its lease; a duplicate delivery running alongside may not, nor one of

@@ -14,6 +14,7 @@ import { createArchiverHandler } from '../archive/handler.ts';
 import { ArchiveKeys } from '../archive/keys.ts';
 import { MemoryObjectStore } from '../archive/memory-object-store.ts';
 import { MemoryRegistry } from '../archive/memory-registry.ts';
+import type { WatchRegistry } from '../archive/registry.ts';
 import { SegmentArchive } from '../archive/segment-archive.ts';
 import { createCallbackHandler } from '../callback/handler.ts';
 import { callbackSignature } from '../callback/signature.ts';
@@ -47,7 +48,7 @@ export interface CallbackDelivery {
 
 export interface SimulatedFunctions {
   /** The stores themselves, without faults: what the simulation reads its results from. */
-  access: ArchiveAccess;
+  access: ArchiveAccess<WatchRegistry>;
   finalMarginMs: number;
   /**
    * Runs the archiver on instance `instance` for schedule tick `tick`, as invocation `requestId`
@@ -106,8 +107,8 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
   const keys = new ArchiveKeys('');
   const objects = new MemoryObjectStore();
   const registry = new MemoryRegistry();
-  const access: ArchiveAccess = { archive: new SegmentArchive(objects, keys), registry };
-  const faulty: ArchiveAccess = {
+  const access: ArchiveAccess<WatchRegistry> = { archive: new SegmentArchive(objects, keys), registry };
+  const faulty: ArchiveAccess<WatchRegistry> = {
     archive: new SegmentArchive(calls.objectStore(objects), keys),
     registry: calls.registry(registry, parts.onRegistered),
   };

@@ -1,14 +1,14 @@
 /** The lookup function with an archive: handler → client → emulator, and → S3-protocol server and dynalite. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchiveAccess } from '../../lib/archive/access.ts';
-import { allEntries } from '../../lib/archive/registry.ts';
+import { allEntries, type WatchRegistry } from '../../lib/archive/registry.ts';
 import { HOUR } from '../support/clock.ts';
 import { httpEvent } from '../support/http-events.ts';
 import { startLookupStack, type LookupStack } from '../support/lookup-stack.ts';
 
 const APP = 'app-archive';
 let stack: LookupStack;
-let access: ArchiveAccess;
+let access: ArchiveAccess<WatchRegistry>;
 
 const call = async (query: Array<[string, string]> | string) => {
   const result = await stack.invoke(httpEvent(query));

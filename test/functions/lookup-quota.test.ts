@@ -63,9 +63,9 @@ async function lookupOn(env: Record<string, string>) {
 
 /** The archive, for lookups that have one. */
 const archiveEnv = () => {
-  const { ARCHIVE_BUCKET, S3_ENDPOINT, S3_FORCE_PATH_STYLE, REGISTRY_TABLE } = archive.env;
+  const { ARCHIVE_BUCKET, S3_ENDPOINT, S3_FORCE_PATH_STYLE, REGISTRY_TABLE } = archive.env as Record<string, string>;
   // The registry's table is on this test's dynalite too (DynaliteServer creates both tables).
-  return { ARCHIVE_BUCKET, ARCHIVE_PREFIX, S3_ENDPOINT, S3_FORCE_PATH_STYLE, REGISTRY_TABLE };
+  return { ARCHIVE_BUCKET, ARCHIVE_PREFIX, S3_ENDPOINT, S3_FORCE_PATH_STYLE, REGISTRY_TABLE } as Record<string, string>;
 };
 
 /** Other instances take a share's slots for the next `ms`. */

@@ -1,0 +1,215 @@
+/**
+ * Registrations in the watch registry on DynamoDB (the stack's RegistryTable; its schema is in
+ * lib/archive/registry-table.ts): what the lookup and callback functions write, on their own so
+ * they load nothing of the archiver's side (lib/archive/dynamodb-registry.ts extends this). One
+ * item per entry: pk = AppId/RoomId/TaskId, sk = run#{StartTime} | pending; each registration is
+ * one upsert that bumps the entry's generation.
+ */
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  UpdateItemCommand,
+  type AttributeValue,
+  type ConsumedCapacity,
+  type DeleteItemCommand,
+  type GetItemCommand,
+  type QueryCommand,
+  type ScanCommand,
+  type UpdateItemCommandOutput,
+} from '@aws-sdk/client-dynamodb';
+import type { TaskAddress } from '../task.ts';
+import {
+  addressKey,
+  entrySortKey,
+  EXPIRY_GRACE_MS,
+  PENDING_LIFETIME_MS,
+  runRegistration,
+  type EntryRef,
+  type RegisterOutcome,
+  type RegistrationVia,
+  type Registrations,
+  type RegistryState,
+} from './registry.ts';
+import { DUE_SHARD } from './registry-table.ts';
+
+export interface DynamoDbRegistryOptions {
+  table: string;
+  endpoint?: string | undefined;
+  region: string;
+  /** Names the calling function in CloudTrail's userAgent. */
+  userAgent?: string | undefined;
+  /** Attempts per request (the SDK's standard retries: throttling, 5xx, network errors). */
+  maxAttempts?: number;
+  /** Per-attempt time limit. */
+  requestTimeoutMs?: number;
+}
+
+/** Requests made and capacity consumed since the registry was built, for measurements. */
+export interface RegistryUsage {
+  reads: number;
+  writes: number;
+  readUnits: number;
+  writeUnits: number;
+}
+
+export type Item = Record<string, AttributeValue>;
+export const N = (value: number): AttributeValue => ({ N: String(value) });
+export const S = (value: string): AttributeValue => ({ S: value });
+export const num = (item: Item, name: string): number | undefined => (item[name]?.N === undefined ? undefined : Number(item[name].N));
+export const str = (item: Item, name: string): string | undefined => item[name]?.S;
+const expiresAt = (deadline: number) => N(Math.ceil((deadline + EXPIRY_GRACE_MS) / 1000));
+
+/** Every attribute is named through a #placeholder (several of ours, like state, are reserved words in DynamoDB). */
+export function namesIn(...expressions: string[]): Record<string, string> {
+  return Object.fromEntries([...expressions.join(' ').matchAll(/#(\w+)/g)].map((m) => [`#${m[1]!}`, m[1]!]));
+}
+
+export function isConditionFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+export class DynamoDbRegistrations implements Registrations {
+  readonly usage: RegistryUsage = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
+  protected readonly client: DynamoDBClient;
+  protected readonly table: string;
+
+  constructor(options: DynamoDbRegistryOptions) {
+    this.table = options.table;
+    this.client = new DynamoDBClient({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
+      maxAttempts: options.maxAttempts ?? 3,
+      requestHandler: {
+        connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
+        requestTimeout: options.requestTimeoutMs ?? 5_000,
+      },
+    });
+  }
+
+  /**
+   * An upsert: a new run is due at once (known) or from its StartTime (announced); a known run
+   * stays known, an announced one becomes known when a lookup or the archiver saw it. Racing a
+   * retirement, it either lands first (the retire of a pending entry then fails on its
+   * generation; a run's retire deletes an entry whose run is archived final) or after (the entry
+   * is created again and the next tick settles it): a registration is never lost.
+   */
+  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
+    const registration = runRegistration(startTime, via, now);
+    const state = registration.state === 'known' ? ':state' : 'if_not_exists(#state, :state)';
+    return this.#register({ address, kind: 'run', startTime }, now, via, {
+      set: [
+        `#state = ${state}`,
+        '#startTime = :startTime',
+        '#deadline = :deadline',
+        '#expiresAt = :expiresAt',
+        '#dueAt = if_not_exists(#dueAt, :dueAt)',
+      ],
+      values: {
+        ':state': S(registration.state),
+        ':startTime': N(startTime),
+        ':deadline': N(registration.deadline),
+        ':expiresAt': expiresAt(registration.deadline),
+        ':dueAt': N(registration.firstDueAt),
+      },
+    });
+  }
+
+  /** An upsert that keeps the first registration's time and deadline; a callback's is also its last-seen time. */
+  async registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number) {
+    const deadline = now + PENDING_LIFETIME_MS;
+    return this.#register({ address, kind: 'pending', startTime: undefined }, now, via, {
+      set: [
+        '#state = :state',
+        '#deadline = if_not_exists(#deadline, :deadline)',
+        '#expiresAt = if_not_exists(#expiresAt, :expiresAt)',
+        '#dueAt = if_not_exists(#dueAt, :now)',
+        '#lastSeenAt = :now',
+      ],
+      values: { ':state': S('unknown' satisfies RegistryState), ':deadline': N(deadline), ':expiresAt': expiresAt(deadline) },
+    });
+  }
+
+  async #register(ref: EntryRef, now: number, via: RegistrationVia, update: { set: string[]; values: Item }): Promise<RegisterOutcome> {
+    const set = [
+      '#kind = :kind',
+      '#appId = :appId',
+      '#roomId = :roomId',
+      '#taskId = :taskId',
+      '#registeredAt = if_not_exists(#registeredAt, :now)',
+      '#via = if_not_exists(#via, :via)',
+      '#dueShard = :dueShard',
+      ...update.set,
+    ];
+    const expression = `SET ${set.join(', ')} ADD #generation :one`;
+    const answer = await this.write<UpdateItemCommandOutput>(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(ref),
+        UpdateExpression: expression,
+        ExpressionAttributeNames: namesIn(expression),
+        ExpressionAttributeValues: {
+          ':kind': S(ref.kind),
+          ':appId': S(ref.address.appId),
+          ':roomId': S(ref.address.roomId),
+          ':taskId': S(ref.address.taskId),
+          ':now': N(now),
+          ':via': S(via),
+          ':dueShard': S(DUE_SHARD),
+          ':one': N(1),
+          ...update.values,
+        },
+        ReturnValues: 'UPDATED_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    return answer.Attributes?.generation ? 'already-watched' : 'registered';
+  }
+
+  protected key(ref: EntryRef): Item {
+    return { pk: S(addressKey(ref.address)), sk: S(entrySortKey(ref)) };
+  }
+
+  /** True when the write was made; false when its condition did not hold. */
+  protected async conditional(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
+    try {
+      await this.write(command);
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Sends a read (GetItem, Query, Scan), counting it and the capacity it consumed. */
+  protected async read<T extends { ConsumedCapacity?: ConsumedCapacity | undefined }>(
+    command: GetItemCommand | QueryCommand | ScanCommand,
+  ): Promise<T> {
+    this.usage.reads++;
+    const answer = (await this.client.send(command as never)) as unknown as T;
+    this.count(answer.ConsumedCapacity, false);
+    return answer;
+  }
+
+  /** Sends a write (UpdateItem, DeleteItem), counting it and the capacity it consumed. */
+  protected async write<T extends { ConsumedCapacity?: ConsumedCapacity | undefined }>(
+    command: UpdateItemCommand | DeleteItemCommand,
+  ): Promise<T> {
+    this.usage.writes++;
+    try {
+      const answer = (await this.client.send(command as never)) as unknown as T;
+      this.count(answer.ConsumedCapacity, true);
+      return answer;
+    } catch (error) {
+      // A failed conditional write is billed as a write.
+      if (isConditionFailure(error)) this.usage.writeUnits += 1;
+      throw error;
+    }
+  }
+
+  private count(capacity: ConsumedCapacity | undefined, write: boolean): void {
+    const units = capacity?.CapacityUnits ?? 0;
+    if (write) this.usage.writeUnits += units;
+    else this.usage.readUnits += units;
+  }
+}
