@@ -163,6 +163,8 @@ async function twice<T>(work: () => Promise<T>): Promise<T> {
 
 const ENTRY_OUT_OF_TIME = "the entry's work ran into the time kept for the end of the run";
 
+const POLL_MEMORY = 5_000;
+
 /** What one ask of Volcengine about an address gave. */
 type Polled = { observation: Observation; requestId: string | undefined } | { unavailable: 'throttled' | 'failed'; error: unknown };
 
@@ -193,7 +195,11 @@ export function refusalCode(error: unknown): string | undefined {
 
 /** Applies the plans for the entries of one run to the upstream, the registry and the archive. */
 class EntryWork {
-  /** One ask per address per run, shared by its entries. */
+  /**
+   * One ask per address per run, shared by its entries: the answers of the last POLL_MEMORY
+   * addresses asked (a Map in insertion order), so a run over 100,000 entries holds a bounded
+   * number; an address whose entries lie further apart in due order is asked again.
+   */
   readonly #polls = new Map<string, Promise<Polled>>();
 
   constructor(
@@ -252,6 +258,7 @@ class EntryWork {
     let polled = this.#polls.get(key);
     if (!polled) {
       polled = this.#ask(address, priority);
+      if (this.#polls.size >= POLL_MEMORY) this.#polls.delete(this.#polls.keys().next().value!);
       this.#polls.set(key, polled);
     }
     return polled;

@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { REGISTRY_TABLE_SCHEMA } from '../../lib/archive/registry-table.ts';
 
 const require = createRequire(import.meta.url);
@@ -91,6 +91,17 @@ export class DynaliteServer {
     await createQuotaTable(this.#url, QUOTA_TABLE);
     await createRegistryTable(this.#url, REGISTRY_TABLE);
     return this.#url;
+  }
+
+  /** Empties the quota table (deleted and created again), for a test that needs a fresh account under the template's table name. */
+  async resetQuotaTable(): Promise<void> {
+    const client = new DynamoDBClient({ endpoint: this.#url, region: 'us-east-1' });
+    try {
+      await client.send(new DeleteTableCommand({ TableName: QUOTA_TABLE }));
+    } finally {
+      client.destroy();
+    }
+    await createQuotaTable(this.#url, QUOTA_TABLE);
   }
 
   async stop(): Promise<void> {

@@ -6,7 +6,7 @@ import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
 import { DynamoDbQuotaStore } from '../../lib/quota/quota-store.ts';
-import { createQuotaTable, DynaliteServer } from '../dynamodb/dynalite-server.ts';
+import { DynaliteServer, QUOTA_TABLE } from '../dynamodb/dynalite-server.ts';
 import { VolcEmulator } from '../emulator/volc-emulator.ts';
 import { startArchiveStack, type ArchiveStack } from '../support/archive-stack.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
@@ -16,7 +16,6 @@ import { captureOutput } from '../support/logs.ts';
 let emulator: VolcEmulator;
 let dynalite: DynaliteServer;
 let archive: ArchiveStack;
-let tables = 0;
 const ARCHIVE_PREFIX = 'lookup-quota/';
 beforeAll(async () => {
   archive = await startArchiveStack(ARCHIVE_PREFIX);
@@ -33,8 +32,9 @@ afterAll(async () => {
 });
 
 async function lookupOn(env: Record<string, string>) {
-  const table = `lookup-quota-${++tables}`;
-  if (!env.DYNAMODB_ENDPOINT) await createQuotaTable(dynalite.url, table);
+  // The template's table name, so that the IAM evaluation judges these calls against the deployed policy; emptied per case.
+  const table = QUOTA_TABLE;
+  if (!env.DYNAMODB_ENDPOINT) await dynalite.resetQuotaTable();
   const config = loadEnv(LookupEnvSchema, {
     VOLC_ENDPOINT: emulator.url,
     VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
