@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 const TIMING = ['test/functions/quota-fleet.test.ts'];
@@ -8,6 +9,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // The suites wait on loopback servers more than they compute: two workers even on CI's two cores
+    // (vitest's default there is one), which halves the run; the timing group still runs alone.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     setupFiles: ['test/support/fake-aws-credentials.ts', 'test/iam/record-aws-calls.ts'],
     // Once, before both groups: each run records its AWS calls afresh.
     globalSetup: ['test/iam/clear-recorded-calls.ts'],

@@ -42,6 +42,8 @@ export interface DynamoDbRegistryOptions {
   maxAttempts?: number;
   /** Per-attempt time limit. */
   requestTimeoutMs?: number;
+  /** Entries per page of the due index (100). */
+  pageSize?: number;
 }
 
 /** Requests made and capacity consumed since the registry was built, for measurements. */
@@ -72,9 +74,11 @@ export class DynamoDbRegistrations implements Registrations {
   readonly usage: RegistryUsage = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
   protected readonly client: DynamoDBClient;
   protected readonly table: string;
+  protected readonly pageSize: number;
 
   constructor(options: DynamoDbRegistryOptions) {
     this.table = options.table;
+    this.pageSize = options.pageSize ?? 100;
     this.client = new DynamoDBClient({
       region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),

@@ -35,7 +35,6 @@ import {
 } from './registry.ts';
 import { DUE_INDEX, DUE_SHARD } from './registry-table.ts';
 
-const PAGE_SIZE = 100;
 const TICK_KEY = { pk: { S: '~archiver' }, sk: { S: 'tick' } };
 
 /**
@@ -134,7 +133,7 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
         KeyConditionExpression: '#dueShard = :dueShard AND #dueAt <= :now',
         ExpressionAttributeNames: { '#dueShard': 'dueShard', '#dueAt': 'dueAt' },
         ExpressionAttributeValues: { ':dueShard': S(DUE_SHARD), ':now': N(now) },
-        Limit: PAGE_SIZE,
+        Limit: this.pageSize,
         ...(after === undefined ? {} : { ExclusiveStartKey: after as Item }),
         ReturnConsumedCapacity: 'TOTAL',
       }),

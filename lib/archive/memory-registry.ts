@@ -28,8 +28,6 @@ type IndexKey = [dueAt: number, pk: string, sk: string];
 const compare = (a: IndexKey, b: IndexKey): number =>
   a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
 
-const PAGE_SIZE = 100;
-
 /** A refusal keeps the time of the first one in a row; an answer clears it. */
 const refusedAfter = (stored: RegistryEntry, refused: NonNullable<EntryChange['refused']> | null): RegistryEntry['refused'] =>
   refused === null ? undefined : { code: refused.code, since: stored.refused?.since ?? refused.since };
@@ -39,6 +37,12 @@ export class MemoryRegistry implements WatchRegistry {
   /** Index keys of every entry, in order. */
   #index: IndexKey[] = [];
   #tick: { tick: number; owner: string; leaseUntil: number; ended: boolean } | undefined;
+  readonly #pageSize: number;
+
+  /** `pageSize`: entries per page of the due index (100, as DynamoDbRegistry) and of the entry listing. */
+  constructor(options: { pageSize?: number } = {}) {
+    this.#pageSize = options.pageSize ?? 100;
+  }
 
   async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
     const registration = runRegistration(startTime, via, now);
@@ -93,7 +97,7 @@ export class MemoryRegistry implements WatchRegistry {
   async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
     let at = after === undefined ? 0 : this.#position(after as IndexKey, true);
     const items: DueEntry[] = [];
-    while (at < this.#index.length && items.length < PAGE_SIZE && this.#index[at]![0] <= now) {
+    while (at < this.#index.length && items.length < this.#pageSize && this.#index[at]![0] <= now) {
       const [, pk, sk] = this.#index[at++]!;
       const entry = this.#entries.get(`${pk}\n${sk}`)!;
       const { address, kind, startTime, dueAt, deadline, state } = entry;
@@ -133,8 +137,8 @@ export class MemoryRegistry implements WatchRegistry {
 
   async entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>> {
     const start = (after as number | undefined) ?? 0;
-    const items = [...this.#entries.values()].slice(start, start + PAGE_SIZE).map((e) => ({ ...e }));
-    return { items, next: start + PAGE_SIZE < this.#entries.size ? start + PAGE_SIZE : undefined };
+    const items = [...this.#entries.values()].slice(start, start + this.#pageSize).map((e) => ({ ...e }));
+    return { items, next: start + this.#pageSize < this.#entries.size ? start + this.#pageSize : undefined };
   }
 
   #upsert(ref: EntryRef, next: (old: RegistryEntry | undefined) => RegistryEntry): RegisterOutcome {

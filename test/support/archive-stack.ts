@@ -24,13 +24,19 @@ export interface ArchiveStack extends ArchiveAccess {
   stop(): Promise<void>;
 }
 
-export async function startArchiveStack(prefix = 'archive/'): Promise<ArchiveStack> {
+/** `registryPageSize`: entries per page of the due index (the registry's 100 unless a test pages sooner). */
+export async function startArchiveStack(prefix = 'archive/', options: { registryPageSize?: number } = {}): Promise<ArchiveStack> {
   const s3 = new S3TestServer();
   const dynamodb = new DynaliteServer();
   await Promise.all([s3.start(), dynamodb.start()]);
   const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
   const keys = new ArchiveKeys(prefix);
-  const registry = new DynamoDbRegistry({ table: REGISTRY_TABLE, endpoint: dynamodb.url, region: 'us-east-1' });
+  const registry = new DynamoDbRegistry({
+    table: REGISTRY_TABLE,
+    endpoint: dynamodb.url,
+    region: 'us-east-1',
+    ...(options.registryPageSize ? { pageSize: options.registryPageSize } : {}),
+  });
   const { ARCHIVE_BUCKET, S3_ENDPOINT } = s3.clientEnv();
   return {
     s3,

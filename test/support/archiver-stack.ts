@@ -21,13 +21,13 @@ export interface ArchiverStack extends ArchiveStack {
 }
 
 export async function startArchiverStack(
-  options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number } = {},
+  options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number; registryPageSize?: number } = {},
 ): Promise<ArchiverStack> {
   // A fixed instant close to the real one: request signatures carry the clock, the emulator checks skew against the same clock.
   const clock = new ManualClock(Math.floor(Date.now() / HOUR) * HOUR);
   const emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now, ...options.emulator });
   const endpoint = await emulator.start();
-  const archiveStack = await startArchiveStack();
+  const archiveStack = await startArchiveStack(undefined, { registryPageSize: options.registryPageSize });
   const client = new VolcClient({
     endpoint,
     region: 'cn-north-1',

@@ -41,11 +41,14 @@ export interface LifecycleStack extends ArchiverStack {
 const silent = (service: string) => new Logger({ serviceName: service, logLevel: 'SILENT' });
 
 export async function startLifecycleStack(
-  options: { lookupEnv?: Record<string, string>; emulatorQps?: number } = {},
+  options: { lookupEnv?: Record<string, string>; emulatorQps?: number; registryPageSize?: number } = {},
 ): Promise<LifecycleStack> {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   // The clock is virtual but the emulator's QPS window is real time: days of runs pass in seconds, so its limit is lifted.
-  const base = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: options.emulatorQps ?? 1_000_000 } } });
+  const base = await startArchiverStack({
+    emulator: { qpsLimits: { GetSegmentTask: options.emulatorQps ?? 1_000_000 } },
+    registryPageSize: options.registryPageSize,
+  });
   const env = loadEnv(LookupEnvSchema, {
     VOLC_ENDPOINT: base.emulator.url,
     VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,

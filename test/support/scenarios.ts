@@ -97,7 +97,7 @@ export function registrationBeforeStart(count: number, seed = 3): ScenarioInput 
 }
 
 /** More concurrently running tasks than the archiver can poll in one run at ARCHIVE_QPS. */
-export function aboveCapacity(count: number, archiveQps: number, seed = 4): ScenarioInput {
+export function aboveCapacity(count: number, archiveQps: number, seed = 4, archiveTimeoutSeconds?: number): ScenarioInput {
   const rand = seeded(seed);
   const tasks: ScenarioInput['tasks'] = [];
   const events: ScenarioEvent[] = [];
@@ -108,7 +108,13 @@ export function aboveCapacity(count: number, archiveQps: number, seed = 4): Scen
     tasks.push({ ...ids, StartAt: start, EndAt: long ? null : minutes(start + 30 + rand() * 1800) });
     events.push({ ...ids, Kind: 'callback', At: minutes(start + 1) });
   }
-  return { hours: 100, env: { ARCHIVE_QPS: String(archiveQps) }, tasks, events };
+  return {
+    hours: 100,
+    env: { ARCHIVE_QPS: String(archiveQps) },
+    tasks,
+    events,
+    ...(archiveTimeoutSeconds ? { archiveTimeoutSeconds } : {}),
+  };
 }
 
 /**
