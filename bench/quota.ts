@@ -33,6 +33,7 @@ import { EmulatorProcess } from '../test/emulator/emulator-process.ts';
 import {
   archiverUpstream,
   lookupInstances,
+  startTogether,
   runArchiverOn,
   seedClosingTasks,
   seedLiveTasks,
@@ -151,21 +152,19 @@ async function measure(quotaCase: QuotaCase, peers: Peers): Promise<Measured> {
   const tasks = await seedLiveTasks(emulator, 300);
   if (archive) await seedClosingTasks(emulator, archive.registry, 400);
   const upstream = archive ? archiverUpstream(volcUrl, dynalite.url) : undefined;
-  const start = Date.now() + 6_000; // after the instances have loaded
-  const instances = Promise.all(
-    Array.from({ length: INSTANCES }, (_, i) =>
-      lookupInstances({
-        emulatorUrl: volcUrl,
-        dynamodbUrl: dynalite.url,
-        tasks,
-        start,
-        durationMs: DURATION_MS,
-        instances: 1,
-        rate: OFFERED_PER_INSTANCE,
-        env: i === 0 && quotaCase.skewMs ? { QUOTA_SKEW_MS: String(quotaCase.skewMs) } : {},
-      }),
-    ),
+  const processes = Array.from({ length: INSTANCES }, (_, i) =>
+    lookupInstances({
+      emulatorUrl: volcUrl,
+      dynamodbUrl: dynalite.url,
+      tasks,
+      durationMs: DURATION_MS,
+      instances: 1,
+      rate: OFFERED_PER_INSTANCE,
+      env: { QUOTA_WARM_MS: '3000', ...(i === 0 && quotaCase.skewMs ? { QUOTA_SKEW_MS: String(quotaCase.skewMs) } : {}) },
+    }),
   );
+  const start = await startTogether(processes); // once every instance has loaded and served for 3 s
+  const instances = Promise.all(processes.map((p) => p.result));
   await sleep(start - Date.now());
   const before = await dynalite.counts();
   const deadline = start + DURATION_MS;

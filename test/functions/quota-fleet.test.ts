@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynaliteProcess } from '../dynamodb/dynalite-process.ts';
 import { EmulatorProcess } from '../emulator/emulator-process.ts';
-import { archiverUpstream, lookupInstances, runArchiverOn, seedClosingTasks, seedLiveTasks } from '../quota/fleet.ts';
+import { archiverUpstream, lookupInstances, runArchiverOn, seedClosingTasks, seedLiveTasks, startTogether } from '../quota/fleet.ts';
 import { startArchiveStack, type ArchiveStack } from '../support/archive-stack.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
 
@@ -49,20 +49,23 @@ describe('the account quota shared by the fleet', () => {
     await seedClosingTasks(emulator, archive.registry, NEAR_DEADLINE);
     const upstream = archiverUpstream(emulator.url, dynalite.url, QUOTA);
     // Act: the lookups saturate the account; the archiver runs in the middle of it.
-    const started = Date.now() + 4_000; // after the instances have loaded
-    const instances = Promise.all(
-      Array.from({ length: PROCESSES }, () =>
-        lookupInstances({
-          emulatorUrl: emulator.url,
-          dynamodbUrl: dynalite.url,
-          tasks: lookupTasks,
-          start: started,
-          durationMs: LOOKUP_MS,
-          instances: INSTANCES_PER_PROCESS,
-          env: { LOOKUP_DEADLINE_MS: '2000', ...Object.fromEntries(Object.entries(QUOTA).map(([name, value]) => [name, String(value)])) },
-        }),
-      ),
+    const processes = Array.from({ length: PROCESSES }, () =>
+      lookupInstances({
+        emulatorUrl: emulator.url,
+        dynamodbUrl: dynalite.url,
+        tasks: lookupTasks,
+        durationMs: LOOKUP_MS,
+        instances: INSTANCES_PER_PROCESS,
+        env: {
+          LOOKUP_DEADLINE_MS: '2000',
+          QUOTA_WARM_MS: '3000',
+          ...Object.fromEntries(Object.entries(QUOTA).map(([name, value]) => [name, String(value)])),
+        },
+      }),
     );
+    // Measured from when every instance is loaded and has served for 3 s (a fleet at this load is warm), however long loading takes here.
+    const started = await startTogether(processes);
+    const instances = Promise.all(processes.map((p) => p.result));
     await new Promise((resolve) => setTimeout(resolve, started + 1_000 - Date.now()));
     const archiverStarted = Date.now();
     const summary = await runArchiverOn(archive, upstream, () => Number.POSITIVE_INFINITY);

@@ -24,7 +24,6 @@ export interface InstancesOptions {
   emulatorUrl: string;
   dynamodbUrl: string;
   tasks: string[];
-  start: number;
   durationMs: number;
   instances: number;
   /** Open loop: requests per second per instance; unset: closed loop. */
@@ -32,10 +31,17 @@ export interface InstancesOptions {
   env?: Record<string, string>;
 }
 
-/** One process of lookup instances (test/quota/lookup-instances.ts); resolves with its status counts. */
-export function lookupInstances(options: InstancesOptions): Promise<InstancesResult> {
+/** One process of lookup instances: ready once every instance is loaded and warm, measured from the start it is given. */
+export interface InstancesProcess {
+  ready: Promise<void>;
+  begin(start: number): void;
+  result: Promise<InstancesResult>;
+}
+
+/** One process of lookup instances (test/quota/lookup-instances.ts); its result holds its status counts. */
+export function lookupInstances(options: InstancesOptions): InstancesProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/quota/lookup-instances.ts'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
     env: {
       ...process.env,
       VOLC_ENDPOINT: options.emulatorUrl,
@@ -45,7 +51,6 @@ export function lookupInstances(options: InstancesOptions): Promise<InstancesRes
       DYNAMODB_ENDPOINT: options.dynamodbUrl,
       LOOKUP_TERMINAL_TTL_MS: '0',
       QUOTA_TASKS: options.tasks.join(','),
-      QUOTA_START: String(options.start),
       QUOTA_MS: String(options.durationMs),
       QUOTA_INSTANCES: String(options.instances),
       ...(options.rate === undefined ? {} : { QUOTA_RATE: String(options.rate) }),
@@ -53,13 +58,30 @@ export function lookupInstances(options: InstancesOptions): Promise<InstancesRes
     },
   });
   let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  return new Promise((resolve, reject) =>
+  let signalReady: () => void;
+  const ready = new Promise<void>((resolve) => (signalReady = resolve));
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+    if (output.includes('READY\n')) signalReady();
+  });
+  const result = new Promise<InstancesResult>((resolve, reject) =>
     child.on('exit', (code) => {
       const match = /RESULT (.*)/.exec(output);
       return code === 0 && match ? resolve(JSON.parse(match[1]!)) : reject(new Error(`lookup instances exited ${code}`));
     }),
   );
+  return { ready: Promise.race([ready, result.then(() => undefined)]), begin: (start) => child.stdin.end(`START ${start}\n`), result };
+}
+
+/**
+ * Starts processes of lookup instances together once all are loaded, however long loading takes on
+ * this machine: the measured time begins `leadMs` after the last is ready. Answers the start.
+ */
+export async function startTogether(processes: InstancesProcess[], leadMs = 500): Promise<number> {
+  await Promise.all(processes.map((p) => p.ready));
+  const start = Date.now() + leadMs;
+  for (const p of processes) p.begin(start);
+  return start;
 }
 
 /** Running tasks for the lookups to ask about; answers their ids. */

@@ -1,10 +1,10 @@
 /**
  * Lookup instances in a process of their own, for the fleet test and the quota bench:
  * QUOTA_INSTANCES separately built lookup handlers (each its own limiter, cache and client, as
- * separate Lambda instances have) over the task ids in QUOTA_TASKS, from QUOTA_START for
- * QUOTA_MS. Closed loop (QUOTA_RATE unset): each answers one request at a time, back to back.
+ * separate Lambda instances have) over the task ids in QUOTA_TASKS for QUOTA_MS from the start
+ * the parent gives: the process prints READY once its instances are warm and reads `START <epoch ms>`. Closed loop (QUOTA_RATE unset): each answers one request at a time, back to back.
  * Open loop: requests arrive at QUOTA_RATE per second per instance, whether answered or not.
- * QUOTA_SKEW_MS skews the clock the shared quota reads. Prints one RESULT line of status counts
+ * QUOTA_WARM_MS: how long the instances serve before they are ready. QUOTA_SKEW_MS skews the clock the shared quota reads. Prints one RESULT line of status counts
  * and the quota's counters over the measured time.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -23,8 +23,6 @@ const limiters = Array.from({ length: Number(process.env.QUOTA_INSTANCES ?? 1) }
 const handlers = limiters.map((limiter) => buildLookupHandler(env, logger, { limiter }));
 const tasks = process.env.QUOTA_TASKS!.split(',');
 const rate = process.env.QUOTA_RATE ? Number(process.env.QUOTA_RATE) : undefined;
-const start = Number(process.env.QUOTA_START);
-const until = start + Number(process.env.QUOTA_MS);
 const statuses: Record<string, number> = {};
 let retryAfterMissing = 0;
 
@@ -43,11 +41,31 @@ const ask = async (handler: (typeof handlers)[number], i: number) => {
   statuses[result.statusCode] = (statuses[result.statusCode] ?? 0) + 1;
   if (result.statusCode === 429 && !result.headers['Retry-After']) retryAfterMissing++;
 };
+/** The measured start, from the parent's `START <epoch ms>` line on stdin. */
+async function startFromParent(): Promise<number> {
+  let input = '';
+  for await (const chunk of process.stdin) {
+    input += chunk;
+    const match = /START (\d+)\n/.exec(input);
+    if (match) return Number(match[1]);
+  }
+  throw new Error('stdin closed before START');
+}
 const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
 
-// A serving instance is warm: one request each before the measured start (JIT, the connection to Volcengine).
-await Promise.all(handlers.map((handler) => handler(httpEvent(getTaskQuery('quota-app', 'room', tasks[0]!)), lambdaContext())));
+// A serving instance is warm (JIT, the connection to Volcengine): one request each before the measured
+// start, or requests back to back for QUOTA_WARM_MS, as instances that have been serving are.
+const warmUntil = Date.now() + Number(process.env.QUOTA_WARM_MS ?? 0);
+await Promise.all(
+  handlers.map(async (handler) => {
+    do await handler(httpEvent(getTaskQuery('quota-app', 'room', tasks[0]!)), lambdaContext());
+    while (Date.now() < warmUntil);
+  }),
+);
 const readyAt = Date.now();
+process.stdout.write('READY\n');
+const start = await startFromParent();
+const until = start + Number(process.env.QUOTA_MS);
 await sleepUntil(start);
 drain();
 for (const key of Object.keys(quota)) delete quota[key as keyof QuotaStats];
