@@ -8,12 +8,13 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ArchiveUnavailableError } from '../errors.ts';
-import { runOf, startTimeProblem, taskIdentity, type TaskAddress } from '../task.ts';
+import { runOf, startTimeProblem, taskIdentity, type RunAddress, type TaskAddress } from '../task.ts';
 import { withTimeout } from '../timeout.ts';
 import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
+import type { SnapshotInput } from '../archive/segment-archive.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
 import { upstreamFailureToAppError } from './errors.ts';
 
@@ -127,7 +128,10 @@ export class SegmentTaskLookup {
     return archived ?? { task: undefined, upstreamRequestId: live.requestId, source: 'volcengine' };
   }
 
-  /** A live answer: a terminal one is remembered and archived, a running one registered for watching. */
+  /**
+   * A live answer: a terminal one is remembered and archived; a running one registered for watching,
+   * and archived as its run's first snapshot when this registered the run.
+   */
   async #keep(
     version: ApiVersion,
     address: TaskAddress,
@@ -156,7 +160,7 @@ export class SegmentTaskLookup {
         left,
       );
     } else {
-      await this.#register(address, run.startTime, left);
+      await this.#register(run, { task, capturedAt: this.#now(), source: 'lookup', final: false, upstreamRequestId: requestId }, left);
     }
   }
 
@@ -174,15 +178,22 @@ export class SegmentTaskLookup {
     return snapshot && { task: snapshot.SegmentTask, upstreamRequestId: snapshot.UpstreamRequestId, source: 'archive', snapshot };
   }
 
-  async #register(address: TaskAddress, startTime: number, left: Budget): Promise<void> {
+  /**
+   * Registers the run; the lookup that registered it also archives what it saw, so the run is in
+   * the archive even when no archiver run reaches it before Volcengine shows a newer run of the
+   * TaskId (archiver invocations failing for that long, or a run shorter than a schedule).
+   */
+  async #register(run: RunAddress, seen: SnapshotInput, left: Budget): Promise<void> {
+    const { startTime, ...address } = run;
     const memo = `${taskIdentity(address)}\n${startTime}`;
     if (this.#registered.has(memo)) return;
     await this.#bestEffort(
       'register a task for watching',
       async (access) => {
-        await access.registry.registerRun(address, startTime, 'lookup', this.#now());
+        const outcome = await access.registry.registerRun(address, startTime, 'lookup', this.#now());
         if (this.#registered.size >= REGISTERED_MEMORY) this.#registered.clear();
         this.#registered.add(memo);
+        if (outcome === 'registered') await access.archive.record(run, seen);
       },
       left,
     );

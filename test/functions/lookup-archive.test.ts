@@ -52,6 +52,25 @@ describe('GetSegmentTask with the archive', () => {
     });
   });
 
+  it("archives the running state it registers as the run's first snapshot, once per run", async () => {
+    // Prepare
+    const seeded = stack.emulator.seedTask({ ...address('first') });
+    // Act: two lookups from this instance, one from another (no memory of the registration).
+    const live = await stack.get(APP, 'room', 'first');
+    await stack.get(APP, 'room', 'first');
+    const other = await startLookupStack({ archive: false, env: { ...archiveEnvOf(stack) } });
+    try {
+      other.emulator.seedTask({ ...address('first'), startTime: seeded.startTime });
+      await other.get(APP, 'room', 'first');
+    } finally {
+      await other.emulator.stop();
+    }
+    // Assess: one snapshot, the lookup's, not final.
+    const timeline = await access.archive.timelinePage(run('first', seeded.startTime), { pageSize: 10 });
+    expect(timeline.snapshots).toHaveLength(1);
+    expect(timeline.snapshots[0]).toMatchObject({ Seq: 1, Final: false, Source: 'lookup', SegmentTask: live.json.Result.SegmentTask });
+  });
+
   it("archives a terminal answer as its run's final snapshot, and asks Volcengine again from another instance", async () => {
     const seeded = stack.emulator.seedTask({ ...address('done'), status: 3, stopReason: 'StopByAPI', endTime: stack.clock.now() });
     const live = await stack.get(APP, 'room', 'done');

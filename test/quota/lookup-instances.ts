@@ -2,10 +2,11 @@
  * Lookup instances in a process of their own, for the fleet test and the quota bench:
  * QUOTA_INSTANCES separately built lookup handlers (each its own limiter, cache and client, as
  * separate Lambda instances have) over the task ids in QUOTA_TASKS for QUOTA_MS from the start
- * the parent gives: the process prints READY once its instances are warm and reads `START <epoch ms>`. Closed loop (QUOTA_RATE unset): each answers one request at a time, back to back.
- * Open loop: requests arrive at QUOTA_RATE per second per instance, whether answered or not.
- * QUOTA_WARM_MS: how long the instances serve before they are ready. QUOTA_SKEW_MS skews the clock the shared quota reads. Prints one RESULT line of status counts
- * and the quota's counters over the measured time.
+ * the parent gives: the process prints READY once its instances are warm (they serve for
+ * QUOTA_WARM_MS first) and reads `START <epoch ms>` on stdin. Closed loop (QUOTA_RATE unset):
+ * each answers one request at a time, back to back. Open loop: requests arrive at QUOTA_RATE per
+ * second per instance, whether answered or not. QUOTA_SKEW_MS skews the clock the shared quota
+ * reads. Prints one RESULT line of status counts and the quota's counters over the measured time.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
