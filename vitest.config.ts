@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
-const TIMING = ['test/functions/quota-fleet.test.ts'];
+const TIMING = ['test/functions/quota-fleet.test.ts', 'test/lib/quota/fleet-limiter.test.ts'];
 
 export default defineConfig({
   test: {
@@ -27,9 +27,10 @@ export default defineConfig({
         },
       },
       {
-        // Calls per sliding second are measured against the strict emulator: nothing else may run beside it.
+        // Calls per sliding second and slots per real second are measured: nothing else may run beside them.
         extends: true,
-        test: { name: 'timing', include: TIMING, sequence: { groupOrder: 1 } },
+        // One file at a time: each measures real time and must not share the machine with another.
+        test: { name: 'timing', include: TIMING, fileParallelism: false, sequence: { groupOrder: 1 } },
       },
     ],
   },
