@@ -40,5 +40,10 @@ if (!parsed.success) {
 
 const result = await simulate(parsed.data, { onProgress: (line) => console.error(line) });
 console.error(`summary: ${JSON.stringify(result.summary)}`);
-if (out) writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-else console.log(JSON.stringify(result));
+// Invocations the faults killed never settle: their real timers (the archiver's per-entry time bound,
+// sized in virtual time) would keep the process alive for minutes after the result is out, so it
+// exits once the result is written (stdout to a pipe is written asynchronously: after the flush).
+if (out) {
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
+} else process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));

@@ -32,6 +32,20 @@ describe('scripts/simulate.ts', () => {
     expect(JSON.parse(readFileSync(out, 'utf8')).summary.archiverRuns).toBe(1200);
   });
 
+  it('exits once the result is out when faults killed invocations mid-call (their timers never fire)', () => {
+    // Prepare: the example scenario with crashes after store calls.
+    const dir = mkdtempSync(join(tmpdir(), 'simulate-'));
+    const file = join(dir, 'faults.json');
+    const example = JSON.parse(readFileSync('scenarios/example.json', 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...example, faults: { seed: 3, crashPerStoreCall: 0.05, duplicateSchedule: 0.2 } }));
+    // Act: killed invocations leave real timers of the Lambda's 280 s budget behind; the CLI must not wait for them.
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/simulate.ts', file], { encoding: 'utf8', timeout: 90_000 });
+    // Assess
+    expect(result.error).toBeUndefined(); // not killed by the timeout
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!).faults.crashes).toBeGreaterThan(0);
+  });
+
   it('refuses a broken scenario with a message that names the field', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'simulate-')), 'broken.json');
     writeFileSync(file, JSON.stringify({ hours: 10, tasks: [{ AppId: 'a/b', RoomId: 'r', TaskId: 't', StartAt: 0, EndAt: 5 }] }));
