@@ -72,7 +72,7 @@ function notFound({ address, startTime }: TaskQuery, what: string, upstreamReque
   );
 }
 
-/** Volcengine's answer as it gave it, nothing kept (actions.ts' GetSegmentTask without TaskId). */
+/** GetSegmentTask without TaskId: Volcengine's answer as it gave it, nothing of it kept. */
 async function getWithoutTaskId({ lookup, logger, metrics }: LookupActionDeps, request: LookupRequest): Promise<ActionResult> {
   const { AppId: appId, RoomId: roomId } = readQuery(RoomQuerySchema, request.parameters);
   if (request.parameters.get('StartTime')) throw new InvalidParameterError('StartTime', 'it names a run of a task, so it needs a TaskId');
