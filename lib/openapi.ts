@@ -15,8 +15,19 @@ const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output') =>
 /** Which run a snapshot belongs to (StartTime), its place in the run's timeline (Seq) and when it was captured. */
 const ArchiveInfoSchema = SnapshotFileSchema.pick({ StartTime: true, Seq: true, CapturedAt: true, Final: true, StateHash: true });
 
+/** GetSegmentTask's Result with a TaskId: the task, and where the archive answered, which snapshot. */
+const TaskResultSchema = z.object({ SegmentTask: SegmentTaskSchema, Archive: ArchiveInfoSchema.optional() });
+
+/** Without TaskId, Volcengine's Result as it answered (its form is unconfirmed), credential-like fields removed. */
+const WithoutTaskIdResultSchema = z
+  .unknown()
+  .describe(
+    "Without TaskId: Volcengine's Result as it answered it (absent, null, a SegmentTask or another shape), " +
+      'with credential-like fields removed; never cached, registered or archived',
+  );
+
 const ResultSchemas: Record<keyof typeof ACTION_QUERIES, z.ZodType> = {
-  GetSegmentTask: z.object({ SegmentTask: SegmentTaskSchema, Archive: ArchiveInfoSchema.optional() }),
+  GetSegmentTask: z.union([TaskResultSchema, WithoutTaskIdResultSchema]),
   WatchSegmentTask: z.object({ Watched: z.literal(true), AlreadyWatched: z.boolean() }),
   ListSegmentTaskSnapshots: z.object({
     StartTime: z.number().int(),
@@ -51,6 +62,13 @@ const ErrorEnvelopeSchema = z.object({
     }),
   }),
 });
+
+const SUCCESS_DESCRIPTION =
+  "Result of the action, in Volcengine's envelope. GetSegmentTask answers from the archive carry Result.Archive; " +
+  "GetSegmentTask without TaskId answers Volcengine's Result as it gave it (which may be absent).";
+const PARAMETER_ERRORS =
+  "MissingParameter or InvalidParameter; the message names the parameter. Also Volcengine's own refusal of the " +
+  'parameters (its code kept, and in UpstreamCode), e.g. of a GetSegmentTask without TaskId';
 
 const requiredBy = (actions: string[]) => (actions.length ? `; required by ${actions.join(', ')}` : '');
 
@@ -98,7 +116,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           ],
           responses: {
             '200': {
-              description: "Result of the action, in Volcengine's envelope. GetSegmentTask answers from the archive carry Result.Archive.",
+              description: SUCCESS_DESCRIPTION,
               headers: {
                 'X-Answer-Source': { schema: { type: 'string', enum: ['volcengine', 'cache', 'archive'] } },
                 'X-Upstream-Request-Id': { schema: { type: 'string' } },
@@ -107,7 +125,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
                 'application/json': {
                   schema: {
                     type: 'object',
-                    required: ['ResponseMetadata', 'Result'],
+                    required: ['ResponseMetadata'],
                     properties: {
                       ResponseMetadata: { $ref: '#/components/schemas/ResponseMetadata' },
                       Result: { oneOf: actions.map((action) => ({ $ref: `#/components/schemas/${action}Result` })) },
@@ -116,7 +134,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
                 },
               },
             },
-            '400': errorResponse('MissingParameter or InvalidParameter; the message names the parameter'),
+            '400': errorResponse(PARAMETER_ERRORS),
             '404': errorResponse('InvalidActionOrVersion, or ResourceNotFound.SegmentTask'),
             '405': errorResponse('InvalidHttpMethod'),
             '429': errorResponse('FlowLimitExceeded.QPSOverLimit; see Retry-After'),

@@ -20,6 +20,26 @@ export interface GetSegmentTaskResult {
   attempts: number;
 }
 
+/** A room, as GetSegmentTask without TaskId addresses it. */
+export interface RoomAddress {
+  appId: string;
+  roomId: string;
+}
+
+export interface WithoutTaskIdResult {
+  /** Volcengine's Result as it answered it (absent, null or of any shape), credential-like fields removed. */
+  result: unknown;
+  requestId: string | undefined;
+  attempts: number;
+  /** What of a SegmentTask in the answer did not have the documented shape (the answer passes through regardless). */
+  drift?: string;
+}
+
+/** GetSegmentTask without TaskId: optional in Volcengine's docs, what it answers unconfirmed. */
+export interface WithoutTaskIdUpstream {
+  getSegmentTaskWithoutTaskId(version: ApiVersion, room: RoomAddress, options: CallOptions): Promise<WithoutTaskIdResult>;
+}
+
 export interface SegmentTaskUpstream {
   /** GetSegmentTask; an unknown or expired task gives `task: undefined`, not an error. */
   getSegmentTask(version: ApiVersion, address: TaskAddress, options: CallOptions): Promise<GetSegmentTaskResult>;

@@ -24,7 +24,20 @@ describe('OpenAPI document', () => {
       'ListArchivedSegmentTasks',
     ]);
     expect(parameters.find((p: any) => p.name === 'TaskId').schema.pattern).toBe('^[a-zA-Z0-9_@.-]{1,128}$');
+    expect(document.paths['/'].get.responses['200'].content['application/json'].schema.required).toEqual(['ResponseMetadata']);
     expect(document.components.schemas.CallbackEnvelope.required).toContain('Signature');
     expect(document.paths['/callbacks/volcengine'].post.security).toEqual([]);
+  });
+
+  it('marks TaskId optional for GetSegmentTask only, as Volcengine does, and says what it answers without one', () => {
+    const document = buildOpenApiDocument() as any;
+    const taskId = document.paths['/'].get.parameters.find((p: any) => p.name === 'TaskId');
+    expect(taskId.description).toBe(
+      'Used by GetSegmentTask, WatchSegmentTask, ListSegmentTaskSnapshots; required by WatchSegmentTask, ListSegmentTaskSnapshots.',
+    );
+    const getResult = document.components.schemas.GetSegmentTaskResult;
+    expect(getResult.anyOf).toHaveLength(2);
+    expect(getResult.anyOf[0].required).toEqual(['SegmentTask']);
+    expect(getResult.anyOf[1].description).toContain('Without TaskId');
   });
 });

@@ -4,7 +4,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { AppError, ArchiveUnavailableError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
 import { startTimeProblem, type TaskAddress } from '../task.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
-import { readQuery, RoomPageQuerySchema, SnapshotsQuerySchema, TaskQuerySchema, type LookupRequest } from './requests.ts';
+import { readQuery, RoomPageQuerySchema, RoomQuerySchema, SnapshotsQuerySchema, TaskQuerySchema, type LookupRequest } from './requests.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface ActionResult {
@@ -72,8 +72,24 @@ function notFound({ address, startTime }: TaskQuery, what: string, upstreamReque
   );
 }
 
-function getSegmentTask({ lookup, logger, metrics, now }: LookupActionDeps): LookupAction {
+/** GetSegmentTask without TaskId: Volcengine's answer as it gave it, nothing of it kept. */
+async function getWithoutTaskId({ lookup, logger, metrics }: LookupActionDeps, request: LookupRequest): Promise<ActionResult> {
+  const { AppId: appId, RoomId: roomId } = readQuery(RoomQuerySchema, request.parameters);
+  if (request.parameters.get('StartTime')) throw new InvalidParameterError('StartTime', 'it names a run of a task, so it needs a TaskId');
+  logger.appendKeys({ appId, roomId, withoutTaskId: true });
+  const answer = await lookup.withoutTaskId(request.version, { appId, roomId });
+  metrics?.addMetric(ANSWER_METRIC.volcengine, MetricUnit.Count, 1);
+  return {
+    result: answer.result,
+    headers: { 'X-Answer-Source': 'volcengine', ...(answer.requestId ? { 'X-Upstream-Request-Id': answer.requestId } : {}) },
+  };
+}
+
+function getSegmentTask(deps: LookupActionDeps): LookupAction {
+  const { lookup, logger, metrics, now } = deps;
   return async (request) => {
+    // Absent, not empty: `TaskId=` stays a MissingParameter, as an empty id is no id.
+    if (!request.parameters.has('TaskId') && lookup.passesWithoutTaskId) return getWithoutTaskId(deps, request);
     const query = taskQuery(request.parameters, now());
     const { address } = query;
     logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });

@@ -30,6 +30,17 @@ const StartTimeSchema = WholeNumber(0, Number.MAX_SAFE_INTEGER);
 export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema, StartTime: StartTimeSchema.optional() });
 
 /**
+ * Query of GetSegmentTask: a task (TaskId is optional, as in Volcengine's own docs: without it the
+ * request is passed to Volcengine as sent and its answer returned, whatever it is; StartTime then
+ * cannot be given), and optionally one run of it by its StartTime (epoch ms).
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1" }
+ */
+const GetQuerySchema = TaskQuerySchema.extend({ TaskId: IdSchema.optional() });
+
+/** Query of GetSegmentTask without TaskId: a room; what Volcengine answers to it is unconfirmed. */
+export const RoomQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema });
+
+/**
  * Query of WatchSegmentTask: StartTime (epoch ms) when known gives the run its deadline; one
  * announced ahead is waited for.
  * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
@@ -60,7 +71,7 @@ export const RoomPageQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema,
 export const SnapshotsQuerySchema = TaskQuerySchema.extend(PagingShape);
 
 export const ACTION_QUERIES = {
-  GetSegmentTask: TaskQuerySchema,
+  GetSegmentTask: GetQuerySchema,
   WatchSegmentTask: WatchQuerySchema,
   ListSegmentTaskSnapshots: SnapshotsQuerySchema,
   ListArchivedSegmentTasks: RoomPageQuerySchema,

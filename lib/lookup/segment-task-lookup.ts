@@ -4,13 +4,14 @@
  * asked for, a run older than 72 h) or cannot answer. A terminal answer is remembered per
  * instance for at most `terminalTtlMs` (the staleness a caller accepts: a TaskId may be reused
  * for a new run at any time), and concurrent lookups of one run share one upstream call. A live
- * answer for a running task registers it for watching; a terminal one is archived.
+ * answer for a running task registers it for watching; a terminal one is archived. A lookup
+ * without TaskId (a room) is only passed to Volcengine: nothing of it is remembered, registered or archived.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ArchiveUnavailableError } from '../errors.ts';
 import { runOf, startTimeProblem, taskIdentity, type RunAddress, type TaskAddress } from '../task.ts';
 import { withTimeout } from '../timeout.ts';
-import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
+import type { GetSegmentTaskResult, RoomAddress, SegmentTaskUpstream, WithoutTaskIdResult, WithoutTaskIdUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
@@ -30,6 +31,8 @@ export interface Answer {
 
 export interface SegmentTaskLookupOptions {
   upstream: SegmentTaskUpstream;
+  /** Passes GetSegmentTask without TaskId to Volcengine; without it, TaskId is required. */
+  withoutTaskId?: WithoutTaskIdUpstream | undefined;
   /** The whole lookup's budget: quota wait, upstream attempts and archive work together. */
   deadlineMs: number;
   /** Kept of the deadline for the archive when Volcengine fails (the upstream call gets the rest). */
@@ -70,6 +73,35 @@ export class SegmentTaskLookup {
   /** The whole lookup's budget (other actions answer within it too). */
   get deadlineMs(): number {
     return this.#options.deadlineMs;
+  }
+
+  /** Whether GetSegmentTask without TaskId is passed to Volcengine (else TaskId is required). */
+  get passesWithoutTaskId(): boolean {
+    return this.#options.withoutTaskId !== undefined;
+  }
+
+  /**
+   * GetSegmentTask without TaskId: Volcengine is asked every time, within the whole deadline, and
+   * its answer is returned as it gave it; nothing is remembered, registered or archived, and the
+   * archive is not read (no run can be named). Its errors are reported as any lookup's.
+   */
+  async withoutTaskId(version: ApiVersion, room: RoomAddress): Promise<WithoutTaskIdResult> {
+    const upstream = this.#options.withoutTaskId;
+    if (!upstream) throw new Error('GetSegmentTask without TaskId is not passed to Volcengine by this lookup');
+    let answer: WithoutTaskIdResult;
+    try {
+      answer = await upstream.getSegmentTaskWithoutTaskId(version, room, { timeoutMs: this.#options.deadlineMs });
+    } catch (error) {
+      throw upstreamFailureToAppError(error);
+    }
+    if (answer.drift) {
+      this.#options.logger?.warn('schema drift: a SegmentTask answered without TaskId does not have the documented shape; passed on', {
+        schemaDrift: true,
+        fields: answer.drift,
+        version,
+      });
+    }
+    return answer;
   }
 
   get hasArchive(): boolean {

@@ -53,6 +53,7 @@ export function buildLookupHandler(env: LookupEnv, logger: Logger, options: Look
       : undefined;
   const lookup = new SegmentTaskLookup({
     upstream: client,
+    withoutTaskId: client,
     deadlineMs: env.LOOKUP_DEADLINE_MS,
     archiveReserveMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS,
     cacheEntries: env.LOOKUP_CACHE_ENTRIES,

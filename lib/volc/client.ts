@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import { Agent, request } from './undici-lite.ts';
 import type { z } from 'zod';
 import { SigningKeyCache, canonicalQueryString, signWithCanonicalQuery, type VolcCredentials } from './signer.ts';
-import { GenericResponseSchema, GetSegmentTaskResponseSchema, type ApiVersion } from './schemas.ts';
+import { GenericResponseSchema, GetSegmentTaskResponseSchema, readResultWithoutTaskId, type ApiVersion } from './schemas.ts';
 import {
   VolcApiError,
   VolcBudgetExhaustedError,
@@ -21,7 +21,14 @@ import {
 } from './errors.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { TaskAddress } from '../task.ts';
-import type { CallOptions, GetSegmentTaskResult, SegmentTaskUpstream } from '../upstream.ts';
+import type {
+  CallOptions,
+  GetSegmentTaskResult,
+  RoomAddress,
+  SegmentTaskUpstream,
+  WithoutTaskIdResult,
+  WithoutTaskIdUpstream,
+} from '../upstream.ts';
 
 export type CredentialsProvider = () => VolcCredentials | Promise<VolcCredentials>;
 
@@ -72,7 +79,7 @@ async function sleepUntil(at: number): Promise<void> {
 
 export const ERROR_TASK_NOT_FOUND = 'InvalidParameter.ErrorActiveTaskNotFound';
 
-export class VolcClient implements SegmentTaskUpstream {
+export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
   readonly #options: VolcClientOptions;
   readonly #origin: string;
   readonly #now: () => number;
@@ -104,6 +111,21 @@ export class VolcClient implements SegmentTaskUpstream {
       }
       throw error;
     }
+  }
+
+  /**
+   * GetSegmentTask without TaskId, whose answer is unconfirmed: read only for its envelope, its
+   * Result kept whatever its shape (secrets removed); every error, ErrorActiveTaskNotFound too, is thrown.
+   */
+  async getSegmentTaskWithoutTaskId(version: ApiVersion, room: RoomAddress, options: CallOptions): Promise<WithoutTaskIdResult> {
+    const query: Array<[string, string]> = [
+      ['Action', 'GetSegmentTask'],
+      ['Version', version],
+      ['AppId', room.appId],
+      ['RoomId', room.roomId],
+    ];
+    const { parsed, attempts } = await this.#call(query, GenericResponseSchema, options);
+    return { ...readResultWithoutTaskId(parsed.Result), requestId: parsed.ResponseMetadata.RequestId, attempts };
   }
 
   async #call<S extends z.ZodType<{ ResponseMetadata: { RequestId?: string | undefined } }>>(

@@ -65,6 +65,21 @@ export const SegmentTaskSchema = z.looseObject({
 });
 export type SegmentTask = z.infer<typeof SegmentTaskSchema>;
 
+/**
+ * GetSegmentTask's Result without a TaskId, whose form is unconfirmed: credential-like fields are
+ * removed at any depth, a `SegmentTask` in it that has the documented shape is read as one, and
+ * anything else passes through as Volcengine sent it; `drift` names what did not parse.
+ */
+export function readResultWithoutTaskId(result: unknown): { result: unknown; drift?: string } {
+  const clean = stripSecrets(result);
+  if (clean === null || typeof clean !== 'object' || Array.isArray(clean)) return { result: clean };
+  const { SegmentTask: task } = clean as { SegmentTask?: unknown };
+  if (task === undefined || task === null) return { result: clean };
+  const parsed = SegmentTaskSchema.safeParse(task);
+  if (parsed.success) return { result: { ...clean, SegmentTask: parsed.data } };
+  return { result: clean, drift: parsed.error.issues.map((issue) => ['SegmentTask', ...issue.path].join('.')).join(', ') };
+}
+
 /** Status 3 (finished) and 4 (failed) never change again. */
 export const isTerminalStatus = (status: number | undefined): boolean => status === 3 || status === 4;
 

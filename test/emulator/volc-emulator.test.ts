@@ -174,3 +174,41 @@ describe('emulator: limits and lifecycle', () => {
     expect([oldVersion.status, oldVersion.json.ResponseMetadata.Error.Code]).toEqual([404, 'InvalidActionOrVersion']);
   });
 });
+
+describe('emulator: GetSegmentTask without TaskId (unconfirmed upstream), in the form a test chooses', () => {
+  const inRoom: Array<[string, string]> = [
+    ['Action', 'GetSegmentTask'],
+    ['Version', '2023-11-01'],
+    ['AppId', 'app'],
+    ['RoomId', 'room'],
+  ];
+
+  it('answers each form: an error, the newest task, a list, or no task', async () => {
+    // Prepare
+    emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'older', startTime: clock.now() - HOUR });
+    emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'newer' });
+    emulator.seedTask({ appId: 'app', roomId: 'other', taskId: 'elsewhere', startTime: clock.now() + 1 });
+    const answers: Record<string, { status: number; json: any }> = {};
+    // Act
+    for (const style of ['invalid-parameter', 'missing-parameter', 'newest-task', 'task-list', 'empty', 'null'] as const) {
+      emulator.withoutTaskId = style;
+      answers[style] = await call('GET', inRoom);
+    }
+    // Assess
+    expect([answers['invalid-parameter']!.status, answers['invalid-parameter']!.json.ResponseMetadata.Error.Code]).toEqual([
+      400,
+      'InvalidParameter',
+    ]);
+    expect(answers['missing-parameter']!.json.ResponseMetadata.Error).toMatchObject({ CodeN: 100002, Code: 'MissingParameter' });
+    expect(answers['newest-task']!.json.Result.SegmentTask.StartTime).toBe(clock.now());
+    expect(answers['task-list']!.json.Result.SegmentTasks.map((t: any) => t.TaskId)).toEqual(['newer', 'older']);
+    expect(answers.empty!.json.Result).toEqual({});
+    expect(answers.null!.json).toHaveProperty('Result', null);
+  });
+
+  it('still requires TaskId for StopSegment', async () => {
+    emulator.withoutTaskId = 'newest-task';
+    const stop = await post('StopSegment', { AppId: 'app', RoomId: 'room' });
+    expect([stop.status, stop.json.ResponseMetadata.Error.Code]).toEqual([400, 'InvalidParameter']);
+  });
+});

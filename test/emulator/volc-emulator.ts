@@ -7,6 +7,8 @@
  * - X-Date further than 15 minutes from the emulator's clock is InvalidTimestamp;
  * - QPS is enforced strictly per access key and action over a sliding second of real time;
  * - GetSegmentTask only sees tasks whose StartTime is within 72 hours of the (injectable) clock;
+ * - GetSegmentTask without TaskId (optional in Volcengine's docs, its answer unconfirmed) answers in
+ *   the form a test chooses (`withoutTaskId`): an error, the room's newest task, a list, or no task;
  * - tasks stop by StopSegment (StopByAPI), by MaxIdleTime after their streams go idle
  *   (IdleTimeOut), or, for auto segmentation, when the user leaves (UserDisconnect);
  * - fault modes: latency, 5xx, connection reset, malformed / truncated JSON, missing and extra fields;
@@ -100,11 +102,19 @@ export interface ReceivedRequest {
   query: Record<string, string>;
 }
 
+/**
+ * How GetSegmentTask answers without a TaskId (unconfirmed upstream): 400 InvalidParameter (the
+ * default) or MissingParameter, the room's most recent task in the usual `SegmentTask` form, every
+ * task of the room in an unknown shape (`SegmentTasks`), or a Result without a task (`{}` or null).
+ */
+export type WithoutTaskIdStyle = 'invalid-parameter' | 'missing-parameter' | 'newest-task' | 'task-list' | 'empty' | 'null';
+
 export interface EmulatorOptions {
   credentials: OracleCredentials[];
   now?: () => number;
   /** How an unknown or expired task is reported (unconfirmed upstream): an error or an empty Result. */
   notFoundStyle?: 'error' | 'empty';
+  withoutTaskId?: WithoutTaskIdStyle;
   qpsLimits?: Partial<Record<string, number>>;
   /** Echo StorageConfig access keys back in GetSegmentTask (the upstream form is unconfirmed). */
   echoStorageSecrets?: boolean;
@@ -129,6 +139,7 @@ export class VolcEmulator {
   readonly #options: EmulatorOptions;
   now: () => number;
   notFoundStyle: 'error' | 'empty';
+  withoutTaskId: WithoutTaskIdStyle;
   #url = '';
 
   constructor(options: EmulatorOptions) {
@@ -136,6 +147,7 @@ export class VolcEmulator {
     this.#credentials = new Map(options.credentials.map((c) => [c.accessKeyId, c]));
     this.now = options.now ?? Date.now;
     this.notFoundStyle = options.notFoundStyle ?? 'error';
+    this.withoutTaskId = options.withoutTaskId ?? 'invalid-parameter';
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.on('connection', (socket) => {
       this.#sockets.add(socket);
@@ -451,6 +463,10 @@ export class VolcEmulator {
         return this.#error(400, 'InvalidParameter.Unmarshal', 'The request body is not valid JSON.', action, version);
       }
     }
+    if (action === 'GetSegmentTask' && params.TaskId === undefined && typeof params.AppId === 'string' && params.AppId !== '') {
+      const roomId = params.RoomId;
+      if (typeof roomId === 'string' && ID_PATTERN.test(roomId)) return this.#getWithoutTaskId(params.AppId, roomId, version);
+    }
     for (const name of ['AppId', 'RoomId', 'TaskId']) {
       const value = params[name];
       if (typeof value !== 'string' || value === '') return this.#error(400, 'InvalidParameter', `${name} is required.`, action, version);
@@ -482,26 +498,57 @@ export class VolcEmulator {
     if (this.#options.foreignAppIds?.includes(appId))
       return this.#error(400, 'InvalidParameter.AccountIdMismatch', 'Check owner failed.', 'GetSegmentTask', version);
     const task = this.#task(appId, roomId, taskId);
-    if (!task || this.now() - task.startTime > WINDOW_MS) {
-      if (this.notFoundStyle === 'empty') return this.#ok('GetSegmentTask', version, {});
-      return this.#taskNotFound('GetSegmentTask', version);
+    if (!task || this.now() - task.startTime > WINDOW_MS) return this.#noTask(version);
+    return this.#ok('GetSegmentTask', version, { SegmentTask: this.#shown(task) });
+  }
+
+  #noTask(version: string): Envelope {
+    if (this.notFoundStyle === 'empty') return this.#ok('GetSegmentTask', version, {});
+    return this.#taskNotFound('GetSegmentTask', version);
+  }
+
+  /** GetSegmentTask without TaskId, in the form `withoutTaskId` chooses. */
+  #getWithoutTaskId(appId: string, roomId: string, version: string): Envelope {
+    if (this.#options.foreignAppIds?.includes(appId))
+      return this.#error(400, 'InvalidParameter.AccountIdMismatch', 'Check owner failed.', 'GetSegmentTask', version);
+    const inRoom = [...this.tasks.values()]
+      .filter((t) => t.appId === appId && t.roomId === roomId && this.now() - t.startTime <= WINDOW_MS)
+      .sort((a, b) => b.startTime - a.startTime);
+    for (const task of inRoom) this.#advanceLifecycle(task);
+    switch (this.withoutTaskId) {
+      case 'invalid-parameter':
+        return this.#error(400, 'InvalidParameter', 'TaskId is required.', 'GetSegmentTask', version);
+      case 'missing-parameter':
+        return this.#error(400, 'MissingParameter', 'The required parameter TaskId is missing.', 'GetSegmentTask', version);
+      case 'newest-task':
+        return inRoom[0] ? this.#ok('GetSegmentTask', version, { SegmentTask: this.#shown(inRoom[0]) }) : this.#noTask(version);
+      case 'task-list':
+        return this.#ok('GetSegmentTask', version, {
+          SegmentTasks: inRoom.map((task) => ({ TaskId: task.taskId, ...this.#shown(task) })),
+        });
+      case 'empty':
+        return this.#ok('GetSegmentTask', version, {});
+      default:
+        return this.#ok('GetSegmentTask', version, null);
     }
+  }
+
+  /** A task as GetSegmentTask shows it. */
+  #shown(task: EmulatedTask): Record<string, unknown> {
     const storage = this.#options.echoStorageSecrets ? task.storageConfig : withoutStorageKeys(task.storageConfig);
-    return this.#ok('GetSegmentTask', version, {
-      SegmentTask: {
-        StartTime: task.reportedStartTime ?? task.startTime,
-        EndTime: task.endTime,
-        Status: task.status,
-        StopReason: task.stopReason,
-        MaxIdleTime: task.maxIdleTime,
-        TargetStreams: task.targetStreams,
-        Duration: task.duration,
-        StorageConfig: storage,
-        Control: task.control,
-        Identifier: task.identifier,
-        Handle: task.handle,
-      },
-    });
+    return {
+      StartTime: task.reportedStartTime ?? task.startTime,
+      EndTime: task.endTime,
+      Status: task.status,
+      StopReason: task.stopReason,
+      MaxIdleTime: task.maxIdleTime,
+      TargetStreams: task.targetStreams,
+      Duration: task.duration,
+      StorageConfig: storage,
+      Control: task.control,
+      Identifier: task.identifier,
+      Handle: task.handle,
+    };
   }
 
   #start(params: Record<string, unknown>, version: string): Envelope {

@@ -102,6 +102,24 @@ describe('lookups on the shared quota', () => {
     expect(metric(refused.logs, 'UpstreamThrottles')).toBe(1);
   });
 
+  it('answers a lookup without TaskId 429 with a Retry-After from the shared window, without calling Volcengine', async () => {
+    // Prepare: a quota-table call may take 1.5 s, so that the table, not the fallback, answers on a busy machine.
+    const { get, store } = await lookupOn({ LOOKUP_QUOTA_WAIT_MS: '250', QUOTA_TIMEOUT_MS: '1500' });
+    await hold(store, 'lookup', 10_000); // the fleet holds the next 10 s
+    await hold(store, 'archiver', 10_000);
+    const calls = emulator.callsOf('GetSegmentTask').length;
+    // Act
+    const refused = await get(getTaskQuery('app', 'room', 'task').filter(([name]) => name !== 'TaskId'));
+    // Assess
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json.ResponseMetadata.Error.Code).toBe('FlowLimitExceeded.QPSOverLimit');
+    expect(Number(refused.headers['Retry-After'])).toBeGreaterThanOrEqual(9);
+    expect(Number(refused.headers['Retry-After'])).toBeLessThanOrEqual(10);
+    expect(emulator.callsOf('GetSegmentTask').length).toBe(calls);
+    expect(metric(refused.logs, 'QuotaFallbacks')).toBe(0);
+    expect(metric(refused.logs, 'QuotaTokensDenied')).toBe(1);
+  });
+
   it('falls back to QUOTA_FALLBACK_QPS when the table does not answer, answering within the deadline, logging it once', async () => {
     const { get } = await lookupOn({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:9', QUOTA_TIMEOUT_MS: '100', QUOTA_FALLBACK_QPS: '5' });
     const started = Date.now();
