@@ -41,7 +41,13 @@ describe('secret scan', () => {
           ...(taskId === 'done' ? { status: 3, stopReason: 'StopByAPI' } : {}),
         });
       }
-      const callback = testCallbackHandler({ access, secrets: { app: CALLBACK_SECRET }, now: stack.clock.now, logLevel: 'DEBUG' });
+      const callback = testCallbackHandler({
+        registry: access.registry,
+        publisher: stack.archive!.publisher,
+        secrets: { app: CALLBACK_SECRET },
+        now: stack.clock.now,
+        logLevel: 'DEBUG',
+      });
       const lookup = async (query: Array<[string, string]> | string) => record(await stack.invoke(httpEvent(query)));
       const deliver = async (body: unknown) => record((await callback(callbackEvent(JSON.stringify(body)), lambdaContext())) as HttpResult);
 
