@@ -107,7 +107,8 @@ describe('local stack (npm start)', () => {
       /Event bus: rtc-segment-tasks-local-callbacks, an EventBridge-protocol peer at http:\/\/127\.0\.0\.1:\d+/,
     );
     expect(first.output()).toContain(
-      `event bus rtc-segment-tasks-local-callbacks: rtc-segment-tasks.callback SegmentRealTimeData EventId=${unsigned.EventId} Matched=true`,
+      'event bus rtc-segment-tasks-local-callbacks: rtc-segment-tasks.callback SegmentRealTimeData ' +
+        `EventId=${unsigned.EventId} Matched=true`,
     );
     expect(forgedCallback.status).toBe(401);
     expect(kept.json.Result.Snapshots).toEqual(timeline.json.Result.Snapshots);
