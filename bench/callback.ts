@@ -1,10 +1,11 @@
 /**
  * Callback burst (part of `npm run bench`): 1,000 signed SegmentRealTimeData events from 16
- * concurrent senders through the callback handler, archive and registry writes included
- * (S3-protocol server and dynalite on loopback). Reports throughput and latency percentiles; p99
+ * concurrent senders through the callback handler, registry writes and publication included
+ * (dynalite and the EventBridge peer on loopback). Reports throughput and latency percentiles; p99
  * as a fraction of Volcengine's 5-second limit.
  */
-import { openArchive } from '../lib/archive/access.ts';
+import { registryOptions } from '../lib/archive/access.ts';
+import { DynamoDbRegistrations } from '../lib/archive/dynamodb-registrations.ts';
 import { CallbackEnvSchema, loadEnv } from '../lib/config.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { startArchiveStack } from '../test/support/archive-stack.ts';
@@ -19,7 +20,8 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
     const secret = 'bench-callback-secret';
     const env = loadEnv(CallbackEnvSchema, { ...stack.env, CALLBACK_SECRETS: JSON.stringify({ 'bench-app': secret }) });
     const handler = testCallbackHandler({
-      access: openArchive(env, { maxAttempts: 2, requestTimeoutMs: 1000 }),
+      registry: new DynamoDbRegistrations(registryOptions(env, { maxAttempts: 2, requestTimeoutMs: 1000 })),
+      publisher: stack.publisher,
       secrets: { 'bench-app': secret },
       logLevel: 'SILENT',
     });

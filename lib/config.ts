@@ -249,10 +249,16 @@ export const CallbackEnvSchema = z
       .optional(),
     /** Events whose EventTime is further than this from now are refused as replays. */
     CALLBACK_MAX_SKEW_MS: intFrom(1_000, 24 * 3_600_000, 10 * 60_000),
-    CALLBACK_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 65_536),
+    /** At most 240 KiB: the published entry (the event without its Signature) must fit EventBridge's 256 KB. */
+    CALLBACK_MAX_BODY_BYTES: intFrom(1_024, 245_760, 65_536),
     /** Answer within this (Volcengine waits 5 s); past it the caller gets 503 and delivers again. */
     CALLBACK_BUDGET_MS: intFrom(500, 4_900, 4_000),
+    /** Per attempt of each DynamoDB and EventBridge call. */
     CALLBACK_STORAGE_TIMEOUT_MS: intFrom(50, 4_000, 1_000),
+    /** The stack's event bus, where every verified event is published. */
+    EVENT_BUS_NAME: z.string().regex(/^[A-Za-z0-9._/-]{1,256}$/, 'must be an EventBridge event bus name'),
+    /** Locally and in tests: the EventBridge-protocol peer. */
+    EVENTS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   })
   .refine((env) => (env.CALLBACK_SECRETS === undefined) !== (env.CALLBACK_SECRETS_PARAMETER === undefined), {
     message: 'set either CALLBACK_SECRETS_PARAMETER (deployed) or CALLBACK_SECRETS (local), not both',

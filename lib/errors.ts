@@ -123,10 +123,20 @@ export class ArchiveUnavailableError extends AppError {
   }
 }
 
-/** 503: a callback could not be stored within its answer budget; Volcengine delivers it again. */
+/** 503: a callback could not be registered and published within its answer budget; Volcengine delivers it again. */
 export class CallbackBudgetExceededError extends AppError {
   constructor() {
-    super(503, 'ServiceUnavailable', 'The event could not be stored in time; deliver it again.', { headers: { 'Retry-After': '1' } });
+    super(503, 'ServiceUnavailable', 'The event could not be handled in time; deliver it again.', { headers: { 'Retry-After': '1' } });
+  }
+}
+
+/** 503: the stack's event bus did not accept a verified event; Volcengine delivers it again. */
+export class EventBusUnavailableError extends AppError {
+  constructor(cause: unknown) {
+    super(503, 'ServiceUnavailable.EventBus', 'The event could not be published; deliver it again.', {
+      cause,
+      headers: { 'Retry-After': '1' },
+    });
   }
 }
 

@@ -147,16 +147,16 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/callbacks/volcengine': {
         post: {
           operationId: 'callback',
-          summary: 'Volcengine event callback (SegmentRealTimeData); authenticated by its Signature',
+          summary: "Volcengine event callback (SegmentRealTimeData); authenticated by its Signature, published to the stack's event bus",
           security: [],
           requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/CallbackEnvelope' } } } },
           responses: {
-            '200': { description: 'Stored, duplicate, unmatched or ignored (Result.Outcome)' },
+            '200': { description: 'Published to the event bus; registered, recent, unmatched or ignored (Result.Outcome)' },
             '400': errorResponse('Malformed body, or EventTime outside the replay window (InvalidTimestamp)'),
             '401': errorResponse('SignatureDoesNotMatch'),
             '413': errorResponse('RequestEntityTooLarge'),
             '415': errorResponse('UnsupportedMediaType'),
-            '503': errorResponse('Not stored in time; Volcengine delivers again'),
+            '503': errorResponse('Not registered and published in time, or the event bus refused it; Volcengine delivers again'),
           },
         },
       },

@@ -6,7 +6,8 @@
  * seeds a running demo task (demo-app / demo-room / demo-task); with them it talks to Volcengine
  * (VOLC_ENDPOINT, VOLC_SESSION_TOKEN optional). The archive lives in a local S3-protocol server
  * whose data is kept in .local-data/s3 across restarts; `npm run archive:once` runs the archiver
- * against this stack (it finds it through .local-data/stack.json). Ctrl-C stops everything it started.
+ * against this stack (it finds it through .local-data/stack.json). Verified callbacks are published
+ * to a local EventBridge-protocol peer, which prints each entry it accepted. Ctrl-C stops everything it started.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +19,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
 import { DynaliteServer, QUOTA_TABLE, REGISTRY_TABLE } from '../test/dynamodb/dynalite-server.ts';
+import { EventBridgeTestServer } from '../test/eventbridge/eventbridge-server.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
 
@@ -51,6 +53,21 @@ async function startTables(): Promise<string> {
   process.env.QUOTA_TABLE ??= QUOTA_TABLE;
   process.env.REGISTRY_TABLE ??= REGISTRY_TABLE;
   process.env.DYNAMODB_ENDPOINT ??= url;
+  return url;
+}
+
+/** The callback's event bus: an EventBridge-protocol peer on loopback that prints each entry published to it. */
+async function startEventBus(): Promise<string> {
+  const bus = new EventBridgeTestServer();
+  const url = await bus.start(Number(process.env.EVENTS_PORT ?? 0));
+  stops.push(() => bus.stop());
+  bus.onPublish = (entry) =>
+    console.log(
+      `event bus ${entry.EventBusName}: ${entry.Source} ${entry.DetailType} ` +
+        `EventId=${String(entry.Detail.EventId)} Matched=${String(entry.Detail.Matched)} EventData=${String(entry.Detail.EventData)}`,
+    );
+  process.env.EVENT_BUS_NAME ??= 'rtc-segment-tasks-local-callbacks';
+  process.env.EVENTS_ENDPOINT ??= url;
   return url;
 }
 
@@ -134,6 +151,7 @@ async function main(): Promise<void> {
   const upstream = await startEmulatorIfNeeded();
   const s3Url = await startLocalArchive();
   const tablesUrl = await startTables();
+  const busUrl = await startEventBus();
   process.env.CALLBACK_SECRETS ??= JSON.stringify(DEMO_CALLBACK_SECRETS);
   const lookup = await loadFunction('lookup');
   const routes: Record<string, { name: string; handler: Handler }> = {
@@ -190,6 +208,10 @@ async function main(): Promise<void> {
   console.log(
     `Archive: local S3-protocol server at ${s3Url}, bucket ${process.env.ARCHIVE_BUCKET}, data in ${LOCAL_DATA}/s3 ` +
       '(npm run archive:once runs the archiver)',
+  );
+  console.log(
+    `Event bus: ${process.env.EVENT_BUS_NAME}, an EventBridge-protocol peer at ${busUrl}; every verified callback ` +
+      'published to it is printed here',
   );
   console.log(`OpenAPI document: ${base}/openapi.json`);
   console.log(`Try:\n  curl '${base}/?Action=GetSegmentTask&Version=2023-11-01&AppId=demo-app&RoomId=demo-room&TaskId=demo-task'`);

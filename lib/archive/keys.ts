@@ -8,13 +8,14 @@
  *   tasks/~{App}/~{Room}/~{Task}/runs/{StartTime}/timeline/{Seq}.json  every change, in capture order
  *   tasks/~{App}/~{Room}/~{Task}/runs/{StartTime}/retired.json         why watching ended early
  *   tasks/~{App}/~{Room}/~{Task}/not-found/{RegisteredAt}.json         a registration no run answered
- *   tasks/~{App}/~{Room}/~{Task}/events/{sha256(EventId)}.json         raw callback events
+ *   tasks/~{App}/~{Room}/~{Task}/events/{sha256(EventId)}.json         raw callback events (earlier versions only)
  *   runs/~{App}/~{Room}/~{Task}/{newest-first StartTime}               index of archived runs
- *   callbacks/unmatched/~{App}/{sha256(EventId)}.json                  events whose task is unknown
+ *   callbacks/unmatched/~{App}/{sha256(EventId)}.json                  events whose task is unknown (earlier versions only)
+ *
+ * Callbacks no longer write raw events: they are published to the stack's event bus (README).
  *
  * What is being watched is not here: the watch registry lives in DynamoDB (lib/archive/registry.ts).
  */
-import { createHash } from 'node:crypto';
 import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
 import type { RunAddress, TaskAddress } from '../task.ts';
 
@@ -48,7 +49,6 @@ const parseTime = (text: string | undefined): number | undefined =>
   text !== undefined && /^\d{13}$/.test(text) ? Number(text) : undefined;
 
 /** Event ids are arbitrary text; keys use their hash. */
-const eventKey = (eventId: string) => createHash('sha256').update(eventId).digest('hex');
 
 export class ArchiveKeys {
   constructor(readonly prefix: string) {}
@@ -79,16 +79,6 @@ export class ArchiveKeys {
 
   notFound(address: TaskAddress, registeredAt: number): string {
     return `${this.task(address)}not-found/${timeDigits(registeredAt)}.json`;
-  }
-
-  event(address: TaskAddress, eventId: string): string {
-    return `${this.task(address)}events/${eventKey(eventId)}.json`;
-  }
-
-  /** Events whose task is unknown; an AppId that is not a valid id goes under "_invalid". */
-  unmatchedEvent(appId: string, eventId: string): string {
-    const app = VOLC_ID_PATTERN.test(appId) ? segment(appId) : '_invalid';
-    return `${this.prefix}callbacks/unmatched/${app}/${eventKey(eventId)}.json`;
   }
 
   /** The run index of a room: LIST gives TaskIds in key order, each one's runs newest first. */

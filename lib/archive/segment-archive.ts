@@ -300,18 +300,6 @@ export class SegmentArchive {
     }
   }
 
-  /** Stores a raw callback event once per EventId, under its task or, when that is unknown, under its AppId. */
-  async storeEvent(address: TaskAddress | undefined, appId: string, eventId: string, event: unknown): Promise<'stored' | 'duplicate'> {
-    const key = address ? this.keys.event(address, eventId) : this.keys.unmatchedEvent(appId, eventId);
-    try {
-      await this.store.putJson(key, event, { ifNoneMatch: true });
-      return 'stored';
-    } catch (error) {
-      if (error instanceof PreconditionFailed) return 'duplicate';
-      throw error;
-    }
-  }
-
   /** Archived runs in a room: TaskIds in key order, each one's runs newest first, a page at a time. */
   async runsInRoom(appId: string, roomId: string, pageSize: number, token: string | undefined): Promise<ArchivedRunPage> {
     const page = await this.store

@@ -1,4 +1,4 @@
-/** The callback function: verification and receiveEvent, in the HTTP pipeline every function shares. */
+/** The callback function: verification, then receiveEvent (registration and publication), in the HTTP pipeline every function shares. */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import {
@@ -13,9 +13,11 @@ import {
 import { printable } from '../http/query.ts';
 import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
-import type { ArchiveAccess } from '../archive/access.ts';
+import type { Registrations } from '../archive/registry.ts';
 import { verifyCallbackSignature } from './signature.ts';
 import { withTimeout } from '../timeout.ts';
+import type { EventPublisher } from './publisher.ts';
+import { RecentRegistrations } from './recent-registrations.ts';
 import { receiveEvent } from './receiver.ts';
 import { CallbackEnvelopeSchema } from './schemas.ts';
 
@@ -28,7 +30,12 @@ export interface CallbackSettings {
 }
 
 export interface CallbackHandlerDeps {
-  access: ArchiveAccess;
+  /** Where a segment event's task is registered (a pending registration). */
+  registry: Pick<Registrations, 'registerPending'>;
+  /** The stack's event bus: every verified event is published there before the 2xx. */
+  publisher: EventPublisher;
+  /** What this instance registered lately (a fresh memo when absent). */
+  recent?: RecentRegistrations;
   settings: CallbackSettings;
   logger: Logger;
   metrics: Metrics;
@@ -47,7 +54,8 @@ function readBody(event: { body?: string | null | undefined; isBase64Encoded?: b
 }
 
 export function createCallbackHandler(deps: CallbackHandlerDeps) {
-  const { access, settings, logger, metrics, region } = deps;
+  const { settings, logger, metrics, region } = deps;
+  const receiver = { registry: deps.registry, publisher: deps.publisher, recent: deps.recent ?? new RecentRegistrations() };
   const now = deps.now ?? Date.now;
 
   return httpFunction(
@@ -89,13 +97,14 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
         throw new InvalidTimestampError(settings.maxSkewMs);
       }
 
-      const outcome = await withTimeout(receiveEvent(access, event, now()), settings.budgetMs, () => new CallbackBudgetExceededError());
+      const outcome = await withTimeout(receiveEvent(receiver, event, now()), settings.budgetMs, () => new CallbackBudgetExceededError());
 
       metrics.addMetric('CallbacksReceived', MetricUnit.Count, 1);
+      metrics.addMetric('EventsPublished', MetricUnit.Count, 1);
+      if (outcome === 'recent') metrics.addMetric('RegistrationsSkipped', MetricUnit.Count, 1);
       if (outcome === 'ignored')
         logger.info('callback ignored: not a segment event', { eventId: event.EventId, eventType: event.EventType });
       if (outcome === 'unmatched') metrics.addMetric('UnmatchedEvents', MetricUnit.Count, 1);
-      if (outcome === 'duplicate') metrics.addMetric('DuplicateEvents', MetricUnit.Count, 1);
       logger.info('callback handled', { eventId: event.EventId, outcome });
       return successResponse(envelope, region, { EventId: event.EventId, Outcome: outcome });
     },

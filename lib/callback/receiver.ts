@@ -1,22 +1,43 @@
 /**
- * What a verified callback does: a SegmentRealTimeData event registers its task for watching and
- * is stored raw under the task's history (or under callbacks/unmatched when its task cannot be
- * found). Each EventId is handled once: the event is stored create-only after the registration
- * (itself idempotent), so a redelivery changes nothing and a crash in between is repaired by it.
+ * What a verified callback does: every verified event is published to the stack's event bus, and a
+ * SegmentRealTimeData event also registers its task for watching (a pending registration, which
+ * records when the task was last seen). The registration is written at most once a minute per
+ * address by an instance (RecentRegistrations); the first delivery an instance sees for an address
+ * always writes. The delivery is answered only after the bus accepted the entry: a redelivery
+ * publishes it again (at least once; consumers dedupe on EventId) and its registration is an
+ * idempotent upsert. Nothing is written to S3.
  */
-import type { ArchiveAccess } from '../archive/access.ts';
+import type { Registrations } from '../archive/registry.ts';
+import { EventBusUnavailableError } from '../errors.ts';
 import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
 import { taskOfEventData } from './event-data.ts';
-import { EVENT_FORMAT_VERSION, SEGMENT_EVENT, type CallbackEnvelope, type StoredEvent } from './schemas.ts';
+import type { EventPublisher } from './publisher.ts';
+import type { RecentRegistrations } from './recent-registrations.ts';
+import { EVENT_FORMAT_VERSION, SEGMENT_EVENT, type CallbackEnvelope, type PublishedEvent } from './schemas.ts';
 
-export type ReceiveOutcome = 'stored' | 'unmatched' | 'duplicate' | 'ignored';
+/**
+ * registered: the task's registration was written; recent: this instance wrote it less than a
+ * minute ago (or was writing it), nothing was written; unmatched: a segment event that names no task; ignored: another
+ * event type (published, not registered).
+ */
+export type ReceiveOutcome = 'registered' | 'recent' | 'unmatched' | 'ignored';
 
-export async function receiveEvent(access: ArchiveAccess, event: CallbackEnvelope, now: number): Promise<ReceiveOutcome> {
-  if (event.EventType !== SEGMENT_EVENT) return 'ignored';
-  const task = taskOfEventData(event.EventData);
+export interface Receiver {
+  registry: Pick<Registrations, 'registerPending'>;
+  publisher: EventPublisher;
+  recent: RecentRegistrations;
+}
+
+export async function receiveEvent(receiver: Receiver, event: CallbackEnvelope, now: number): Promise<ReceiveOutcome> {
+  const segment = event.EventType === SEGMENT_EVENT;
+  const task = segment ? taskOfEventData(event.EventData) : undefined;
   const address = task && VOLC_ID_PATTERN.test(event.AppId) ? { appId: event.AppId, ...task } : undefined;
-  if (address) await access.registry.registerPending(address, 'callback', now);
-  const stored: StoredEvent = {
+  let outcome: ReceiveOutcome = segment ? 'unmatched' : 'ignored';
+  if (address) {
+    const wrote = await receiver.recent.registerOnce(address, now, () => receiver.registry.registerPending(address, 'callback', now));
+    outcome = wrote ? 'registered' : 'recent';
+  }
+  const published: PublishedEvent = {
     FormatVersion: EVENT_FORMAT_VERSION,
     ReceivedAt: new Date(now).toISOString(),
     EventId: event.EventId,
@@ -28,7 +49,10 @@ export async function receiveEvent(access: ArchiveAccess, event: CallbackEnvelop
     EventData: event.EventData,
     Matched: address !== undefined,
   };
-  const outcome = await access.archive.storeEvent(address, event.AppId, event.EventId, stored);
-  if (outcome === 'duplicate') return 'duplicate';
-  return address ? 'stored' : 'unmatched';
+  try {
+    await receiver.publisher.publish(published);
+  } catch (error) {
+    throw new EventBusUnavailableError(error);
+  }
+  return outcome;
 }

@@ -23,12 +23,14 @@ export const SEGMENT_EVENT = 'SegmentRealTimeData';
 export const EVENT_FORMAT_VERSION = 1;
 
 /**
- * A stored event (Signature left out; EventData the exact string received).
+ * A verified event as published to the stack's event bus (the entry's Detail; its DetailType is
+ * the EventType): the envelope without its Signature, EventData the exact string received, and
+ * whether the event named a task (Matched).
  * @example { "FormatVersion": 1, "ReceivedAt": "2026-11-25T08:00:00.500Z", "EventId": "b1f3c0de",
  *   "EventType": "SegmentRealTimeData", "EventTime": "2026-11-25T08:00:00.123Z", "AppId": "661e…",
  *   "Version": "2020-12-01", "Nonce": "a1b2", "EventData": "{\"RoomId\":\"room1\"}", "Matched": true }
  */
-export const StoredEventSchema = z.object({
+export const PublishedEventSchema = z.object({
   FormatVersion: z.literal(EVENT_FORMAT_VERSION),
   ReceivedAt: z.iso.datetime(),
   EventId: z.string(),
@@ -40,4 +42,4 @@ export const StoredEventSchema = z.object({
   EventData: z.string(),
   Matched: z.boolean(),
 });
-export type StoredEvent = z.infer<typeof StoredEventSchema>;
+export type PublishedEvent = z.infer<typeof PublishedEventSchema>;

@@ -17,6 +17,7 @@ import { MemoryRegistry } from '../archive/memory-registry.ts';
 import type { WatchRegistry } from '../archive/registry.ts';
 import { SegmentArchive } from '../archive/segment-archive.ts';
 import { createCallbackHandler } from '../callback/handler.ts';
+import { MemoryPublisher } from '../callback/publisher.ts';
 import { callbackSignature } from '../callback/signature.ts';
 import { ArchiverEnvSchema, LookupEnvSchema, loadEnv } from '../config.ts';
 import type { HttpResult } from '../http/api-gateway.ts';
@@ -49,6 +50,8 @@ export interface CallbackDelivery {
 export interface SimulatedFunctions {
   /** The stores themselves, without faults: what the simulation reads its results from. */
   access: ArchiveAccess<WatchRegistry>;
+  /** The stack's event bus: every event the callback instances published, in order. */
+  bus: MemoryPublisher;
   finalMarginMs: number;
   /**
    * Runs the archiver on instance `instance` for schedule tick `tick`, as invocation `requestId`
@@ -143,12 +146,15 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
     return createLookupHandler({ lookup, region: REGION, logger, now: clockOf(skew) });
   });
   const settings = { secretFor: async () => SECRET, maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 };
+  const bus = new MemoryPublisher();
+  // Each instance keeps its own memo of recent registrations, as each Lambda instance does.
   const callbacks = skews.callback.map((skew) =>
-    createCallbackHandler({ access: faulty, settings, logger, metrics, region: REGION, now: clockOf(skew) }),
+    createCallbackHandler({ registry: faulty.registry, publisher: bus, settings, logger, metrics, region: REGION, now: clockOf(skew) }),
   );
   const context = lambdaContext(() => 10_000);
   return {
     access,
+    bus,
     finalMarginMs: archiverEnv.ARCHIVE_FINAL_MARGIN_MS,
     instances: INSTANCES,
     skews,

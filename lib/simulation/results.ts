@@ -193,6 +193,7 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
       duplicateTimelineEntries: repeats,
       orphanedRegistrations: await orphans(sim, byRun),
       wrongRunLookups: sim.lookups.filter((l) => l.WrongRun).length,
+      eventsPublished: sim.functions.bus.published.length,
       upstreamThrottled: sim.model.throttled,
       ghosts: ghost.ghosts.size,
       ghostMaxPolls: ghost.maxPolls,

@@ -151,6 +151,8 @@ export interface SimulationSummary {
   /** Registry entries left that should be gone: past their deadline, or of a run archived terminal, two schedules ago or more. */
   orphanedRegistrations: number;
   wrongRunLookups: number;
+  /** Entries the callback instances published to the event bus (at least one per verified delivery answered 2xx). */
+  eventsPublished: number;
   upstreamThrottled: number;
   ghosts: number;
   /** Most polls of one address that never had a run, and the shortest time between two of them. */

@@ -3,7 +3,7 @@
  * a directory of its own where the only package reachable is the AWS SDK v3 that the nodejs22.x
  * runtime provides, its handler (as the template names it) is imported in a fresh process with the
  * template's environment, and invoked with fixture events against the emulator, the S3 server,
- * the SSM peer and dynalite.
+ * the SSM peer, dynalite and the EventBridge peer.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { DynaliteServer, QUOTA_TABLE, REGISTRY_TABLE } from '../dynamodb/dynalit
 import { VolcEmulator } from '../emulator/volc-emulator.ts';
 import { S3TestServer } from '../s3/s3-server.ts';
 import { SsmTestServer } from '../ssm/ssm-server.ts';
+import { EventBridgeTestServer } from '../eventbridge/eventbridge-server.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
 import { httpEvent } from '../support/http-events.ts';
 
@@ -30,6 +31,7 @@ let s3: S3TestServer;
 let ssm: SsmTestServer;
 let ssmUrl: string;
 let dynalite: DynaliteServer;
+let eventBridge: EventBridgeTestServer;
 const work = mkdtempSync(join(tmpdir(), 'rtc-boot-'));
 
 beforeAll(async () => {
@@ -41,9 +43,11 @@ beforeAll(async () => {
   ssmUrl = await ssm.start();
   dynalite = new DynaliteServer();
   await dynalite.start();
+  eventBridge = new EventBridgeTestServer();
+  await eventBridge.start();
 });
 afterAll(async () => {
-  await Promise.all([emulator.stop(), s3.stop(), ssm.stop(), dynalite.stop()]);
+  await Promise.all([emulator.stop(), s3.stop(), ssm.stop(), dynalite.stop(), eventBridge.stop()]);
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -54,6 +58,7 @@ function resolveValue(value: unknown): string {
   if (ref === 'ArchiveBucket') return s3.bucket;
   if (ref === 'QuotaTable') return QUOTA_TABLE;
   if (ref === 'RegistryTable') return REGISTRY_TABLE;
+  if (ref === 'CallbackEventBus') return template.Resources.CallbackEventBus!.Properties.Name as string;
   throw new Error(`unresolved template value ${JSON.stringify(value)}`);
 }
 
@@ -90,6 +95,7 @@ function boot(name: string, events: unknown[]): Promise<{ results?: any[]; error
       VOLC_ENDPOINT: emulator.url,
       SSM_ENDPOINT: ssmUrl,
       DYNAMODB_ENDPOINT: dynalite.url,
+      EVENTS_ENDPOINT: eventBridge.url,
       POWERTOOLS_LOG_LEVEL: 'WARN',
       IAM_RECORD_FUNCTION: name,
       BOOT_HANDLER_FILE: file,
@@ -152,7 +158,11 @@ describe('the packaged functions boot as Lambda boots them', () => {
     expect(lookup.results!.map((r) => r.statusCode)).toEqual([200, 404, 200, 200, 405]);
     expect(JSON.parse(lookup.results![0].body).Result.SegmentTask.StartTime).toBe(looked.startTime);
     expect(callback.error).toBeUndefined();
-    expect([callback.results![0].statusCode, JSON.parse(callback.results![0].body).Result.Outcome]).toEqual([200, 'stored']);
+    expect([callback.results![0].statusCode, JSON.parse(callback.results![0].body).Result.Outcome]).toEqual([200, 'registered']);
+    // Published to the bus the template names, through the runtime's EventBridge client; nothing written to S3 by the callback.
+    expect(eventBridge.published.map((entry) => [entry.EventBusName, entry.DetailType, entry.Detail.EventId])).toEqual([
+      ['rtc-segment-tasks-ci-callbacks', 'SegmentRealTimeData', JSON.parse(body).EventId],
+    ]);
     expect(archive.error).toBeUndefined();
     // The lookup registered a running task (and archived what it saw), the watch an unknown one, the callback a
     // reported one: all three polled, and only the callback's is new to the archive.

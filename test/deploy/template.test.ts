@@ -120,7 +120,7 @@ describe('CloudFormation template', () => {
         's3:PutObject',
         'ssm:GetParameter',
       ],
-      CallbackRole: ['dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:PutObject', 'ssm:GetParameter'],
+      CallbackRole: ['dynamodb:UpdateItem', 'events:PutEvents', 'logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter'],
       ArchiveRole: [
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
@@ -148,6 +148,24 @@ describe('CloudFormation template', () => {
       }
     }
     expect(ofType('AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p).includes('"*"'))).toEqual([]);
+  });
+
+  it("declares the callback's event bus, publishes to it only, and names it in the stack outputs", () => {
+    const template = JSON.parse(text) as { Outputs: Record<string, { Value: unknown }> };
+    expect(resources.CallbackEventBus!.Type).toBe('AWS::Events::EventBus');
+    expect(resources.CallbackEventBus!.Properties.Name).toBe('rtc-segment-tasks-ci-callbacks');
+    expect(functions.callback!.Environment.Variables.EVENT_BUS_NAME).toEqual({ Ref: 'CallbackEventBus' });
+    const grants = ofType('AWS::IAM::Role').flatMap(([name, role]) =>
+      role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
+        .filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('events:')))
+        .map((s: any) => [name, s.Action, s.Resource]),
+    );
+    expect(grants).toEqual([['CallbackRole', ['events:PutEvents'], { 'Fn::GetAtt': ['CallbackEventBus', 'Arn'] }]]);
+    expect(template.Outputs.CallbackEventBusName!.Value).toEqual({ Ref: 'CallbackEventBus' });
+    expect(template.Outputs.CallbackEventBusArn!.Value).toEqual({ 'Fn::GetAtt': ['CallbackEventBus', 'Arn'] });
+    // Storing raw events in S3 is a rule target the README documents, off by default: nothing else is deployed.
+    expect(ofType('AWS::Events::Rule').filter(([, rule]) => JSON.stringify(rule).includes('CallbackEventBus'))).toEqual([]);
+    expect(ofType('AWS::KinesisFirehose::DeliveryStream')).toEqual([]);
   });
 
   it('declares the quota table on demand with a TTL, and points every function that calls Volcengine at it', () => {

@@ -32,7 +32,8 @@ beforeAll(async () => {
   stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'done', status: 3, stopReason: 'StopByAPI' });
   archive = await startArchiveStack('');
   const handler = testCallbackHandler({
-    access: archive,
+    registry: archive.registry,
+    publisher: archive.publisher,
     secrets: { app: SECRET },
     maxBodyBytes: 8_192,
     logLevel: 'SILENT',

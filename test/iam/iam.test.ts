@@ -2,9 +2,9 @@
  * IAM evaluated per call: every AWS call each function made while the suites ran (recorded by
  * test/iam/record-aws-calls.ts, including the packaged zips booted by test/deploy/boot.test.ts) is
  * evaluated with @cloud-copilot/iam-simulate against that function's role and the bucket policy,
- * both taken from the packaged CloudFormation template. S3's rule is added: a GET of a key that
- * does not exist answers 404 only to a caller that may s3:ListBucket the bucket (with no
- * s3:prefix), and 403 AccessDenied to anyone else. Every call must be allowed, and every grant
+ * both taken from the packaged CloudFormation template (EventBridge's PutEvents against the bus it
+ * names). S3's rule is added: a GET of a key that does not exist answers 404 only to a caller
+ * that may s3:ListBucket the bucket (with no s3:prefix), and 403 AccessDenied to anyone else. Every call must be allowed, and every grant
  * of a role must be used by some call.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const QUOTA_TABLE = 'rtc-segment-tasks-quota';
 const REGISTRY_TABLE = 'rtc-segment-tasks-registry';
 const tableArn = (table: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${table}`;
 const QUEUE = 'rtc-segment-tasks-failures';
+const busArn = (bus: string) => `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${bus}`;
 const ROLE_OF: Record<RecordedCall['fn'], string> = { lookup: 'LookupRole', callback: 'CallbackRole', archive: 'ArchiveRole' };
 /** Grants no SDK call of ours uses: the Lambda service uses them with the function's role. */
 const PLATFORM_GRANTS: Record<string, string> = {
@@ -46,6 +47,8 @@ interface IamRequest {
 const template = JSON.parse(readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8')) as {
   Resources: Record<string, { Properties: any }>;
 };
+/** The callback's bus, as the packaged template names it; the tests publish to a bus of that name (test/support/archive-stack.ts). */
+const BUS = template.Resources.CallbackEventBus!.Properties.Name as string;
 
 /** CloudFormation intrinsics of the template, resolved for a stack in ACCOUNT/REGION. */
 function resolve(value: unknown): unknown {
@@ -85,6 +88,7 @@ function attribute(resource: string, name: string): string {
     'QuotaTable.Arn': tableArn(QUOTA_TABLE),
     'RegistryTable.Arn': tableArn(REGISTRY_TABLE),
     'ArchiveFailureQueue.Arn': `arn:aws:sqs:${REGION}:${ACCOUNT}:${QUEUE}`,
+    'CallbackEventBus.Arn': busArn(BUS),
   };
   const arn = arns[`${resource}.${name}`];
   if (!arn) throw new Error(`unresolved GetAtt ${resource}.${name}`);
@@ -167,6 +171,9 @@ function requestsOf(call: RecordedCall): IamRequest[] {
           context: secure,
         },
       ];
+    case 'events:PutEvents':
+      // One request per entry's bus: the bus it was published to, as named by the test (the template's name).
+      return (call.buses ?? []).map((bus) => ({ fn: call.fn, action: 'events:PutEvents', resource: busArn(bus), context: secure }));
     default:
       throw new Error(`no IAM mapping for ${call.service}:${call.command}`);
   }
@@ -232,7 +239,9 @@ describe('IAM, evaluated per recorded call against the packaged template', () =>
         'ssm:GetParameter',
       ]),
     );
-    expect(byFunction.callback).toEqual(['dynamodb:UpdateItem', 's3:PutObject', 'ssm:GetParameter']);
+    // The callback publishes to its bus and registers tasks; it makes no S3 request at all.
+    expect(byFunction.callback).toEqual(['dynamodb:UpdateItem', 'events:PutEvents', 'ssm:GetParameter']);
+    expect(requests.filter((r) => r.action === 'events:PutEvents').map((r) => r.resource)).toEqual([busArn(BUS)]);
     expect(byFunction.archive).toEqual(
       expect.arrayContaining([
         's3:GetObject',

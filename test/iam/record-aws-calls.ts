@@ -14,12 +14,13 @@ import { resolve } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 
 export const RECORD_DIR = resolve(import.meta.dirname, '../../.iam-calls');
 
 export interface RecordedCall {
   fn: 'lookup' | 'callback' | 'archive';
-  service: 's3' | 'dynamodb' | 'ssm';
+  service: 's3' | 'dynamodb' | 'ssm' | 'events';
   command: string;
   bucket?: string;
   key?: string;
@@ -28,6 +29,8 @@ export interface RecordedCall {
   /** A Query's global index. */
   index?: string;
   parameter?: string;
+  /** The event buses a PutEvents named, one per entry. */
+  buses?: string[];
   /** The object did not exist (S3 answered 404 to a GET). */
   missing?: boolean;
 }
@@ -56,6 +59,8 @@ function target(service: RecordedCall['service'], input: Record<string, any>): P
       ...(input.Prefix === undefined ? {} : { prefix: input.Prefix }),
     };
   if (service === 'dynamodb') return { table: input.TableName, ...(input.IndexName === undefined ? {} : { index: input.IndexName }) };
+  if (service === 'events')
+    return { buses: (input.Entries ?? []).map((entry: { EventBusName?: string }) => entry.EventBusName ?? 'default') };
   return { parameter: input.Name };
 }
 
@@ -88,3 +93,4 @@ mkdirSync(RECORD_DIR, { recursive: true });
 wrap(S3Client as never, 's3');
 wrap(DynamoDBClient as never, 'dynamodb');
 wrap(SSMClient as never, 'ssm');
+wrap(EventBridgeClient as never, 'events');

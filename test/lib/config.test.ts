@@ -66,8 +66,22 @@ describe('loadEnv', () => {
 describe('CallbackEnvSchema', () => {
   it('reads the region of its answers from VOLC_REGION, like the other functions', async () => {
     const { CallbackEnvSchema } = await import('../../lib/config.ts');
-    const base = { ARCHIVE_BUCKET: 'archive-bucket', REGISTRY_TABLE: 'registry-table', CALLBACK_SECRETS: '{"app":"secret"}' };
+    const base = {
+      ARCHIVE_BUCKET: 'archive-bucket',
+      REGISTRY_TABLE: 'registry-table',
+      CALLBACK_SECRETS: '{"app":"secret"}',
+      EVENT_BUS_NAME: 'rtc-segment-tasks-dev-callbacks',
+    };
     expect(loadEnv(CallbackEnvSchema, base).VOLC_REGION).toBe('cn-north-1');
     expect(loadEnv(CallbackEnvSchema, { ...base, VOLC_REGION: 'ap-singapore-1' }).VOLC_REGION).toBe('ap-singapore-1');
+  });
+
+  it('needs the event bus, and keeps bodies small enough for one EventBridge entry', async () => {
+    const { CallbackEnvSchema } = await import('../../lib/config.ts');
+    const base = { REGISTRY_TABLE: 'registry-table', ARCHIVE_BUCKET: 'archive-bucket', CALLBACK_SECRETS: '{"app":"secret"}' };
+    expect(() => loadEnv(CallbackEnvSchema, base)).toThrow(/EVENT_BUS_NAME/);
+    const withBus = { ...base, EVENT_BUS_NAME: 'bus' };
+    expect(loadEnv(CallbackEnvSchema, { ...withBus, CALLBACK_MAX_BODY_BYTES: '245760' }).CALLBACK_MAX_BODY_BYTES).toBe(245_760);
+    expect(() => loadEnv(CallbackEnvSchema, { ...withBus, CALLBACK_MAX_BODY_BYTES: '1048576' })).toThrow(/CALLBACK_MAX_BODY_BYTES/);
   });
 });

@@ -101,7 +101,15 @@ describe('local stack (npm start)', () => {
     expect(unknownRoute.statusCode).toBe(404);
     expect(openapiJson.openapi).toBe('3.1.0');
     expect(first.output()).toContain('demo-callback-secret');
-    expect([signedCallback.status, signedCallback.json.Result.Outcome]).toEqual([200, 'stored']);
+    expect([signedCallback.status, signedCallback.json.Result.Outcome]).toEqual([200, 'registered']);
+    // The local event bus printed what the callback published (and nothing for the forged one).
+    expect(first.output()).toMatch(
+      /Event bus: rtc-segment-tasks-local-callbacks, an EventBridge-protocol peer at http:\/\/127\.0\.0\.1:\d+/,
+    );
+    expect(first.output()).toContain(
+      'event bus rtc-segment-tasks-local-callbacks: rtc-segment-tasks.callback SegmentRealTimeData ' +
+        `EventId=${unsigned.EventId} Matched=true`,
+    );
     expect(forgedCallback.status).toBe(401);
     expect(kept.json.Result.Snapshots).toEqual(timeline.json.Result.Snapshots);
     expect(secondRun.stdout).toMatch(/archiver run: .*"tasksPolled":[1-9]/);

@@ -17,7 +17,7 @@ const CALLBACK_SECRET = 'FAKE-CALLBACK-SECRET-must-never-leak-61d0';
 const SECRETS = [...ALL_SECRETS, CALLBACK_SECRET];
 
 describe('secret scan', () => {
-  it('finds none of the secrets in responses, logs, errors or the bucket', async () => {
+  it('finds none of the secrets in responses, logs, errors, the bucket or the event bus', async () => {
     const output = captureOutput();
     const observed: string[] = [];
     const record = (result: HttpResult) => observed.push(JSON.stringify(result.headers), result.body);
@@ -41,7 +41,13 @@ describe('secret scan', () => {
           ...(taskId === 'done' ? { status: 3, stopReason: 'StopByAPI' } : {}),
         });
       }
-      const callback = testCallbackHandler({ access, secrets: { app: CALLBACK_SECRET }, now: stack.clock.now, logLevel: 'DEBUG' });
+      const callback = testCallbackHandler({
+        registry: access.registry,
+        publisher: stack.archive!.publisher,
+        secrets: { app: CALLBACK_SECRET },
+        now: stack.clock.now,
+        logLevel: 'DEBUG',
+      });
       const lookup = async (query: Array<[string, string]> | string) => record(await stack.invoke(httpEvent(query)));
       const deliver = async (body: unknown) => record((await callback(callbackEvent(JSON.stringify(body)), lambdaContext())) as HttpResult);
 
@@ -115,8 +121,9 @@ describe('secret scan', () => {
       record(await wrong.invoke(httpEvent(getTaskQuery('app', 'room', 'running'))));
       await wrong.stop();
 
-      // Collect the bucket and the registry
+      // Collect the bucket, the registry and the event bus
       const bucket = [...(await access.dump()).entries()].flat();
+      const published = stack.archive!.events.published.map((entry) => JSON.stringify(entry));
       await stack.stop();
 
       // Assess
@@ -125,6 +132,7 @@ describe('secret scan', () => {
         ...observed.map((text): [string, string] => ['response or error', text]),
         ['logs', logs],
         ...bucket.map((text): [string, string] => ['bucket', text]),
+        ...published.map((text): [string, string] => ['event bus', text]),
       ];
       hits = SECRETS.flatMap((secret) =>
         everything.filter(([, text]) => text.includes(secret)).map(([where]) => ({ secret: `${secret.slice(0, 6)}…`, where })),
@@ -133,6 +141,8 @@ describe('secret scan', () => {
       expect(bucket.length).toBeGreaterThan(10);
       expect(logs).toContain('request finished');
       expect(bucket.join('\n')).toContain('customer-bucket');
+      // The verified event and its redelivery were published; the forged and the tampered ones were not.
+      expect(published).toHaveLength(2);
     } finally {
       output.restore();
     }

@@ -1,8 +1,10 @@
 /** The callback function wired as the tests drive it: one invoker, its logs captured per call. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { ArchiveAccess } from '../../lib/archive/access.ts';
+import type { Registrations } from '../../lib/archive/registry.ts';
 import { createCallbackHandler } from '../../lib/callback/handler.ts';
+import type { EventPublisher } from '../../lib/callback/publisher.ts';
+import type { RecentRegistrations } from '../../lib/callback/recent-registrations.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { httpEvent, lambdaContext } from './http-events.ts';
 import { captureOutput } from './logs.ts';
@@ -16,7 +18,11 @@ export interface CallbackReply extends HttpResult {
 export type CallbackInvoker = (body: string, overrides?: { method?: string; headers?: Record<string, string> }) => Promise<CallbackReply>;
 
 export interface CallbackStackOptions {
-  access: ArchiveAccess;
+  registry: Pick<Registrations, 'registerPending'>;
+  /** The event bus (an EventBridgePublisher on the test's EventBridge peer). */
+  publisher: EventPublisher;
+  /** The instance's memo of recent registrations; a fresh one per handler when absent. */
+  recent?: RecentRegistrations;
   /** Callback SecretKeys by AppId, or one SecretKey every AppId shares. */
   secrets: Record<string, string> | string;
   /** The clock the skew window is checked against; Date.now when absent. */
@@ -33,7 +39,9 @@ const secretOf = (secrets: Record<string, string> | string, appId: string) =>
 /** The callback handler as the tests wire it: the given SecretKeys, a 10-minute skew window. */
 export function testCallbackHandler(options: CallbackStackOptions) {
   return createCallbackHandler({
-    access: options.access,
+    registry: options.registry,
+    publisher: options.publisher,
+    ...(options.recent ? { recent: options.recent } : {}),
     settings: {
       secretFor: async (appId) => secretOf(options.secrets, appId),
       maxSkewMs: 10 * 60_000,

@@ -61,7 +61,8 @@ export async function startLifecycleStack(
   });
   const lookup = buildLookupHandler(env, silent('lookup'), { now: base.clock.now });
   const invokeCallback = callbackInvoker({
-    access: { archive: base.archive, registry: base.registry },
+    registry: base.registry,
+    publisher: base.publisher,
     secrets: CALLBACK_SECRET,
     now: base.clock.now,
     logLevel: 'SILENT',

@@ -1,0 +1,77 @@
+/**
+ * Where verified callbacks fan out: the stack's EventBridge bus, one entry per delivery. A delivery
+ * is answered 2xx only after the bus accepted its entry, so an entry is published at least once
+ * (a redelivery after a lost answer publishes it again): consumers dedupe on the EventId.
+ */
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { PublishedEvent } from './schemas.ts';
+
+/** The Source of every entry the callback publishes. */
+export const EVENT_SOURCE = 'rtc-segment-tasks.callback';
+
+/** Publishes one verified event; resolves once the bus accepted it, rejects otherwise. */
+export interface EventPublisher {
+  publish(event: PublishedEvent): Promise<void>;
+}
+
+/** The bus refused the entry (FailedEntryCount > 0); its ErrorCode, never the event. */
+export class PublishRefusedError extends Error {
+  override name = 'PublishRefusedError';
+}
+
+export interface EventBridgePublisherOptions {
+  busName: string;
+  region: string;
+  endpoint?: string | undefined;
+  maxAttempts?: number;
+  requestTimeoutMs?: number;
+  userAgent?: string;
+}
+
+export class EventBridgePublisher implements EventPublisher {
+  readonly #client: EventBridgeClient;
+  readonly #busName: string;
+
+  constructor(options: EventBridgePublisherOptions) {
+    this.#busName = options.busName;
+    this.#client = new EventBridgeClient({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
+      maxAttempts: options.maxAttempts ?? 3,
+      requestHandler: {
+        connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
+        requestTimeout: options.requestTimeoutMs ?? 5_000,
+      },
+    });
+  }
+
+  async publish(event: PublishedEvent): Promise<void> {
+    const answer = await this.#client.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: this.#busName,
+            Source: EVENT_SOURCE,
+            DetailType: event.EventType,
+            Detail: JSON.stringify(event),
+            Time: new Date(event.ReceivedAt),
+          },
+        ],
+      }),
+    );
+    if ((answer.FailedEntryCount ?? 0) > 0 || answer.Entries?.[0]?.EventId === undefined) {
+      const entry = answer.Entries?.[0];
+      throw new PublishRefusedError(`the event bus refused the entry (${entry?.ErrorCode ?? 'no EventId returned'})`);
+    }
+  }
+}
+
+/** Keeps what was published, in order (the simulation's bus; the local stack's is the EventBridge peer). */
+export class MemoryPublisher implements EventPublisher {
+  readonly published: PublishedEvent[] = [];
+
+  async publish(event: PublishedEvent): Promise<void> {
+    this.published.push(event);
+  }
+}
