@@ -13,7 +13,15 @@ import type { SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion } from '../volc/schemas.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
 import { beforePoll, decide, dueAfterClaim, observe, type Observation, type Plan } from './decision.ts';
-import { dueEntries, type DueEntry, type EntryChange, type EntryRef, type RegistryEntry, type WatchRegistry } from './registry.ts';
+import {
+  dueEntries,
+  type DueEntry,
+  type EntryChange,
+  type EntryRef,
+  type RegistryEntry,
+  type TickHold,
+  type WatchRegistry,
+} from './registry.ts';
 import type { SegmentArchive } from './segment-archive.ts';
 
 export interface ArchiverOptions {
@@ -90,20 +98,53 @@ const emptySummary = (): ArchiveRunSummary => ({
   archiveLagMs: 0,
 });
 
-/** How often a run renews its hold on its tick (well inside TICK_LEASE_MS). */
+/** How often a run renews its hold on its tick (well inside TICK_LEASE_MS), and records its progress. */
 const RENEW_EVERY_MS = 20_000;
+/** …or after this many entries, so an heir of a run that dies takes back little it had finished. */
+const RENEW_EVERY_ENTRIES = 10;
+
+/**
+ * Which entries this run is working on, in due order: every entry it took with a dueAt below
+ * doneBefore() is finished (its work done, kept for the next tick, or abandoned), so an invocation
+ * that takes the tick over after this one died takes back only those from there on.
+ */
+class Progress {
+  readonly #inFlight = new Map<number, number>();
+  #lastTaken: number | undefined;
+  finishedSinceRenewal = 0;
+
+  take(dueAt: number): void {
+    this.#inFlight.set(dueAt, (this.#inFlight.get(dueAt) ?? 0) + 1);
+    this.#lastTaken = dueAt;
+  }
+
+  finish(dueAt: number): void {
+    const left = (this.#inFlight.get(dueAt) ?? 1) - 1;
+    if (left > 0) this.#inFlight.set(dueAt, left);
+    else this.#inFlight.delete(dueAt);
+    this.finishedSinceRenewal++;
+  }
+
+  doneBefore(): number | undefined {
+    if (this.#inFlight.size > 0) return Math.min(...this.#inFlight.keys());
+    return this.#lastTaken === undefined ? undefined : this.#lastTaken + 1;
+  }
+}
 
 export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunSummary> {
   const summary = emptySummary();
   const { registry, tick, owner } = options;
+  let hold: TickHold | undefined;
   try {
-    if (!(await registry.beginTick(tick, owner, options.now()))) return { ...summary, duplicate: true };
+    hold = await registry.beginTick(tick, owner, options.now());
+    if (!hold) return { ...summary, duplicate: true };
   } catch (error) {
     summary.errors++;
     options.onError?.(error);
     return summary;
   }
-  const work = new EntryWork(options, summary);
+  const work = new EntryWork(options, summary, hold);
+  const progress = new Progress();
   const entries = dueEntries(registry, options.now());
   let listingFailed = false;
   let renewedAt = options.now();
@@ -111,9 +152,10 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   const outOfTime = () => options.timeLeftMs() < options.safetyMs;
   /** Renews the hold on the tick now and then; false once another invocation took it over. */
   const holding = async () => {
-    if (!held || options.now() - renewedAt < RENEW_EVERY_MS) return held;
+    if (!held || (options.now() - renewedAt < RENEW_EVERY_MS && progress.finishedSinceRenewal < RENEW_EVERY_ENTRIES)) return held;
     renewedAt = options.now();
-    held = await registry.renewTick(tick, owner, renewedAt).catch(() => true);
+    progress.finishedSinceRenewal = 0;
+    held = await registry.renewTick(tick, owner, renewedAt, progress.doneBefore()).catch(() => true);
     return held;
   };
 
@@ -205,6 +247,7 @@ class EntryWork {
   constructor(
     readonly options: ArchiverOptions,
     readonly summary: ArchiveRunSummary,
+    readonly hold: TickHold,
   ) {}
 
   kept(deadline: number): void {
@@ -238,7 +281,12 @@ class EntryWork {
    */
   async process(due: DueEntry): Promise<void> {
     const { options } = this;
-    const entry = await twice(() => options.registry.claim(due, options.tick, options.now(), dueAfterClaim(due, options.now(), options)));
+    // Taking the tick over from an invocation that died: what it claimed from its progress mark on may be unfinished.
+    const inherit = this.hold.inherit;
+    const from = inherit && due.dueAt >= inherit.dueFrom ? inherit.from : undefined;
+    const entry = await twice(() =>
+      options.registry.claim(due, options.tick, options.owner, options.now(), dueAfterClaim(due, options.now(), options), from),
+    );
     if (!entry) return; // retired, moved, or taken by another invocation of this tick
     const expired = beforePoll(entry, options.now());
     if (expired) return twice(() => this.apply(entry, expired, undefined));

@@ -31,6 +31,7 @@ import {
   type RegistrationVia,
   type RegistryEntry,
   type RegistryState,
+  type TickHold,
   type WatchRegistry,
 } from './registry.ts';
 import { DUE_INDEX, DUE_SHARD } from './registry-table.ts';
@@ -43,14 +44,18 @@ const TICK_KEY = { pk: { S: '~archiver' }, sk: { S: 'tick' } };
  *   due            it is due at the claimant's `now` (a concurrent reschedule moved it away)
  *   unclaimedTick  no invocation of this schedule tick (or a later one) took it: a duplicate
  *                  delivery of the schedule, running alongside, polls nothing twice
- *   heldByTick     the claimant still holds it: no later tick took it while this one worked
+ *   inherited      or the invocation this one took the tick over from (dead: Lambda retried it,
+ *                  or its lease ran out) claimed it and may not have finished it
+ *   heldByTick     the claimant still holds it: no later tick, nor an heir of this one, took it
+ *                  while it worked
  *   sameGeneration no registration came after the claim (it may name a newer run)
  */
 const CONDITION = {
   exists: 'attribute_exists(#pk)',
   due: '#dueAt <= :now',
   unclaimedTick: '(attribute_not_exists(#polledTick) OR #polledTick < :tick)',
-  heldByTick: '#polledTick = :tick',
+  inherited: '(#polledTick = :tick AND #claimedBy = :inheritFrom)',
+  heldByTick: '(#polledTick = :tick AND #claimedBy = :claimedBy)',
   sameGeneration: '#generation = :generation',
 } as const;
 const all = (...parts: string[]) => parts.join(' AND ');
@@ -61,48 +66,65 @@ const all = (...parts: string[]) => parts.join(' AND ');
  *   open    it holds this tick, which has not ended
  *   ours    held by this invocation (a Lambda retry keeps the request id)
  *   lapsed  its holder stopped renewing the lease: presumed dead
+ *   heldBy  (a takeover) still held by the holder read just before, whose progress mark is inherited
  */
 const TICK_CONDITION = {
   newer: '(attribute_not_exists(#tick) OR #tick < :tick)',
   open: '(#tick = :tick AND attribute_not_exists(#ended))',
   ours: '#owner = :owner',
   lapsed: '#leaseUntil < :now',
+  heldBy: '#owner = :heldBy',
 } as const;
 
 export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegistry {
   /**
-   * The tick item { tick, owner, leaseUntil, ended }. A duplicate delivery of the tick reads it and
+   * The tick item { tick, owner, leaseUntil, ended, doneBefore }. A duplicate delivery of the tick reads it and
    * stops, at the cost of one read; two deliveries reading at the same instant both try the
    * conditional write and one wins. The lease compares times written by different instances'
    * clocks: it decides only when a silent holder is presumed dead (a minute, far above any skew),
    * never what data means.
    */
-  async beginTick(tick: number, owner: string, now: number): Promise<boolean> {
+  async beginTick(tick: number, owner: string, now: number): Promise<TickHold | undefined> {
     const current = await this.read<GetItemCommandOutput>(
       new GetItemCommand({ TableName: this.table, Key: TICK_KEY, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
     );
     const held = current.Item;
     const heldTick = held && num(held, 'tick');
-    if (heldTick !== undefined && heldTick > tick) return false;
-    if (heldTick === tick && (held!.ended?.BOOL || (str(held!, 'owner') !== owner && (num(held!, 'leaseUntil') ?? 0) >= now))) return false;
-    const { newer, open, ours, lapsed } = TICK_CONDITION;
-    const condition = `${newer} OR (${open} AND (${ours} OR ${lapsed}))`;
-    const expression = 'SET #tick = :tick, #owner = :owner, #leaseUntil = :leaseUntil REMOVE #ended';
-    return this.conditional(
+    const heldBy = held && str(held, 'owner');
+    if (heldTick !== undefined && heldTick > tick) return undefined;
+    if (heldTick === tick && (held!.ended?.BOOL || (heldBy !== owner && (num(held!, 'leaseUntil') ?? 0) >= now))) return undefined;
+    const { newer, open, ours, lapsed, heldBy: sameHolder } = TICK_CONDITION;
+    // A takeover is conditional on the holder read above: its progress mark is the one this heir trusts.
+    const takeover = heldTick === tick;
+    const condition = takeover ? `${open} AND (${ours} OR ${lapsed}) AND ${sameHolder}` : newer;
+    const expression = 'SET #tick = :tick, #owner = :owner, #leaseUntil = :leaseUntil REMOVE #ended, #doneBefore';
+    const taken = await this.conditional(
       new UpdateItemCommand({
         TableName: this.table,
         Key: TICK_KEY,
         UpdateExpression: expression,
         ConditionExpression: condition,
         ExpressionAttributeNames: namesIn(expression, condition),
-        ExpressionAttributeValues: { ':tick': N(tick), ':owner': S(owner), ':now': N(now), ':leaseUntil': N(now + TICK_LEASE_MS) },
+        ExpressionAttributeValues: {
+          ':tick': N(tick),
+          ':owner': S(owner),
+          ':leaseUntil': N(now + TICK_LEASE_MS),
+          ...(takeover ? { ':now': N(now), ':heldBy': S(heldBy ?? '') } : {}),
+        },
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );
+    if (!taken) return undefined;
+    return takeover ? { inherit: { from: heldBy ?? '', dueFrom: num(held!, 'doneBefore') ?? Number.NEGATIVE_INFINITY } } : {};
   }
 
-  async renewTick(tick: number, owner: string, now: number): Promise<boolean> {
-    return this.#tickWrite('SET #leaseUntil = :leaseUntil', tick, owner, { ':leaseUntil': N(now + TICK_LEASE_MS) });
+  async renewTick(tick: number, owner: string, now: number, doneBefore?: number): Promise<boolean> {
+    const values: Item = { ':leaseUntil': N(now + TICK_LEASE_MS) };
+    if (doneBefore === undefined) return this.#tickWrite('SET #leaseUntil = :leaseUntil', tick, owner, values);
+    return this.#tickWrite('SET #leaseUntil = :leaseUntil, #doneBefore = :doneBefore', tick, owner, {
+      ...values,
+      ':doneBefore': N(doneBefore),
+    });
   }
 
   async endTick(tick: number, owner: string): Promise<void> {
@@ -146,9 +168,17 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
    * Sets the claim's tick and the entry's next due time, and answers the entry as it is now (a
    * registration may have changed it since the index was read).
    */
-  async claim(ref: EntryRef, tick: number, now: number, dueAt: number): Promise<RegistryEntry | undefined> {
-    const condition = all(CONDITION.exists, CONDITION.due, CONDITION.unclaimedTick);
-    const expression = 'SET #polledTick = :tick, #dueAt = :dueAt';
+  async claim(
+    ref: EntryRef,
+    tick: number,
+    owner: string,
+    now: number,
+    dueAt: number,
+    inheritFrom?: string,
+  ): Promise<RegistryEntry | undefined> {
+    const claimable = inheritFrom === undefined ? CONDITION.unclaimedTick : `(${CONDITION.unclaimedTick} OR ${CONDITION.inherited})`;
+    const condition = all(CONDITION.exists, CONDITION.due, claimable);
+    const expression = 'SET #polledTick = :tick, #claimedBy = :owner, #dueAt = :dueAt';
     try {
       const answer = await this.write<UpdateItemCommandOutput>(
         new UpdateItemCommand({
@@ -157,7 +187,13 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
           UpdateExpression: expression,
           ConditionExpression: condition,
           ExpressionAttributeNames: namesIn(expression, condition),
-          ExpressionAttributeValues: { ':tick': N(tick), ':now': N(now), ':dueAt': N(dueAt) },
+          ExpressionAttributeValues: {
+            ':tick': N(tick),
+            ':owner': S(owner),
+            ':now': N(now),
+            ':dueAt': N(dueAt),
+            ...(inheritFrom === undefined ? {} : { ':inheritFrom': S(inheritFrom) }),
+          },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
@@ -173,7 +209,7 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
   /** Only the claimant writes: a later tick that took the entry (a run that overlapped this one) decides instead. */
   async reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean> {
     const set = ['#dueAt = :dueAt'];
-    const values: Item = { ':dueAt': N(change.dueAt), ':tick': N(tick) };
+    const values: Item = { ':dueAt': N(change.dueAt), ':tick': N(tick), ':claimedBy': S(entry.claimedBy ?? '') };
     let remove = '';
     if (change.state) {
       set.push('#state = :state');
@@ -213,7 +249,11 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
         Key: this.key(entry),
         ConditionExpression: condition,
         ExpressionAttributeNames: namesIn(condition),
-        ExpressionAttributeValues: { ':tick': N(tick), ...(pending ? { ':generation': N(entry.generation) } : {}) },
+        ExpressionAttributeValues: {
+          ':tick': N(tick),
+          ':claimedBy': S(entry.claimedBy ?? ''),
+          ...(pending ? { ':generation': N(entry.generation) } : {}),
+        },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ReturnConsumedCapacity: 'TOTAL',
       }),
@@ -257,6 +297,7 @@ function entryOf(item: Item): RegistryEntry | undefined {
     via: (str(item, 'via') ?? 'archiver') as RegistrationVia,
     generation: num(item, 'generation') ?? 0,
     polledTick: num(item, 'polledTick'),
+    claimedBy: str(item, 'claimedBy'),
     refused: refusedCode === undefined ? undefined : { code: refusedCode, since: num(item, 'refusedSince') ?? 0 },
     lastSeenAt: num(item, 'lastSeenAt'),
   };

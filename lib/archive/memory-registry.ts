@@ -19,6 +19,7 @@ import {
   type RegisterOutcome,
   type RegistrationVia,
   type RegistryEntry,
+  type TickHold,
   type WatchRegistry,
 } from './registry.ts';
 
@@ -36,7 +37,7 @@ export class MemoryRegistry implements WatchRegistry {
   readonly #entries = new Map<string, RegistryEntry>();
   /** Index keys of every entry, in order. */
   #index: IndexKey[] = [];
-  #tick: { tick: number; owner: string; leaseUntil: number; ended: boolean } | undefined;
+  #tick: { tick: number; owner: string; leaseUntil: number; ended: boolean; doneBefore: number | undefined } | undefined;
   readonly #pageSize: number;
 
   /** `pageSize`: entries per page of the due index (100, as DynamoDbRegistry) and of the entry listing. */
@@ -56,6 +57,7 @@ export class MemoryRegistry implements WatchRegistry {
       dueAt: old?.dueAt ?? registration.firstDueAt,
       generation: (old?.generation ?? 0) + 1,
       polledTick: old?.polledTick,
+      claimedBy: old?.claimedBy,
       refused: old?.refused,
       lastSeenAt: old?.lastSeenAt,
     }));
@@ -72,21 +74,24 @@ export class MemoryRegistry implements WatchRegistry {
       dueAt: old?.dueAt ?? now,
       generation: (old?.generation ?? 0) + 1,
       polledTick: old?.polledTick,
+      claimedBy: old?.claimedBy,
       refused: old?.refused,
       lastSeenAt: now,
     }));
   }
 
-  async beginTick(tick: number, owner: string, now: number): Promise<boolean> {
+  async beginTick(tick: number, owner: string, now: number): Promise<TickHold | undefined> {
     const held = this.#tick;
-    const free = !held || held.tick < tick || (held.tick === tick && !held.ended && (held.owner === owner || held.leaseUntil < now));
-    if (free) this.#tick = { tick, owner, leaseUntil: now + TICK_LEASE_MS, ended: false };
-    return free;
+    const takeover = held?.tick === tick && !held.ended && (held.owner === owner || held.leaseUntil < now);
+    if (held && held.tick >= tick && !takeover) return undefined;
+    this.#tick = { tick, owner, leaseUntil: now + TICK_LEASE_MS, ended: false, doneBefore: undefined };
+    return takeover ? { inherit: { from: held!.owner, dueFrom: held!.doneBefore ?? Number.NEGATIVE_INFINITY } } : {};
   }
 
-  async renewTick(tick: number, owner: string, now: number): Promise<boolean> {
+  async renewTick(tick: number, owner: string, now: number, doneBefore?: number): Promise<boolean> {
     if (this.#tick?.tick !== tick || this.#tick.owner !== owner) return false;
     this.#tick.leaseUntil = now + TICK_LEASE_MS;
+    if (doneBefore !== undefined) this.#tick.doneBefore = doneBefore;
     return true;
   }
 
@@ -107,17 +112,27 @@ export class MemoryRegistry implements WatchRegistry {
     return { items, next: more ? this.#index[at - 1] : undefined };
   }
 
-  async claim(ref: EntryRef, tick: number, now: number, dueAt: number): Promise<RegistryEntry | undefined> {
+  async claim(
+    ref: EntryRef,
+    tick: number,
+    owner: string,
+    now: number,
+    dueAt: number,
+    inheritFrom?: string,
+  ): Promise<RegistryEntry | undefined> {
     const entry = this.#entries.get(this.#key(ref));
-    if (!entry || entry.dueAt > now || (entry.polledTick !== undefined && entry.polledTick >= tick)) return undefined;
-    const claimed = { ...entry, polledTick: tick, dueAt };
+    if (!entry || entry.dueAt > now) return undefined;
+    const unclaimed = entry.polledTick === undefined || entry.polledTick < tick;
+    const inherited = inheritFrom !== undefined && entry.polledTick === tick && entry.claimedBy === inheritFrom;
+    if (!unclaimed && !inherited) return undefined;
+    const claimed = { ...entry, polledTick: tick, claimedBy: owner, dueAt };
     this.#write(claimed);
     return { ...claimed };
   }
 
   async reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean> {
     const stored = this.#entries.get(this.#key(entry));
-    if (stored?.polledTick !== tick) return false;
+    if (stored?.polledTick !== tick || stored.claimedBy !== entry.claimedBy) return false;
     this.#write({
       ...stored,
       dueAt: change.dueAt,
@@ -129,7 +144,7 @@ export class MemoryRegistry implements WatchRegistry {
 
   async retire(entry: RegistryEntry, tick: number): Promise<boolean> {
     const stored = this.#entries.get(this.#key(entry));
-    if (stored?.polledTick !== tick) return false;
+    if (stored?.polledTick !== tick || stored.claimedBy !== entry.claimedBy) return false;
     if (entry.kind === 'pending' && stored.generation !== entry.generation) return false;
     this.#remove(stored);
     return true;

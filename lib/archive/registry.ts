@@ -7,7 +7,9 @@
  *   registerRun / registerPending   an upsert that never loses what the entry already knows;
  *                                   each bumps the entry's `generation`
  *   claim                           the archiver takes a due entry for one schedule tick; another
- *                                   invocation of the same tick cannot (duplicate deliveries)
+ *                                   invocation of the same tick cannot (duplicate deliveries),
+ *                                   except one that took the tick over from a holder that died:
+ *                                   it takes back what that one had not finished (TickHold)
  *   reschedule                      the claimant sets when the entry is due next
  *   retire                          the claimant deletes it; a pending entry only if no
  *                                   registration came after the claim (same generation)
@@ -48,6 +50,8 @@ export interface RegistryEntry extends DueEntry {
   generation: number;
   /** The schedule tick (epoch ms) whose archiver invocation claimed the entry last. */
   polledTick: number | undefined;
+  /** That invocation (its Lambda request id). */
+  claimedBy: string | undefined;
   /** Volcengine refused to answer about it (not throttling): its code and since when. */
   refused: { code: string; since: number } | undefined;
   /** When a callback last named the address (pending entries). */
@@ -61,6 +65,16 @@ export interface EntryChange {
   state?: 'known';
   /** Set: Volcengine refused to answer (kept since the first refusal); null: it answered again. */
   refused?: { code: string; since: number } | null;
+}
+
+/**
+ * A schedule tick an invocation holds. `inherit`: it took the tick over from `from` (itself, when
+ * Lambda retried it after it died, or a holder whose lease ran out), which had finished every entry
+ * it claimed with dueAt below `dueFrom` (its last renewal said so); the entries it claimed from
+ * `dueFrom` on may have been in flight when it died, and the new holder takes them back.
+ */
+export interface TickHold {
+  inherit?: { from: string; dueFrom: number };
 }
 
 /** What registers runs for watching: the lookup and callback functions (and the archiver, for a run it follows). */
@@ -77,23 +91,29 @@ export interface WatchRegistry extends Registrations {
    * holds it while it renews its lease; a duplicate delivery running alongside may not, nor one of
    * an older tick or of a tick that ended. A retry of an invocation that died (Lambda retries a
    * failed asynchronous invocation with the same request id), or any delivery once the lease ran
-   * out, takes the tick over and goes on with the entries not claimed yet.
+   * out, takes the tick over, takes back what the earlier holder had not finished and goes on with
+   * the entries not claimed yet. Undefined: this invocation may not run the tick.
    */
-  beginTick(tick: number, owner: string, now: number): Promise<boolean>;
-  /** Extends the holder's lease; false when another invocation took the tick over. */
-  renewTick(tick: number, owner: string, now: number): Promise<boolean>;
+  beginTick(tick: number, owner: string, now: number): Promise<TickHold | undefined>;
+  /**
+   * Extends the holder's lease and records its progress: every entry it claimed with dueAt below
+   * `doneBefore` is finished. False when another invocation took the tick over.
+   */
+  renewTick(tick: number, owner: string, now: number, doneBefore?: number): Promise<boolean>;
   /** The tick is done: later deliveries of it stop at once. */
   endTick(tick: number, owner: string): Promise<void>;
   /** A page of the entries due at `now`, in ascending dueAt; `after` is the previous page's cursor. */
   duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>>;
   /**
-   * Takes a due entry for `tick`, moving its due time to `dueAt` (when to ask again if this tick
-   * changes nothing, or dies); undefined when it is gone, not due, or taken for this tick already.
+   * Takes a due entry for `tick` on behalf of invocation `owner`, moving its due time to `dueAt`
+   * (when to ask again if this tick changes nothing, or dies); undefined when it is gone, not due,
+   * or taken for this tick already — unless by `inheritFrom`, the holder this one took the tick over
+   * from (TickHold), whose claim it takes back.
    */
-  claim(entry: EntryRef, tick: number, now: number, dueAt: number): Promise<RegistryEntry | undefined>;
-  /** Applies a claimant's change; false when the claim was lost (a later tick took the entry). */
+  claim(entry: EntryRef, tick: number, owner: string, now: number, dueAt: number, inheritFrom?: string): Promise<RegistryEntry | undefined>;
+  /** Applies a claimant's change; false when the claim was lost (a later tick, or an heir of this one, took the entry). */
   reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean>;
-  /** Deletes a claimed entry; false when the claim was lost or (pending) a registration came after it. */
+  /** Deletes a claimed entry; false when the claim was lost or (pending) a registration came after it. The claim is `entry`'s. */
   retire(entry: RegistryEntry, tick: number): Promise<boolean>;
   /** A page of every entry, in no set order (operators, tests and the simulation's figures: a full read). */
   entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>>;

@@ -27,6 +27,7 @@ const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'st
   dueAt: NOW,
   generation: 1,
   polledTick: NOW,
+  claimedBy: 'request-1',
   refused: undefined,
   lastSeenAt: undefined,
   ...fields,

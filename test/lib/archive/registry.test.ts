@@ -20,6 +20,10 @@ import { createRegistryTable, DynaliteServer } from '../../dynamodb/dynalite-ser
 const NOW = Date.UTC(2026, 11, 1, 12);
 const MINUTE = 60_000;
 const TICK = NOW;
+/** The archiver invocation claiming (its Lambda request id). */
+const OWNER = 'request-1';
+const begins = async (registry: WatchRegistry, tick: number, owner: string, now: number) =>
+  (await registry.beginTick(tick, owner, now)) !== undefined;
 const address = (taskId: string): TaskAddress => ({ appId: 'app', roomId: 'room', taskId });
 
 let dynalite: DynaliteServer;
@@ -114,32 +118,61 @@ describe.each(implementations)('%s', (_name, open) => {
     const registry = await open();
     await registry.registerRun(address('c'), NOW - MINUTE, 'lookup', NOW);
     const ref = { address: address('c'), kind: 'run' as const, startTime: NOW - MINUTE };
-    const [first, duplicate] = await Promise.all([registry.claim(ref, TICK, NOW, NOW), registry.claim(ref, TICK, NOW + 1, NOW + 1)]);
+    const [first, duplicate] = await Promise.all([
+      registry.claim(ref, TICK, OWNER, NOW, NOW),
+      registry.claim(ref, TICK, 'duplicate', NOW + 1, NOW + 1),
+    ]);
     expect([first, duplicate].filter(Boolean)).toHaveLength(1);
-    expect(await registry.claim(ref, TICK, NOW + 2, NOW + 2)).toBeUndefined();
-    expect(await registry.claim(ref, TICK + 5 * MINUTE, NOW + 5 * MINUTE, NOW + 20 * MINUTE)).toMatchObject({
+    expect(await registry.claim(ref, TICK, first ? 'duplicate' : OWNER, NOW + 2, NOW + 2)).toBeUndefined();
+    expect(await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW + 20 * MINUTE)).toMatchObject({
       polledTick: TICK + 5 * MINUTE,
       dueAt: NOW + 20 * MINUTE,
     });
     // Due again only when the claim said.
-    expect(await registry.claim(ref, TICK + 10 * MINUTE, NOW + 10 * MINUTE, NOW + 10 * MINUTE)).toBeUndefined();
+    expect(await registry.claim(ref, TICK + 10 * MINUTE, OWNER, NOW + 10 * MINUTE, NOW + 10 * MINUTE)).toBeUndefined();
     expect(await dueNow(registry, NOW + 10 * MINUTE)).toEqual([]);
+  });
+
+  it('lets the invocation that takes a tick over take back what the dead holder had not finished, and nothing it had', async () => {
+    // Prepare: the holder claims three runs, says it finished those due before the third, and dies.
+    const registry = await open();
+    const refs = [3, 2, 1].map((m) => ({ address: address(`h${m}`), kind: 'run' as const, startTime: NOW - m * MINUTE }));
+    for (const ref of refs) await registry.registerRun(ref.address, ref.startTime, 'lookup', NOW);
+    expect(await registry.beginTick(TICK, OWNER, NOW)).toEqual({});
+    for (const ref of refs) expect(await registry.claim(ref, TICK, OWNER, NOW, ref.startTime)).toBeDefined();
+    expect(await registry.renewTick(TICK, OWNER, NOW + 1_000, refs[2]!.startTime)).toBe(true);
+    // Act: Lambda retries it (same request id); a duplicate delivery runs alongside.
+    expect(await registry.beginTick(TICK, 'duplicate', NOW + MINUTE)).toBeUndefined();
+    const hold = await registry.beginTick(TICK, OWNER, NOW + MINUTE);
+    // Assess: the heir inherits from the mark; an entry past it is taken back once, and the dead claim's writes fail.
+    expect(hold).toEqual({ inherit: { from: OWNER, dueFrom: refs[2]!.startTime } });
+    expect(await registry.claim(refs[2]!, TICK, 'duplicate', NOW + MINUTE, refs[2]!.startTime)).toBeUndefined();
+    const taken = await registry.claim(refs[2]!, TICK, OWNER, NOW + MINUTE, refs[2]!.startTime, OWNER);
+    expect(taken).toMatchObject({ polledTick: TICK, claimedBy: OWNER });
+    expect(await registry.reschedule(taken!, TICK, { dueAt: refs[2]!.startTime })).toBe(true);
+    // A takeover after the lease ran out inherits from the holder it replaced, and the old claims no longer hold.
+    const late = await registry.beginTick(TICK, 'request-2', NOW + MINUTE + TICK_LEASE_MS + 1);
+    expect(late).toEqual({ inherit: { from: OWNER, dueFrom: Number.NEGATIVE_INFINITY } });
+    const retaken = await registry.claim(refs[0]!, TICK, 'request-2', NOW + 2 * MINUTE + TICK_LEASE_MS, refs[0]!.startTime, OWNER);
+    expect(retaken).toMatchObject({ claimedBy: 'request-2' });
+    expect(await registry.retire({ ...retaken!, claimedBy: OWNER }, TICK)).toBe(false);
+    expect(await registry.retire(retaken!, TICK)).toBe(true);
   });
 
   it('claims nothing that is not due or no longer exists', async () => {
     const registry = await open();
     await registry.registerRun(address('ahead'), NOW + 60 * MINUTE, 'watch', NOW);
     const ref = { address: address('ahead'), kind: 'run' as const, startTime: NOW + 60 * MINUTE };
-    expect(await registry.claim(ref, TICK, NOW, NOW)).toBeUndefined();
-    expect(await registry.claim({ ...ref, address: address('none') }, TICK, NOW, NOW)).toBeUndefined();
+    expect(await registry.claim(ref, TICK, OWNER, NOW, NOW)).toBeUndefined();
+    expect(await registry.claim({ ...ref, address: address('none') }, TICK, OWNER, NOW, NOW)).toBeUndefined();
   });
 
   it('lets only the holder of the claim reschedule or retire: a later tick that took the entry decides instead', async () => {
     const registry = await open();
     await registry.registerPending(address('h'), 'watch', NOW);
     const ref = { address: address('h'), kind: 'pending' as const, startTime: undefined };
-    const early = (await registry.claim(ref, TICK, NOW, NOW))!;
-    const late = (await registry.claim(ref, TICK + 5 * MINUTE, NOW + 5 * MINUTE, NOW + 5 * MINUTE))!;
+    const early = (await registry.claim(ref, TICK, OWNER, NOW, NOW))!;
+    const late = (await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW + 5 * MINUTE))!;
     expect(await registry.reschedule(early, TICK, { dueAt: NOW + 15 * MINUTE })).toBe(false);
     expect(await registry.retire(early, TICK)).toBe(false);
     expect(await registry.reschedule(late, TICK + 5 * MINUTE, { dueAt: NOW + 20 * MINUTE })).toBe(true);
@@ -150,7 +183,7 @@ describe.each(implementations)('%s', (_name, open) => {
     for (const order of ['retire first', 'register first'] as const) {
       const registry = await open();
       await registry.registerPending(address('race'), 'callback', NOW);
-      const claimed = (await registry.claim({ address: address('race'), kind: 'pending', startTime: undefined }, TICK, NOW, NOW))!;
+      const claimed = (await registry.claim({ address: address('race'), kind: 'pending', startTime: undefined }, TICK, OWNER, NOW, NOW))!;
       const register = () => registry.registerPending(address('race'), 'callback', NOW + 1000);
       if (order === 'retire first') {
         expect(await registry.retire(claimed, TICK)).toBe(true);
@@ -166,7 +199,13 @@ describe.each(implementations)('%s', (_name, open) => {
   it('retires a claimed run whatever registrations of it came meanwhile (its run is archived final)', async () => {
     const registry = await open();
     await registry.registerRun(address('r'), NOW - MINUTE, 'lookup', NOW);
-    const claimed = (await registry.claim({ address: address('r'), kind: 'run', startTime: NOW - MINUTE }, TICK, NOW, NOW - MINUTE))!;
+    const claimed = (await registry.claim(
+      { address: address('r'), kind: 'run', startTime: NOW - MINUTE },
+      TICK,
+      OWNER,
+      NOW,
+      NOW - MINUTE,
+    ))!;
     await registry.registerRun(address('r'), NOW - MINUTE, 'lookup', NOW + 1000);
     expect(await registry.retire(claimed, TICK)).toBe(true);
     expect(await countEntries(registry)).toBe(0);
@@ -176,15 +215,15 @@ describe.each(implementations)('%s', (_name, open) => {
     const registry = await open();
     await registry.registerPending(address('no'), 'callback', NOW);
     const ref = { address: address('no'), kind: 'pending' as const, startTime: undefined };
-    const first = (await registry.claim(ref, TICK, NOW, NOW))!;
+    const first = (await registry.claim(ref, TICK, OWNER, NOW, NOW))!;
     await registry.reschedule(first, TICK, { dueAt: NOW + 15 * MINUTE, refused: { code: 'InvalidParameter', since: NOW } });
-    const second = (await registry.claim(ref, TICK + 15 * MINUTE, NOW + 15 * MINUTE, NOW + 15 * MINUTE))!;
+    const second = (await registry.claim(ref, TICK + 15 * MINUTE, OWNER, NOW + 15 * MINUTE, NOW + 15 * MINUTE))!;
     expect(second.refused).toEqual({ code: 'InvalidParameter', since: NOW });
     await registry.reschedule(second, TICK + 15 * MINUTE, {
       dueAt: NOW + 30 * MINUTE,
       refused: { code: 'AccessDenied.NoPermissionForApp', since: NOW + 15 * MINUTE },
     });
-    const third = (await registry.claim(ref, TICK + 30 * MINUTE, NOW + 30 * MINUTE, NOW + 30 * MINUTE))!;
+    const third = (await registry.claim(ref, TICK + 30 * MINUTE, OWNER, NOW + 30 * MINUTE, NOW + 30 * MINUTE))!;
     expect(third.refused).toEqual({ code: 'AccessDenied.NoPermissionForApp', since: NOW });
     await registry.reschedule(third, TICK + 30 * MINUTE, { dueAt: NOW + 35 * MINUTE, refused: null });
     expect((await entriesOf(registry, 'no'))[0]).toMatchObject({ refused: undefined, dueAt: NOW + 35 * MINUTE });
@@ -192,22 +231,22 @@ describe.each(implementations)('%s', (_name, open) => {
 
   it('lets one delivery of a schedule tick run it, a retry of it take over, and nothing older or ended run', async () => {
     const registry = await open();
-    const [a, b] = await Promise.all([registry.beginTick(TICK, 'first', NOW), registry.beginTick(TICK, 'duplicate', NOW + 1)]);
+    const [a, b] = await Promise.all([begins(registry, TICK, 'first', NOW), begins(registry, TICK, 'duplicate', NOW + 1)]);
     expect([a, b].sort()).toEqual([false, true]);
     const holder = a ? 'first' : 'duplicate';
     const other = a ? 'duplicate' : 'first';
     // Lambda retries a failed invocation with its request id: the retry takes the tick over.
-    expect(await registry.beginTick(TICK, holder, NOW + 30_000)).toBe(true);
-    expect(await registry.beginTick(TICK, other, NOW + 30_000 + TICK_LEASE_MS - 1)).toBe(false);
+    expect(await begins(registry, TICK, holder, NOW + 30_000)).toBe(true);
+    expect(await begins(registry, TICK, other, NOW + 30_000 + TICK_LEASE_MS - 1)).toBe(false);
     expect(await registry.renewTick(TICK, holder, NOW + 50_000)).toBe(true);
-    expect(await registry.beginTick(TICK, other, NOW + 30_000 + TICK_LEASE_MS + 1)).toBe(false);
+    expect(await begins(registry, TICK, other, NOW + 30_000 + TICK_LEASE_MS + 1)).toBe(false);
     // A holder silent for longer than the lease is presumed dead.
-    expect(await registry.beginTick(TICK, other, NOW + 50_000 + TICK_LEASE_MS + 1)).toBe(true);
+    expect(await begins(registry, TICK, other, NOW + 50_000 + TICK_LEASE_MS + 1)).toBe(true);
     expect(await registry.renewTick(TICK, holder, NOW + 50_000 + TICK_LEASE_MS + 2)).toBe(false);
     await registry.endTick(TICK, other);
-    expect(await registry.beginTick(TICK, other, NOW + 3 * TICK_LEASE_MS)).toBe(false);
-    expect(await registry.beginTick(TICK - 5 * MINUTE, 'late', NOW + 3 * TICK_LEASE_MS)).toBe(false);
-    expect(await registry.beginTick(TICK + 5 * MINUTE, 'next', NOW + 5 * MINUTE)).toBe(true);
+    expect(await begins(registry, TICK, other, NOW + 3 * TICK_LEASE_MS)).toBe(false);
+    expect(await begins(registry, TICK - 5 * MINUTE, 'late', NOW + 3 * TICK_LEASE_MS)).toBe(false);
+    expect(await begins(registry, TICK + 5 * MINUTE, 'next', NOW + 5 * MINUTE)).toBe(true);
     expect(await countEntries(registry)).toBe(0);
   });
 });
