@@ -96,6 +96,11 @@ function boot(name: string, events: unknown[]): Promise<{ results?: any[]; error
       SSM_ENDPOINT: ssmUrl,
       DYNAMODB_ENDPOINT: dynalite.url,
       EVENTS_ENDPOINT: eventBridge.url,
+      // This machine's dynalite, one busy process beside the suites, can take far longer than DynamoDB to answer a
+      // fresh process's first quota call: with the deployed 250 ms wait the first lookup may get 429 (booting is what
+      // this test checks; the quota's timing is the fleet test's).
+      LOOKUP_QUOTA_WAIT_MS: '3000',
+      QUOTA_TIMEOUT_MS: '3000',
       POWERTOOLS_LOG_LEVEL: 'WARN',
       IAM_RECORD_FUNCTION: name,
       BOOT_HANDLER_FILE: file,
