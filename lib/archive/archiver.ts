@@ -104,28 +104,31 @@ const RENEW_EVERY_MS = 20_000;
 const RENEW_EVERY_ENTRIES = 10;
 
 /**
- * Which entries this run is working on, in due order: every entry it took with a dueAt below
- * doneBefore() is finished (its work done, kept for the next tick, or abandoned), so an invocation
- * that takes the tick over after this one died takes back only those from there on.
+ * Which entries this run is working on, by when it took them (its clock; each claim records that
+ * time): every entry it took before claimedBefore() is finished (its work done, kept for the next
+ * tick, or abandoned), so an invocation that takes the tick over after this one died takes back
+ * only the claims made from then on.
  */
 class Progress {
   readonly #inFlight = new Map<number, number>();
   #lastTaken: number | undefined;
   finishedSinceRenewal = 0;
 
-  take(dueAt: number): void {
-    this.#inFlight.set(dueAt, (this.#inFlight.get(dueAt) ?? 0) + 1);
-    this.#lastTaken = dueAt;
+  /** Takes an entry at `now`; answers the time its claim is to record. */
+  take(now: number): number {
+    this.#inFlight.set(now, (this.#inFlight.get(now) ?? 0) + 1);
+    this.#lastTaken = Math.max(this.#lastTaken ?? now, now);
+    return now;
   }
 
-  finish(dueAt: number): void {
-    const left = (this.#inFlight.get(dueAt) ?? 1) - 1;
-    if (left > 0) this.#inFlight.set(dueAt, left);
-    else this.#inFlight.delete(dueAt);
+  finish(takenAt: number): void {
+    const left = (this.#inFlight.get(takenAt) ?? 1) - 1;
+    if (left > 0) this.#inFlight.set(takenAt, left);
+    else this.#inFlight.delete(takenAt);
     this.finishedSinceRenewal++;
   }
 
-  doneBefore(): number | undefined {
+  claimedBefore(): number | undefined {
     if (this.#inFlight.size > 0) return Math.min(...this.#inFlight.keys());
     return this.#lastTaken === undefined ? undefined : this.#lastTaken + 1;
   }
@@ -155,7 +158,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     if (!held || (options.now() - renewedAt < RENEW_EVERY_MS && progress.finishedSinceRenewal < RENEW_EVERY_ENTRIES)) return held;
     renewedAt = options.now();
     progress.finishedSinceRenewal = 0;
-    held = await registry.renewTick(tick, owner, renewedAt, progress.doneBefore()).catch(() => true);
+    held = await registry.renewTick(tick, owner, renewedAt, progress.claimedBefore()).catch(() => true);
     return held;
   };
 
@@ -174,7 +177,10 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
       if (next.done) return;
       // Reading the page took time too: check again before taking the entry.
       if (outOfTime()) return work.kept(next.value.deadline);
-      if (!(await work.bounded(next.value))) return;
+      const takenAt = progress.take(options.now());
+      const goOn = await work.bounded(next.value, takenAt);
+      progress.finish(takenAt);
+      if (!goOn) return;
     }
   };
 
@@ -256,11 +262,11 @@ class EntryWork {
   }
 
   /** One entry within the time left; false when the run must end (its work ran into the finish reserve). */
-  async bounded(entry: DueEntry): Promise<boolean> {
+  async bounded(entry: DueEntry, takenAt: number): Promise<boolean> {
     const { options, summary } = this;
     const left = options.timeLeftMs();
     try {
-      const work = this.process(entry);
+      const work = this.process(entry, takenAt);
       await (options.finishReserveMs === undefined
         ? work
         : withTimeout(work, left - options.finishReserveMs, () => new OutOfTime(ENTRY_OUT_OF_TIME)));
@@ -279,13 +285,12 @@ class EntryWork {
    * call that fails is tried once more within the run: every step is idempotent, and the entry
    * keeps its claim for this tick.
    */
-  async process(due: DueEntry): Promise<void> {
+  async process(due: DueEntry, takenAt: number): Promise<void> {
     const { options } = this;
-    // Taking the tick over from an invocation that died: what it claimed from its progress mark on may be unfinished.
-    const inherit = this.hold.inherit;
-    const from = inherit && due.dueAt >= inherit.dueFrom ? inherit.from : undefined;
+    // The claim records takenAt (this run's progress is kept in those terms); taking the tick over from an invocation
+    // that died, it takes back what that one claimed after its last record of progress.
     const entry = await twice(() =>
-      options.registry.claim(due, options.tick, options.owner, options.now(), dueAfterClaim(due, options.now(), options), from),
+      options.registry.claim(due, options.tick, options.owner, takenAt, dueAfterClaim(due, takenAt, options), this.hold.inherit),
     );
     if (!entry) return; // retired, moved, or taken by another invocation of this tick
     const expired = beforePoll(entry, options.now());

@@ -31,6 +31,7 @@ import {
   type RegistrationVia,
   type RegistryEntry,
   type RegistryState,
+  type Inheritance,
   type TickHold,
   type WatchRegistry,
 } from './registry.ts';
@@ -45,7 +46,9 @@ const TICK_KEY = { pk: { S: '~archiver' }, sk: { S: 'tick' } };
  *   unclaimedTick  no invocation of this schedule tick (or a later one) took it: a duplicate
  *                  delivery of the schedule, running alongside, polls nothing twice
  *   inherited      or the invocation this one took the tick over from (dead: Lambda retried it,
- *                  or its lease ran out) claimed it and may not have finished it
+ *                  or its lease ran out) claimed it,
+ *   claimedSince   after its last record of progress (claim times on that invocation's own
+ *                  clock, compared with its own record), so may not have finished it
  *   heldByTick     the claimant still holds it: no later tick, nor an heir of this one, took it
  *                  while it worked
  *   sameGeneration no registration came after the claim (it may name a newer run)
@@ -55,6 +58,7 @@ const CONDITION = {
   due: '#dueAt <= :now',
   unclaimedTick: '(attribute_not_exists(#polledTick) OR #polledTick < :tick)',
   inherited: '(#polledTick = :tick AND #claimedBy = :inheritFrom)',
+  claimedSince: '#claimedAt >= :claimedSince',
   heldByTick: '(#polledTick = :tick AND #claimedBy = :claimedBy)',
   sameGeneration: '#generation = :generation',
 } as const;
@@ -78,7 +82,7 @@ const TICK_CONDITION = {
 
 export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegistry {
   /**
-   * The tick item { tick, owner, leaseUntil, ended, doneBefore }. A duplicate delivery of the tick reads it and
+   * The tick item { tick, owner, leaseUntil, ended, claimedBefore }. A duplicate delivery of the tick reads it and
    * stops, at the cost of one read; two deliveries reading at the same instant both try the
    * conditional write and one wins. The lease compares times written by different instances'
    * clocks: it decides only when a silent holder is presumed dead (a minute, far above any skew),
@@ -97,7 +101,7 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     // A takeover is conditional on the holder read above: its progress mark is the one this heir trusts.
     const takeover = heldTick === tick;
     const condition = takeover ? `${open} AND (${ours} OR ${lapsed}) AND ${sameHolder}` : newer;
-    const expression = 'SET #tick = :tick, #owner = :owner, #leaseUntil = :leaseUntil REMOVE #ended, #doneBefore';
+    const expression = 'SET #tick = :tick, #owner = :owner, #leaseUntil = :leaseUntil REMOVE #ended, #claimedBefore';
     const taken = await this.conditional(
       new UpdateItemCommand({
         TableName: this.table,
@@ -115,16 +119,14 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
       }),
     );
     if (!taken) return undefined;
-    return takeover ? { inherit: { from: heldBy ?? '', dueFrom: num(held!, 'doneBefore') ?? Number.NEGATIVE_INFINITY } } : {};
+    return takeover ? { inherit: { from: heldBy ?? '', claimedSince: num(held!, 'claimedBefore') ?? Number.NEGATIVE_INFINITY } } : {};
   }
 
-  async renewTick(tick: number, owner: string, now: number, doneBefore?: number): Promise<boolean> {
+  async renewTick(tick: number, owner: string, now: number, claimedBefore?: number): Promise<boolean> {
     const values: Item = { ':leaseUntil': N(now + TICK_LEASE_MS) };
-    if (doneBefore === undefined) return this.#tickWrite('SET #leaseUntil = :leaseUntil', tick, owner, values);
-    return this.#tickWrite('SET #leaseUntil = :leaseUntil, #doneBefore = :doneBefore', tick, owner, {
-      ...values,
-      ':doneBefore': N(doneBefore),
-    });
+    if (claimedBefore === undefined) return this.#tickWrite('SET #leaseUntil = :leaseUntil', tick, owner, values);
+    const expression = 'SET #leaseUntil = :leaseUntil, #claimedBefore = :claimedBefore';
+    return this.#tickWrite(expression, tick, owner, { ...values, ':claimedBefore': N(claimedBefore) });
   }
 
   async endTick(tick: number, owner: string): Promise<void> {
@@ -174,11 +176,14 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     owner: string,
     now: number,
     dueAt: number,
-    inheritFrom?: string,
+    inherit?: Inheritance,
   ): Promise<RegistryEntry | undefined> {
-    const claimable = inheritFrom === undefined ? CONDITION.unclaimedTick : `(${CONDITION.unclaimedTick} OR ${CONDITION.inherited})`;
+    // An heir of a holder that recorded no progress (-Infinity) takes back all its claims.
+    const since = inherit !== undefined && Number.isFinite(inherit.claimedSince);
+    const inherited = since ? `(${CONDITION.inherited} AND ${CONDITION.claimedSince})` : CONDITION.inherited;
+    const claimable = inherit === undefined ? CONDITION.unclaimedTick : `(${CONDITION.unclaimedTick} OR ${inherited})`;
     const condition = all(CONDITION.exists, CONDITION.due, claimable);
-    const expression = 'SET #polledTick = :tick, #claimedBy = :owner, #dueAt = :dueAt';
+    const expression = 'SET #polledTick = :tick, #claimedBy = :owner, #claimedAt = :now, #dueAt = :dueAt';
     try {
       const answer = await this.write<UpdateItemCommandOutput>(
         new UpdateItemCommand({
@@ -192,7 +197,8 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
             ':owner': S(owner),
             ':now': N(now),
             ':dueAt': N(dueAt),
-            ...(inheritFrom === undefined ? {} : { ':inheritFrom': S(inheritFrom) }),
+            ...(inherit === undefined ? {} : { ':inheritFrom': S(inherit.from) }),
+            ...(since ? { ':claimedSince': N(inherit.claimedSince) } : {}),
           },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -298,6 +304,7 @@ function entryOf(item: Item): RegistryEntry | undefined {
     generation: num(item, 'generation') ?? 0,
     polledTick: num(item, 'polledTick'),
     claimedBy: str(item, 'claimedBy'),
+    claimedAt: num(item, 'claimedAt'),
     refused: refusedCode === undefined ? undefined : { code: refusedCode, since: num(item, 'refusedSince') ?? 0 },
     lastSeenAt: num(item, 'lastSeenAt'),
   };

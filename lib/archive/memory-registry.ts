@@ -19,6 +19,7 @@ import {
   type RegisterOutcome,
   type RegistrationVia,
   type RegistryEntry,
+  type Inheritance,
   type TickHold,
   type WatchRegistry,
 } from './registry.ts';
@@ -37,7 +38,7 @@ export class MemoryRegistry implements WatchRegistry {
   readonly #entries = new Map<string, RegistryEntry>();
   /** Index keys of every entry, in order. */
   #index: IndexKey[] = [];
-  #tick: { tick: number; owner: string; leaseUntil: number; ended: boolean; doneBefore: number | undefined } | undefined;
+  #tick: { tick: number; owner: string; leaseUntil: number; ended: boolean; claimedBefore: number | undefined } | undefined;
   readonly #pageSize: number;
 
   /** `pageSize`: entries per page of the due index (100, as DynamoDbRegistry) and of the entry listing. */
@@ -58,6 +59,7 @@ export class MemoryRegistry implements WatchRegistry {
       generation: (old?.generation ?? 0) + 1,
       polledTick: old?.polledTick,
       claimedBy: old?.claimedBy,
+      claimedAt: old?.claimedAt,
       refused: old?.refused,
       lastSeenAt: old?.lastSeenAt,
     }));
@@ -75,6 +77,7 @@ export class MemoryRegistry implements WatchRegistry {
       generation: (old?.generation ?? 0) + 1,
       polledTick: old?.polledTick,
       claimedBy: old?.claimedBy,
+      claimedAt: old?.claimedAt,
       refused: old?.refused,
       lastSeenAt: now,
     }));
@@ -84,14 +87,14 @@ export class MemoryRegistry implements WatchRegistry {
     const held = this.#tick;
     const takeover = held?.tick === tick && !held.ended && (held.owner === owner || held.leaseUntil < now);
     if (held && held.tick >= tick && !takeover) return undefined;
-    this.#tick = { tick, owner, leaseUntil: now + TICK_LEASE_MS, ended: false, doneBefore: undefined };
-    return takeover ? { inherit: { from: held!.owner, dueFrom: held!.doneBefore ?? Number.NEGATIVE_INFINITY } } : {};
+    this.#tick = { tick, owner, leaseUntil: now + TICK_LEASE_MS, ended: false, claimedBefore: undefined };
+    return takeover ? { inherit: { from: held!.owner, claimedSince: held!.claimedBefore ?? Number.NEGATIVE_INFINITY } } : {};
   }
 
-  async renewTick(tick: number, owner: string, now: number, doneBefore?: number): Promise<boolean> {
+  async renewTick(tick: number, owner: string, now: number, claimedBefore?: number): Promise<boolean> {
     if (this.#tick?.tick !== tick || this.#tick.owner !== owner) return false;
     this.#tick.leaseUntil = now + TICK_LEASE_MS;
-    if (doneBefore !== undefined) this.#tick.doneBefore = doneBefore;
+    if (claimedBefore !== undefined) this.#tick.claimedBefore = claimedBefore;
     return true;
   }
 
@@ -118,14 +121,18 @@ export class MemoryRegistry implements WatchRegistry {
     owner: string,
     now: number,
     dueAt: number,
-    inheritFrom?: string,
+    inherit?: Inheritance,
   ): Promise<RegistryEntry | undefined> {
     const entry = this.#entries.get(this.#key(ref));
     if (!entry || entry.dueAt > now) return undefined;
     const unclaimed = entry.polledTick === undefined || entry.polledTick < tick;
-    const inherited = inheritFrom !== undefined && entry.polledTick === tick && entry.claimedBy === inheritFrom;
+    const inherited =
+      inherit !== undefined &&
+      entry.polledTick === tick &&
+      entry.claimedBy === inherit.from &&
+      (entry.claimedAt ?? Number.NEGATIVE_INFINITY) >= inherit.claimedSince;
     if (!unclaimed && !inherited) return undefined;
-    const claimed = { ...entry, polledTick: tick, claimedBy: owner, dueAt };
+    const claimed = { ...entry, polledTick: tick, claimedBy: owner, claimedAt: now, dueAt };
     this.#write(claimed);
     return { ...claimed };
   }

@@ -50,8 +50,9 @@ export interface RegistryEntry extends DueEntry {
   generation: number;
   /** The schedule tick (epoch ms) whose archiver invocation claimed the entry last. */
   polledTick: number | undefined;
-  /** That invocation (its Lambda request id). */
+  /** That invocation (its Lambda request id), and when it claimed it (on its clock). */
   claimedBy: string | undefined;
+  claimedAt: number | undefined;
   /** Volcengine refused to answer about it (not throttling): its code and since when. */
   refused: { code: string; since: number } | undefined;
   /** When a callback last named the address (pending entries). */
@@ -68,13 +69,18 @@ export interface EntryChange {
 }
 
 /**
- * A schedule tick an invocation holds. `inherit`: it took the tick over from `from` (itself, when
- * Lambda retried it after it died, or a holder whose lease ran out), which had finished every entry
- * it claimed with dueAt below `dueFrom` (its last renewal said so); the entries it claimed from
- * `dueFrom` on may have been in flight when it died, and the new holder takes them back.
+ * What an invocation that took a tick over may take back: the claims of `from` (itself, when Lambda
+ * retried it after it died, or a holder whose lease ran out) made at or after `claimedSince` on
+ * that holder's clock; it had finished every entry it claimed earlier (its last renewal said so).
  */
+export interface Inheritance {
+  from: string;
+  claimedSince: number;
+}
+
+/** A schedule tick an invocation holds; `inherit` when it took the tick over from a holder that died. */
 export interface TickHold {
-  inherit?: { from: string; dueFrom: number };
+  inherit?: Inheritance;
 }
 
 /** What registers runs for watching: the lookup and callback functions (and the archiver, for a run it follows). */
@@ -96,10 +102,11 @@ export interface WatchRegistry extends Registrations {
    */
   beginTick(tick: number, owner: string, now: number): Promise<TickHold | undefined>;
   /**
-   * Extends the holder's lease and records its progress: every entry it claimed with dueAt below
-   * `doneBefore` is finished. False when another invocation took the tick over.
+   * Extends the holder's lease and records its progress: every entry it claimed before
+   * `claimedBefore` (its claims' `now`, on its own clock) is finished. False when another invocation
+   * took the tick over.
    */
-  renewTick(tick: number, owner: string, now: number, doneBefore?: number): Promise<boolean>;
+  renewTick(tick: number, owner: string, now: number, claimedBefore?: number): Promise<boolean>;
   /** The tick is done: later deliveries of it stop at once. */
   endTick(tick: number, owner: string): Promise<void>;
   /** A page of the entries due at `now`, in ascending dueAt; `after` is the previous page's cursor. */
@@ -107,10 +114,17 @@ export interface WatchRegistry extends Registrations {
   /**
    * Takes a due entry for `tick` on behalf of invocation `owner`, moving its due time to `dueAt`
    * (when to ask again if this tick changes nothing, or dies); undefined when it is gone, not due,
-   * or taken for this tick already — unless by `inheritFrom`, the holder this one took the tick over
-   * from (TickHold), whose claim it takes back.
+   * or taken for this tick already — unless `inherit` names the holder this one took the tick over
+   * from and the claim is one it may not have finished, which it takes back. The claim records `now`.
    */
-  claim(entry: EntryRef, tick: number, owner: string, now: number, dueAt: number, inheritFrom?: string): Promise<RegistryEntry | undefined>;
+  claim(
+    entry: EntryRef,
+    tick: number,
+    owner: string,
+    now: number,
+    dueAt: number,
+    inherit?: Inheritance,
+  ): Promise<RegistryEntry | undefined>;
   /** Applies a claimant's change; false when the claim was lost (a later tick, or an heir of this one, took the entry). */
   reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean>;
   /** Deletes a claimed entry; false when the claim was lost or (pending) a registration came after it. The claim is `entry`'s. */

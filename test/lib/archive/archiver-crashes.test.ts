@@ -219,4 +219,46 @@ describe('archiver killed between any two store calls', () => {
       }
     }
   });
+
+  it("records its progress on the tick's lease: Lambda's retry re-polls only what the killed run did since its last record", async () => {
+    // Prepare: 60 running tasks watched; the run is killed part-way (concurrency 1, each entry several store calls).
+    const clock = steppedClock(T0);
+    const tasks = Array.from({ length: 60 }, (_, i) => task(`many-${i}`, 60 + i, null));
+    const model = new VolcengineModel(tasks, clock, 1_000);
+    const objects = new MemoryObjectStore();
+    const registry = new MemoryRegistry();
+    for (const t of tasks) await registry.registerRun(address(t.TaskId), atMinute(t.StartAt), 'lookup', T0 - HOUR);
+    const polls = [0, 0];
+    const invocation = async (index: number, crashAt: number | undefined) => {
+      const crasher = new Crasher(crashAt, false);
+      const stores = crashing(objects, registry, crasher);
+      const upstream = model.port();
+      const run = runArchiver({
+        registry: stores.registry,
+        archive: new SegmentArchive(stores.store, new ArchiveKeys('')),
+        upstream: { getSegmentTask: (...args) => (polls[index]!++, upstream.getSegmentTask(...args)) },
+        version: '2023-11-01',
+        now: () => clock.now,
+        tick: T0,
+        owner: 'invocation-0',
+        finalMarginMs: 30 * MINUTE,
+        callTimeoutMs: 1_000,
+        concurrency: 1,
+        timeLeftMs: () => Number.POSITIVE_INFINITY,
+        safetyMs: 0,
+        unknownRetryMs: 15 * MINUTE,
+      });
+      await Promise.race([run, crasher.crashed]);
+    };
+    // Act: killed at its 150th store call; retried a minute later with the same request id.
+    clock.now = T0;
+    await invocation(0, 150);
+    clock.now = T0 + MINUTE;
+    await invocation(1, undefined);
+    // Assess: every run archived in this tick; the retry re-polled at most the 10 entries between two records and the one in flight.
+    const archive = new SegmentArchive(objects, new ArchiveKeys(''));
+    for (const t of tasks) expect(await archive.latest({ ...address(t.TaskId), startTime: atMinute(t.StartAt) })).toBeDefined();
+    expect(polls[0]).toBeGreaterThan(20);
+    expect(polls[0]! + polls[1]!).toBeLessThanOrEqual(tasks.length + 10 + 1);
+  });
 });

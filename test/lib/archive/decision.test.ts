@@ -28,6 +28,7 @@ const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'st
   generation: 1,
   polledTick: NOW,
   claimedBy: 'request-1',
+  claimedAt: NOW,
   refused: undefined,
   lastSeenAt: undefined,
   ...fields,

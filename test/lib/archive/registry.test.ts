@@ -134,27 +134,31 @@ describe.each(implementations)('%s', (_name, open) => {
   });
 
   it('lets the invocation that takes a tick over take back what the dead holder had not finished, and nothing it had', async () => {
-    // Prepare: the holder claims three runs, says it finished those due before the third, and dies.
+    // Prepare: the holder claims three runs at NOW, NOW + 1 s and NOW + 2 s, records that it finished those claimed
+    // before NOW + 2 s, and dies.
     const registry = await open();
     const refs = [3, 2, 1].map((m) => ({ address: address(`h${m}`), kind: 'run' as const, startTime: NOW - m * MINUTE }));
     for (const ref of refs) await registry.registerRun(ref.address, ref.startTime, 'lookup', NOW);
     expect(await registry.beginTick(TICK, OWNER, NOW)).toEqual({});
-    for (const ref of refs) expect(await registry.claim(ref, TICK, OWNER, NOW, ref.startTime)).toBeDefined();
-    expect(await registry.renewTick(TICK, OWNER, NOW + 1_000, refs[2]!.startTime)).toBe(true);
+    for (const [i, ref] of refs.entries()) expect(await registry.claim(ref, TICK, OWNER, NOW + i * 1_000, ref.startTime)).toBeDefined();
+    expect(await registry.renewTick(TICK, OWNER, NOW + 2_500, NOW + 2_000)).toBe(true);
     // Act: Lambda retries it (same request id); a duplicate delivery runs alongside.
     expect(await registry.beginTick(TICK, 'duplicate', NOW + MINUTE)).toBeUndefined();
     const hold = await registry.beginTick(TICK, OWNER, NOW + MINUTE);
-    // Assess: the heir inherits from the mark; an entry past it is taken back once, and the dead claim's writes fail.
-    expect(hold).toEqual({ inherit: { from: OWNER, dueFrom: refs[2]!.startTime } });
-    expect(await registry.claim(refs[2]!, TICK, 'duplicate', NOW + MINUTE, refs[2]!.startTime)).toBeUndefined();
-    const taken = await registry.claim(refs[2]!, TICK, OWNER, NOW + MINUTE, refs[2]!.startTime, OWNER);
-    expect(taken).toMatchObject({ polledTick: TICK, claimedBy: OWNER });
+    // Assess: the heir inherits the claims from the mark on, once; a finished one stays the dead holder's.
+    expect(hold).toEqual({ inherit: { from: OWNER, claimedSince: NOW + 2_000 } });
+    const later = NOW + MINUTE;
+    expect(await registry.claim(refs[1]!, TICK, OWNER, later, refs[1]!.startTime, hold!.inherit)).toBeUndefined();
+    expect(await registry.claim(refs[2]!, TICK, 'duplicate', later, refs[2]!.startTime)).toBeUndefined();
+    const taken = await registry.claim(refs[2]!, TICK, OWNER, later, refs[2]!.startTime, hold!.inherit);
+    expect(taken).toMatchObject({ polledTick: TICK, claimedBy: OWNER, claimedAt: later });
     expect(await registry.reschedule(taken!, TICK, { dueAt: refs[2]!.startTime })).toBe(true);
-    // A takeover after the lease ran out inherits from the holder it replaced, and the old claims no longer hold.
+    // A takeover after the lease ran out inherits every claim of the holder it replaced (which recorded no progress).
     const late = await registry.beginTick(TICK, 'request-2', NOW + MINUTE + TICK_LEASE_MS + 1);
-    expect(late).toEqual({ inherit: { from: OWNER, dueFrom: Number.NEGATIVE_INFINITY } });
-    const retaken = await registry.claim(refs[0]!, TICK, 'request-2', NOW + 2 * MINUTE + TICK_LEASE_MS, refs[0]!.startTime, OWNER);
+    expect(late).toEqual({ inherit: { from: OWNER, claimedSince: Number.NEGATIVE_INFINITY } });
+    const retaken = await registry.claim(refs[0]!, TICK, 'request-2', NOW + 2 * MINUTE + TICK_LEASE_MS, refs[0]!.startTime, late!.inherit);
     expect(retaken).toMatchObject({ claimedBy: 'request-2' });
+    // The dead holder's claim no longer holds: its retirement fails, the heir's succeeds.
     expect(await registry.retire({ ...retaken!, claimedBy: OWNER }, TICK)).toBe(false);
     expect(await registry.retire(retaken!, TICK)).toBe(true);
   });
