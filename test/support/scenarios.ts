@@ -4,6 +4,7 @@
  * before the start) and load above the archiver's capacity. Used by the tests and `npm run bench`.
  */
 import type { ScenarioEvent, ScenarioTask } from '../../lib/simulation/scenario.ts';
+import { seeded } from '../../lib/simulation/scheduler.ts';
 
 export interface ScenarioInput {
   hours: number;
@@ -14,17 +15,6 @@ export interface ScenarioInput {
   faults?: Partial<{ seed: number; duplicateSchedule: number; crashPerStoreCall: number; storeErrorRate: number; clockSkewMs: number }>;
   tasks: Array<Partial<ScenarioTask> & Pick<ScenarioTask, 'AppId' | 'RoomId' | 'TaskId' | 'StartAt' | 'EndAt'>>;
   events: ScenarioEvent[];
-}
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const minutes = (value: number) => Math.round(value * 100) / 100;
