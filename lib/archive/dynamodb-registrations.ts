@@ -5,6 +5,7 @@
  * item per entry: pk = AppId/RoomId/TaskId, sk = run#{StartTime} | pending; each registration is
  * one upsert that bumps the entry's generation.
  */
+import { awsClientConfig } from '../aws-client.ts';
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
@@ -79,16 +80,7 @@ export class DynamoDbRegistrations implements Registrations {
   constructor(options: DynamoDbRegistryOptions) {
     this.table = options.table;
     this.pageSize = options.pageSize ?? 100;
-    this.client = new DynamoDBClient({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
-      maxAttempts: options.maxAttempts ?? 3,
-      requestHandler: {
-        connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
-        requestTimeout: options.requestTimeoutMs ?? 5_000,
-      },
-    });
+    this.client = new DynamoDBClient(awsClientConfig(options));
   }
 
   /**

@@ -3,6 +3,7 @@
  * (If-None-Match: * / If-Match), DELETE and paginated LIST. Works with AWS S3, Volcengine TOS
  * and MinIO (endpoint, region and path-style are configurable).
  */
+import { awsClientConfig } from '../aws-client.ts';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -87,17 +88,10 @@ export class S3ObjectStore implements ObjectStore {
   constructor(options: ObjectStoreOptions) {
     this.bucket = options.bucket;
     this.#s3 = new S3Client({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...awsClientConfig(options),
       forcePathStyle: options.forcePathStyle,
-      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: options.maxAttempts ?? 3,
-      requestHandler: {
-        connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
-        requestTimeout: options.requestTimeoutMs ?? 5_000,
-      },
     });
   }
 

@@ -3,6 +3,7 @@
  * is answered 2xx only after the bus accepted its entry, so an entry is published at least once
  * (a redelivery after a lost answer publishes it again): consumers dedupe on the EventId.
  */
+import { awsClientConfig } from '../aws-client.ts';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { PublishedEvent } from './schemas.ts';
 
@@ -34,16 +35,7 @@ export class EventBridgePublisher implements EventPublisher {
 
   constructor(options: EventBridgePublisherOptions) {
     this.#busName = options.busName;
-    this.#client = new EventBridgeClient({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
-      maxAttempts: options.maxAttempts ?? 3,
-      requestHandler: {
-        connectionTimeout: Math.min(options.requestTimeoutMs ?? 5_000, 3_000),
-        requestTimeout: options.requestTimeoutMs ?? 5_000,
-      },
-    });
+    this.#client = new EventBridgeClient(awsClientConfig(options));
   }
 
   async publish(event: PublishedEvent): Promise<void> {
