@@ -14,6 +14,7 @@ import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
 import { keysOf, type ObjectStore } from '../../../lib/archive/object-store.ts';
 import { allEntries, type WatchRegistry } from '../../../lib/archive/registry.ts';
 import { SegmentArchive } from '../../../lib/archive/segment-archive.ts';
+import type { SegmentTaskUpstream } from '../../../lib/upstream.ts';
 import { atMinute, ScenarioTaskSchema } from '../../../lib/simulation/scenario.ts';
 import { steppedClock, VolcengineModel } from '../../../lib/simulation/volcengine-model.ts';
 
@@ -86,6 +87,36 @@ function crashing(store: ObjectStore, registry: WatchRegistry, crasher: Crasher)
   return { store: wrappedStore, registry: wrappedRegistry };
 }
 
+/**
+ * One archiver invocation over `stores` (wrapped to die at `crasher`'s call), at the clock's time
+ * for `tick` as `owner`; resolves when it ends or dies.
+ */
+async function invoke(
+  stores: { store: ObjectStore; registry: WatchRegistry },
+  crasher: Crasher,
+  upstream: SegmentTaskUpstream,
+  clock: { now: number },
+  tick: number,
+  owner: string,
+): Promise<void> {
+  const run = runArchiver({
+    registry: stores.registry,
+    archive: new SegmentArchive(stores.store, new ArchiveKeys('')),
+    upstream,
+    version: '2023-11-01',
+    now: () => clock.now,
+    tick,
+    owner,
+    finalMarginMs: 30 * MINUTE,
+    callTimeoutMs: 1_000,
+    concurrency: 1,
+    timeLeftMs: () => Number.POSITIVE_INFINITY,
+    safetyMs: 0,
+    unknownRetryMs: 15 * MINUTE,
+  });
+  await Promise.race([run, crasher.crashed]);
+}
+
 /** The registry as the test sets it up: every kind of entry, each due at T0. */
 async function seeded(): Promise<MemoryRegistry> {
   const registry = new MemoryRegistry();
@@ -113,23 +144,7 @@ async function invocations(plan: Array<[at: number, tick: number, owner: string]
   for (const [i, [at, tick, owner]] of plan.entries()) {
     clock.now = T0 + at * MINUTE;
     const crasher = new Crasher(i === 0 ? crashAt : undefined, applied);
-    const stores = crashing(objects, registry, crasher);
-    const run = runArchiver({
-      registry: stores.registry,
-      archive: new SegmentArchive(stores.store, keys),
-      upstream: model.port(),
-      version: '2023-11-01',
-      now: () => clock.now,
-      tick: T0 + tick * MINUTE,
-      owner,
-      finalMarginMs: 30 * MINUTE,
-      callTimeoutMs: 1_000,
-      concurrency: 1,
-      timeLeftMs: () => Number.POSITIVE_INFINITY,
-      safetyMs: 0,
-      unknownRetryMs: 15 * MINUTE,
-    });
-    await Promise.race([run, crasher.crashed]);
+    await invoke(crashing(objects, registry, crasher), crasher, model.port(), clock, T0 + tick * MINUTE, owner);
     if (i === 0) firstCalls = crasher.calls;
   }
   return { ...(await leftIn(objects, registry, keys)), firstTickCalls: firstCalls };
@@ -231,24 +246,9 @@ describe('archiver killed between any two store calls', () => {
     const polls = [0, 0];
     const invocation = async (index: number, crashAt: number | undefined) => {
       const crasher = new Crasher(crashAt, false);
-      const stores = crashing(objects, registry, crasher);
       const upstream = model.port();
-      const run = runArchiver({
-        registry: stores.registry,
-        archive: new SegmentArchive(stores.store, new ArchiveKeys('')),
-        upstream: { getSegmentTask: (...args) => (polls[index]!++, upstream.getSegmentTask(...args)) },
-        version: '2023-11-01',
-        now: () => clock.now,
-        tick: T0,
-        owner: 'invocation-0',
-        finalMarginMs: 30 * MINUTE,
-        callTimeoutMs: 1_000,
-        concurrency: 1,
-        timeLeftMs: () => Number.POSITIVE_INFINITY,
-        safetyMs: 0,
-        unknownRetryMs: 15 * MINUTE,
-      });
-      await Promise.race([run, crasher.crashed]);
+      const counted: SegmentTaskUpstream = { getSegmentTask: (...args) => (polls[index]!++, upstream.getSegmentTask(...args)) };
+      await invoke(crashing(objects, registry, crasher), crasher, counted, clock, T0, 'invocation-0');
     };
     // Act: killed at its 150th store call; retried a minute later with the same request id.
     clock.now = T0;
