@@ -114,11 +114,10 @@ class Progress {
   #lastTaken: number | undefined;
   finishedSinceRenewal = 0;
 
-  /** Takes an entry at `now`; answers the time its claim is to record. */
-  take(now: number): number {
-    this.#inFlight.set(now, (this.#inFlight.get(now) ?? 0) + 1);
-    this.#lastTaken = Math.max(this.#lastTaken ?? now, now);
-    return now;
+  /** An entry taken at `takenAt`, the time its claim records. */
+  take(takenAt: number): void {
+    this.#inFlight.set(takenAt, (this.#inFlight.get(takenAt) ?? 0) + 1);
+    this.#lastTaken = Math.max(this.#lastTaken ?? takenAt, takenAt);
   }
 
   finish(takenAt: number): void {
@@ -177,7 +176,8 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
       if (next.done) return;
       // Reading the page took time too: check again before taking the entry.
       if (outOfTime()) return work.kept(next.value.deadline);
-      const takenAt = progress.take(options.now());
+      const takenAt = options.now();
+      progress.take(takenAt);
       const goOn = await work.bounded(next.value, takenAt);
       progress.finish(takenAt);
       if (!goOn) return;
