@@ -18,6 +18,8 @@ const addressOf = (item: { AppId: string; RoomId: string; TaskId: string }): Tas
 });
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+/** p50, p95 and max of sorted seconds. */
+const spread = (sorted: number[]) => ({ p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), max: sorted.at(-1) ?? 0 });
 const runKey = (address: TaskAddress, startTime: number) => `${taskIdentity(address)}\n${startTime}`;
 
 /** Timeline entries that add nothing: the same state and Final as the entry before, or a running state after a terminal one. */
@@ -62,33 +64,63 @@ async function archivedRuns(sim: Simulation): Promise<{ runs: SimulatedRun[]; re
   return { runs, repeats };
 }
 
+/** The scenario's tasks, events and the applied registrations by task identity: each run's figures read only its own. */
+interface ByAddress {
+  tasks: Map<string, ScenarioTask[]>;
+  acknowledged: Map<string, ScenarioEvent[]>;
+  registrations: Map<string, AppliedRegistration[]>;
+}
+
+function groupBy<T>(items: Iterable<T>, key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+function byAddress(sim: Simulation): ByAddress {
+  return {
+    tasks: groupBy(sim.scenario.tasks, (t) => taskIdentity(addressOf(t))),
+    acknowledged: groupBy(sim.acknowledged, (e) => taskIdentity(addressOf(e))),
+    registrations: groupBy(sim.registrations, (r) => taskIdentity(r.address)),
+  };
+}
+
 /** When Volcengine shows the run: from its start until it is replaced by a newer run of its address or its window closes. */
-function visibleWindow(run: ScenarioTask, tasks: ScenarioTask[]): [number, number] {
+function visibleWindow(run: ScenarioTask, index: ByAddress): [number, number] {
   const start = atMinute(run.StartAt);
-  const next = tasks
-    .filter((t) => taskIdentity(addressOf(t)) === taskIdentity(addressOf(run)) && t.StartAt > run.StartAt)
+  const next = (index.tasks.get(taskIdentity(addressOf(run))) ?? [])
+    .filter((t) => t.StartAt > run.StartAt)
     .reduce((earliest, t) => Math.min(earliest, atMinute(t.StartAt)), Number.POSITIVE_INFINITY);
   return [start, Math.min(start + WINDOW_MS, next)];
 }
 
 /**
- * Whether the functions made the run known: a registration of it (a lookup saw it, a watch
- * announced it, the archiver followed it), or a registration of its address without StartTime
- * while Volcengine showed it, or an acknowledged callback or watch that named it then.
+ * When the functions made the run known, if they did: a registration of it (a lookup saw it, a
+ * watch announced it, the archiver followed it), or a registration of its address without
+ * StartTime while Volcengine showed it, or an acknowledged callback or watch that named it then.
  */
-function discovered(run: ScenarioTask, sim: Simulation, registrations: Map<string, AppliedRegistration[]>): boolean {
+function discoveredAt(run: ScenarioTask, index: ByAddress): number | undefined {
+  const id = taskIdentity(addressOf(run));
   const start = atMinute(run.StartAt);
-  const [from, until] = visibleWindow(run, sim.scenario.tasks);
-  const known = (registrations.get(taskIdentity(addressOf(run))) ?? []).some((r) =>
-    r.startTime === undefined
-      ? r.at >= from && r.at < until
-      : Math.abs(r.startTime - start) <= (r.via === 'watch' ? ANNOUNCED_START_TOLERANCE_MS : 0),
-  );
-  return known || sim.acknowledged.some((event) => named(run, event, from, until));
+  const [from, until] = visibleWindow(run, index);
+  let first = Number.POSITIVE_INFINITY;
+  for (const r of index.registrations.get(id) ?? []) {
+    const names =
+      r.startTime === undefined
+        ? r.at >= from && r.at < until
+        : Math.abs(r.startTime - start) <= (r.via === 'watch' ? ANNOUNCED_START_TOLERANCE_MS : 0);
+    if (names) first = Math.min(first, r.at);
+  }
+  for (const event of index.acknowledged.get(id) ?? []) if (named(run, event, from, until)) first = Math.min(first, atMinute(event.At));
+  return Number.isFinite(first) ? first : undefined;
 }
 
 function named(run: ScenarioTask, event: ScenarioEvent, from: number, until: number): boolean {
-  if (taskIdentity(addressOf(event)) !== taskIdentity(addressOf(run))) return false;
   if (event.Kind === 'watch' && event.StartTime !== undefined)
     return Math.abs(atMinute(event.StartTime) - atMinute(run.StartAt)) <= ANNOUNCED_START_TOLERANCE_MS;
   const at = atMinute(event.At);
@@ -122,31 +154,42 @@ function ghostFigures(sim: Simulation) {
   return { ghosts, maxPolls, minIntervalMinutes: Number.isFinite(minInterval) ? Math.round((minInterval / MINUTE_MS) * 100) / 100 : null };
 }
 
-/** How each discovered run fared: settled when it should be, its end captured, lost altogether. */
+/**
+ * How each discovered run fared: settled when it should be, its end captured, lost altogether;
+ * and how long its first capture took after its discovery (or its start, announced ahead), and
+ * its end's capture after it ended (in seconds).
+ */
 function runOutcomes(sim: Simulation, byRun: Map<string, SimulatedRun>) {
   const end = sim.scheduler.now;
   const slack = 2 * sim.scenario.scheduleMinutes * MINUTE_MS;
-  const registrations = new Map<string, AppliedRegistration[]>();
-  for (const r of sim.registrations) registrations.set(taskIdentity(r.address), [...(registrations.get(taskIdentity(r.address)) ?? []), r]);
+  const index = byAddress(sim);
   const counts = { discovered: 0, notSettled: 0, endMissed: 0, lost: 0 };
   const lags: number[] = [];
+  const firstCaptures: number[] = [];
+  const endCaptures: number[] = [];
   for (const run of sim.scenario.tasks) {
-    const archived = byRun.get(runKey(addressOf(run), atMinute(run.StartAt)));
-    if (!archived && !discovered(run, sim, registrations)) continue;
+    const start = atMinute(run.StartAt);
+    const archived = byRun.get(runKey(addressOf(run), start));
+    const known = discoveredAt(run, index);
+    if (!archived && known === undefined) continue;
     counts.discovered++;
     lags.push(...lagsOf(run, archived));
+    const ended = run.EndAt === null ? Number.POSITIVE_INFINITY : atMinute(run.EndAt);
+    if (archived?.States.length) firstCaptures.push((archived.States[0]!.CapturedAt - Math.max(start, known ?? start)) / 1000);
+    const terminal = archived?.States.find((s) => isTerminalStatus(s.Status ?? undefined));
+    if (terminal && Number.isFinite(ended)) endCaptures.push((terminal.CapturedAt - ended) / 1000);
     // Volcengine shows the run until its window closes or a newer run of its TaskId replaces it; two
     // schedules of that (one full archiver run) must fall after its end or final margin for it to be due.
-    const [, visibleUntil] = visibleWindow(run, sim.scenario.tasks);
-    const ended = run.EndAt === null ? Number.POSITIVE_INFINITY : atMinute(run.EndAt);
-    const settles = Math.min(ended, atMinute(run.StartAt) + WINDOW_MS - sim.functions.finalMarginMs);
+    const [, visibleUntil] = visibleWindow(run, index);
+    const settles = Math.min(ended, start + WINDOW_MS - sim.functions.finalMarginMs);
     // Lost: shown for a whole archiver run at least, and nothing of it archived.
-    if (!archived && atMinute(run.StartAt) + slack <= Math.min(end, visibleUntil)) counts.lost++;
+    if (!archived && start + slack <= Math.min(end, visibleUntil)) counts.lost++;
     if (settles + slack > Math.min(end, visibleUntil)) continue;
     if (!(archived?.Terminal || archived?.Final)) counts.notSettled++;
     if (ended + slack <= visibleUntil && !archived?.Terminal) counts.endMissed++;
   }
-  return { counts, lags: lags.sort((a, b) => a - b) };
+  const sorted = (values: number[]) => values.sort((x, y) => x - y);
+  return { counts, lags: sorted(lags), firstCaptures: sorted(firstCaptures), endCaptures: sorted(endCaptures) };
 }
 
 /** Registry entries that should be gone: past their deadline, or of a run archived terminal, two schedules ago or more. */
@@ -165,7 +208,8 @@ async function orphans(sim: Simulation, byRun: Map<string, SimulatedRun>): Promi
 export async function summarise(sim: Simulation, wallSeconds: number): Promise<SimulationResult> {
   const { runs, repeats } = await archivedRuns(sim);
   const byRun = new Map(runs.map((r) => [runKey(addressOf(r), r.StartTime), r]));
-  const { counts, lags } = runOutcomes(sim, byRun);
+  const { counts, lags, firstCaptures, endCaptures } = runOutcomes(sim, byRun);
+  const archiverCalls = [...sim.polls.values()].reduce((sum, times) => sum + times.length, 0);
   const ghost = ghostFigures(sim);
   let ghostsLeft = 0;
   for await (const entry of allEntries(sim.functions.access.registry)) if (ghost.ghosts.has(taskIdentity(entry.address))) ghostsLeft++;
@@ -180,7 +224,9 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
     registry: await countEntries(sim.functions.access.registry),
     finalSnapshotsMissed: sim.finalSnapshotsMissed,
     upstreamCalls: sim.model.calls,
-    lag: { p50: percentile(lags, 0.5), p95: percentile(lags, 0.95), max: lags.at(-1) ?? 0 },
+    lag: spread(lags),
+    firstCapture: spread(firstCaptures),
+    endCapture: spread(endCaptures),
     faults: { ...sim.calls.injected },
     summary: {
       archiverRuns: sim.archiverRuns,
@@ -195,6 +241,9 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
       wrongRunLookups: sim.lookups.filter((l) => l.WrongRun).length,
       eventsPublished: sim.functions.bus.published.length,
       upstreamThrottled: sim.model.throttled,
+      archiverCallsPerRun: counts.discovered ? Math.round((archiverCalls / counts.discovered) * 100) / 100 : 0,
+      firstCaptureP95Minutes: Math.round((percentile(firstCaptures, 0.95) / 60) * 10) / 10,
+      endCaptureP95Minutes: Math.round((percentile(endCaptures, 0.95) / 60) * 10) / 10,
       ghosts: ghost.ghosts.size,
       ghostMaxPolls: ghost.maxPolls,
       ghostMinPollIntervalMinutes: ghost.minIntervalMinutes,

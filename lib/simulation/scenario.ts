@@ -127,7 +127,12 @@ export interface SimulationResult {
   registry: number;
   finalSnapshotsMissed: number;
   upstreamCalls: number;
+  /** Seconds from each state change of a run to its capture. */
   lag: { p50: number; p95: number; max: number };
+  /** Seconds from a run's discovery (or its start, if announced ahead) to its first capture. */
+  firstCapture: { p50: number; p95: number; max: number };
+  /** Seconds from a run's end to the capture of its terminal state. */
+  endCapture: { p50: number; p95: number; max: number };
   /** What was actually injected. */
   faults: { duplicatedSchedules: number; crashes: number; storeErrors: number; maxSkewMs: number };
   summary: SimulationSummary;
@@ -154,6 +159,11 @@ export interface SimulationSummary {
   /** Entries the callback instances published to the event bus (at least one per verified delivery answered 2xx). */
   eventsPublished: number;
   upstreamThrottled: number;
+  /** The archiver's GetSegmentTask calls per discovered run. */
+  archiverCallsPerRun: number;
+  /** p95 of firstCapture and endCapture, in minutes. */
+  firstCaptureP95Minutes: number;
+  endCaptureP95Minutes: number;
   ghosts: number;
   /** Most polls of one address that never had a run, and the shortest time between two of them. */
   ghostMaxPolls: number;

@@ -156,3 +156,30 @@ export function endingNearWindowClose(count: number, seed = 6): ScenarioInput {
 export const ISSUE_FAULTS = { seed: 7, duplicateSchedule: 0.1, crashPerStoreCall: 0.005, storeErrorRate: 0.01, clockSkewMs: 2_000 };
 
 export const withFaults = (input: ScenarioInput, faults: ScenarioInput['faults'] = ISSUE_FAULTS): ScenarioInput => ({ ...input, faults });
+
+/**
+ * The archive-at-scale issue's capacity shape: runs arriving evenly (a Poisson stream of
+ * `runsPerHour`) for `hours`, each lasting an exponential time of mean `meanMinutes` (at least
+ * one), each discovered by one callback half a minute after it starts; an account quota of
+ * `accountQps` of which the archiver may use `archiveQps`. The simulation runs `tailHours` longer.
+ */
+export function capacity(
+  options: { runsPerHour: number; hours: number; meanMinutes?: number; accountQps?: number; archiveQps?: number; tailHours?: number },
+  seed = 8,
+): ScenarioInput {
+  const { runsPerHour, hours, meanMinutes = 60, accountQps = 8, archiveQps = 6, tailHours = 3 } = options;
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  let at = 0;
+  for (let i = 0; ; i++) {
+    at += (-Math.log(1 - rand()) * 60) / runsPerHour;
+    if (at >= hours * 60) break;
+    const ids = { AppId: 'app', RoomId: `cap-${i % 500}`, TaskId: `cap-${i}` };
+    const start = minutes(at);
+    const end = minutes(start + Math.max(1, -Math.log(1 - rand()) * meanMinutes));
+    tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'UserDisconnect' });
+    events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
+  }
+  return { hours: hours + tailHours, accountQps, env: { ARCHIVE_QPS: String(archiveQps) }, tasks, events };
+}
