@@ -20,7 +20,7 @@ import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { signVolcRequest } from '../lib/volc/signer.ts';
 import { useFakeAwsCredentials } from '../test/support/fake-aws-credentials.ts';
-import { benchPass, benchQpsUse, simulateScenarios } from './archive.ts';
+import { benchPass, benchQpsUse, simulateCapacity, simulateScenarios } from './archive.ts';
 import { benchCallbacks } from './callback.ts';
 import { benchQuota, quotaCases } from './quota.ts';
 import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
@@ -305,6 +305,7 @@ const sections: Record<string, () => Promise<void>> = {
   'archiver-pass': () => benchPass(figures),
   callbacks: () => benchCallbacks(figures),
   simulation: () => simulateScenarios(figures),
+  capacity: () => simulateCapacity(figures),
   quota: () => benchQuota(figures, quotaCases(options)),
 };
 // Options (--name=value) are the quota section's: --jitter=MIN-MAX, --skew=MS, --archiver=idle|busy.

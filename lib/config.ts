@@ -187,6 +187,11 @@ export const ArchiverEnvSchema = z
     ARCHIVE_SAFETY_MS: intFrom(1_000, 600_000, 20_000),
     /** A task Volcengine does not show yet is asked again after this long. */
     ARCHIVE_UNKNOWN_RETRY_MS: intFrom(60_000, 24 * 3_600_000, 15 * 60_000),
+    /**
+     * A running run is asked again no sooner than this (longer when the share cannot refresh every
+     * run that often). Its end is captured within about this long: the README sizes it.
+     */
+    ARCHIVE_REFRESH_MS: intFrom(60_000, 24 * 3_600_000, 20 * 60_000),
     ARCHIVE_API_VERSION: z.enum(['2022-06-01', '2023-11-01']).default('2023-11-01'),
     VOLC_MAX_ATTEMPTS: intFrom(1, 10, 3),
     VOLC_RETRY_BASE_MS: intFrom(1, 10_000, 100),

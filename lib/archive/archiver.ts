@@ -18,6 +18,7 @@ import {
   type DueEntry,
   type EntryChange,
   type EntryRef,
+  type Lane,
   type RegistryEntry,
   type TickHold,
   type WatchRegistry,
@@ -49,6 +50,8 @@ export interface ArchiverOptions {
   finishReserveMs?: number;
   /** An entry Volcengine does not show a run for is asked again after this long, until its deadline. */
   unknownRetryMs: number;
+  /** A running run is asked again after this long at the least (lib/archive/decision.ts: DecisionPolicy). */
+  refreshMs: number;
   /** Called for each entry left for the next run, and once without one when the registry cannot be read. */
   onError?: (error: unknown, entry?: EntryRef) => void;
   /** Called for each answer whose StartTime is absent or implausible (the entry is kept). */
@@ -79,6 +82,11 @@ export interface ArchiveRunSummary {
   oldestDeadlineLeft: number | undefined;
   /** For each state change captured: time since the run's previous capture; the largest. */
   archiveLagMs: number;
+  /** Runs refreshed (asked again from the refresh or closing lane), and the time since each was asked before: median, largest. */
+  refreshes: number;
+  refreshIntervalMs: { p50: number; max: number } | undefined;
+  /** Entries still due in each lane when a run stopped early (the share or the time did not reach them); zeros otherwise. */
+  notReached: Record<Lane, number>;
 }
 
 const emptySummary = (): ArchiveRunSummary => ({
@@ -96,6 +104,9 @@ const emptySummary = (): ArchiveRunSummary => ({
   stoppedEarly: false,
   oldestDeadlineLeft: undefined,
   archiveLagMs: 0,
+  refreshes: 0,
+  refreshIntervalMs: undefined,
+  notReached: { closing: 0, first: 0, refresh: 0 },
 });
 
 /** How often a run renews its hold on its tick (well inside TICK_LEASE_MS), and records its progress. */
@@ -104,32 +115,33 @@ const RENEW_EVERY_MS = 20_000;
 const RENEW_EVERY_ENTRIES = 10;
 
 /**
- * Which entries this run is working on, by when it took them (its clock; each claim records that
- * time): every entry it took before claimedBefore() is finished (its work done, kept for the next
- * tick, or abandoned), so an invocation that takes the tick over after this one died takes back
- * only the claims made from then on.
+ * Which entries this run is working on, by when it took them: every entry it took before
+ * claimedBefore() is finished (its work done, kept for the next tick, or abandoned), so an
+ * invocation that takes the tick over after this one died takes back only the claims made from
+ * then on. Claim times are this run's clock made strictly increasing (two claims in one
+ * millisecond get successive ones), so no claim made after a record of progress can carry a
+ * time that record already covers.
  */
 class Progress {
-  readonly #inFlight = new Map<number, number>();
-  #lastTaken: number | undefined;
+  readonly #inFlight = new Set<number>();
+  #lastTaken = Number.NEGATIVE_INFINITY;
   finishedSinceRenewal = 0;
 
-  /** An entry taken at `takenAt`, the time its claim records. */
-  take(takenAt: number): void {
-    this.#inFlight.set(takenAt, (this.#inFlight.get(takenAt) ?? 0) + 1);
-    this.#lastTaken = Math.max(this.#lastTaken ?? takenAt, takenAt);
+  /** Takes an entry at `now`: answers the time its claim records. */
+  take(now: number): number {
+    this.#lastTaken = Math.max(now, this.#lastTaken + 1);
+    this.#inFlight.add(this.#lastTaken);
+    return this.#lastTaken;
   }
 
   finish(takenAt: number): void {
-    const left = (this.#inFlight.get(takenAt) ?? 1) - 1;
-    if (left > 0) this.#inFlight.set(takenAt, left);
-    else this.#inFlight.delete(takenAt);
+    this.#inFlight.delete(takenAt);
     this.finishedSinceRenewal++;
   }
 
   claimedBefore(): number | undefined {
-    if (this.#inFlight.size > 0) return Math.min(...this.#inFlight.keys());
-    return this.#lastTaken === undefined ? undefined : this.#lastTaken + 1;
+    if (this.#inFlight.size > 0) return Math.min(...this.#inFlight);
+    return Number.isFinite(this.#lastTaken) ? this.#lastTaken + 1 : undefined;
   }
 }
 
@@ -176,8 +188,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
       if (next.done) return;
       // Reading the page took time too: check again before taking the entry.
       if (outOfTime()) return work.kept(next.value.deadline);
-      const takenAt = options.now();
-      progress.take(takenAt);
+      const takenAt = progress.take(options.now());
       const goOn = await work.bounded(next.value, takenAt);
       progress.finish(takenAt);
       if (!goOn) return;
@@ -191,6 +202,13 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     if (next && !next.done) work.kept(next.value.deadline);
   }
   await entries.return(undefined).catch(() => undefined);
+  work.summariseRefreshes();
+  // What the run could not reach is counted, never dropped in silence (the ArchiveLag and *NotReached metrics).
+  if (summary.stoppedEarly && !listingFailed)
+    summary.notReached = await registry.dueCount(options.now()).catch((error: unknown) => {
+      options.onError?.(error);
+      return summary.notReached;
+    });
   // Done with this tick: a later delivery of it (Lambda's retry of a run that failed at its end) stops at once.
   if (held && !listingFailed) await registry.endTick(tick, owner).catch((error: unknown) => options.onError?.(error));
   return summary;
@@ -249,12 +267,29 @@ class EntryWork {
    * number; an address whose entries lie further apart in due order is asked again.
    */
   readonly #polls = new Map<string, Promise<Polled>>();
+  /** Time since each refreshed run was asked before (the first POLL_MEMORY of them, for the median), and the largest. */
+  readonly #refreshIntervals: number[] = [];
+  #longestRefresh = 0;
 
   constructor(
     readonly options: ArchiverOptions,
     readonly summary: ArchiveRunSummary,
     readonly hold: TickHold,
   ) {}
+
+  summariseRefreshes(): void {
+    const sorted = this.#refreshIntervals.sort((a, b) => a - b);
+    if (sorted.length) this.summary.refreshIntervalMs = { p50: sorted[Math.floor(sorted.length / 2)]!, max: this.#longestRefresh };
+  }
+
+  /** A run asked again: how long since it was asked before (its previous claim; a figure, never used to order data). */
+  #refreshed(entry: RegistryEntry, now: number): void {
+    if (entry.kind !== 'run' || entry.state !== 'known' || entry.lane === 'first' || entry.previousClaimAt === undefined) return;
+    this.summary.refreshes++;
+    const interval = Math.max(0, now - entry.previousClaimAt);
+    this.#longestRefresh = Math.max(this.#longestRefresh, interval);
+    if (this.#refreshIntervals.length < POLL_MEMORY) this.#refreshIntervals.push(interval);
+  }
 
   kept(deadline: number): void {
     const left = this.summary.oldestDeadlineLeft;
@@ -295,6 +330,7 @@ class EntryWork {
     if (!entry) return; // retired, moved, or taken by another invocation of this tick
     const expired = beforePoll(entry, options.now());
     if (expired) return twice(() => this.apply(entry, expired, undefined));
+    this.#refreshed(entry, takenAt);
     const polled = await this.poll(entry.address, entry.deadline);
     if ('unavailable' in polled) {
       // Left as claimed: due again when the claim said.
@@ -343,7 +379,7 @@ class EntryWork {
     const { options, summary } = this;
     const now = options.now();
     const terminal = plan.record ? await this.#record(entry, plan.record, requestId, now) : false;
-    if (plan.register !== undefined) await options.registry.registerRun(entry.address, plan.register, 'archiver', now);
+    if (plan.register) await options.registry.registerRun(entry.address, plan.register.startTime, 'archiver', now, plan.register.due);
     if (
       plan.unfinished &&
       (await options.archive.markUnfinished(runOf(entry.address, plan.unfinished.startTime), plan.unfinished.outcome, now))

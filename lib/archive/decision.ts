@@ -8,13 +8,19 @@
  */
 import { startTimeProblem, WINDOW_MS } from '../task.ts';
 import { isTerminalStatus, type SegmentTask } from '../volc/schemas.ts';
-import { knownRunDueAt, type DueEntry, type EntryChange, type RegistryEntry } from './registry.ts';
+import type { Due, DueEntry, EntryChange, Lane, RegistryEntry } from './registry.ts';
 
 export interface DecisionPolicy {
   /** Captures within this long of a run's window closing are final. */
   finalMarginMs: number;
   /** An entry Volcengine does not show a run for (or refuses to answer about) is asked again after this long. */
   unknownRetryMs: number;
+  /**
+   * A running run is asked again after this long at the least (in the refresh lane); when the
+   * share cannot refresh every run that often, the lane takes the longest overdue first, so the
+   * interval each run sees grows with the load (the RefreshInterval metric reports it).
+   */
+  refreshMs: number;
 }
 
 /** A run that starts this much earlier than announced is still the announced one (callers' clocks differ from Volcengine's). */
@@ -35,8 +41,8 @@ export type Observation =
 export interface Plan {
   /** Archive this observation of a run (a timeline entry when it adds to the run's history). */
   record?: { startTime: number; task: SegmentTask; final: boolean };
-  /** Watch this run of the address (it is newer than the entry's, or the one a registration named). */
-  register?: number;
+  /** Watch this run of the address (it is newer than the entry's, or the one a registration named), first due then. */
+  register?: { startTime: number; due: Due };
   /** The entry's run stopped being watched before a final snapshot. */
   unfinished?: { startTime: number; outcome: 'superseded' | 'expired-without-final' };
   /** The registration ends without ever having been shown a run. */
@@ -54,12 +60,23 @@ export type EntryStep =
 
 /**
  * The due time a claim gives an entry: when it is due again if this tick changes nothing (or dies
- * before deciding). A known run is due on every tick; anything waiting to be shown or answered is
- * asked again ARCHIVE_UNKNOWN_RETRY_MS from now, whatever happens after the claim.
+ * before deciding). A known run stays due (the next tick takes it again); anything waiting to be
+ * shown or answered is asked again ARCHIVE_UNKNOWN_RETRY_MS from now, whatever happens after the claim.
  */
 export function dueAfterClaim(entry: DueEntry, now: number, policy: DecisionPolicy): number {
-  const everyTick = entry.kind === 'run' && entry.state === 'known' && entry.dueAt === knownRunDueAt(entry.startTime!);
-  return everyTick ? entry.dueAt : nextAsk(now, policy);
+  return entry.kind === 'run' && entry.state === 'known' ? entry.dueAt : nextAsk(now, policy);
+}
+
+/**
+ * When a running run is asked about next: after the refresh interval, or, when that would fall
+ * inside the final margin before its window closes, at the margin's start in the closing lane;
+ * inside the margin, on every tick (the last capture is as late as the window allows).
+ */
+export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy): Due {
+  const closingFrom = deadline - policy.finalMarginMs;
+  if (now >= closingFrom) return { dueAt: now, lane: 'closing' };
+  const next = now + policy.refreshMs;
+  return next >= closingFrom ? { dueAt: closingFrom, lane: 'closing' } : { dueAt: next, lane: 'refresh' };
 }
 
 /** Before asking Volcengine: an entry whose deadline passed ends here. */
@@ -85,7 +102,9 @@ export function decide(entry: RegistryEntry, observation: Observation, now: numb
     case 'drift':
       return { entry: { kind: 'leave', drift: observation.problem } };
     case 'refused':
-      return { entry: { kind: 'reschedule', change: { dueAt: nextAsk(now, policy), refused: { code: observation.code, since: now } } } };
+      return {
+        entry: { kind: 'reschedule', change: { ...askAgain(entry, now, policy), refused: { code: observation.code, since: now } } },
+      };
     case 'not-shown':
       return wait(entry, now, policy);
     default:
@@ -101,7 +120,7 @@ function decideShown(entry: RegistryEntry, shown: SegmentTask & { StartTime: num
   const final = isFinal(shown, now, policy);
   return {
     record: { startTime: start, task: shown, final },
-    ...(isTerminalStatus(shown.Status) ? {} : { register: start }),
+    ...(isTerminalStatus(shown.Status) ? {} : { register: { startTime: start, due: nextRefresh(start + WINDOW_MS, now, policy) } }),
     ...(entry.kind === 'run' && entry.state === 'known'
       ? { unfinished: { startTime: entry.startTime!, outcome: 'superseded' as const } }
       : {}),
@@ -112,7 +131,7 @@ function decideShown(entry: RegistryEntry, shown: SegmentTask & { StartTime: num
 /** The run the entry watches: archive it; retire the entry once it is terminal, else poll it on the next tick. */
 function ownRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
   const change: EntryChange = {
-    dueAt: knownRunDueAt(shown.StartTime),
+    ...nextRefresh(entry.deadline, now, policy),
     ...(entry.state === 'known' ? {} : { state: 'known' as const }),
     ...(entry.refused ? { refused: null } : {}),
   };
@@ -139,7 +158,14 @@ function namesThisRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: nu
 
 /** Volcengine shows no run for the entry (yet): ask again later; a refusal in a row ends. */
 function wait(entry: RegistryEntry, now: number, policy: DecisionPolicy): Plan {
-  return { entry: { kind: 'reschedule', change: { dueAt: nextAsk(now, policy), ...(entry.refused ? { refused: null } : {}) } } };
+  return { entry: { kind: 'reschedule', change: { ...askAgain(entry, now, policy), ...(entry.refused ? { refused: null } : {}) } } };
+}
+
+/** Asked again later: a known run in its refresh lane (or closing, near its deadline), anything not captured yet in the first lane. */
+function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Due {
+  const lane: Lane = entry.kind === 'run' && entry.state === 'known' ? 'refresh' : 'first';
+  const dueAt = nextAsk(now, policy);
+  return lane === 'refresh' && dueAt >= entry.deadline - policy.finalMarginMs ? nextRefresh(entry.deadline, now, policy) : { dueAt, lane };
 }
 
 /**

@@ -24,14 +24,16 @@ import {
   entrySortKey,
   EXPIRY_GRACE_MS,
   PENDING_LIFETIME_MS,
+  PENDING_LANE,
   runRegistration,
+  type Due,
   type EntryRef,
   type RegisterOutcome,
   type RegistrationVia,
   type Registrations,
   type RegistryState,
 } from './registry.ts';
-import { DUE_SHARD } from './registry-table.ts';
+import { LANE_PARTITION } from './registry-table.ts';
 
 export interface DynamoDbRegistryOptions {
   table: string;
@@ -84,14 +86,15 @@ export class DynamoDbRegistrations implements Registrations {
   }
 
   /**
-   * An upsert: a new run is due at once (known) or from its StartTime (announced); a known run
-   * stays known, an announced one becomes known when a lookup or the archiver saw it. Racing a
+   * An upsert: a new run is due as runRegistration says; an entry keeps its due time and lane
+   * (the archiver's to change); a known run stays known, an announced one becomes known when a
+   * lookup or the archiver saw it. Racing a
    * retirement, it either lands first (the retire of a pending entry then fails on its
    * generation; a run's retire deletes an entry whose run is archived final) or after (the entry
    * is created again and the next tick settles it): a registration is never lost.
    */
-  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
-    const registration = runRegistration(startTime, via, now);
+  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: Due) {
+    const registration = runRegistration(startTime, via, now, firstDue);
     const state = registration.state === 'known' ? ':state' : 'if_not_exists(#state, :state)';
     return this.#register({ address, kind: 'run', startTime }, now, via, {
       set: [
@@ -100,13 +103,15 @@ export class DynamoDbRegistrations implements Registrations {
         '#deadline = :deadline',
         '#expiresAt = :expiresAt',
         '#dueAt = if_not_exists(#dueAt, :dueAt)',
+        '#dueShard = if_not_exists(#dueShard, :dueShard)',
       ],
       values: {
         ':state': S(registration.state),
         ':startTime': N(startTime),
         ':deadline': N(registration.deadline),
         ':expiresAt': expiresAt(registration.deadline),
-        ':dueAt': N(registration.firstDueAt),
+        ':dueAt': N(registration.firstDue.dueAt),
+        ':dueShard': S(LANE_PARTITION[registration.firstDue.lane]),
       },
     });
   }
@@ -120,9 +125,15 @@ export class DynamoDbRegistrations implements Registrations {
         '#deadline = if_not_exists(#deadline, :deadline)',
         '#expiresAt = if_not_exists(#expiresAt, :expiresAt)',
         '#dueAt = if_not_exists(#dueAt, :now)',
+        '#dueShard = if_not_exists(#dueShard, :dueShard)',
         '#lastSeenAt = :now',
       ],
-      values: { ':state': S('unknown' satisfies RegistryState), ':deadline': N(deadline), ':expiresAt': expiresAt(deadline) },
+      values: {
+        ':state': S('unknown' satisfies RegistryState),
+        ':deadline': N(deadline),
+        ':expiresAt': expiresAt(deadline),
+        ':dueShard': S(LANE_PARTITION[PENDING_LANE]),
+      },
     });
   }
 
@@ -134,7 +145,6 @@ export class DynamoDbRegistrations implements Registrations {
       '#taskId = :taskId',
       '#registeredAt = if_not_exists(#registeredAt, :now)',
       '#via = if_not_exists(#via, :via)',
-      '#dueShard = :dueShard',
       ...update.set,
     ];
     const expression = `SET ${set.join(', ')} ADD #generation :one`;
@@ -151,7 +161,6 @@ export class DynamoDbRegistrations implements Registrations {
           ':taskId': S(ref.address.taskId),
           ':now': N(now),
           ':via': S(via),
-          ':dueShard': S(DUE_SHARD),
           ':one': N(1),
           ...update.values,
         },

@@ -28,6 +28,24 @@ export type RegistryState = 'known' | 'announced' | 'unknown';
 export type RegistrationVia = 'lookup' | 'watch' | 'callback' | 'archiver';
 export type RegisterOutcome = 'registered' | 'already-watched';
 
+/**
+ * The due index's lanes, read in this order on every archiver run, each in ascending due time:
+ *   closing  a run's captures inside the final margin before its window closes (its last chance)
+ *   first    what has not been captured yet: pending registrations, announced runs, and asks
+ *            Volcengine has not answered with a run
+ *   refresh  known running runs, asked again once their refresh interval passed; the longest
+ *            overdue first, so under load each is refreshed in turn, as often as the share allows
+ * Under overload the refresh lane waits first, then new registrations; closing windows never.
+ */
+export type Lane = 'closing' | 'first' | 'refresh';
+export const LANES: readonly Lane[] = ['closing', 'first', 'refresh'];
+
+/** When an entry is due next, and in which lane. */
+export interface Due {
+  dueAt: number;
+  lane: Lane;
+}
+
 /** Names an entry: a run of an address, or the address's pending registration. */
 export interface EntryRef {
   address: TaskAddress;
@@ -39,6 +57,7 @@ export interface EntryRef {
 /** What the due index holds of an entry: enough to order and claim it. */
 export interface DueEntry extends EntryRef {
   dueAt: number;
+  lane: Lane;
   deadline: number;
   state: RegistryState;
 }
@@ -53,6 +72,8 @@ export interface RegistryEntry extends DueEntry {
   /** That invocation (its Lambda request id), and when it claimed it (on its clock). */
   claimedBy: string | undefined;
   claimedAt: number | undefined;
+  /** The claim before this one's time, on its claimant's clock (a claim answers it; for figures only, never to order data). */
+  previousClaimAt?: number | undefined;
   /** Volcengine refused to answer about it (not throttling): its code and since when. */
   refused: { code: string; since: number } | undefined;
   /** When a callback last named the address (pending entries). */
@@ -62,6 +83,8 @@ export interface RegistryEntry extends DueEntry {
 /** A claimant's change of an entry: when it is due next, and what it learnt. */
 export interface EntryChange {
   dueAt: number;
+  /** The lane it moves to; unset: it stays in its lane. */
+  lane?: Lane;
   /** An announced run Volcengine now shows. */
   state?: 'known';
   /** Set: Volcengine refused to answer (kept since the first refusal); null: it answered again. */
@@ -86,7 +109,13 @@ export interface TickHold {
 /** What registers runs for watching: the lookup and callback functions (and the archiver, for a run it follows). */
 export interface Registrations {
   /** Watches a run: known (a lookup or the archiver saw it) or announced (WatchSegmentTask with its StartTime). */
-  registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number): Promise<RegisterOutcome>;
+  registerRun(
+    address: TaskAddress,
+    startTime: number,
+    via: Exclude<RegistrationVia, 'callback'>,
+    now: number,
+    firstDue?: Due,
+  ): Promise<RegisterOutcome>;
   /** Watches whatever run an address has, its StartTime unknown (a callback, or WatchSegmentTask without StartTime). */
   registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number): Promise<RegisterOutcome>;
 }
@@ -109,7 +138,7 @@ export interface WatchRegistry extends Registrations {
   renewTick(tick: number, owner: string, now: number, claimedBefore?: number): Promise<boolean>;
   /** The tick is done: later deliveries of it stop at once. */
   endTick(tick: number, owner: string): Promise<void>;
-  /** A page of the entries due at `now`, in ascending dueAt; `after` is the previous page's cursor. */
+  /** A page of the entries due at `now`, lane by lane (LANES' order), each in ascending dueAt; `after` is the previous page's cursor. */
   duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>>;
   /**
    * Takes a due entry for `tick` on behalf of invocation `owner`, moving its due time to `dueAt`
@@ -129,6 +158,8 @@ export interface WatchRegistry extends Registrations {
   reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean>;
   /** Deletes a claimed entry; false when the claim was lost or (pending) a registration came after it. The claim is `entry`'s. */
   retire(entry: RegistryEntry, tick: number): Promise<boolean>;
+  /** How many entries are due at `now` in each lane (what an archiver run that stopped early left). */
+  dueCount(now: number): Promise<Record<Lane, number>>;
   /** A page of every entry, in no set order (operators, tests and the simulation's figures: a full read). */
   entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>>;
 }
@@ -152,7 +183,7 @@ async function* paged<T>(read: (after?: PageCursor) => Promise<Page<T>>): AsyncG
   } while (after !== undefined);
 }
 
-/** The entries due at `now`, in ascending dueAt; the next page is read only when the last one is used up. */
+/** The entries due at `now`, lane by lane in ascending dueAt; the next page is read only when the last one is used up. */
 export const dueEntries = (registry: Pick<WatchRegistry, 'duePage'>, now: number): AsyncGenerator<DueEntry> =>
   paged((after) => registry.duePage(now, after));
 
@@ -200,16 +231,16 @@ export function parseEntrySortKey(sortKey: string): Pick<EntryRef, 'kind' | 'sta
   return match ? { kind: 'run', startTime: Number(match[1]) } : undefined;
 }
 
-/** What a new registration of a run writes, and when it is first due. */
-export function runRegistration(startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
+/**
+ * What a new registration of a run writes, and when it is first due: an announced run in the
+ * first lane from its StartTime on; a run a lookup saw (and archived) in the refresh lane at once,
+ * taken when the lane reaches it; a run the archiver follows when its policy says (`firstDue`).
+ */
+export function runRegistration(startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: Due) {
   const state: RegistryState = via === 'watch' ? 'announced' : 'known';
-  // A known run is due at once; an announced one from its StartTime on.
-  return { state, deadline: startTime + WINDOW_MS, firstDueAt: state === 'known' ? knownRunDueAt(startTime) : Math.max(now, startTime) };
+  const due: Due = firstDue ?? (state === 'known' ? { dueAt: now, lane: 'refresh' } : { dueAt: Math.max(now, startTime), lane: 'first' });
+  return { state, deadline: startTime + WINDOW_MS, firstDue: due };
 }
 
-/**
- * A known run is due on every archiver run until it retires. Its due time is its StartTime, so
- * the due index lists known runs earliest deadline first, and ahead of registrations waiting to
- * be asked again.
- */
-export const knownRunDueAt = (startTime: number): number => startTime;
+/** A pending registration is due at once, in the first lane. */
+export const PENDING_LANE: Lane = 'first';

@@ -94,9 +94,9 @@ export class StoreCalls {
       return outcome;
     };
     return {
-      registerRun: (address, startTime, via, now) =>
+      registerRun: (address, startTime, via, now, firstDue) =>
         this.call(() =>
-          applied(() => registry.registerRun(address, startTime, via, now), { address, startTime, via, at: this.scheduler.now }),
+          applied(() => registry.registerRun(address, startTime, via, now, firstDue), { address, startTime, via, at: this.scheduler.now }),
         ),
       registerPending: (address, via, now) =>
         this.call(() =>
@@ -109,6 +109,7 @@ export class StoreCalls {
       claim: (entry, tick, owner, now, dueAt, inherit) => this.call(() => registry.claim(entry, tick, owner, now, dueAt, inherit)),
       reschedule: (entry, tick, change) => this.call(() => registry.reschedule(entry, tick, change)),
       retire: (entry, tick) => this.call(() => registry.retire(entry, tick)),
+      dueCount: (now) => this.call(() => registry.dueCount(now)),
       entriesPage: (after) => this.call(() => registry.entriesPage(after)),
     };
   }

@@ -53,6 +53,8 @@ export interface SimulatedFunctions {
   /** The stack's event bus: every event the callback instances published, in order. */
   bus: MemoryPublisher;
   finalMarginMs: number;
+  /** ARCHIVE_REFRESH_MS: a running run's end is captured within about this long (plus a schedule). */
+  refreshMs: number;
   /**
    * Runs the archiver on instance `instance` for schedule tick `tick`, as invocation `requestId`
    * (a retry keeps it); `timeLeftMs` is its Lambda time left.
@@ -156,6 +158,7 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
     access,
     bus,
     finalMarginMs: archiverEnv.ARCHIVE_FINAL_MARGIN_MS,
+    refreshMs: archiverEnv.ARCHIVE_REFRESH_MS,
     instances: INSTANCES,
     skews,
     archive: (instance, tick, requestId, timeLeftMs) =>

@@ -18,6 +18,8 @@ const addressOf = (item: { AppId: string; RoomId: string; TaskId: string }): Tas
 });
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+/** Seconds in minutes, to a tenth. */
+const minutesOf = (seconds: number) => Math.round((seconds / 60) * 10) / 10;
 /** p50, p95 and max of sorted seconds. */
 const spread = (sorted: number[]) => ({ p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), max: sorted.at(-1) ?? 0 });
 const runKey = (address: TaskAddress, startTime: number) => `${taskIdentity(address)}\n${startTime}`;
@@ -181,12 +183,13 @@ function runOutcomes(sim: Simulation, byRun: Map<string, SimulatedRun>) {
     // Volcengine shows the run until its window closes or a newer run of its TaskId replaces it; two
     // schedules of that (one full archiver run) must fall after its end or final margin for it to be due.
     const [, visibleUntil] = visibleWindow(run, index);
-    const settles = Math.min(ended, start + WINDOW_MS - sim.functions.finalMarginMs);
+    const settles = Math.min(ended + sim.functions.refreshMs, start + WINDOW_MS - sim.functions.finalMarginMs);
     // Lost: shown for a whole archiver run at least, and nothing of it archived.
     if (!archived && start + slack <= Math.min(end, visibleUntil)) counts.lost++;
     if (settles + slack > Math.min(end, visibleUntil)) continue;
     if (!(archived?.Terminal || archived?.Final)) counts.notSettled++;
-    if (ended + slack <= visibleUntil && !archived?.Terminal) counts.endMissed++;
+    // A running run is asked again every refresh interval at the least: its end is due that much later.
+    if (ended + slack + sim.functions.refreshMs <= Math.min(end, visibleUntil) && !archived?.Terminal) counts.endMissed++;
   }
   const sorted = (values: number[]) => values.sort((x, y) => x - y);
   return { counts, lags: sorted(lags), firstCaptures: sorted(firstCaptures), endCaptures: sorted(endCaptures) };
@@ -241,9 +244,20 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
       wrongRunLookups: sim.lookups.filter((l) => l.WrongRun).length,
       eventsPublished: sim.functions.bus.published.length,
       upstreamThrottled: sim.model.throttled,
+      archiverRunsStoppedEarly: sim.runsStoppedEarly,
+      mostDueNotReached: { ...sim.mostNotReached },
+      refreshIntervalMinutes: {
+        p50: minutesOf(
+          percentile(
+            [...sim.refreshMedians].sort((a, b) => a - b),
+            0.5,
+          ) / 1000,
+        ),
+        max: minutesOf(sim.longestRefreshMs / 1000),
+      },
       archiverCallsPerRun: counts.discovered ? Math.round((archiverCalls / counts.discovered) * 100) / 100 : 0,
-      firstCaptureP95Minutes: Math.round((percentile(firstCaptures, 0.95) / 60) * 10) / 10,
-      endCaptureP95Minutes: Math.round((percentile(endCaptures, 0.95) / 60) * 10) / 10,
+      firstCaptureP95Minutes: minutesOf(percentile(firstCaptures, 0.95)),
+      endCaptureP95Minutes: minutesOf(percentile(endCaptures, 0.95)),
       ghosts: ghost.ghosts.size,
       ghostMaxPolls: ghost.maxPolls,
       ghostMinPollIntervalMinutes: ghost.minIntervalMinutes,

@@ -159,6 +159,11 @@ export interface SimulationSummary {
   /** Entries the callback instances published to the event bus (at least one per verified delivery answered 2xx). */
   eventsPublished: number;
   upstreamThrottled: number;
+  /** Archiver runs that stopped with entries still due (the share or the time ran out), and the most due entries one left per lane. */
+  archiverRunsStoppedEarly: number;
+  mostDueNotReached: { closing: number; first: number; refresh: number };
+  /** The archiver runs' median refresh interval (median over runs) and the longest one seen, in minutes. */
+  refreshIntervalMinutes: { p50: number; max: number };
   /** The archiver's GetSegmentTask calls per discovered run. */
   archiverCallsPerRun: number;
   /** p95 of firstCapture and endCapture, in minutes. */

@@ -143,5 +143,6 @@ export function runArchiverOn(
     timeLeftMs,
     safetyMs: 0,
     unknownRetryMs: 15 * 60_000,
+    refreshMs: 20 * 60_000,
   });
 }

@@ -87,6 +87,7 @@ describe('secret scan', () => {
         timeLeftMs: () => Number.POSITIVE_INFINITY,
         safetyMs: 0,
         unknownRetryMs: 60_000,
+        refreshMs: 20 * 60_000,
         owner: 'secret-scan',
         onError: (error: unknown) => observed.push(String(error), JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))),
       };

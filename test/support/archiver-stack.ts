@@ -21,7 +21,7 @@ export interface ArchiverStack extends ArchiveStack {
 }
 
 export async function startArchiverStack(
-  options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number; registryPageSize?: number } = {},
+  options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number; registryPageSize?: number; refreshMs?: number } = {},
 ): Promise<ArchiverStack> {
   // A fixed instant close to the real one: request signatures carry the clock, the emulator checks skew against the same clock.
   const clock = new ManualClock(Math.floor(Date.now() / HOUR) * HOUR);
@@ -60,6 +60,9 @@ export async function startArchiverStack(
         timeLeftMs: () => Number.POSITIVE_INFINITY,
         safetyMs: 0,
         unknownRetryMs: 15 * 60_000,
+        // One schedule by default: every run asks about every running run again, so a lifecycle case sees each change;
+        // the poll policy's own cases (archiver.test) run with the deployed default's interval.
+        refreshMs: options.refreshMs ?? 5 * 60_000,
         ...overrides,
       }),
     watch: async (address, startTime) => {

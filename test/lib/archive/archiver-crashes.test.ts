@@ -82,6 +82,7 @@ function crashing(store: ObjectStore, registry: WatchRegistry, crasher: Crasher)
     claim: (...args) => call(() => registry.claim(...args)),
     reschedule: (...args) => call(() => registry.reschedule(...args)),
     retire: (...args) => call(() => registry.retire(...args)),
+    dueCount: (...args) => call(() => registry.dueCount(...args)),
     entriesPage: (...args) => call(() => registry.entriesPage(...args)),
   };
   return { store: wrappedStore, registry: wrappedRegistry };
@@ -113,6 +114,7 @@ async function invoke(
     timeLeftMs: () => Number.POSITIVE_INFINITY,
     safetyMs: 0,
     unknownRetryMs: 15 * MINUTE,
+    refreshMs: 20 * MINUTE,
   });
   await Promise.race([run, crasher.crashed]);
 }

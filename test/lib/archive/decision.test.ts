@@ -5,6 +5,7 @@ import {
   beforePoll,
   decide,
   dueAfterClaim,
+  nextRefresh,
   observe,
   REGISTRATION_GRACE_MS,
   type Observation,
@@ -15,7 +16,7 @@ import { WINDOW_MS } from '../../../lib/task.ts';
 const NOW = Date.UTC(2026, 11, 1, 12);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const policy = { finalMarginMs: 30 * MIN, unknownRetryMs: 15 * MIN };
+const policy = { finalMarginMs: 30 * MIN, unknownRetryMs: 15 * MIN, refreshMs: 20 * MIN };
 const address = { appId: 'a', roomId: 'r', taskId: 'u1' };
 
 const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'state'>): RegistryEntry => ({
@@ -25,6 +26,7 @@ const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'st
   via: 'lookup',
   deadline: NOW + HOUR,
   dueAt: NOW,
+  lane: 'first',
   generation: 1,
   polledTick: NOW,
   claimedBy: 'request-1',
@@ -33,18 +35,19 @@ const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'st
   lastSeenAt: undefined,
   ...fields,
 });
-const known = (startTime: number) => entry({ kind: 'run', state: 'known', startTime, deadline: startTime + WINDOW_MS, dueAt: startTime });
+const known = (startTime: number) =>
+  entry({ kind: 'run', state: 'known', startTime, deadline: startTime + WINDOW_MS, dueAt: NOW - MIN, lane: 'refresh' });
 const announced = (startTime: number) =>
   entry({ kind: 'run', state: 'announced', startTime, deadline: startTime + WINDOW_MS, dueAt: startTime });
 const pending = (registeredAt: number) => entry({ kind: 'pending', state: 'unknown', registeredAt, deadline: registeredAt + WINDOW_MS });
 const shown = (StartTime: number, Status = 2, EndTime = 0): Observation => observe({ StartTime, Status, EndTime }, NOW);
 const retry = NOW + policy.unknownRetryMs;
+const refresh = { dueAt: NOW + policy.refreshMs, lane: 'refresh' };
 
 describe('dueAfterClaim', () => {
-  it('keeps a known run due on every tick, and puts anything waiting off for the retry interval', () => {
+  it('keeps a known run due (the next tick takes it again if this one dies), and puts anything waiting off for the retry interval', () => {
     const start = NOW - HOUR;
-    expect(dueAfterClaim(known(start), NOW, policy)).toBe(start);
-    expect(dueAfterClaim({ ...known(start), dueAt: NOW }, NOW, policy)).toBe(retry); // a known run Volcengine did not show
+    expect(dueAfterClaim(known(start), NOW, policy)).toBe(NOW - MIN);
     expect(dueAfterClaim(announced(NOW - MIN), NOW, policy)).toBe(retry);
     expect(dueAfterClaim(pending(NOW - MIN), NOW, policy)).toBe(retry);
   });
@@ -76,12 +79,27 @@ describe('observe', () => {
   });
 });
 
+describe('nextRefresh', () => {
+  it('asks a running run again after the refresh interval, in the refresh lane', () => {
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, policy)).toEqual(refresh);
+  });
+
+  it('moves the ask that would fall inside the final margin to the margin start, in the closing lane', () => {
+    const deadline = NOW + 40 * MIN;
+    expect(nextRefresh(deadline, NOW, policy)).toEqual({ dueAt: deadline - policy.finalMarginMs, lane: 'closing' });
+  });
+
+  it('asks on every tick inside the final margin, in the closing lane', () => {
+    expect(nextRefresh(NOW + 20 * MIN, NOW, policy)).toEqual({ dueAt: NOW, lane: 'closing' });
+  });
+});
+
 describe('decide: a known run', () => {
-  it('archives the run and keeps it due on every tick while it runs', () => {
+  it('archives the run and asks again after the refresh interval while it runs', () => {
     const start = NOW - HOUR;
     expect(decide(known(start), shown(start), NOW, policy)).toMatchObject({
       record: { startTime: start, final: false },
-      entry: { kind: 'reschedule', change: { dueAt: start } },
+      entry: { kind: 'reschedule', change: refresh },
     });
   });
 
@@ -97,7 +115,7 @@ describe('decide: a known run', () => {
     const start = NOW - WINDOW_MS + 20 * MIN;
     expect(decide(known(start), shown(start), NOW, policy)).toMatchObject({
       record: { final: true },
-      entry: { kind: 'reschedule', change: { dueAt: start } },
+      entry: { kind: 'reschedule', change: { dueAt: NOW, lane: 'closing' } },
     });
   });
 
@@ -105,16 +123,17 @@ describe('decide: a known run', () => {
     const start = NOW - 2 * HOUR;
     expect(decide(known(start), shown(NOW - MIN), NOW, policy)).toMatchObject({
       record: { startTime: NOW - MIN },
-      register: NOW - MIN,
+      register: { startTime: NOW - MIN, due: refresh },
       unfinished: { startTime: start, outcome: 'superseded' },
       entry: { kind: 'retire' },
     });
   });
 
-  it('asks again later when Volcengine shows no run or an older one', () => {
+  it('asks again later, in its refresh lane, when Volcengine shows no run or an older one', () => {
     const start = NOW - HOUR;
-    expect(decide(known(start), { kind: 'not-shown' }, NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
-    expect(decide(known(start), shown(start - HOUR), NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
+    const later = { entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } } };
+    expect(decide(known(start), { kind: 'not-shown' }, NOW, policy)).toEqual(later);
+    expect(decide(known(start), shown(start - HOUR), NOW, policy)).toEqual(later);
   });
 });
 
@@ -122,7 +141,7 @@ describe('decide: an announced run', () => {
   it('waits for its run, and keeps waiting beside a run that started long before it', () => {
     const start = NOW + 10 * MIN;
     expect(decide(announced(start), { kind: 'not-shown' }, NOW, policy)).toMatchObject({
-      entry: { kind: 'reschedule', change: { dueAt: retry } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'first' } },
     });
     expect(decide(announced(start), shown(start - ANNOUNCED_START_TOLERANCE_MS - MIN), NOW, policy)).toMatchObject({
       entry: { kind: 'reschedule' },
@@ -134,7 +153,7 @@ describe('decide: an announced run', () => {
     const start = NOW - MIN;
     expect(decide(announced(start), shown(start), NOW, policy)).toMatchObject({
       record: { startTime: start },
-      entry: { kind: 'reschedule', change: { dueAt: start, state: 'known' } },
+      entry: { kind: 'reschedule', change: { ...refresh, state: 'known' } },
     });
   });
 
@@ -143,7 +162,7 @@ describe('decide: an announced run', () => {
     for (const actual of [start - ANNOUNCED_START_TOLERANCE_MS + MIN, start + 5 * MIN]) {
       expect(decide(announced(start), shown(actual), NOW, policy)).toMatchObject({
         record: { startTime: actual },
-        register: actual,
+        register: { startTime: actual, due: refresh },
         entry: { kind: 'retire' },
       });
     }
@@ -154,7 +173,7 @@ describe('decide: a pending registration', () => {
   it('hands over to the run Volcengine shows, or just archives it when it already ended', () => {
     expect(decide(pending(NOW - MIN), shown(NOW - 5 * MIN), NOW, policy)).toMatchObject({
       record: { startTime: NOW - 5 * MIN, final: false },
-      register: NOW - 5 * MIN,
+      register: { startTime: NOW - 5 * MIN, due: refresh },
       entry: { kind: 'retire' },
     });
     const ended = decide(pending(NOW - MIN), shown(NOW - HOUR, 3, NOW - 5 * MIN), NOW, policy);
@@ -165,7 +184,9 @@ describe('decide: a pending registration', () => {
   it('is not resolved by a run that ended before it was registered', () => {
     const registeredAt = NOW - MIN;
     const old = shown(NOW - 3 * HOUR, 3, registeredAt - REGISTRATION_GRACE_MS - MIN);
-    expect(decide(pending(registeredAt), old, NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
+    expect(decide(pending(registeredAt), old, NOW, policy)).toEqual({
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'first' } },
+    });
   });
 });
 
@@ -173,11 +194,14 @@ describe('decide: refusals and drift', () => {
   it('asks again later when Volcengine refuses to answer, keeping the refusal, and forgets it on an answer', () => {
     const refusal = decide(pending(NOW - MIN), { kind: 'refused', code: 'InvalidParameter.AccountIdMismatch' }, NOW, policy);
     expect(refusal).toEqual({
-      entry: { kind: 'reschedule', change: { dueAt: retry, refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } } },
+      entry: {
+        kind: 'reschedule',
+        change: { dueAt: retry, lane: 'first', refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } },
+      },
     });
     const refused = { ...pending(NOW - MIN), refused: { code: 'InvalidParameter', since: NOW - HOUR } };
     expect(decide(refused, { kind: 'not-shown' }, NOW, policy)).toEqual({
-      entry: { kind: 'reschedule', change: { dueAt: retry, refused: null } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'first', refused: null } },
     });
   });
 

@@ -168,16 +168,15 @@ describe('task lifecycle, stepped run by run', () => {
     stack.emulator.seedTask({ ...address('overlap'), startTime: start, maxIdleTime: 86_400 });
     await stack.action('WatchSegmentTask', { ...ids('overlap'), StartTime: String(start) });
     stack.clock.advance(71 * HOUR + 45 * MINUTE); // inside the scheduled run's 30-minute final margin
-    // archive:once with a 5-minute margin, a second later, records the same state as not final...
+    // archive:once with a 5-minute margin, a second later, records the same state as not final, and asks again in 5 minutes...
     const clock = stack.clock.now();
     await stack.run({ now: () => clock + 1_000, finalMarginMs: 5 * MINUTE });
-    // ...then the scheduled run's (older) final capture arrives.
-    await stack.run();
-    expect(await registrySize()).toBe(1);
-    expect((await timelineOf('overlap')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: true });
-    // Scheduled runs go on polling until the window closes (71:50, 71:55), and let it go at the close.
+    expect((await timelineOf('overlap')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: false });
+    // ...then the scheduled runs take it when it is due again (71:55), inside their own margin: the capture is final.
     await stack.runEvery5Minutes(2);
     expect(await registrySize()).toBe(1);
+    expect((await timelineOf('overlap')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: true });
+    // They go on polling until the window closes, and let it go at the close.
     const [closing] = await stack.runEvery5Minutes(1);
     expect(closing).toMatchObject({ tasksRetired: 1, finalSnapshotsMissed: 0 });
     expect(await registrySize()).toBe(0);
