@@ -19,8 +19,11 @@ export interface ScenarioInput {
 
 const minutes = (value: number) => Math.round(value * 100) / 100;
 
-/** Auto segmentation: `users` users leave and rejoin a room, each run under their UserId; callbacks and lookups name them. */
-export function taskIdReuse(users: number, runsPerUser: number, seed = 1): ScenarioInput {
+/**
+ * Auto segmentation: `users` users leave and rejoin a room, each run under their UserId; callbacks and lookups name them.
+ * `callbackEveryMinutes`: a callback that often while each run runs (Volcengine sends one per segment), instead of one after its start.
+ */
+export function taskIdReuse(users: number, runsPerUser: number, seed = 1, callbackEveryMinutes?: number): ScenarioInput {
   const rand = seeded(seed);
   const tasks: ScenarioInput['tasks'] = [];
   const events: ScenarioEvent[] = [];
@@ -37,7 +40,8 @@ export function taskIdReuse(users: number, runsPerUser: number, seed = 1): Scena
         StopReason: 'UserDisconnect',
         Changes: rand() < 0.3 ? [{ At: minutes((start + end) / 2), Duration: 30 }] : [],
       });
-      events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
+      for (let at = start + 0.5; at < end; at += callbackEveryMinutes ?? Number.POSITIVE_INFINITY)
+        events.push({ ...ids, Kind: 'callback', At: minutes(at) });
       events.push({ ...ids, Kind: 'lookup', At: minutes(start + rand() * (end - start)) });
       events.push({ ...ids, Kind: 'lookup', At: minutes(end + rand() * 30) }); // between runs: the finished run
       at = end + 5 + rand() * 240;
