@@ -49,6 +49,7 @@ const summary = await runArchiver({
   safetyMs: 1,
   unknownRetryMs: 15 * 60_000,
   refreshMs: 20 * 60_000,
+  idleMarginMs: 2 * 60_000,
 });
 const maxRssMiB = process.resourceUsage().maxRSS / 1024;
 const result = {

@@ -106,6 +106,7 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
       safetyMs: 0,
       unknownRetryMs: 15 * 60_000,
       refreshMs: 20 * 60_000,
+      idleMarginMs: 2 * 60_000,
     });
     const seconds = (performance.now() - started) / 1000;
     const calls = emulator.received.length - before;
@@ -249,9 +250,11 @@ export async function simulateCapacity(figures: Record<string, number>): Promise
     console.log(
       `capacity ${label}: ${s.runsInScenario} runs over ${input.hours} h in ${s.wallSeconds} s; first capture p95 ` +
         `${s.firstCaptureP95Minutes} min, end capture p95 ${s.endCaptureP95Minutes} min, ${s.archiverCallsPerRun} calls per run, ` +
-        `${s.upstreamThrottled} throttled; refresh interval p50 ${s.refreshIntervalMinutes.p50} / max ${s.refreshIntervalMinutes.max} min; ` +
+        `${s.upstreamThrottled} throttled; refresh interval p50 ${s.refreshIntervalMinutes.p50} / ` +
+        `max ${s.refreshIntervalMinutes.max} min; ` +
         `${s.archiverRunsStoppedEarly} archiver runs stopped early, most left due ${JSON.stringify(s.mostDueNotReached)}; ` +
-        `lost ${s.runsLost}, end missed ${s.runsEndMissed}, not settled ${s.runsDiscoveredNotSettled}, final snapshots missed ${result.finalSnapshotsMissed}`,
+        `lost ${s.runsLost}, end missed ${s.runsEndMissed}, not settled ${s.runsDiscoveredNotSettled}, ` +
+        `final snapshots missed ${result.finalSnapshotsMissed}`,
     );
   }
 }

@@ -192,6 +192,11 @@ export const ArchiverEnvSchema = z
      * run that often). Its end is captured within about this long: the README sizes it.
      */
     ARCHIVE_REFRESH_MS: intFrom(60_000, 24 * 3_600_000, 20 * 60_000),
+    /**
+     * A run whose callbacks have been silent for its MaxIdleTime (180 s by default) plus this long
+     * has likely ended: it is asked about first then. Above the callback's write interval (a minute).
+     */
+    ARCHIVE_IDLE_MARGIN_MS: intFrom(60_000, 3_600_000, 2 * 60_000),
     ARCHIVE_API_VERSION: z.enum(['2022-06-01', '2023-11-01']).default('2023-11-01'),
     VOLC_MAX_ATTEMPTS: intFrom(1, 10, 3),
     VOLC_RETRY_BASE_MS: intFrom(1, 10_000, 100),

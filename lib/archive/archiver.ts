@@ -52,6 +52,8 @@ export interface ArchiverOptions {
   unknownRetryMs: number;
   /** A running run is asked again after this long at the least (lib/archive/decision.ts: DecisionPolicy). */
   refreshMs: number;
+  /** An activity watch asks about its run once callbacks have been silent for the run's MaxIdleTime plus this long. */
+  idleMarginMs: number;
   /** Called for each entry left for the next run, and once without one when the registry cannot be read. */
   onError?: (error: unknown, entry?: EntryRef) => void;
   /** Called for each answer whose StartTime is absent or implausible (the entry is kept). */
@@ -82,7 +84,7 @@ export interface ArchiveRunSummary {
   oldestDeadlineLeft: number | undefined;
   /** For each state change captured: time since the run's previous capture; the largest. */
   archiveLagMs: number;
-  /** Runs refreshed (asked again from the refresh or closing lane), and the time since each was asked before: median, largest. */
+  /** Runs refreshed (asked again from the refresh or ending lane), and the time since each was asked before: median, largest. */
   refreshes: number;
   refreshIntervalMs: { p50: number; max: number } | undefined;
   /** Entries still due in each lane when a run stopped early (the share or the time did not reach them); zeros otherwise. */
@@ -106,7 +108,7 @@ const emptySummary = (): ArchiveRunSummary => ({
   archiveLagMs: 0,
   refreshes: 0,
   refreshIntervalMs: undefined,
-  notReached: { closing: 0, first: 0, refresh: 0 },
+  notReached: { ending: 0, first: 0, refresh: 0 },
 });
 
 /** How often a run renews its hold on its tick (well inside TICK_LEASE_MS), and records its progress. */
@@ -434,7 +436,9 @@ class EntryWork {
     this.kept(entry.deadline);
     const same =
       change.dueAt === entry.dueAt &&
+      (change.lane === undefined || change.lane === entry.lane) &&
       change.state === undefined &&
+      change.activity === undefined &&
       (change.refused === undefined || (change.refused === null && !entry.refused));
     if (!same) await this.options.registry.reschedule(entry, this.options.tick, change);
   }

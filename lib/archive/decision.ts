@@ -21,6 +21,20 @@ export interface DecisionPolicy {
    * interval each run sees grows with the load (the RefreshInterval metric reports it).
    */
   refreshMs: number;
+  /**
+   * A run whose callbacks have been silent for its MaxIdleTime plus this long has likely ended:
+   * its address's activity watch asks about it then (ARCHIVE_IDLE_MARGIN_MS).
+   */
+  idleMarginMs: number;
+}
+
+/** Volcengine's MaxIdleTime when a task does not name its own (180 s). */
+export const DEFAULT_MAX_IDLE_TIME_MS = 180_000;
+
+/** How long after its last callback a run has likely ended: its MaxIdleTime (seconds) plus the margin. */
+export function likelyEndedAfter(task: SegmentTask, policy: Pick<DecisionPolicy, 'idleMarginMs'>): number {
+  const idle = task.MaxIdleTime !== undefined && task.MaxIdleTime > 0 ? task.MaxIdleTime * 1000 : DEFAULT_MAX_IDLE_TIME_MS;
+  return idle + policy.idleMarginMs;
 }
 
 /** A run that starts this much earlier than announced is still the announced one (callers' clocks differ from Volcengine's). */
@@ -69,21 +83,34 @@ export function dueAfterClaim(entry: DueEntry, now: number, policy: DecisionPoli
 
 /**
  * When a running run is asked about next: after the refresh interval, or, when that would fall
- * inside the final margin before its window closes, at the margin's start in the closing lane;
+ * inside the final margin before its window closes, at the margin's start in the ending lane;
  * inside the margin, on every tick (the last capture is as late as the window allows).
  */
 export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy): Due {
   const closingFrom = deadline - policy.finalMarginMs;
-  if (now >= closingFrom) return { dueAt: now, lane: 'closing' };
+  if (now >= closingFrom) return { dueAt: now, lane: 'ending' };
   const next = now + policy.refreshMs;
-  return next >= closingFrom ? { dueAt: closingFrom, lane: 'closing' } : { dueAt: next, lane: 'refresh' };
+  return next >= closingFrom ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
 }
 
-/** Before asking Volcengine: an entry whose deadline passed ends here. */
+/**
+ * Before asking Volcengine: an entry whose deadline passed ends here; an activity watch whose
+ * callbacks go on (none silent for its run's likely idle end, no new burst) is due again when they
+ * would have been, without asking.
+ */
 export function beforePoll(entry: RegistryEntry, now: number): Plan | undefined {
-  if (now < entry.deadline) return undefined;
+  if (now >= entry.deadline) return expired(entry);
+  const watch = entry.activity;
+  if (!watch || entry.lastSeenAt === undefined || (entry.burstFrom ?? 0) !== watch.burstSeen) return undefined;
+  const dueAt = entry.lastSeenAt + watch.endsAfterMs;
+  return dueAt > now ? { entry: { kind: 'reschedule', change: { dueAt } } } : undefined;
+}
+
+/** An entry past its deadline: a known run unfinished, a registration unanswered; an activity watch (its address had runs) silently. */
+function expired(entry: RegistryEntry): Plan {
   if (entry.kind === 'run' && entry.state === 'known')
     return { unfinished: { startTime: entry.startTime!, outcome: 'expired-without-final' }, entry: { kind: 'retire' } };
+  if (entry.activity) return { entry: { kind: 'retire' } };
   const unanswered = entry.refused ? { outcome: 'refused' as const, code: entry.refused.code } : { outcome: 'not-found' as const };
   return { unanswered, entry: { kind: 'retire' } };
 }
@@ -101,10 +128,10 @@ export function decide(entry: RegistryEntry, observation: Observation, now: numb
   switch (observation.kind) {
     case 'drift':
       return { entry: { kind: 'leave', drift: observation.problem } };
-    case 'refused':
-      return {
-        entry: { kind: 'reschedule', change: { ...askAgain(entry, now, policy), refused: { code: observation.code, since: now } } },
-      };
+    case 'refused': {
+      const change: EntryChange = { ...askAgain(entry, now, policy), refused: { code: observation.code, since: now }, ...unwatched(entry) };
+      return { entry: { kind: 'reschedule', change } };
+    }
     case 'not-shown':
       return wait(entry, now, policy);
     default:
@@ -118,15 +145,37 @@ function decideShown(entry: RegistryEntry, shown: SegmentTask & { StartTime: num
   if (!namesThisRun(entry, shown)) return wait(entry, now, policy);
   // Another run than the entry's: a newer run of a known one, or the run a registration named.
   const final = isFinal(shown, now, policy);
+  const running = !isTerminalStatus(shown.Status);
   return {
     record: { startTime: start, task: shown, final },
-    ...(isTerminalStatus(shown.Status) ? {} : { register: { startTime: start, due: nextRefresh(start + WINDOW_MS, now, policy) } }),
+    ...(running ? { register: { startTime: start, due: nextRefresh(start + WINDOW_MS, now, policy) } } : {}),
     ...(entry.kind === 'run' && entry.state === 'known'
       ? { unfinished: { startTime: entry.startTime!, outcome: 'superseded' as const } }
       : {}),
-    entry: { kind: 'retire' },
+    entry: entry.kind === 'pending' && running ? afterRunningRun(entry, shown, now, policy) : { kind: 'retire' },
   };
 }
+
+/**
+ * A pending entry that led to a running run: while callbacks go on naming its address, it is (or
+ * stays) the address's activity watch, due when they will have been silent for the run's likely
+ * idle end; otherwise it is retired (the run's refreshes go on). A registration becomes the watch
+ * only once a callback named the address after the one that began its burst: a run one callback
+ * named (or a WatchSegmentTask) is not asked about again for it. A watch stays one beside the same
+ * run, or the newer one a new burst led to.
+ */
+function afterRunningRun(entry: RegistryEntry, shown: SegmentTask, now: number, policy: DecisionPolicy): EntryStep {
+  const { lastSeenAt, burstFrom } = entry;
+  if (lastSeenAt === undefined) return { kind: 'retire' };
+  const endsAfterMs = likelyEndedAfter(shown, policy);
+  const goesOn = entry.activity !== undefined || (burstFrom !== undefined && lastSeenAt > burstFrom);
+  if (!goesOn || lastSeenAt + endsAfterMs <= now) return { kind: 'retire' };
+  const activity = { burstSeen: burstFrom ?? 0, endsAfterMs };
+  return { kind: 'reschedule', change: { dueAt: lastSeenAt + endsAfterMs, lane: 'ending', activity } };
+}
+
+/** A change that makes an activity watch a registration waiting for its run again. */
+const unwatched = (entry: RegistryEntry): Pick<EntryChange, 'activity'> => (entry.activity ? { activity: null } : {});
 
 /** The run the entry watches: archive it; retire the entry once it is terminal, else poll it on the next tick. */
 function ownRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
@@ -156,12 +205,13 @@ function namesThisRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: nu
   return !(ended && shown.EndTime! < entry.registeredAt - REGISTRATION_GRACE_MS);
 }
 
-/** Volcengine shows no run for the entry (yet): ask again later; a refusal in a row ends. */
+/** Volcengine shows no run for the entry (yet): ask again later; a refusal in a row ends, and an activity watch waits as a registration. */
 function wait(entry: RegistryEntry, now: number, policy: DecisionPolicy): Plan {
-  return { entry: { kind: 'reschedule', change: { ...askAgain(entry, now, policy), ...(entry.refused ? { refused: null } : {}) } } };
+  const change: EntryChange = { ...askAgain(entry, now, policy), ...(entry.refused ? { refused: null } : {}), ...unwatched(entry) };
+  return { entry: { kind: 'reschedule', change } };
 }
 
-/** Asked again later: a known run in its refresh lane (or closing, near its deadline), anything not captured yet in the first lane. */
+/** Asked again later: a known run in its refresh lane (or ending, near its deadline), anything not captured yet in the first lane. */
 function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Due {
   const lane: Lane = entry.kind === 'run' && entry.state === 'known' ? 'refresh' : 'first';
   const dueAt = nextAsk(now, policy);

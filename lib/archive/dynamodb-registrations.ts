@@ -73,6 +73,24 @@ export function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
+/**
+ * The condition of a callback's sighting, named for what it guards.
+ *   goesOn  the address's pending entry exists and a callback named it at most the gap ago: the
+ *           same stream of callbacks goes on, and only its last-seen time moves. Otherwise (no
+ *           entry, or a longer silence) nothing is written and the callback registers the address,
+ *           marking a new burst (burstFrom), which has its activity watch ask Volcengine at its
+ *           next claim: after a silence, a new run of a reused TaskId has probably begun.
+ * Races it settles: the two writes are never one, so a callback that dies between them has
+ * written nothing and the next delivery finds the same silence (a burst is never hidden by a
+ * half-done sighting); two deliveries that both find the silence both start the burst, and the later
+ * burstFrom stays (a watch that saw the first asks once more than needed, never less); a sighting
+ * racing the retirement of the entry either lands first (bumping the generation, so the retirement
+ * fails and the entry stays) or finds no entry and registers it again. Last-seen times come from
+ * the callback instances' clocks: a skew of seconds moves them by as much, against a gap and a
+ * margin of minutes.
+ */
+const SIGHTING_CONDITION = { goesOn: '#lastSeenAt >= :goesOnFrom' } as const;
+
 export class DynamoDbRegistrations implements Registrations {
   readonly usage: RegistryUsage = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
   protected readonly client: DynamoDBClient;
@@ -116,7 +134,11 @@ export class DynamoDbRegistrations implements Registrations {
     });
   }
 
-  /** An upsert that keeps the first registration's time and deadline; a callback's is also its last-seen time. */
+  /**
+   * An upsert that keeps the first registration's time and deadline, and an entry's due time and
+   * lane (an activity watch stays one); a callback's is also its last-seen time and starts a new
+   * burst of callbacks (continueSighting did not find them going on).
+   */
   async registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number) {
     const deadline = now + PENDING_LIFETIME_MS;
     return this.#register({ address, kind: 'pending', startTime: undefined }, now, via, {
@@ -126,7 +148,7 @@ export class DynamoDbRegistrations implements Registrations {
         '#expiresAt = if_not_exists(#expiresAt, :expiresAt)',
         '#dueAt = if_not_exists(#dueAt, :now)',
         '#dueShard = if_not_exists(#dueShard, :dueShard)',
-        '#lastSeenAt = :now',
+        ...(via === 'callback' ? ['#lastSeenAt = :now', '#burstFrom = :now'] : []),
       ],
       values: {
         ':state': S('unknown' satisfies RegistryState),
@@ -135,6 +157,27 @@ export class DynamoDbRegistrations implements Registrations {
         ':dueShard': S(LANE_PARTITION[PENDING_LANE]),
       },
     });
+  }
+
+  /**
+   * One UpdateItem conditional on the callbacks going on (SIGHTING_CONDITION): the common case of a
+   * callback, one write per address per memo period.
+   */
+  async continueSighting(address: TaskAddress, now: number, gapMs: number): Promise<boolean> {
+    const expression = 'SET #lastSeenAt = :now ADD #generation :one';
+    const condition = SIGHTING_CONDITION.goesOn;
+    return this.conditional(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key({ address, kind: 'pending', startTime: undefined }),
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: namesIn(expression, condition),
+        ExpressionAttributeValues: { ':now': N(now), ':one': N(1), ':goesOnFrom': N(now - gapMs) },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
   }
 
   async #register(ref: EntryRef, now: number, via: RegistrationVia, update: { set: string[]; values: Item }): Promise<RegisterOutcome> {

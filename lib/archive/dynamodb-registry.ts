@@ -177,7 +177,7 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
 
   /** Counts with Select COUNT, a lane at a time (1 MB of index items per page). */
   async dueCount(now: number): Promise<Record<Lane, number>> {
-    const counts = { closing: 0, first: 0, refresh: 0 };
+    const counts = { ending: 0, first: 0, refresh: 0 };
     for (const lane of LANES) {
       let key: Item | undefined;
       do {
@@ -259,7 +259,7 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
       set.push('#dueShard = :dueShard');
       values[':dueShard'] = S(LANE_PARTITION[change.lane]);
     }
-    let remove = '';
+    const remove: string[] = [];
     if (change.state) {
       set.push('#state = :state');
       values[':state'] = S(change.state);
@@ -267,8 +267,12 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     if (change.refused) {
       set.push('#refusedCode = :refusedCode', '#refusedSince = if_not_exists(#refusedSince, :refusedSince)');
       Object.assign(values, { ':refusedCode': S(change.refused.code), ':refusedSince': N(change.refused.since) });
-    } else if (change.refused === null) remove = ' REMOVE #refusedCode, #refusedSince';
-    const expression = `SET ${set.join(', ')}${remove}`;
+    } else if (change.refused === null) remove.push('#refusedCode', '#refusedSince');
+    if (change.activity) {
+      set.push('#watchBurst = :watchBurst', '#watchEndsAfter = :watchEndsAfter');
+      Object.assign(values, { ':watchBurst': N(change.activity.burstSeen), ':watchEndsAfter': N(change.activity.endsAfterMs) });
+    } else if (change.activity === null) remove.push('#watchBurst', '#watchEndsAfter');
+    const expression = `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`;
     const condition = all(CONDITION.exists, CONDITION.heldByTick);
     return this.conditional(
       new UpdateItemCommand({
@@ -341,6 +345,7 @@ function entryOf(item: Item): RegistryEntry | undefined {
   const due = dueEntryOf(item);
   if (!due) return undefined;
   const refusedCode = str(item, 'refusedCode');
+  const watchBurst = num(item, 'watchBurst');
   return {
     ...due,
     registeredAt: num(item, 'registeredAt') ?? 0,
@@ -351,5 +356,7 @@ function entryOf(item: Item): RegistryEntry | undefined {
     claimedAt: num(item, 'claimedAt'),
     refused: refusedCode === undefined ? undefined : { code: refusedCode, since: num(item, 'refusedSince') ?? 0 },
     lastSeenAt: num(item, 'lastSeenAt'),
+    burstFrom: num(item, 'burstFrom'),
+    activity: watchBurst === undefined ? undefined : { burstSeen: watchBurst, endsAfterMs: num(item, 'watchEndsAfter') ?? 0 },
   };
 }

@@ -60,6 +60,7 @@ export function createArchiverHandler(deps: ArchiverDeps) {
       finishReserveMs: FINISH_RESERVE_MS,
       unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
       refreshMs: env.ARCHIVE_REFRESH_MS,
+      idleMarginMs: env.ARCHIVE_IDLE_MARGIN_MS,
       onError: (error, task) =>
         task
           ? logger.warn('task left for the next run', {
@@ -94,7 +95,7 @@ export function createArchiverHandler(deps: ArchiverDeps) {
     metrics.addMetric('FinalSnapshotsMissed', MetricUnit.Count, summary.finalSnapshotsMissed);
     metrics.addMetric('ArchiveLag', MetricUnit.Milliseconds, summary.archiveLagMs);
     if (summary.refreshIntervalMs) metrics.addMetric('RefreshInterval', MetricUnit.Milliseconds, summary.refreshIntervalMs.max);
-    metrics.addMetric('ClosingNotReached', MetricUnit.Count, summary.notReached.closing);
+    metrics.addMetric('EndingNotReached', MetricUnit.Count, summary.notReached.ending);
     metrics.addMetric('FirstCapturesNotReached', MetricUnit.Count, summary.notReached.first);
     metrics.addMetric('RefreshesNotReached', MetricUnit.Count, summary.notReached.refresh);
     if (deps.quota) addQuotaMetrics(metrics, deps.quota.drainStats());

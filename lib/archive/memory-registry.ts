@@ -68,6 +68,8 @@ export class MemoryRegistry implements WatchRegistry {
       claimedAt: old?.claimedAt,
       refused: old?.refused,
       lastSeenAt: old?.lastSeenAt,
+      burstFrom: old?.burstFrom,
+      activity: old?.activity,
     }));
   }
 
@@ -86,8 +88,17 @@ export class MemoryRegistry implements WatchRegistry {
       claimedBy: old?.claimedBy,
       claimedAt: old?.claimedAt,
       refused: old?.refused,
-      lastSeenAt: now,
+      lastSeenAt: via === 'callback' ? now : old?.lastSeenAt,
+      burstFrom: via === 'callback' ? now : old?.burstFrom,
+      activity: old?.activity,
     }));
+  }
+
+  async continueSighting(address: TaskAddress, now: number, gapMs: number): Promise<boolean> {
+    const stored = this.#entries.get(this.#key({ address, kind: 'pending', startTime: undefined }));
+    if (stored?.lastSeenAt === undefined || stored.lastSeenAt < now - gapMs) return false;
+    this.#write({ ...stored, lastSeenAt: now, generation: stored.generation + 1 });
+    return true;
   }
 
   async beginTick(tick: number, owner: string, now: number): Promise<TickHold | undefined> {
@@ -129,7 +140,7 @@ export class MemoryRegistry implements WatchRegistry {
   }
 
   async dueCount(now: number): Promise<Record<Lane, number>> {
-    const counts = { closing: 0, first: 0, refresh: 0 };
+    const counts = { ending: 0, first: 0, refresh: 0 };
     LANES.forEach((lane, order) => {
       for (let at = this.#position(laneStart(order), false); this.#index[at]?.[0] === order && this.#index[at]![1] <= now; at++)
         counts[lane]++;
@@ -168,6 +179,7 @@ export class MemoryRegistry implements WatchRegistry {
       ...(change.lane ? { lane: change.lane } : {}),
       ...(change.state ? { state: change.state } : {}),
       ...(change.refused === undefined ? {} : { refused: refusedAfter(stored, change.refused) }),
+      ...(change.activity === undefined ? {} : { activity: change.activity ?? undefined }),
     });
     return true;
   }

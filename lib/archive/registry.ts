@@ -6,6 +6,8 @@
  *
  *   registerRun / registerPending   an upsert that never loses what the entry already knows;
  *                                   each bumps the entry's `generation`
+ *   continueSighting                a callback's sighting of an address whose callbacks go on:
+ *                                   its last-seen time only (and its generation)
  *   claim                           the archiver takes a due entry for one schedule tick; another
  *                                   invocation of the same tick cannot (duplicate deliveries),
  *                                   except one that took the tick over from a holder that died:
@@ -30,15 +32,17 @@ export type RegisterOutcome = 'registered' | 'already-watched';
 
 /**
  * The due index's lanes, read in this order on every archiver run, each in ascending due time:
- *   closing  a run's captures inside the final margin before its window closes (its last chance)
+ *   ending   a window about to close (a run's captures inside the final margin before it closes:
+ *            its last chance), or a run likely to have ended (an address's activity watch, due
+ *            when its callbacks have been silent for the run's MaxIdleTime plus a margin)
  *   first    what has not been captured yet: pending registrations, announced runs, and asks
  *            Volcengine has not answered with a run
  *   refresh  known running runs, asked again once their refresh interval passed; the longest
  *            overdue first, so under load each is refreshed in turn, as often as the share allows
- * Under overload the refresh lane waits first, then new registrations; closing windows never.
+ * Under overload the refresh lane waits first, then new registrations; ending runs never.
  */
-export type Lane = 'closing' | 'first' | 'refresh';
-export const LANES: readonly Lane[] = ['closing', 'first', 'refresh'];
+export type Lane = 'ending' | 'first' | 'refresh';
+export const LANES: readonly Lane[] = ['ending', 'first', 'refresh'];
 
 /** When an entry is due next, and in which lane. */
 export interface Due {
@@ -52,6 +56,21 @@ export interface EntryRef {
   kind: EntryKind;
   /** The run's StartTime (run entries only). */
   startTime: number | undefined;
+}
+
+/**
+ * An address's activity watch: the pending entry of an address whose running run is watched
+ * already, kept while callbacks keep naming the address (Volcengine sends one per segment while a
+ * run runs). It is due when they have been silent long enough for the run to have ended, and is
+ * then asked about first (ending lane); while they go on, its claim reschedules it without asking
+ * Volcengine. A new burst of callbacks (burstFrom other than the one it saw: a new run of a
+ * reused TaskId, probably) has it asked about at its next claim.
+ */
+export interface ActivityWatch {
+  /** The burst of callbacks it last saw (its burstFrom; 0 when none was recorded). */
+  burstSeen: number;
+  /** How long after the last callback its run has likely ended: the run's MaxIdleTime plus ARCHIVE_IDLE_MARGIN_MS. */
+  endsAfterMs: number;
 }
 
 /** What the due index holds of an entry: enough to order and claim it. */
@@ -78,6 +97,10 @@ export interface RegistryEntry extends DueEntry {
   refused: { code: string; since: number } | undefined;
   /** When a callback last named the address (pending entries). */
   lastSeenAt: number | undefined;
+  /** When the current burst of callbacks naming the address began (pending entries): the first after a silence of the gap or longer. */
+  burstFrom: number | undefined;
+  /** Set: the entry is its address's activity watch. */
+  activity: ActivityWatch | undefined;
 }
 
 /** A claimant's change of an entry: when it is due next, and what it learnt. */
@@ -89,6 +112,8 @@ export interface EntryChange {
   state?: 'known';
   /** Set: Volcengine refused to answer (kept since the first refusal); null: it answered again. */
   refused?: { code: string; since: number } | null;
+  /** Set: the entry is (or stays) its address's activity watch, with these; null: it no longer is. */
+  activity?: ActivityWatch | null;
 }
 
 /**
@@ -116,8 +141,19 @@ export interface Registrations {
     now: number,
     firstDue?: Due,
   ): Promise<RegisterOutcome>;
-  /** Watches whatever run an address has, its StartTime unknown (a callback, or WatchSegmentTask without StartTime). */
+  /**
+   * Watches whatever run an address has, its StartTime unknown (a callback, or WatchSegmentTask
+   * without StartTime). A callback's is a sighting that starts a new burst of callbacks (its last-seen
+   * time, and burstFrom); a callback whose stream goes on calls continueSighting first.
+   */
   registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number): Promise<RegisterOutcome>;
+  /**
+   * A callback's sighting of an address whose pending entry a callback named less than `gapMs`
+   * before `now`: moves its last-seen time (and bumps its generation), nothing else. False, having
+   * written nothing, when there is no pending entry or the callbacks broke off for longer: the
+   * caller then registers the address (registerPending), which starts a new burst.
+   */
+  continueSighting(address: TaskAddress, now: number, gapMs: number): Promise<boolean>;
 }
 
 export interface WatchRegistry extends Registrations {

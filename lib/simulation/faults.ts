@@ -102,6 +102,12 @@ export class StoreCalls {
         this.call(() =>
           applied(() => registry.registerPending(address, via, now), { address, startTime: undefined, via, at: this.scheduler.now }),
         ),
+      continueSighting: (address, now, gapMs) =>
+        this.call(async () => {
+          const written = await registry.continueSighting(address, now, gapMs);
+          if (written) onRegistered({ address, startTime: undefined, via: 'callback', at: this.scheduler.now });
+          return written;
+        }),
       beginTick: (tick, owner, now) => this.call(() => registry.beginTick(tick, owner, now)),
       renewTick: (tick, owner, now, claimedBefore) => this.call(() => registry.renewTick(tick, owner, now, claimedBefore)),
       endTick: (tick, owner) => this.call(() => registry.endTick(tick, owner)),

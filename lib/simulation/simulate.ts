@@ -55,7 +55,7 @@ class Simulation {
   archiverRuns = 0;
   /** Archiver runs that stopped with entries still due, and the most each lane had left then. */
   runsStoppedEarly = 0;
-  mostNotReached = { closing: 0, first: 0, refresh: 0 };
+  mostNotReached = { ending: 0, first: 0, refresh: 0 };
   /** The longest refresh interval any archiver run reported, and the median reported by the most recent runs' (ms). */
   longestRefreshMs = 0;
   readonly refreshMedians: number[] = [];

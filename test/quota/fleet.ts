@@ -144,5 +144,6 @@ export function runArchiverOn(
     safetyMs: 0,
     unknownRetryMs: 15 * 60_000,
     refreshMs: 20 * 60_000,
+    idleMarginMs: 2 * 60_000,
   });
 }

@@ -88,6 +88,7 @@ describe('secret scan', () => {
         safetyMs: 0,
         unknownRetryMs: 60_000,
         refreshMs: 20 * 60_000,
+        idleMarginMs: 2 * 60_000,
         owner: 'secret-scan',
         onError: (error: unknown) => observed.push(String(error), JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))),
       };

@@ -63,6 +63,7 @@ export async function startArchiverStack(
         // One schedule by default: every run asks about every running run again, so a lifecycle case sees each change;
         // the poll policy's own cases (archiver.test) run with the deployed default's interval.
         refreshMs: options.refreshMs ?? 5 * 60_000,
+        idleMarginMs: 2 * 60_000,
         ...overrides,
       }),
     watch: async (address, startTime) => {

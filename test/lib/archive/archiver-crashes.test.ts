@@ -75,6 +75,7 @@ function crashing(store: ObjectStore, registry: WatchRegistry, crasher: Crasher)
   const wrappedRegistry: WatchRegistry = {
     registerRun: (...args) => call(() => registry.registerRun(...args)),
     registerPending: (...args) => call(() => registry.registerPending(...args)),
+    continueSighting: (...args) => call(() => registry.continueSighting(...args)),
     beginTick: (...args) => call(() => registry.beginTick(...args)),
     renewTick: (...args) => call(() => registry.renewTick(...args)),
     endTick: (...args) => call(() => registry.endTick(...args)),
@@ -115,6 +116,7 @@ async function invoke(
     safetyMs: 0,
     unknownRetryMs: 15 * MINUTE,
     refreshMs: 20 * MINUTE,
+    idleMarginMs: 2 * MINUTE,
   });
   await Promise.race([run, crasher.crashed]);
 }

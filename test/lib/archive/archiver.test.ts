@@ -265,10 +265,10 @@ describe('archiver', () => {
     for (let i = 19; i >= 0; i--)
       expect(await stack.archive.latest(run(`b${i}`, stack.clock.now() - HOUR))).toEqual(i > 19 - polled ? expect.anything() : undefined);
     // What it did not reach is counted.
-    expect(partial.notReached).toEqual({ closing: 0, first: 0, refresh: 20 - polled });
+    expect(partial.notReached).toEqual({ ending: 0, first: 0, refresh: 20 - polled });
     stack.clock.advance(5 * MINUTE);
     const rest = await stack.run();
-    expect(rest).toMatchObject({ tasksPolled: 20, stoppedEarly: false, notReached: { closing: 0, first: 0, refresh: 0 } });
+    expect(rest).toMatchObject({ tasksPolled: 20, stoppedEarly: false, notReached: { ending: 0, first: 0, refresh: 0 } });
   });
 
   it('reads the due index a page at a time: a run cut short read only the pages it reached, not the whole registry', async () => {

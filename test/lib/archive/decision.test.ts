@@ -5,6 +5,7 @@ import {
   beforePoll,
   decide,
   dueAfterClaim,
+  likelyEndedAfter,
   nextRefresh,
   observe,
   REGISTRATION_GRACE_MS,
@@ -16,7 +17,7 @@ import { WINDOW_MS } from '../../../lib/task.ts';
 const NOW = Date.UTC(2026, 11, 1, 12);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const policy = { finalMarginMs: 30 * MIN, unknownRetryMs: 15 * MIN, refreshMs: 20 * MIN };
+const policy = { finalMarginMs: 30 * MIN, unknownRetryMs: 15 * MIN, refreshMs: 20 * MIN, idleMarginMs: 2 * MIN };
 const address = { appId: 'a', roomId: 'r', taskId: 'u1' };
 
 const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'state'>): RegistryEntry => ({
@@ -33,6 +34,8 @@ const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'st
   claimedAt: NOW,
   refused: undefined,
   lastSeenAt: undefined,
+  burstFrom: undefined,
+  activity: undefined,
   ...fields,
 });
 const known = (startTime: number) =>
@@ -84,13 +87,13 @@ describe('nextRefresh', () => {
     expect(nextRefresh(NOW + 10 * HOUR, NOW, policy)).toEqual(refresh);
   });
 
-  it('moves the ask that would fall inside the final margin to the margin start, in the closing lane', () => {
+  it('moves the ask that would fall inside the final margin to the margin start, in the ending lane', () => {
     const deadline = NOW + 40 * MIN;
-    expect(nextRefresh(deadline, NOW, policy)).toEqual({ dueAt: deadline - policy.finalMarginMs, lane: 'closing' });
+    expect(nextRefresh(deadline, NOW, policy)).toEqual({ dueAt: deadline - policy.finalMarginMs, lane: 'ending' });
   });
 
-  it('asks on every tick inside the final margin, in the closing lane', () => {
-    expect(nextRefresh(NOW + 20 * MIN, NOW, policy)).toEqual({ dueAt: NOW, lane: 'closing' });
+  it('asks on every tick inside the final margin, in the ending lane', () => {
+    expect(nextRefresh(NOW + 20 * MIN, NOW, policy)).toEqual({ dueAt: NOW, lane: 'ending' });
   });
 });
 
@@ -115,7 +118,7 @@ describe('decide: a known run', () => {
     const start = NOW - WINDOW_MS + 20 * MIN;
     expect(decide(known(start), shown(start), NOW, policy)).toMatchObject({
       record: { final: true },
-      entry: { kind: 'reschedule', change: { dueAt: NOW, lane: 'closing' } },
+      entry: { kind: 'reschedule', change: { dueAt: NOW, lane: 'ending' } },
     });
   });
 
@@ -209,5 +212,79 @@ describe('decide: refusals and drift', () => {
     expect(decide(known(NOW - HOUR), { kind: 'drift', problem: 'no StartTime' }, NOW, policy)).toEqual({
       entry: { kind: 'leave', drift: 'no StartTime' },
     });
+  });
+});
+
+describe('likelyEndedAfter', () => {
+  it("is the run's MaxIdleTime (seconds) plus the margin, or Volcengine's default 180 s when the answer names none", () => {
+    expect(likelyEndedAfter({ MaxIdleTime: 600 }, policy)).toBe(600_000 + policy.idleMarginMs);
+    expect(likelyEndedAfter({}, policy)).toBe(180_000 + policy.idleMarginMs);
+    expect(likelyEndedAfter({ MaxIdleTime: 0 }, policy)).toBe(180_000 + policy.idleMarginMs);
+  });
+});
+
+describe('decide: a pending registration its callbacks keep naming (the activity watch)', () => {
+  const ENDS_AFTER = 180_000 + policy.idleMarginMs;
+  const sighted = (lastSeenAt: number, burstFrom = NOW - HOUR) => ({ ...pending(burstFrom), lastSeenAt, burstFrom });
+  const watch = (lastSeenAt: number, burstFrom = NOW - HOUR, burstSeen = NOW - HOUR) => ({
+    ...sighted(lastSeenAt, burstFrom),
+    lane: 'ending' as const,
+    activity: { burstSeen, endsAfterMs: ENDS_AFTER },
+  });
+  const running = (startTime = NOW - HOUR) => observe({ StartTime: startTime, Status: 2, MaxIdleTime: 180 }, NOW);
+
+  it('becomes the watch once callbacks went on after its burst began, due when they will have been silent that long', () => {
+    expect(decide(sighted(NOW - MIN), running(), NOW, policy)).toMatchObject({
+      record: { startTime: NOW - HOUR },
+      register: { startTime: NOW - HOUR },
+      entry: {
+        kind: 'reschedule',
+        change: { dueAt: NOW - MIN + ENDS_AFTER, lane: 'ending', activity: { burstSeen: NOW - HOUR, endsAfterMs: ENDS_AFTER } },
+      },
+    });
+  });
+
+  it('is retired when one callback named it (no more), none within that long, or none ever (WatchSegmentTask)', () => {
+    expect(decide(sighted(NOW - MIN, NOW - MIN), running(), NOW, policy).entry).toEqual({ kind: 'retire' });
+    expect(decide(sighted(NOW - ENDS_AFTER), running(), NOW, policy).entry).toEqual({ kind: 'retire' });
+    expect(decide(pending(NOW - MIN), running(), NOW, policy).entry).toEqual({ kind: 'retire' });
+  });
+
+  it('sleeps without asking while its callbacks go on, until they will have been silent that long', () => {
+    expect(beforePoll(watch(NOW - MIN), NOW)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: NOW - MIN + ENDS_AFTER } } });
+    expect(beforePoll(watch(NOW - ENDS_AFTER), NOW)).toBeUndefined();
+  });
+
+  it('is asked about at once when a new burst of callbacks began (a new run of a reused TaskId, probably)', () => {
+    expect(beforePoll(watch(NOW - MIN, NOW - 3 * MIN), NOW)).toBeUndefined();
+  });
+
+  it('archives the ended run final and is retired', () => {
+    const ended = observe({ StartTime: NOW - HOUR, Status: 3, EndTime: NOW - 2 * MIN }, NOW);
+    expect(decide(watch(NOW - 6 * MIN), ended, NOW, policy)).toMatchObject({ record: { final: true }, entry: { kind: 'retire' } });
+  });
+
+  it('is retired when its run still runs though the callbacks stopped (its refreshes go on)', () => {
+    expect(decide(watch(NOW - ENDS_AFTER), running(), NOW, policy).entry).toEqual({ kind: 'retire' });
+  });
+
+  it('stays the watch, with the burst it saw, beside the same run or a newer one after a new burst', () => {
+    const change = { dueAt: NOW - MIN + ENDS_AFTER, lane: 'ending', activity: { burstSeen: NOW - 3 * MIN, endsAfterMs: ENDS_AFTER } };
+    for (const run of [running(), running(NOW - 4 * MIN)])
+      expect(decide(watch(NOW - MIN, NOW - 3 * MIN), run, NOW, policy).entry).toEqual({ kind: 'reschedule', change });
+  });
+
+  it('waits as a registration again when Volcengine shows no run, or refuses to answer', () => {
+    expect(decide(watch(NOW - MIN), { kind: 'not-shown' }, NOW, policy).entry).toEqual({
+      kind: 'reschedule',
+      change: { dueAt: retry, lane: 'first', activity: null },
+    });
+    expect(decide(watch(NOW - MIN), { kind: 'refused', code: 'InvalidParameter' }, NOW, policy).entry).toMatchObject({
+      change: { lane: 'first', activity: null },
+    });
+  });
+
+  it('is retired at its deadline without a not-found record: its address had runs', () => {
+    expect(beforePoll({ ...watch(NOW - MIN), deadline: NOW }, NOW)).toEqual({ entry: { kind: 'retire' } });
   });
 });

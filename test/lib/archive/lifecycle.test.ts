@@ -265,7 +265,10 @@ describe('a run its callbacks keep naming, minute by minute (Volcengine sends on
     stack.emulator.streamsGoIdle(APP, ROOM, 'back');
     await minutes(30, []);
     const [firstRun, secondRun] = [await snapshotsOf('back', first.startTime), await snapshotsOf('back', second.startTime)];
-    expect(firstRun.at(-1)).toMatchObject({ Final: true, SegmentTask: { StartTime: first.startTime, Status: 3, StopReason: 'IdleTimeOut' } });
+    expect(firstRun.at(-1)).toMatchObject({
+      Final: true,
+      SegmentTask: { StartTime: first.startTime, Status: 3, StopReason: 'IdleTimeOut' },
+    });
     expect(Date.parse(secondRun[0].CapturedAt) - second.startTime).toBeLessThanOrEqual(RUN_INTERVAL_MS);
     expect(secondRun.at(-1)).toMatchObject({ Final: true, SegmentTask: { StartTime: second.startTime, Status: 3 } });
     expect(await registrySize()).toBe(0);

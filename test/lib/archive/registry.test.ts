@@ -113,10 +113,68 @@ describe.each(implementations)('%s', (_name, open) => {
     ]);
   });
 
-  it('lists only due entries, lane by lane (closing, first, refresh), each in ascending due time, across pages', async () => {
+  it('continues a sighting while callbacks come at most the gap apart: its last-seen time and generation only', async () => {
+    const registry = await open();
+    await registry.registerPending(address('s'), 'callback', NOW);
+    expect(await registry.continueSighting(address('s'), NOW + MINUTE, 2 * MINUTE)).toBe(true);
+    expect(await registry.continueSighting(address('s'), NOW + 3 * MINUTE, 2 * MINUTE)).toBe(true);
+    expect(await entriesOf(registry, 's')).toMatchObject([
+      { registeredAt: NOW, lastSeenAt: NOW + 3 * MINUTE, burstFrom: NOW, generation: 3, dueAt: NOW, lane: 'first' },
+    ]);
+  });
+
+  it('writes no sighting after a silence longer than the gap, nor for an address without a pending entry', async () => {
+    const registry = await open();
+    await registry.registerPending(address('gap'), 'callback', NOW);
+    expect(await registry.continueSighting(address('gap'), NOW + 2 * MINUTE + 1, 2 * MINUTE)).toBe(false);
+    expect(await registry.continueSighting(address('none'), NOW, 2 * MINUTE)).toBe(false);
+    expect(await entriesOf(registry, 'gap')).toMatchObject([{ lastSeenAt: NOW, burstFrom: NOW, generation: 1 }]);
+    expect(await countEntries(registry)).toBe(1);
+  });
+
+  it("starts a new burst with a callback's registration, keeping an entry's due time and lane; a watch's records no sighting", async () => {
+    const registry = await open();
+    await registry.registerPending(address('b'), 'callback', NOW);
+    await registry.registerPending(address('b'), 'callback', NOW + 10 * MINUTE);
+    await registry.registerPending(address('w'), 'watch', NOW);
+    expect(await entriesOf(registry, 'b')).toMatchObject([
+      { dueAt: NOW, lane: 'first', lastSeenAt: NOW + 10 * MINUTE, burstFrom: NOW + 10 * MINUTE },
+    ]);
+    expect(await entriesOf(registry, 'w')).toMatchObject([{ lastSeenAt: undefined, burstFrom: undefined }]);
+  });
+
+  it("makes a claimed pending entry its address's activity watch (ending lane), kept when registered again, and undoes it", async () => {
+    // Prepare
+    const registry = await open();
+    const ref = { address: address('aw'), kind: 'pending' as const, startTime: undefined };
+    await registry.registerPending(ref.address, 'callback', NOW);
+    const claimed = (await registry.claim(ref, TICK, OWNER, NOW, NOW + 15 * MINUTE))!;
+    const activity = { burstSeen: NOW, endsAfterMs: 5 * MINUTE };
+    // Act
+    expect(await registry.reschedule(claimed, TICK, { dueAt: NOW + 5 * MINUTE, lane: 'ending', activity })).toBe(true);
+    await registry.registerPending(ref.address, 'callback', NOW + 4 * MINUTE);
+    // Assess
+    expect(await registry.dueCount(NOW + 5 * MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0 });
+    const watch = (await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW + 20 * MINUTE))!;
+    expect(watch).toMatchObject({ lane: 'ending', activity, lastSeenAt: NOW + 4 * MINUTE, burstFrom: NOW + 4 * MINUTE });
+    await registry.reschedule(watch, TICK + 5 * MINUTE, { dueAt: NOW + 20 * MINUTE, lane: 'first', activity: null });
+    expect(await entriesOf(registry, 'aw')).toMatchObject([{ lane: 'first', activity: undefined }]);
+  });
+
+  it('keeps an activity watch that a sighting reached after its claim: its retirement fails', async () => {
+    const registry = await open();
+    const ref = { address: address('kept'), kind: 'pending' as const, startTime: undefined };
+    await registry.registerPending(ref.address, 'callback', NOW);
+    const claimed = (await registry.claim(ref, TICK, OWNER, NOW + MINUTE, NOW + 15 * MINUTE))!;
+    await registry.continueSighting(ref.address, NOW + MINUTE, 2 * MINUTE);
+    expect(await registry.retire(claimed, TICK)).toBe(false);
+    expect(await countEntries(registry)).toBe(1);
+  });
+
+  it('lists only due entries, lane by lane (ending, first, refresh), each in ascending due time, across pages', async () => {
     // Prepare: 23 entries per lane, due a second apart in the reverse order of registration, and one not due yet.
     const registry = await open();
-    const lanes = { closing: 'c', first: 'f', refresh: 'r' } as const;
+    const lanes = { ending: 'e', first: 'f', refresh: 'r' } as const;
     for (const [lane, prefix] of Object.entries(lanes))
       for (let i = 0; i < 23; i++)
         await registry.registerRun(address(`${prefix}${i}`), NOW - HOUR, 'archiver', NOW, { dueAt: NOW - i * 1000, lane: lane as Lane });
@@ -125,7 +183,7 @@ describe.each(implementations)('%s', (_name, open) => {
     const due = await dueNow(registry, NOW);
     // Assess
     expect(due).toHaveLength(69);
-    expect(due.map((d) => d[0]).join('')).toBe(`${'c'.repeat(23)}${'f'.repeat(23)}${'r'.repeat(23)}`);
+    expect(due.map((d) => d[0]).join('')).toBe(`${'e'.repeat(23)}${'f'.repeat(23)}${'r'.repeat(23)}`);
     for (const prefix of Object.values(lanes)) {
       const times = due.filter((d) => d.startsWith(prefix)).map((d) => Number(d.split(':')[2]));
       expect(times).toEqual([...times].sort((a, b) => a - b));
@@ -139,7 +197,7 @@ describe.each(implementations)('%s', (_name, open) => {
     for (let i = 0; i < 25; i++) await registry.registerPending(address(`p${i}`), 'callback', NOW - i * 1000);
     for (let i = 0; i < 3; i++) await registry.registerRun(address(`k${i}`), NOW - HOUR, 'lookup', NOW);
     await registry.registerRun(address('ahead'), NOW + HOUR, 'watch', NOW);
-    expect(await registry.dueCount(NOW)).toEqual({ closing: 0, first: 25, refresh: 3 });
+    expect(await registry.dueCount(NOW)).toEqual({ ending: 0, first: 25, refresh: 3 });
   });
 
   it('moves a claimed entry to the lane its reschedule names, and answers when it was claimed before', async () => {
@@ -148,10 +206,10 @@ describe.each(implementations)('%s', (_name, open) => {
     await registry.registerRun(ref.address, ref.startTime, 'lookup', NOW - MINUTE);
     const first = await registry.claim(ref, TICK, OWNER, NOW, NOW - MINUTE);
     expect(first?.previousClaimAt).toBeUndefined();
-    await registry.reschedule(first!, TICK, { dueAt: NOW + MINUTE, lane: 'closing' });
+    await registry.reschedule(first!, TICK, { dueAt: NOW + MINUTE, lane: 'ending' });
     const again = await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW + MINUTE);
-    expect(again).toMatchObject({ lane: 'closing', dueAt: NOW + MINUTE, claimedAt: NOW + 5 * MINUTE, previousClaimAt: NOW });
-    expect(await registry.dueCount(NOW + MINUTE)).toEqual({ closing: 1, first: 0, refresh: 0 });
+    expect(again).toMatchObject({ lane: 'ending', dueAt: NOW + MINUTE, claimedAt: NOW + 5 * MINUTE, previousClaimAt: NOW });
+    expect(await registry.dueCount(NOW + MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0 });
   });
 
   it('lets one invocation of a schedule tick claim an entry, and the next tick claim it again', async () => {
