@@ -26,10 +26,13 @@ export type ReceiveOutcome = 'registered' | 'recent' | 'unmatched' | 'ignored';
 
 /**
  * Callbacks for an address go on while its last-seen time is at most this old: an instance writes
- * it at most once per memo period (a minute), a segment's callback comes every 20 s, so a stream
- * that goes on moves it at least every 80 s or so. A longer silence starts a new burst.
+ * it at most once per memo period (a minute) and a segment's callback comes every 20 s, so a
+ * stream that goes on moves it at least every 80 s or so; two periods and half a minute leave room
+ * for a delivery that failed and for clocks. A longer silence starts a new burst: Volcengine's
+ * default MaxIdleTime (180 s) passes between the last segment of a run that idled out and the
+ * first of the next run of its TaskId.
  */
-export const burstGapMs = (recent: Pick<RecentRegistrations, 'freshMs'>): number => 2 * recent.freshMs;
+export const burstGapMs = (recent: Pick<RecentRegistrations, 'freshMs'>): number => 2 * recent.freshMs + 30_000;
 
 export interface Receiver {
   registry: Pick<Registrations, 'registerPending' | 'continueSighting'>;

@@ -174,11 +174,11 @@ describe('callback: at most one registry write per address and minute', () => {
     expect((await registryFor(task.taskId))[0]).toMatchObject({ generation: 2, registeredAt: at, lastSeenAt: at + 60_000, burstFrom: at });
   });
 
-  it('a delivery after a silence longer than the burst gap (two memo periods) writes twice and starts a new burst', async () => {
+  it('a delivery after a silence longer than the burst gap (two memo periods and 30 s) writes twice and starts a new burst', async () => {
     const task = newTask(true);
     const at = clock.now();
     await invoke(JSON.stringify(emulator.segmentEvent(task, SECRET, { sequence: 0 })));
-    clock.set(at + 2 * 60_000 + 1);
+    clock.set(at + 2.5 * 60_000 + 1);
     const before = requests();
     const again = await invoke(JSON.stringify(emulator.segmentEvent(task, SECRET, { sequence: 1 })));
     expect(again.json.Result.Outcome).toBe('registered');
@@ -186,8 +186,8 @@ describe('callback: at most one registry write per address and minute', () => {
     expect((await registryFor(task.taskId))[0]).toMatchObject({
       generation: 2,
       registeredAt: at,
-      lastSeenAt: at + 2 * 60_000 + 1,
-      burstFrom: at + 2 * 60_000 + 1,
+      lastSeenAt: at + 2.5 * 60_000 + 1,
+      burstFrom: at + 2.5 * 60_000 + 1,
     });
   });
 
