@@ -143,6 +143,7 @@ export function runArchiverOn(
     timeLeftMs,
     safetyMs: 0,
     unknownRetryMs: 15 * 60_000,
-    refreshMs: 20 * 60_000,
+    refreshMs: 5 * 60_000,
+    refreshCallsPerSecond: 6,
   });
 }

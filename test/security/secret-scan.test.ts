@@ -87,7 +87,8 @@ describe('secret scan', () => {
         timeLeftMs: () => Number.POSITIVE_INFINITY,
         safetyMs: 0,
         unknownRetryMs: 60_000,
-        refreshMs: 20 * 60_000,
+        refreshMs: 5 * 60_000,
+        refreshCallsPerSecond: 6,
         owner: 'secret-scan',
         onError: (error: unknown) => observed.push(String(error), JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))),
       };

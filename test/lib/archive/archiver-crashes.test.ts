@@ -114,7 +114,8 @@ async function invoke(
     timeLeftMs: () => Number.POSITIVE_INFINITY,
     safetyMs: 0,
     unknownRetryMs: 15 * MINUTE,
-    refreshMs: 20 * MINUTE,
+    refreshMs: 5 * MINUTE,
+    refreshCallsPerSecond: 6,
   });
   await Promise.race([run, crasher.crashed]);
 }
