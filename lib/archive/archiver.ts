@@ -233,7 +233,7 @@ const EVER = 8_640_000_000_000_000;
 /** The refresh interval from the runs in the refresh lane (one paged count); the minimum when they cannot be counted. */
 async function chooseRefresh(options: ArchiverOptions): Promise<number> {
   try {
-    const { refresh } = await options.registry.dueCount(EVER);
+    const { refresh } = await options.registry.dueCount(EVER, ['refresh']);
     return refreshInterval(refresh, options.refreshCallsPerSecond, options.refreshMs);
   } catch (error) {
     options.onError?.(error);
