@@ -48,7 +48,8 @@ const summary = await runArchiver({
   timeLeftMs: () => (polls < limit ? Number.POSITIVE_INFINITY : 0),
   safetyMs: 1,
   unknownRetryMs: 15 * 60_000,
-  refreshMs: 20 * 60_000,
+  refreshMs: 5 * 60_000,
+  refreshCallsPerSecond: 6,
   idleMarginMs: 2 * 60_000,
 });
 const maxRssMiB = process.resourceUsage().maxRSS / 1024;

@@ -105,7 +105,8 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
       timeLeftMs: () => Number.POSITIVE_INFINITY,
       safetyMs: 0,
       unknownRetryMs: 15 * 60_000,
-      refreshMs: 20 * 60_000,
+      refreshMs: 5 * 60_000,
+      refreshCallsPerSecond: 6,
       idleMarginMs: 2 * 60_000,
     });
     const seconds = (performance.now() - started) / 1000;

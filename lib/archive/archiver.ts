@@ -12,7 +12,16 @@ import { withTimeout } from '../timeout.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion } from '../volc/schemas.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
-import { beforePoll, decide, dueAfterClaim, observe, type Observation, type Plan } from './decision.ts';
+import {
+  beforePoll,
+  decide,
+  dueAfterClaim,
+  observe,
+  refreshInterval,
+  type DecisionPolicy,
+  type Observation,
+  type Plan,
+} from './decision.ts';
 import {
   dueEntries,
   type DueEntry,
@@ -50,10 +59,12 @@ export interface ArchiverOptions {
   finishReserveMs?: number;
   /** An entry Volcengine does not show a run for is asked again after this long, until its deadline. */
   unknownRetryMs: number;
-  /** A running run is asked again after this long at the least (lib/archive/decision.ts: DecisionPolicy). */
+  /** A running run is asked again after this long at the least (lib/archive/decision.ts: refreshInterval). */
   refreshMs: number;
   /** An activity watch asks about its run once callbacks have been silent for the run's MaxIdleTime plus this long. */
   idleMarginMs: number;
+  /** The calls per second refreshes may take of the archiver's share: with the runs waiting, they set the refresh interval. */
+  refreshCallsPerSecond: number;
   /** Called for each entry left for the next run, and once without one when the registry cannot be read. */
   onError?: (error: unknown, entry?: EntryRef) => void;
   /** Called for each answer whose StartTime is absent or implausible (the entry is kept). */
@@ -84,6 +95,8 @@ export interface ArchiveRunSummary {
   oldestDeadlineLeft: number | undefined;
   /** For each state change captured: time since the run's previous capture; the largest. */
   archiveLagMs: number;
+  /** The refresh interval this run chose from the runs waiting in the refresh lane (ms). */
+  refreshTargetMs: number;
   /** Runs refreshed (asked again from the refresh or ending lane), and the time since each was asked before: median, largest. */
   refreshes: number;
   refreshIntervalMs: { p50: number; max: number } | undefined;
@@ -106,6 +119,7 @@ const emptySummary = (): ArchiveRunSummary => ({
   stoppedEarly: false,
   oldestDeadlineLeft: undefined,
   archiveLagMs: 0,
+  refreshTargetMs: 0,
   refreshes: 0,
   refreshIntervalMs: undefined,
   notReached: { ending: 0, first: 0, refresh: 0 },
@@ -159,9 +173,11 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     options.onError?.(error);
     return summary;
   }
-  const work = new EntryWork(options, summary, hold);
+  summary.refreshTargetMs = await chooseRefresh(options);
+  const work = new EntryWork(options, { ...options, refreshMs: summary.refreshTargetMs }, summary, hold);
   const progress = new Progress();
-  const entries = dueEntries(registry, options.now());
+  const listedAt = options.now();
+  const entries = dueEntries(registry, listedAt);
   let listingFailed = false;
   let renewedAt = options.now();
   let held = true;
@@ -205,15 +221,40 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   }
   await entries.return(undefined).catch(() => undefined);
   work.summariseRefreshes();
-  // What the run could not reach is counted, never dropped in silence (the ArchiveLag and *NotReached metrics).
-  if (summary.stoppedEarly && !listingFailed)
-    summary.notReached = await registry.dueCount(options.now()).catch((error: unknown) => {
-      options.onError?.(error);
-      return summary.notReached;
-    });
+  // What the run could not reach is counted, never dropped in silence (the *NotReached metrics): what was due when it
+  // began listing and still is (what it asked about is due later), within the time kept for the run's end.
+  if (summary.stoppedEarly && !listingFailed) summary.notReached = await countLeft(options, listedAt, summary.notReached);
   // Done with this tick: a later delivery of it (Lambda's retry of a run that failed at its end) stops at once.
   if (held && !listingFailed) await registry.endTick(tick, owner).catch((error: unknown) => options.onError?.(error));
   return summary;
+}
+
+/** Far enough ahead to count every entry of a lane. */
+const EVER = 8_640_000_000_000_000;
+
+/** The refresh interval from the runs in the refresh lane (one paged count); the minimum when they cannot be counted. */
+async function chooseRefresh(options: ArchiverOptions): Promise<number> {
+  try {
+    const { refresh } = await options.registry.dueCount(EVER, ['refresh']);
+    return refreshInterval(refresh, options.refreshCallsPerSecond, options.refreshMs);
+  } catch (error) {
+    options.onError?.(error);
+    return options.refreshMs;
+  }
+}
+
+/** The entries still due at `listedAt`, per lane, if the count fits in the time left before the finish reserve (when one is kept). */
+async function countLeft(options: ArchiverOptions, listedAt: number, none: Record<Lane, number>): Promise<Record<Lane, number>> {
+  const reserve = options.finishReserveMs;
+  const budget = reserve === undefined ? undefined : options.timeLeftMs() - reserve;
+  if (budget !== undefined && budget <= 0) return none;
+  const counting = options.registry.dueCount(listedAt);
+  const count =
+    budget === undefined ? counting : withTimeout(counting, budget, () => new OutOfTime('counting what was left ran out of time'));
+  return count.catch((error: unknown) => {
+    options.onError?.(error);
+    return none;
+  });
 }
 
 class OutOfTime extends Error {
@@ -275,6 +316,8 @@ class EntryWork {
 
   constructor(
     readonly options: ArchiverOptions,
+    /** The decisions' policy for this run (its refresh interval chosen from the load). */
+    readonly policy: DecisionPolicy,
     readonly summary: ArchiveRunSummary,
     readonly hold: TickHold,
   ) {}
@@ -286,9 +329,10 @@ class EntryWork {
 
   /** A run asked again: how long since it was asked before (its previous claim; a figure, never used to order data). */
   #refreshed(entry: RegistryEntry, now: number): void {
-    if (entry.kind !== 'run' || entry.state !== 'known' || entry.lane === 'first' || entry.previousClaimAt === undefined) return;
+    if (entry.kind !== 'run' || entry.state !== 'known' || entry.lane === 'first') return;
     this.summary.refreshes++;
-    const interval = Math.max(0, now - entry.previousClaimAt);
+    // Never claimed before: registered by the lookup or the archiver that captured it then.
+    const interval = Math.max(0, now - (entry.previousClaimAt ?? entry.registeredAt));
     this.#longestRefresh = Math.max(this.#longestRefresh, interval);
     if (this.#refreshIntervals.length < POLL_MEMORY) this.#refreshIntervals.push(interval);
   }
@@ -327,7 +371,7 @@ class EntryWork {
     // The claim records takenAt (this run's progress is kept in those terms); taking the tick over from an invocation
     // that died, it takes back what that one claimed after its last record of progress.
     const entry = await twice(() =>
-      options.registry.claim(due, options.tick, options.owner, takenAt, dueAfterClaim(due, takenAt, options), this.hold.inherit),
+      options.registry.claim(due, options.tick, options.owner, takenAt, dueAfterClaim(due, takenAt, this.policy), this.hold.inherit),
     );
     if (!entry) return; // retired, moved, or taken by another invocation of this tick
     const expired = beforePoll(entry, options.now());
@@ -340,7 +384,7 @@ class EntryWork {
       if (polled.unavailable === 'failed') throw polled.error;
       return;
     }
-    const plan = decide(entry, polled.observation, options.now(), options);
+    const plan = decide(entry, polled.observation, options.now(), this.policy);
     return twice(() => this.apply(entry, plan, polled.requestId));
   }
 

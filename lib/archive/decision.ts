@@ -8,24 +8,37 @@
  */
 import { startTimeProblem, WINDOW_MS } from '../task.ts';
 import { isTerminalStatus, type SegmentTask } from '../volc/schemas.ts';
-import type { Due, DueEntry, EntryChange, Lane, RegistryEntry } from './registry.ts';
+import type { Due, DueEntry, EntryChange, RegistryEntry } from './registry.ts';
 
 export interface DecisionPolicy {
   /** Captures within this long of a run's window closing are final. */
   finalMarginMs: number;
   /** An entry Volcengine does not show a run for (or refuses to answer about) is asked again after this long. */
   unknownRetryMs: number;
-  /**
-   * A running run is asked again after this long at the least (in the refresh lane); when the
-   * share cannot refresh every run that often, the lane takes the longest overdue first, so the
-   * interval each run sees grows with the load (the RefreshInterval metric reports it).
-   */
+  /** A running run is asked again after this long (in the refresh lane): refreshInterval() chooses it for each archiver run. */
   refreshMs: number;
+  /**
+   * The schedule tick the archiver run serves: refresh intervals count from it, not from the
+   * moment of the ask, so an interval of one schedule is the next run (from the ask, it would be
+   * the one after). Unset: from the ask.
+   */
+  tick?: number;
   /**
    * A run whose callbacks have been silent for its MaxIdleTime plus this long has likely ended:
    * its address's activity watch asks about it then (ARCHIVE_IDLE_MARGIN_MS).
    */
   idleMarginMs: number;
+}
+
+/**
+ * How long a running run waits before it is asked again, from the load: every run refreshed in
+ * turn at `callsPerSecond` (the part of the archiver's share given to refreshes), never more often
+ * than `minMs`. A few hundred runs are asked on every archiver run (a TaskId reused minutes after
+ * its run ended still gets that run's end archived); thousands are spread out, so refreshes leave
+ * the rest of the share to first captures and closing windows, and a run costs a few calls.
+ */
+export function refreshInterval(runningRuns: number, callsPerSecond: number, minMs: number): number {
+  return Math.max(minMs, Math.ceil((runningRuns / callsPerSecond) * 1000));
 }
 
 /** Volcengine's MaxIdleTime when a task does not name its own (180 s). */
@@ -82,15 +95,18 @@ export function dueAfterClaim(entry: DueEntry, now: number, policy: DecisionPoli
 }
 
 /**
- * When a running run is asked about next: after the refresh interval, or, when that would fall
- * inside the final margin before its window closes, at the margin's start in the ending lane;
- * inside the margin, on every tick (the last capture is as late as the window allows).
+ * When a running run is asked about next: after the refresh interval; or, when the ask after that
+ * one would fall inside the final margin before its window closes, at the margin's start in the
+ * ending lane (read before anything else: a run parked in the refresh lane while the share is
+ * short could otherwise wait past its close); inside the margin, on every tick (the last capture
+ * is as late as the window allows).
  */
 export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy): Due {
   const closingFrom = deadline - policy.finalMarginMs;
-  if (now >= closingFrom) return { dueAt: now, lane: 'ending' };
-  const next = now + policy.refreshMs;
-  return next >= closingFrom ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
+  // Due again right after this run (a run counting what it left due counts it as reached).
+  if (now >= closingFrom) return { dueAt: now + 1, lane: 'ending' };
+  const next = Math.min(policy.tick ?? now, now) + policy.refreshMs;
+  return next + policy.refreshMs >= closingFrom ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
 }
 
 /**
@@ -211,11 +227,16 @@ function wait(entry: RegistryEntry, now: number, policy: DecisionPolicy): Plan {
   return { entry: { kind: 'reschedule', change } };
 }
 
-/** Asked again later: a known run in its refresh lane (or ending, near its deadline), anything not captured yet in the first lane. */
+/**
+ * Asked again later: a known run in its refresh lane (or ending, near its deadline); an entry
+ * Volcengine has not shown a run for yet also in the refresh lane, by due time beside the
+ * refreshes: the first lane is for first asks, so registrations that never become runs (asked
+ * every ARCHIVE_UNKNOWN_RETRY_MS for 72 h) never go ahead of running runs.
+ */
 function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Due {
-  const lane: Lane = entry.kind === 'run' && entry.state === 'known' ? 'refresh' : 'first';
+  const known = entry.kind === 'run' && entry.state === 'known';
   const dueAt = nextAsk(now, policy);
-  return lane === 'refresh' && dueAt >= entry.deadline - policy.finalMarginMs ? nextRefresh(entry.deadline, now, policy) : { dueAt, lane };
+  return known && dueAt >= entry.deadline - policy.finalMarginMs ? nextRefresh(entry.deadline, now, policy) : { dueAt, lane: 'refresh' };
 }
 
 /**

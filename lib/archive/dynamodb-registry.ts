@@ -176,9 +176,9 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
   }
 
   /** Counts with Select COUNT, a lane at a time (1 MB of index items per page). */
-  async dueCount(now: number): Promise<Record<Lane, number>> {
+  async dueCount(now: number, lanes: readonly Lane[] = LANES): Promise<Record<Lane, number>> {
     const counts = { ending: 0, first: 0, refresh: 0 };
-    for (const lane of LANES) {
+    for (const lane of lanes) {
       let key: Item | undefined;
       do {
         const answer = await this.#dueQuery(lane, now, { Select: 'COUNT', ...(key ? { ExclusiveStartKey: key } : {}) });

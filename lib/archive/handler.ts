@@ -61,6 +61,7 @@ export function createArchiverHandler(deps: ArchiverDeps) {
       unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
       refreshMs: env.ARCHIVE_REFRESH_MS,
       idleMarginMs: env.ARCHIVE_IDLE_MARGIN_MS,
+      refreshCallsPerSecond: env.ARCHIVE_QPS * env.ARCHIVE_REFRESH_SHARE,
       onError: (error, task) =>
         task
           ? logger.warn('task left for the next run', {
@@ -94,7 +95,7 @@ export function createArchiverHandler(deps: ArchiverDeps) {
     metrics.addMetric('SchemaDrift', MetricUnit.Count, summary.schemaDrift);
     metrics.addMetric('FinalSnapshotsMissed', MetricUnit.Count, summary.finalSnapshotsMissed);
     metrics.addMetric('ArchiveLag', MetricUnit.Milliseconds, summary.archiveLagMs);
-    if (summary.refreshIntervalMs) metrics.addMetric('RefreshInterval', MetricUnit.Milliseconds, summary.refreshIntervalMs.max);
+    metrics.addMetric('RefreshInterval', MetricUnit.Milliseconds, summary.refreshTargetMs);
     metrics.addMetric('EndingNotReached', MetricUnit.Count, summary.notReached.ending);
     metrics.addMetric('FirstCapturesNotReached', MetricUnit.Count, summary.notReached.first);
     metrics.addMetric('RefreshesNotReached', MetricUnit.Count, summary.notReached.refresh);

@@ -139,9 +139,10 @@ export class MemoryRegistry implements WatchRegistry {
     return { items, next: items.length === this.#pageSize ? this.#index[at - 1] : undefined };
   }
 
-  async dueCount(now: number): Promise<Record<Lane, number>> {
+  async dueCount(now: number, lanes: readonly Lane[] = LANES): Promise<Record<Lane, number>> {
     const counts = { ending: 0, first: 0, refresh: 0 };
     LANES.forEach((lane, order) => {
+      if (!lanes.includes(lane)) return;
       for (let at = this.#position(laneStart(order), false); this.#index[at]?.[0] === order && this.#index[at]![1] <= now; at++)
         counts[lane]++;
     });

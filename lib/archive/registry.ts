@@ -194,8 +194,8 @@ export interface WatchRegistry extends Registrations {
   reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean>;
   /** Deletes a claimed entry; false when the claim was lost or (pending) a registration came after it. The claim is `entry`'s. */
   retire(entry: RegistryEntry, tick: number): Promise<boolean>;
-  /** How many entries are due at `now` in each lane (what an archiver run that stopped early left). */
-  dueCount(now: number): Promise<Record<Lane, number>>;
+  /** How many entries are due at `now` in each of `lanes` (all by default; the others answer 0). */
+  dueCount(now: number, lanes?: readonly Lane[]): Promise<Record<Lane, number>>;
   /** A page of every entry, in no set order (operators, tests and the simulation's figures: a full read). */
   entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>>;
 }

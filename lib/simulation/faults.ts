@@ -115,7 +115,7 @@ export class StoreCalls {
       claim: (entry, tick, owner, now, dueAt, inherit) => this.call(() => registry.claim(entry, tick, owner, now, dueAt, inherit)),
       reschedule: (entry, tick, change) => this.call(() => registry.reschedule(entry, tick, change)),
       retire: (entry, tick) => this.call(() => registry.retire(entry, tick)),
-      dueCount: (now) => this.call(() => registry.dueCount(now)),
+      dueCount: (now, lanes) => this.call(() => registry.dueCount(now, lanes)),
       entriesPage: (after) => this.call(() => registry.entriesPage(after)),
     };
   }

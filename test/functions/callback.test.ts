@@ -267,6 +267,22 @@ describe('callback: refused events', () => {
   });
 
   it.each([
+    ['without a Signature', ({ Signature: _, ...unsigned }: Record<string, string>) => unsigned, 400],
+    ['with an empty Signature', (e: Record<string, string>) => ({ ...e, Signature: '' }), 401],
+  ])('answers an unsigned delivery (%s) %i before any storage or bus call', async (_name, unsign, status) => {
+    // Prepare
+    const task = newTask();
+    const event = unsign(emulator.segmentEvent(task, SECRET) as Record<string, string>);
+    const before = requests();
+    // Act
+    const response = await invoke(JSON.stringify(event));
+    // Assess
+    expect(response.statusCode).toBe(status);
+    expect(since(before)).toEqual({ s3: 0, dynamodb: 0, eventbridge: 0 });
+    expect(await registryFor(task.taskId)).toHaveLength(0);
+  });
+
+  it.each([
     ['stale', -11 * 60_000],
     ['future', 11 * 60_000],
   ])('refuses a %s EventTime as a replay', async (_name, offset) => {

@@ -60,9 +60,9 @@ export async function startArchiverStack(
         timeLeftMs: () => Number.POSITIVE_INFINITY,
         safetyMs: 0,
         unknownRetryMs: 15 * 60_000,
-        // One schedule by default: every run asks about every running run again, so a lifecycle case sees each change;
-        // the poll policy's own cases (archiver.test) run with the deployed default's interval.
+        // The deployed defaults: a few runs are asked about on every run (5 minutes); ARCHIVE_QPS 12, half for refreshes.
         refreshMs: options.refreshMs ?? 5 * 60_000,
+        refreshCallsPerSecond: 6,
         idleMarginMs: 2 * 60_000,
         ...overrides,
       }),

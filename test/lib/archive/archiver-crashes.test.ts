@@ -115,7 +115,8 @@ async function invoke(
     timeLeftMs: () => Number.POSITIVE_INFINITY,
     safetyMs: 0,
     unknownRetryMs: 15 * MINUTE,
-    refreshMs: 20 * MINUTE,
+    refreshMs: 5 * MINUTE,
+    refreshCallsPerSecond: 6,
     idleMarginMs: 2 * MINUTE,
   });
   await Promise.race([run, crasher.crashed]);

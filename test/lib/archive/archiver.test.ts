@@ -91,7 +91,9 @@ describe('archiver', () => {
     expect(last.slice(0, -1).every((s) => s.tasksRetired === 0)).toBe(true);
     expect(last.at(-1)).toMatchObject({ tasksRetired: 1, finalSnapshotsMissed: 0, tasksPolled: 0 });
     expect(await stack.archive.latest(run('long', start))).toMatchObject({ Final: true, SegmentTask: { Status: 2 } });
-    expect(stack.emulator.callsOf('GetSegmentTask').length).toBe(12); // every run before the close
+    // Every run before the close but 71:25: the run waits for its margin (71:30) in the closing lane from 71:20 on.
+    const asked = stack.emulator.callsOf('GetSegmentTask').map((call) => (call.at - start) / MINUTE - 71 * 60);
+    expect(asked).toEqual([0, 5, 10, 15, 20, 30, 35, 40, 45, 50, 55]);
   });
 
   it('records a registration Volcengine never shows a run for, 72 hours after it was made, instead of dropping it', async () => {
@@ -292,4 +294,56 @@ describe('archiver', () => {
     const full = await stack.run({ concurrency: 16 });
     expect(full).toMatchObject({ tasksPolled: 105, errors: 0 });
   }, 60_000);
+});
+
+describe('archiver poll policy', () => {
+  /** 10 running tasks a lookup registered, and the emulator's GetSegmentTask calls over an hour of 5-minute runs. */
+  async function callsInAnHour(refreshCallsPerSecond: number): Promise<{ calls: number; targets: number[] }> {
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
+    for (let i = 0; i < 10; i++) {
+      stack.emulator.seedTask({ ...address(`r${i}`), maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(`r${i}`), stack.clock.now(), 'lookup', stack.clock.now());
+    }
+    const summaries = [await stack.run({ refreshCallsPerSecond })];
+    for (let i = 0; i < 12; i++) {
+      stack.clock.advance(5 * MINUTE);
+      summaries.push(await stack.run({ refreshCallsPerSecond }));
+    }
+    return { calls: stack.emulator.callsOf('GetSegmentTask').length, targets: summaries.map((s) => s.refreshTargetMs) };
+  }
+
+  it('asks a few running runs again on every run when the share allows it', async () => {
+    const { calls, targets } = await callsInAnHour(6);
+    expect(targets.every((t) => t === 5 * MINUTE)).toBe(true);
+    expect(calls).toBe(10 * 13);
+  });
+
+  it('spreads the refreshes over the interval the share gives them when it cannot ask every run each time', async () => {
+    // 10 runs at 0.005 calls/s for refreshes: each asked again after 2,000 s, on the run at 35 minutes.
+    const { calls, targets } = await callsInAnHour(0.005);
+    expect(targets[0]).toBe(2_000_000);
+    expect(calls).toBe(10 * 2);
+  });
+
+  it('serves closing windows (the ending lane), then first captures, then refreshes, when the share cannot reach them all', async () => {
+    // Prepare: 5 runs whose windows close within the final margin, 5 new registrations, 5 overdue refreshes.
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
+    const now = stack.clock.now();
+    for (let i = 0; i < 5; i++) {
+      const closing = now - 72 * HOUR + 20 * MINUTE;
+      stack.emulator.seedTask({ ...address(`c${i}`), startTime: closing, maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(`c${i}`), closing, 'archiver', now - HOUR, { dueAt: now, lane: 'ending' });
+      stack.emulator.seedTask({ ...address(`f${i}`), maxIdleTime: 86_400 });
+      await stack.registry.registerPending(address(`f${i}`), 'callback', now);
+      stack.emulator.seedTask({ ...address(`r${i}`), startTime: now - HOUR, maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(`r${i}`), now - HOUR, 'lookup', now - 50 * MINUTE);
+    }
+    // Act: time for a few entries only (one at a time; the run reads the time left a few times per entry).
+    let reads = 0;
+    const partial = await stack.run({ concurrency: 1, timeLeftMs: () => (reads++ < 24 ? 60_000 : 0), safetyMs: 1 });
+    // Assess: the closing lane first, then the first lane; the refreshes wait, and what is left is counted.
+    const asked = stack.emulator.callsOf('GetSegmentTask').map((call) => String(call.query.TaskId)[0]);
+    expect(asked.join('')).toMatch(/^c{5}f+$/);
+    expect(partial.notReached).toEqual({ ending: 0, first: 5 - (asked.length - 5), refresh: 5 });
+  });
 });

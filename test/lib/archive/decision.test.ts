@@ -8,6 +8,7 @@ import {
   likelyEndedAfter,
   nextRefresh,
   observe,
+  refreshInterval,
   REGISTRATION_GRACE_MS,
   type Observation,
 } from '../../../lib/archive/decision.ts';
@@ -82,18 +83,35 @@ describe('observe', () => {
   });
 });
 
+describe('refreshInterval', () => {
+  it('asks few runs again at the minimum interval, and spreads many over what the refresh share allows', () => {
+    expect(refreshInterval(100, 6, 5 * MIN)).toBe(5 * MIN);
+    expect(refreshInterval(3_700, 3, 5 * MIN)).toBe(Math.ceil((3_700 / 3) * 1000));
+    expect(refreshInterval(0, 3, 5 * MIN)).toBe(5 * MIN);
+  });
+});
+
 describe('nextRefresh', () => {
   it('asks a running run again after the refresh interval, in the refresh lane', () => {
     expect(nextRefresh(NOW + 10 * HOUR, NOW, policy)).toEqual(refresh);
   });
 
-  it('moves the ask that would fall inside the final margin to the margin start, in the ending lane', () => {
-    const deadline = NOW + 40 * MIN;
+  it("counts the interval from the schedule tick the archiver run serves, so one schedule's interval is the next run", () => {
+    const tick = NOW - 2 * MIN;
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, { ...policy, refreshMs: 5 * MIN, tick })).toEqual({ dueAt: tick + 5 * MIN, lane: 'refresh' });
+    // A tick ahead of this instance's clock counts from the clock.
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, { ...policy, refreshMs: 5 * MIN, tick: NOW + MIN })).toMatchObject({ dueAt: NOW + 5 * MIN });
+  });
+
+  it('moves a run whose ask after the next would fall inside the final margin to the margin start, in the ending lane', () => {
+    // Window closing at +60, margin from +30: the ask after the next (+40) would fall in it; at +75 it would not (+45 is its start).
+    expect(nextRefresh(NOW + 75 * MIN, NOW, policy)).toEqual(refresh);
+    const deadline = NOW + 60 * MIN;
     expect(nextRefresh(deadline, NOW, policy)).toEqual({ dueAt: deadline - policy.finalMarginMs, lane: 'ending' });
   });
 
   it('asks on every tick inside the final margin, in the ending lane', () => {
-    expect(nextRefresh(NOW + 20 * MIN, NOW, policy)).toEqual({ dueAt: NOW, lane: 'ending' });
+    expect(nextRefresh(NOW + 20 * MIN, NOW, policy)).toEqual({ dueAt: NOW + 1, lane: 'ending' });
   });
 });
 
@@ -118,7 +136,7 @@ describe('decide: a known run', () => {
     const start = NOW - WINDOW_MS + 20 * MIN;
     expect(decide(known(start), shown(start), NOW, policy)).toMatchObject({
       record: { final: true },
-      entry: { kind: 'reschedule', change: { dueAt: NOW, lane: 'ending' } },
+      entry: { kind: 'reschedule', change: { dueAt: NOW + 1, lane: 'ending' } },
     });
   });
 
@@ -135,6 +153,7 @@ describe('decide: a known run', () => {
   it('asks again later, in its refresh lane, when Volcengine shows no run or an older one', () => {
     const start = NOW - HOUR;
     const later = { entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } } };
+    expect(later.entry.change.lane).toBe('refresh');
     expect(decide(known(start), { kind: 'not-shown' }, NOW, policy)).toEqual(later);
     expect(decide(known(start), shown(start - HOUR), NOW, policy)).toEqual(later);
   });
@@ -144,7 +163,7 @@ describe('decide: an announced run', () => {
   it('waits for its run, and keeps waiting beside a run that started long before it', () => {
     const start = NOW + 10 * MIN;
     expect(decide(announced(start), { kind: 'not-shown' }, NOW, policy)).toMatchObject({
-      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'first' } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } },
     });
     expect(decide(announced(start), shown(start - ANNOUNCED_START_TOLERANCE_MS - MIN), NOW, policy)).toMatchObject({
       entry: { kind: 'reschedule' },
@@ -188,7 +207,7 @@ describe('decide: a pending registration', () => {
     const registeredAt = NOW - MIN;
     const old = shown(NOW - 3 * HOUR, 3, registeredAt - REGISTRATION_GRACE_MS - MIN);
     expect(decide(pending(registeredAt), old, NOW, policy)).toEqual({
-      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'first' } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } },
     });
   });
 });
@@ -199,12 +218,12 @@ describe('decide: refusals and drift', () => {
     expect(refusal).toEqual({
       entry: {
         kind: 'reschedule',
-        change: { dueAt: retry, lane: 'first', refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } },
+        change: { dueAt: retry, lane: 'refresh', refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } },
       },
     });
     const refused = { ...pending(NOW - MIN), refused: { code: 'InvalidParameter', since: NOW - HOUR } };
     expect(decide(refused, { kind: 'not-shown' }, NOW, policy)).toEqual({
-      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'first', refused: null } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh', refused: null } },
     });
   });
 

@@ -192,12 +192,14 @@ describe.each(implementations)('%s', (_name, open) => {
     expect(await dueNow(registry, NOW + 3 * MINUTE)).toHaveLength(70);
   });
 
-  it('counts what is due in each lane', async () => {
+  it('counts what is due in each lane, or in the lanes asked', async () => {
     const registry = await open();
     for (let i = 0; i < 25; i++) await registry.registerPending(address(`p${i}`), 'callback', NOW - i * 1000);
     for (let i = 0; i < 3; i++) await registry.registerRun(address(`k${i}`), NOW - HOUR, 'lookup', NOW);
     await registry.registerRun(address('ahead'), NOW + HOUR, 'watch', NOW);
     expect(await registry.dueCount(NOW)).toEqual({ ending: 0, first: 25, refresh: 3 });
+    expect(await registry.dueCount(NOW + 2 * HOUR, ['refresh'])).toEqual({ ending: 0, first: 0, refresh: 3 });
+    expect(await registry.dueCount(NOW + 2 * HOUR, ['first'])).toEqual({ ending: 0, first: 26, refresh: 0 });
   });
 
   it('moves a claimed entry to the lane its reschedule names, and answers when it was claimed before', async () => {
