@@ -296,10 +296,10 @@ describe('decide: a pending registration its callbacks keep naming (the activity
   it('waits as a registration again when Volcengine shows no run, or refuses to answer', () => {
     expect(decide(watch(NOW - MIN), { kind: 'not-shown' }, NOW, policy).entry).toEqual({
       kind: 'reschedule',
-      change: { dueAt: retry, lane: 'first', activity: null },
+      change: { dueAt: retry, lane: 'refresh', activity: null },
     });
     expect(decide(watch(NOW - MIN), { kind: 'refused', code: 'InvalidParameter' }, NOW, policy).entry).toMatchObject({
-      change: { lane: 'first', activity: null },
+      change: { lane: 'refresh', activity: null },
     });
   });
 
