@@ -154,7 +154,13 @@ async function archivedRows(): Promise<Row[]> {
   return rows;
 }
 
-const usd = (n: number) => (n === 0 ? '0' : n >= 1 ? n.toFixed(2) : n >= 0.01 ? n.toFixed(3) : n.toPrecision(2));
+/** Dollars: two decimals from 1, else three significant digits from 0.01, else two, never in exponent form. */
+function usd(n: number): string {
+  if (n === 0) return '0';
+  if (n >= 1) return n.toFixed(2);
+  if (n >= 0.01) return n.toFixed(3);
+  return n.toFixed(1 - Math.floor(Math.log10(n)));
+}
 
 /** What one unit makes, in a few words. */
 function requestsIn({ invocations, volcengineCalls, s3, dynamodb: db, eventBridge }: FunctionRequests): string {
@@ -162,11 +168,13 @@ function requestsIn({ invocations, volcengineCalls, s3, dynamodb: db, eventBridg
   if (volcengineCalls) parts.push(`${fixed(volcengineCalls)} Volcengine`);
   const s3Parts = [`${fixed(s3.get)} GET`, `${fixed(s3.put)} PUT`, `${fixed(s3.list)} LIST`].filter((p) => !p.startsWith('0 '));
   if (s3Parts.length) parts.push(`S3 ${s3Parts.join(' ')}`);
-  if (db.reads || db.writes)
-    parts.push(
-      `registry ${fixed(db.reads)} reads (${fixed(db.readUnits)} RRU) ${fixed(db.writes)} writes ` +
-        `(${fixed(db.writeUnits)} + ${fixed(db.indexWriteUnits)} index WRU)`,
-    );
+  const registry = [
+    db.reads ? `${fixed(db.reads)} reads (${fixed(db.readUnits)} RRU)` : '',
+    db.writes
+      ? `${fixed(db.writes)} ${db.writes === 1 ? 'write' : 'writes'} (${fixed(db.writeUnits)} + ${fixed(db.indexWriteUnits)} index WRU)`
+      : '',
+  ].filter(Boolean);
+  if (registry.length) parts.push(`registry ${registry.join(' ')}`);
   if (eventBridge.entries) parts.push(`${fixed(eventBridge.entries)} PutEvents`);
   return parts.join(', ');
 }
