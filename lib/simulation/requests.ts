@@ -20,7 +20,10 @@ export type SimulatedFunction = (typeof SIMULATED_FUNCTIONS)[number];
 
 export interface FunctionRequests {
   invocations: number;
-  /** Virtual seconds its finished invocations ran: the archiver's pacing; store calls and a lookup's Volcengine calls take none. */
+  /**
+   * Virtual seconds its invocations ran (those the faults killed: none): the archiver's pacing;
+   * store calls and a lookup's Volcengine calls take none.
+   */
   virtualSeconds: number;
   volcengineCalls: number;
   s3: { get: number; put: number; list: number; delete: number };
@@ -65,13 +68,18 @@ export class RequestCounter {
     return undefined;
   }
 
-  /** An invocation of `name` starts; the answer is called when it finishes (a killed one never does), adding its virtual time. */
+  /**
+   * An invocation of `name` starts (in its own invocation of the scheduler); the answer is called
+   * when it finishes, adding its virtual time. One the faults killed adds none: it may still finish
+   * when a real timer of its own (a budget) fires, at a virtual time that depends on the machine.
+   */
   invoked(name: SimulatedFunction): () => void {
     const counts = this.counts[name];
+    const invocation = this.scheduler.current;
     const startedAt = this.scheduler.now;
     counts.invocations++;
     return () => {
-      counts.virtualSeconds += (this.scheduler.now - startedAt) / 1000;
+      if (!invocation?.dead) counts.virtualSeconds += (this.scheduler.now - startedAt) / 1000;
     };
   }
 
