@@ -2,7 +2,8 @@
  * The real lookup, callback and archiver functions, wired for the simulation: several instances of
  * each (as Lambda runs them), each with its own clock (the scheduler's time plus its skew), its
  * own memory and the same stores — the in-memory object store and registry (the stand-ins, held to
- * the same fidelity tests as S3 and DynamoDB), reached through the fault injector — and the
+ * the same fidelity tests as S3 and DynamoDB), reached through the fault injector and the request
+ * counter (lib/simulation/requests.ts), which also counts invocations and event-bus entries — and the
  * Volcengine model behind the upstream port. Logs are silent; metrics are not emitted.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
