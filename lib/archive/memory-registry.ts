@@ -193,6 +193,11 @@ export class MemoryRegistry implements WatchRegistry {
     return true;
   }
 
+  /** The entry as stored (never changed in place: each write stores a new one); not a request, for the simulation's cost counting. */
+  peek(ref: EntryRef): Readonly<RegistryEntry> | undefined {
+    return this.#entries.get(this.#key(ref));
+  }
+
   async entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>> {
     const start = (after as number | undefined) ?? 0;
     const items = [...this.#entries.values()].slice(start, start + this.#pageSize).map((e) => ({ ...e }));

@@ -4,6 +4,7 @@ import { allEntries, countEntries } from '../archive/registry.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import { runOf, taskIdentity, WINDOW_MS, type TaskAddress } from '../task.ts';
 import { isTerminalStatus } from '../volc/schemas.ts';
+import { costOf } from './cost.ts';
 import type { AppliedRegistration } from './faults.ts';
 import { atMinute, MINUTE_MS, type ScenarioEvent, type ScenarioTask, type SimulatedRun, type SimulationResult } from './scenario.ts';
 import type { Simulation } from './simulate.ts';
@@ -217,6 +218,8 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
   const ghost = ghostFigures(sim);
   let ghostsLeft = 0;
   for await (const entry of allEntries(sim.functions.access.registry)) if (ghost.ghosts.has(taskIdentity(entry.address))) ghostsLeft++;
+  const requests = structuredClone(sim.functions.requests.counts);
+  const cost = costOf(requests);
   const polls = [...sim.polls.entries()].map(([id, times]) => {
     const [AppId, RoomId, TaskId] = id.split('\n') as [string, string, string];
     return { AppId, RoomId, TaskId, Count: times.length };
@@ -232,6 +235,8 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
     firstCapture: spread(firstCaptures),
     endCapture: spread(endCaptures),
     faults: { ...sim.calls.injected },
+    requests,
+    cost,
     summary: {
       archiverRuns: sim.archiverRuns,
       archiverErrors: sim.archiverErrors,
@@ -263,6 +268,7 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
       ghostMaxPolls: ghost.maxPolls,
       ghostMinPollIntervalMinutes: ghost.minIntervalMinutes,
       ghostsLeftInRegistry: ghostsLeft,
+      awsCostUsd: Math.round(cost.totalUsd * 1e6) / 1e6,
       wallSeconds: Math.round(wallSeconds * 10) / 10,
     },
   };
