@@ -120,6 +120,7 @@ export class MemoryRegistry implements WatchRegistry {
     if (this.#tick?.tick === tick && this.#tick.owner === owner) this.#tick.ended = true;
   }
 
+  /** As DynamoDbRegistry reads it: a page holds one lane's entries (one Query each), a lane read to its end goes on with the next. */
   async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
     const cursor = after as IndexKey | undefined;
     let lane = cursor?.[0] ?? 0;
@@ -128,6 +129,7 @@ export class MemoryRegistry implements WatchRegistry {
     while (items.length < this.#pageSize && lane < LANES.length) {
       const key = this.#index[at];
       if (key?.[0] !== lane || key[1] > now) {
+        if (items.length > 0) return { items, next: lane + 1 < LANES.length ? laneStart(lane + 1) : undefined };
         at = this.#position(laneStart(++lane), false);
         continue;
       }

@@ -7,6 +7,7 @@
  * fails before the store applies it is not counted (a 5xx is not billed), one applied before an
  * injected crash is.
  */
+import { LANES } from '../archive/registry.ts';
 import type { MemoryRegistry } from '../archive/memory-registry.ts';
 import { keysOf, type ObjectStore } from '../archive/object-store.ts';
 import type { EntryRef, WatchRegistry } from '../archive/registry.ts';
@@ -173,8 +174,12 @@ export class RequestCounter {
         tick(0, 1);
         return registry.endTick(tickAt, owner);
       },
+      // DynamoDbRegistry queries lane after lane until one has due entries: one Query (at least half a unit) per lane it reads.
       duePage: async (now, after) => {
         const page = await registry.duePage(now, after);
+        const first = Array.isArray(after) ? (after[0] as number) : 0;
+        const last = page.items.length ? LANES.indexOf(page.items[0]!.lane) : LANES.length - 1;
+        for (let lane = first; lane < last; lane++) read(0);
         read(page.items.reduce((bytes, entry) => bytes + indexItemBytes(entry), 0));
         return page;
       },
@@ -182,11 +187,10 @@ export class RequestCounter {
       reschedule: (entry, tickAt, change) => write(entry, () => registry.reschedule(entry, tickAt, change)),
       retire: (entry, tickAt) => write(entry, () => registry.retire(entry, tickAt)),
       // A Select COUNT query reads the index items it counts: priced here at the size of an entry like the first one due.
-      dueCount: async (now, lanes) => {
+      dueCount: async (now, lanes = LANES) => {
         const counts = await registry.dueCount(now, lanes);
-        const total = counts.ending + counts.first + counts.refresh;
-        const sample = total > 0 ? (await registry.duePage(Number.MAX_SAFE_INTEGER)).items[0] : undefined;
-        read(sample ? total * indexItemBytes(sample) : 0);
+        const sample = (await registry.duePage(Number.MAX_SAFE_INTEGER)).items[0];
+        for (const lane of lanes) read(sample ? counts[lane] * indexItemBytes(sample) : 0);
         return counts;
       },
       entriesPage: async (after) => {
