@@ -162,6 +162,7 @@ export const withFaults = (input: ScenarioInput, faults: ScenarioInput['faults']
  * `runsPerHour`) for `hours`, each lasting an exponential time of mean `meanMinutes` (at least
  * one), each discovered by one callback half a minute after it starts; an account quota of
  * `accountQps` of which the archiver may use `archiveQps`. The simulation runs `tailHours` longer.
+ * @public (no test uses it yet)
  */
 export function capacity(
   options: { runsPerHour: number; hours: number; meanMinutes?: number; accountQps?: number; archiveQps?: number; tailHours?: number },
