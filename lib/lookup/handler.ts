@@ -1,13 +1,12 @@
 /** The lookup function: its actions (actions.ts), in the HTTP pipeline every function shares (lib/http/pipeline.ts). */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { httpFunction } from '../http/pipeline.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';
-import { ThrottledError } from '../errors.ts';
-import { successResponse } from '../http/envelope.ts';
-import { httpFunction } from '../http/pipeline.ts';
-import { readLookupRequest } from './requests.ts';
+import { isThrottle } from '../volc/errors.ts';
 import { createLookupActions } from './actions.ts';
+import { readLookupRequest } from './requests.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupHandlerDeps {
@@ -25,21 +24,19 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
   const handlers = createLookupActions({ lookup, logger, metrics, now: deps.now ?? Date.now });
   const actions = Object.keys(handlers);
 
-  return httpFunction(
-    async (event, envelope) => {
-      try {
-        const request = readLookupRequest(event, actions);
-        envelope.action = request.action;
-        envelope.version = request.version;
-        const { result, headers } = await handlers[request.action]!(request);
-        return successResponse(envelope, region, result, headers);
-      } catch (error) {
-        if (metrics && error instanceof ThrottledError) metrics.addMetric('UpstreamThrottles', MetricUnit.Count, 1);
-        throw error;
-      } finally {
-        if (metrics && quota) addQuotaMetrics(metrics, quota.drainStats());
-      }
-    },
-    { region, logger, ...(metrics ? { metrics } : {}) },
+  const handler = httpFunction(
+    { read: (event) => readLookupRequest(event, actions), answer: (request) => handlers[request.action]!(request) },
+    { region, logger, metrics },
   );
+  if (!metrics) return handler;
+  const drain = () => {
+    if (quota) addQuotaMetrics(metrics, quota.drainStats());
+  };
+  return handler.use({
+    after: drain,
+    onError: (request) => {
+      if (isThrottle(request.error)) metrics.addMetric('UpstreamThrottles', MetricUnit.Count, 1);
+      drain();
+    },
+  });
 }
