@@ -1,5 +1,5 @@
 /** The callback function: verification, then receiveEvent (registration and publication), in the HTTP pipeline every function shares. */
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import {
@@ -14,6 +14,7 @@ import {
 import type { HttpApiEvent } from '../http/api-gateway.ts';
 import { printable } from '../http/query.ts';
 import { httpFunction } from '../http/pipeline.ts';
+import { CALLBACK_METRICS, publishMetric } from '../metrics.ts';
 import type { Registrations } from '../archive/registry.ts';
 import { verifyCallbackSignature } from './signature.ts';
 import { withTimeout } from '../timeout.ts';
@@ -86,23 +87,23 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
     const secret = await settings.secretFor(event.AppId);
     if (!secret || !verifyCallbackSignature(event, secret)) {
       logger.warn('callback refused: bad signature', { eventId: event.EventId });
-      metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
+      publishMetric(metrics, CALLBACK_METRICS, 'CallbacksRefused', 1);
       throw new SignatureMismatchError();
     }
     const eventTime = Date.parse(event.EventTime);
     if (!Number.isFinite(eventTime) || Math.abs(now() - eventTime) > settings.maxSkewMs) {
       logger.warn('callback refused: EventTime outside the window', { eventId: event.EventId });
-      metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
+      publishMetric(metrics, CALLBACK_METRICS, 'CallbacksRefused', 1);
       throw new InvalidTimestampError(settings.maxSkewMs);
     }
 
     const outcome = await withTimeout(receiveEvent(receiver, event, now()), settings.budgetMs, () => new CallbackBudgetExceededError());
 
-    metrics.addMetric('CallbacksReceived', MetricUnit.Count, 1);
-    metrics.addMetric('EventsPublished', MetricUnit.Count, 1);
-    if (outcome === 'recent') metrics.addMetric('RegistrationsSkipped', MetricUnit.Count, 1);
+    publishMetric(metrics, CALLBACK_METRICS, 'CallbacksReceived', 1);
+    publishMetric(metrics, CALLBACK_METRICS, 'EventsPublished', 1);
+    if (outcome === 'recent') publishMetric(metrics, CALLBACK_METRICS, 'RegistrationsSkipped', 1);
     if (outcome === 'ignored') logger.info('callback ignored: not a segment event', { eventId: event.EventId, eventType: event.EventType });
-    if (outcome === 'unmatched') metrics.addMetric('UnmatchedEvents', MetricUnit.Count, 1);
+    if (outcome === 'unmatched') publishMetric(metrics, CALLBACK_METRICS, 'UnmatchedEvents', 1);
     logger.info('callback handled', { eventId: event.EventId, outcome });
     return { result: { EventId: event.EventId, Outcome: outcome } };
   };

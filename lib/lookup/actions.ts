@@ -6,10 +6,11 @@
  * adding an action is one declaration and its function.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { AppError, ArchiveUnavailableError, InvalidParameterError, MissingParameterError, TaskNotFoundError } from '../errors.ts';
 import type { HttpAnswer } from '../http/volc-envelope.ts';
+import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import { startTimeProblem, type TaskAddress } from '../task.ts';
 import { SegmentTaskSchema } from '../volc/schemas.ts';
 import { SnapshotFileSchema, type SnapshotFile } from '../archive/schemas.ts';
@@ -94,7 +95,7 @@ async function getWithoutTaskId({ lookup, logger, metrics }: LookupActionDeps, q
   const { AppId: appId, RoomId: roomId } = query;
   logger.appendKeys({ appId, roomId, withoutTaskId: true });
   const answer = await lookup.withoutTaskId(request.version, { appId, roomId });
-  metrics?.addMetric(ANSWER_METRIC.volcengine, MetricUnit.Count, 1);
+  if (metrics) publishMetric(metrics, LOOKUP_METRICS, 'AnswersFromVolcengine', 1);
   return {
     result: answer.result,
     headers: { 'X-Answer-Source': 'volcengine', ...(answer.requestId ? { 'X-Upstream-Request-Id': answer.requestId } : {}) },
@@ -114,7 +115,7 @@ async function getSegmentTask(deps: LookupActionDeps, query: GetQuery, request: 
   const { address } = task;
   logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
   const answer = await lookup.get(request.version, address, task.startTime);
-  metrics?.addMetric(ANSWER_METRIC[answer.source], MetricUnit.Count, 1);
+  if (metrics) publishMetric(metrics, LOOKUP_METRICS, ANSWER_METRIC[answer.source], 1);
   if (!answer.task) {
     throw notFound(
       task,

@@ -4,8 +4,9 @@
  * their answers and errors.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { httpFunction } from '../http/pipeline.ts';
+import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';
 import { isThrottle } from '../volc/errors.ts';
@@ -49,7 +50,7 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
   return handler.use({
     after: drain,
     onError: (request) => {
-      if (isThrottle(request.error)) metrics.addMetric('UpstreamThrottles', MetricUnit.Count, 1);
+      if (isThrottle(request.error)) publishMetric(metrics, LOOKUP_METRICS, 'UpstreamThrottles', 1);
       drain();
     },
   });
