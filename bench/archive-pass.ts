@@ -48,6 +48,9 @@ const summary = await runArchiver({
   timeLeftMs: () => (polls < limit ? Number.POSITIVE_INFINITY : 0),
   safetyMs: 1,
   unknownRetryMs: 15 * 60_000,
+  refreshMs: 5 * 60_000,
+  refreshCallsPerSecond: 6,
+  idleMarginMs: 2 * 60_000,
 });
 const maxRssMiB = process.resourceUsage().maxRSS / 1024;
 const result = {

@@ -24,7 +24,7 @@ import { DynaliteProcess } from '../test/dynamodb/dynalite-process.ts';
 import { REGISTRY_TABLE } from '../test/dynamodb/dynalite-server.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
-import { aboveCapacity, ghosts, registrationBeforeStart, taskIdReuse, type ScenarioInput } from '../test/support/scenarios.ts';
+import { aboveCapacity, capacity, ghosts, registrationBeforeStart, taskIdReuse, type ScenarioInput } from '../test/support/scenarios.ts';
 
 const CREDENTIALS = { accessKeyId: 'AKLTBENCHARCHIVER', secretAccessKey: 'bench-archiver-secret' };
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -105,6 +105,9 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
       timeLeftMs: () => Number.POSITIVE_INFINITY,
       safetyMs: 0,
       unknownRetryMs: 15 * 60_000,
+      refreshMs: 5 * 60_000,
+      refreshCallsPerSecond: 6,
+      idleMarginMs: 2 * 60_000,
     });
     const seconds = (performance.now() - started) / 1000;
     const calls = emulator.received.length - before;
@@ -211,6 +214,48 @@ export async function simulateScenarios(figures: Record<string, number>): Promis
         `wrong-run lookups ${s.wrongRunLookups}, final snapshots missed ${result.finalSnapshotsMissed}, ` +
         (s.ghosts ? `ghost polls ≤ ${s.ghostMaxPolls} (≥ ${s.ghostMinPollIntervalMinutes} min apart), ` : '') +
         `lag p50 ${figures[`${prefix}_lag_p50_s`]} s / p95 ${figures[`${prefix}_lag_p95_s`]} s / max ${figures[`${prefix}_lag_max_s`]} s`,
+    );
+  }
+}
+
+/** The issue's capacity shape: ~44,000 runs over 12 h (~3,667 an hour, mean 60 min, ~3,700 at once), account quota 8/s, ARCHIVE_QPS 6. */
+const BASE_RUNS_PER_HOUR = 3_667;
+
+/**
+ * The poll policy at and beyond the account's capacity (`npm run bench -- capacity`): the base
+ * shape; ten times its arrivals for 4 h (3 h more to drain); three times its arrivals for 8 h,
+ * simulated to 80 h so that every run's window closes.
+ */
+export async function simulateCapacity(figures: Record<string, number>): Promise<void> {
+  const cases: Array<[string, ScenarioInput]> = [
+    ['base', capacity({ runsPerHour: BASE_RUNS_PER_HOUR, hours: 12 })],
+    ['x10_4h', capacity({ runsPerHour: 10 * BASE_RUNS_PER_HOUR, hours: 4 })],
+    ['x3_to_80h', capacity({ runsPerHour: 3 * BASE_RUNS_PER_HOUR, hours: 8, tailHours: 72 })],
+  ];
+  for (const [label, input] of cases) {
+    const result = await simulate(ScenarioSchema.parse(input));
+    const s = result.summary;
+    const prefix = `capacity_${label}`;
+    Object.assign(figures, {
+      [`${prefix}_runs`]: s.runsInScenario,
+      [`${prefix}_first_capture_p95_min`]: s.firstCaptureP95Minutes,
+      [`${prefix}_end_capture_p95_min`]: s.endCaptureP95Minutes,
+      [`${prefix}_calls_per_run`]: s.archiverCallsPerRun,
+      [`${prefix}_throttled`]: s.upstreamThrottled,
+      [`${prefix}_lost`]: s.runsLost,
+      [`${prefix}_end_missed`]: s.runsEndMissed,
+      [`${prefix}_final_missed`]: result.finalSnapshotsMissed,
+      [`${prefix}_most_first_not_reached`]: s.mostDueNotReached.first,
+      [`${prefix}_wall_s`]: s.wallSeconds,
+    });
+    console.log(
+      `capacity ${label}: ${s.runsInScenario} runs over ${input.hours} h in ${s.wallSeconds} s; first capture p95 ` +
+        `${s.firstCaptureP95Minutes} min, end capture p95 ${s.endCaptureP95Minutes} min, ${s.archiverCallsPerRun} calls per run, ` +
+        `${s.upstreamThrottled} throttled; refresh interval p50 ${s.refreshIntervalMinutes.p50} / ` +
+        `max ${s.refreshIntervalMinutes.max} min; ` +
+        `${s.archiverRunsStoppedEarly} archiver runs stopped early, most left due ${JSON.stringify(s.mostDueNotReached)}; ` +
+        `lost ${s.runsLost}, end missed ${s.runsEndMissed}, not settled ${s.runsDiscoveredNotSettled}, ` +
+        `final snapshots missed ${result.finalSnapshotsMissed}`,
     );
   }
 }

@@ -8,6 +8,7 @@
  *               both against the same emulator running in another process (lower is better)
  *   cold start: cold import of each dist/ bundle vs a bundle of @volcengine/openapi +
  *               @aws-sdk/client-s3 + @middy/core + zod + undici + Powertools logger (lower is better)
+ *   cost:       the README's cost table, from the simulation's counted requests (bench/cost.ts)
  */
 import { createRequire } from 'node:module';
 import { execFileSync, spawn } from 'node:child_process';
@@ -20,8 +21,9 @@ import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { signVolcRequest } from '../lib/volc/signer.ts';
 import { useFakeAwsCredentials } from '../test/support/fake-aws-credentials.ts';
-import { benchPass, benchQpsUse, simulateScenarios } from './archive.ts';
+import { benchPass, benchQpsUse, simulateCapacity, simulateScenarios } from './archive.ts';
 import { benchCallbacks } from './callback.ts';
+import { benchCost } from './cost.ts';
 import { benchQuota, quotaCases } from './quota.ts';
 import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
 import type { TokenBucket as TokenBucketType } from '../lib/volc/rate-limiter.ts';
@@ -305,6 +307,8 @@ const sections: Record<string, () => Promise<void>> = {
   'archiver-pass': () => benchPass(figures),
   callbacks: () => benchCallbacks(figures),
   simulation: () => simulateScenarios(figures),
+  capacity: () => simulateCapacity(figures),
+  cost: () => benchCost(figures),
   quota: () => benchQuota(figures, quotaCases(options)),
 };
 // Options (--name=value) are the quota section's: --jitter=MIN-MAX, --skew=MS, --archiver=idle|busy.

@@ -187,6 +187,18 @@ export const ArchiverEnvSchema = z
     ARCHIVE_SAFETY_MS: intFrom(1_000, 600_000, 20_000),
     /** A task Volcengine does not show yet is asked again after this long. */
     ARCHIVE_UNKNOWN_RETRY_MS: intFrom(60_000, 24 * 3_600_000, 15 * 60_000),
+    /** A running run is asked again no sooner than this: with few runs watched, on every archiver run. */
+    ARCHIVE_REFRESH_MS: intFrom(60_000, 24 * 3_600_000, 5 * 60_000),
+    /**
+     * The part of ARCHIVE_QPS refreshes may plan to take: the refresh interval is the runs waiting
+     * divided by it (never below ARCHIVE_REFRESH_MS); the rest is for first captures and closing windows.
+     */
+    ARCHIVE_REFRESH_SHARE: z.coerce.number().min(0.05).max(1).default(0.5),
+    /**
+     * A run whose callbacks have been silent for its MaxIdleTime (180 s by default) plus this long
+     * has likely ended: it is asked about first then. Above the callback's write interval (a minute).
+     */
+    ARCHIVE_IDLE_MARGIN_MS: intFrom(60_000, 3_600_000, 2 * 60_000),
     ARCHIVE_API_VERSION: z.enum(['2022-06-01', '2023-11-01']).default('2023-11-01'),
     VOLC_MAX_ATTEMPTS: intFrom(1, 10, 3),
     VOLC_RETRY_BASE_MS: intFrom(1, 10_000, 100),

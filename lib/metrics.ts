@@ -41,6 +41,10 @@ export const ARCHIVE_METRICS = {
   SchemaDrift: 'Count',
   FinalSnapshotsMissed: 'Count',
   ArchiveLag: 'Milliseconds',
+  RefreshInterval: 'Milliseconds',
+  EndingNotReached: 'Count',
+  FirstCapturesNotReached: 'Count',
+  RefreshesNotReached: 'Count',
   OldestDeadlineLeft: 'Milliseconds',
 } as const satisfies Catalogue;
 

@@ -12,12 +12,22 @@ import { withTimeout } from '../timeout.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion } from '../volc/schemas.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
-import { beforePoll, decide, dueAfterClaim, observe, type Observation, type Plan } from './decision.ts';
+import {
+  beforePoll,
+  decide,
+  dueAfterClaim,
+  observe,
+  refreshInterval,
+  type DecisionPolicy,
+  type Observation,
+  type Plan,
+} from './decision.ts';
 import {
   dueEntries,
   type DueEntry,
   type EntryChange,
   type EntryRef,
+  type Lane,
   type RegistryEntry,
   type TickHold,
   type WatchRegistry,
@@ -49,6 +59,12 @@ export interface ArchiverOptions {
   finishReserveMs?: number;
   /** An entry Volcengine does not show a run for is asked again after this long, until its deadline. */
   unknownRetryMs: number;
+  /** A running run is asked again after this long at the least (lib/archive/decision.ts: refreshInterval). */
+  refreshMs: number;
+  /** An activity watch asks about its run once callbacks have been silent for the run's MaxIdleTime plus this long. */
+  idleMarginMs: number;
+  /** The calls per second refreshes may take of the archiver's share: with the runs waiting, they set the refresh interval. */
+  refreshCallsPerSecond: number;
   /** Called for each entry left for the next run, and once without one when the registry cannot be read. */
   onError?: (error: unknown, entry?: EntryRef) => void;
   /** Called for each answer whose StartTime is absent or implausible (the entry is kept). */
@@ -79,6 +95,13 @@ export interface ArchiveRunSummary {
   oldestDeadlineLeft: number | undefined;
   /** For each state change captured: time since the run's previous capture; the largest. */
   archiveLagMs: number;
+  /** The refresh interval this run chose from the runs waiting in the refresh lane (ms). */
+  refreshTargetMs: number;
+  /** Runs refreshed (asked again from the refresh or ending lane), and the time since each was asked before: median, largest. */
+  refreshes: number;
+  refreshIntervalMs: { p50: number; max: number } | undefined;
+  /** Entries still due in each lane when a run stopped early (the share or the time did not reach them); zeros otherwise. */
+  notReached: Record<Lane, number>;
 }
 
 const emptySummary = (): ArchiveRunSummary => ({
@@ -96,6 +119,10 @@ const emptySummary = (): ArchiveRunSummary => ({
   stoppedEarly: false,
   oldestDeadlineLeft: undefined,
   archiveLagMs: 0,
+  refreshTargetMs: 0,
+  refreshes: 0,
+  refreshIntervalMs: undefined,
+  notReached: { ending: 0, first: 0, refresh: 0 },
 });
 
 /** How often a run renews its hold on its tick (well inside TICK_LEASE_MS), and records its progress. */
@@ -104,32 +131,33 @@ const RENEW_EVERY_MS = 20_000;
 const RENEW_EVERY_ENTRIES = 10;
 
 /**
- * Which entries this run is working on, by when it took them (its clock; each claim records that
- * time): every entry it took before claimedBefore() is finished (its work done, kept for the next
- * tick, or abandoned), so an invocation that takes the tick over after this one died takes back
- * only the claims made from then on.
+ * Which entries this run is working on, by when it took them: every entry it took before
+ * claimedBefore() is finished (its work done, kept for the next tick, or abandoned), so an
+ * invocation that takes the tick over after this one died takes back only the claims made from
+ * then on. Claim times are this run's clock made strictly increasing (two claims in one
+ * millisecond get successive ones), so no claim made after a record of progress can carry a
+ * time that record already covers.
  */
 class Progress {
-  readonly #inFlight = new Map<number, number>();
-  #lastTaken: number | undefined;
+  readonly #inFlight = new Set<number>();
+  #lastTaken = Number.NEGATIVE_INFINITY;
   finishedSinceRenewal = 0;
 
-  /** An entry taken at `takenAt`, the time its claim records. */
-  take(takenAt: number): void {
-    this.#inFlight.set(takenAt, (this.#inFlight.get(takenAt) ?? 0) + 1);
-    this.#lastTaken = Math.max(this.#lastTaken ?? takenAt, takenAt);
+  /** Takes an entry at `now`: answers the time its claim records. */
+  take(now: number): number {
+    this.#lastTaken = Math.max(now, this.#lastTaken + 1);
+    this.#inFlight.add(this.#lastTaken);
+    return this.#lastTaken;
   }
 
   finish(takenAt: number): void {
-    const left = (this.#inFlight.get(takenAt) ?? 1) - 1;
-    if (left > 0) this.#inFlight.set(takenAt, left);
-    else this.#inFlight.delete(takenAt);
+    this.#inFlight.delete(takenAt);
     this.finishedSinceRenewal++;
   }
 
   claimedBefore(): number | undefined {
-    if (this.#inFlight.size > 0) return Math.min(...this.#inFlight.keys());
-    return this.#lastTaken === undefined ? undefined : this.#lastTaken + 1;
+    if (this.#inFlight.size > 0) return Math.min(...this.#inFlight);
+    return Number.isFinite(this.#lastTaken) ? this.#lastTaken + 1 : undefined;
   }
 }
 
@@ -145,9 +173,11 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     options.onError?.(error);
     return summary;
   }
-  const work = new EntryWork(options, summary, hold);
+  summary.refreshTargetMs = await chooseRefresh(options);
+  const work = new EntryWork(options, { ...options, refreshMs: summary.refreshTargetMs }, summary, hold);
   const progress = new Progress();
-  const entries = dueEntries(registry, options.now());
+  const listedAt = options.now();
+  const entries = dueEntries(registry, listedAt);
   let listingFailed = false;
   let renewedAt = options.now();
   let held = true;
@@ -176,8 +206,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
       if (next.done) return;
       // Reading the page took time too: check again before taking the entry.
       if (outOfTime()) return work.kept(next.value.deadline);
-      const takenAt = options.now();
-      progress.take(takenAt);
+      const takenAt = progress.take(options.now());
       const goOn = await work.bounded(next.value, takenAt);
       progress.finish(takenAt);
       if (!goOn) return;
@@ -191,9 +220,41 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     if (next && !next.done) work.kept(next.value.deadline);
   }
   await entries.return(undefined).catch(() => undefined);
+  work.summariseRefreshes();
+  // What the run could not reach is counted, never dropped in silence (the *NotReached metrics): what was due when it
+  // began listing and still is (what it asked about is due later), within the time kept for the run's end.
+  if (summary.stoppedEarly && !listingFailed) summary.notReached = await countLeft(options, listedAt, summary.notReached);
   // Done with this tick: a later delivery of it (Lambda's retry of a run that failed at its end) stops at once.
   if (held && !listingFailed) await registry.endTick(tick, owner).catch((error: unknown) => options.onError?.(error));
   return summary;
+}
+
+/** Far enough ahead to count every entry of a lane. */
+const EVER = 8_640_000_000_000_000;
+
+/** The refresh interval from the runs in the refresh lane (one paged count); the minimum when they cannot be counted. */
+async function chooseRefresh(options: ArchiverOptions): Promise<number> {
+  try {
+    const { refresh } = await options.registry.dueCount(EVER, ['refresh']);
+    return refreshInterval(refresh, options.refreshCallsPerSecond, options.refreshMs);
+  } catch (error) {
+    options.onError?.(error);
+    return options.refreshMs;
+  }
+}
+
+/** The entries still due at `listedAt`, per lane, if the count fits in the time left before the finish reserve (when one is kept). */
+async function countLeft(options: ArchiverOptions, listedAt: number, none: Record<Lane, number>): Promise<Record<Lane, number>> {
+  const reserve = options.finishReserveMs;
+  const budget = reserve === undefined ? undefined : options.timeLeftMs() - reserve;
+  if (budget !== undefined && budget <= 0) return none;
+  const counting = options.registry.dueCount(listedAt);
+  const count =
+    budget === undefined ? counting : withTimeout(counting, budget, () => new OutOfTime('counting what was left ran out of time'));
+  return count.catch((error: unknown) => {
+    options.onError?.(error);
+    return none;
+  });
 }
 
 class OutOfTime extends Error {
@@ -249,12 +310,32 @@ class EntryWork {
    * number; an address whose entries lie further apart in due order is asked again.
    */
   readonly #polls = new Map<string, Promise<Polled>>();
+  /** Time since each refreshed run was asked before (the first POLL_MEMORY of them, for the median), and the largest. */
+  readonly #refreshIntervals: number[] = [];
+  #longestRefresh = 0;
 
   constructor(
     readonly options: ArchiverOptions,
+    /** The decisions' policy for this run (its refresh interval chosen from the load). */
+    readonly policy: DecisionPolicy,
     readonly summary: ArchiveRunSummary,
     readonly hold: TickHold,
   ) {}
+
+  summariseRefreshes(): void {
+    const sorted = this.#refreshIntervals.sort((a, b) => a - b);
+    if (sorted.length) this.summary.refreshIntervalMs = { p50: sorted[Math.floor(sorted.length / 2)]!, max: this.#longestRefresh };
+  }
+
+  /** A run asked again: how long since it was asked before (its previous claim; a figure, never used to order data). */
+  #refreshed(entry: RegistryEntry, now: number): void {
+    if (entry.kind !== 'run' || entry.state !== 'known' || entry.lane === 'first') return;
+    this.summary.refreshes++;
+    // Never claimed before: registered by the lookup or the archiver that captured it then.
+    const interval = Math.max(0, now - (entry.previousClaimAt ?? entry.registeredAt));
+    this.#longestRefresh = Math.max(this.#longestRefresh, interval);
+    if (this.#refreshIntervals.length < POLL_MEMORY) this.#refreshIntervals.push(interval);
+  }
 
   kept(deadline: number): void {
     const left = this.summary.oldestDeadlineLeft;
@@ -290,11 +371,12 @@ class EntryWork {
     // The claim records takenAt (this run's progress is kept in those terms); taking the tick over from an invocation
     // that died, it takes back what that one claimed after its last record of progress.
     const entry = await twice(() =>
-      options.registry.claim(due, options.tick, options.owner, takenAt, dueAfterClaim(due, takenAt, options), this.hold.inherit),
+      options.registry.claim(due, options.tick, options.owner, takenAt, dueAfterClaim(due, takenAt, this.policy), this.hold.inherit),
     );
     if (!entry) return; // retired, moved, or taken by another invocation of this tick
     const expired = beforePoll(entry, options.now());
     if (expired) return twice(() => this.apply(entry, expired, undefined));
+    this.#refreshed(entry, takenAt);
     const polled = await this.poll(entry.address, entry.deadline);
     if ('unavailable' in polled) {
       // Left as claimed: due again when the claim said.
@@ -302,7 +384,7 @@ class EntryWork {
       if (polled.unavailable === 'failed') throw polled.error;
       return;
     }
-    const plan = decide(entry, polled.observation, options.now(), options);
+    const plan = decide(entry, polled.observation, options.now(), this.policy);
     return twice(() => this.apply(entry, plan, polled.requestId));
   }
 
@@ -343,7 +425,7 @@ class EntryWork {
     const { options, summary } = this;
     const now = options.now();
     const terminal = plan.record ? await this.#record(entry, plan.record, requestId, now) : false;
-    if (plan.register !== undefined) await options.registry.registerRun(entry.address, plan.register, 'archiver', now);
+    if (plan.register) await options.registry.registerRun(entry.address, plan.register.startTime, 'archiver', now, plan.register.due);
     if (
       plan.unfinished &&
       (await options.archive.markUnfinished(runOf(entry.address, plan.unfinished.startTime), plan.unfinished.outcome, now))
@@ -398,7 +480,9 @@ class EntryWork {
     this.kept(entry.deadline);
     const same =
       change.dueAt === entry.dueAt &&
+      (change.lane === undefined || change.lane === entry.lane) &&
       change.state === undefined &&
+      change.activity === undefined &&
       (change.refused === undefined || (change.refused === null && !entry.refused));
     if (!same) await this.options.registry.reschedule(entry, this.options.tick, change);
   }

@@ -8,13 +8,46 @@
  */
 import { startTimeProblem, WINDOW_MS } from '../task.ts';
 import { isTerminalStatus, type SegmentTask } from '../volc/schemas.ts';
-import { knownRunDueAt, type DueEntry, type EntryChange, type RegistryEntry } from './registry.ts';
+import type { Due, DueEntry, EntryChange, RegistryEntry } from './registry.ts';
 
 export interface DecisionPolicy {
   /** Captures within this long of a run's window closing are final. */
   finalMarginMs: number;
   /** An entry Volcengine does not show a run for (or refuses to answer about) is asked again after this long. */
   unknownRetryMs: number;
+  /** A running run is asked again after this long (in the refresh lane): refreshInterval() chooses it for each archiver run. */
+  refreshMs: number;
+  /**
+   * The schedule tick the archiver run serves: refresh intervals count from it, not from the
+   * moment of the ask, so an interval of one schedule is the next run (from the ask, it would be
+   * the one after). Unset: from the ask.
+   */
+  tick?: number;
+  /**
+   * A run whose callbacks have been silent for its MaxIdleTime plus this long has likely ended:
+   * its address's activity watch asks about it then (ARCHIVE_IDLE_MARGIN_MS).
+   */
+  idleMarginMs: number;
+}
+
+/**
+ * How long a running run waits before it is asked again, from the load: every run refreshed in
+ * turn at `callsPerSecond` (the part of the archiver's share given to refreshes), never more often
+ * than `minMs`. A few hundred runs are asked on every archiver run (a TaskId reused minutes after
+ * its run ended still gets that run's end archived); thousands are spread out, so refreshes leave
+ * the rest of the share to first captures and closing windows, and a run costs a few calls.
+ */
+export function refreshInterval(runningRuns: number, callsPerSecond: number, minMs: number): number {
+  return Math.max(minMs, Math.ceil((runningRuns / callsPerSecond) * 1000));
+}
+
+/** Volcengine's MaxIdleTime when a task does not name its own (180 s). */
+export const DEFAULT_MAX_IDLE_TIME_MS = 180_000;
+
+/** How long after its last callback a run has likely ended: its MaxIdleTime (seconds) plus the margin. */
+export function likelyEndedAfter(task: SegmentTask, policy: Pick<DecisionPolicy, 'idleMarginMs'>): number {
+  const idle = task.MaxIdleTime !== undefined && task.MaxIdleTime > 0 ? task.MaxIdleTime * 1000 : DEFAULT_MAX_IDLE_TIME_MS;
+  return idle + policy.idleMarginMs;
 }
 
 /** A run that starts this much earlier than announced is still the announced one (callers' clocks differ from Volcengine's). */
@@ -35,8 +68,8 @@ export type Observation =
 export interface Plan {
   /** Archive this observation of a run (a timeline entry when it adds to the run's history). */
   record?: { startTime: number; task: SegmentTask; final: boolean };
-  /** Watch this run of the address (it is newer than the entry's, or the one a registration named). */
-  register?: number;
+  /** Watch this run of the address (it is newer than the entry's, or the one a registration named), first due then. */
+  register?: { startTime: number; due: Due };
   /** The entry's run stopped being watched before a final snapshot. */
   unfinished?: { startTime: number; outcome: 'superseded' | 'expired-without-final' };
   /** The registration ends without ever having been shown a run. */
@@ -54,19 +87,46 @@ export type EntryStep =
 
 /**
  * The due time a claim gives an entry: when it is due again if this tick changes nothing (or dies
- * before deciding). A known run is due on every tick; anything waiting to be shown or answered is
- * asked again ARCHIVE_UNKNOWN_RETRY_MS from now, whatever happens after the claim.
+ * before deciding). A known run stays due (the next tick takes it again); anything waiting to be
+ * shown or answered is asked again ARCHIVE_UNKNOWN_RETRY_MS from now, whatever happens after the claim.
  */
 export function dueAfterClaim(entry: DueEntry, now: number, policy: DecisionPolicy): number {
-  const everyTick = entry.kind === 'run' && entry.state === 'known' && entry.dueAt === knownRunDueAt(entry.startTime!);
-  return everyTick ? entry.dueAt : nextAsk(now, policy);
+  return entry.kind === 'run' && entry.state === 'known' ? entry.dueAt : nextAsk(now, policy);
 }
 
-/** Before asking Volcengine: an entry whose deadline passed ends here. */
+/**
+ * When a running run is asked about next: after the refresh interval; or, when the ask after that
+ * one would fall inside the final margin before its window closes, at the margin's start in the
+ * ending lane (read before anything else: a run parked in the refresh lane while the share is
+ * short could otherwise wait past its close); inside the margin, on every tick (the last capture
+ * is as late as the window allows).
+ */
+export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy): Due {
+  const closingFrom = deadline - policy.finalMarginMs;
+  // Due again right after this run (a run counting what it left due counts it as reached).
+  if (now >= closingFrom) return { dueAt: now + 1, lane: 'ending' };
+  const next = Math.min(policy.tick ?? now, now) + policy.refreshMs;
+  return next + policy.refreshMs >= closingFrom ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
+}
+
+/**
+ * Before asking Volcengine: an entry whose deadline passed ends here; an activity watch whose
+ * callbacks go on (none silent for its run's likely idle end, no new burst) is due again when they
+ * would have been, without asking.
+ */
 export function beforePoll(entry: RegistryEntry, now: number): Plan | undefined {
-  if (now < entry.deadline) return undefined;
+  if (now >= entry.deadline) return expired(entry);
+  const watch = entry.activity;
+  if (!watch || entry.lastSeenAt === undefined || (entry.burstFrom ?? 0) !== watch.burstSeen) return undefined;
+  const dueAt = entry.lastSeenAt + watch.endsAfterMs;
+  return dueAt > now ? { entry: { kind: 'reschedule', change: { dueAt } } } : undefined;
+}
+
+/** An entry past its deadline: a known run unfinished, a registration unanswered; an activity watch (its address had runs) silently. */
+function expired(entry: RegistryEntry): Plan {
   if (entry.kind === 'run' && entry.state === 'known')
     return { unfinished: { startTime: entry.startTime!, outcome: 'expired-without-final' }, entry: { kind: 'retire' } };
+  if (entry.activity) return { entry: { kind: 'retire' } };
   const unanswered = entry.refused ? { outcome: 'refused' as const, code: entry.refused.code } : { outcome: 'not-found' as const };
   return { unanswered, entry: { kind: 'retire' } };
 }
@@ -84,8 +144,10 @@ export function decide(entry: RegistryEntry, observation: Observation, now: numb
   switch (observation.kind) {
     case 'drift':
       return { entry: { kind: 'leave', drift: observation.problem } };
-    case 'refused':
-      return { entry: { kind: 'reschedule', change: { dueAt: nextAsk(now, policy), refused: { code: observation.code, since: now } } } };
+    case 'refused': {
+      const change: EntryChange = { ...askAgain(entry, now, policy), refused: { code: observation.code, since: now }, ...unwatched(entry) };
+      return { entry: { kind: 'reschedule', change } };
+    }
     case 'not-shown':
       return wait(entry, now, policy);
     default:
@@ -99,20 +161,42 @@ function decideShown(entry: RegistryEntry, shown: SegmentTask & { StartTime: num
   if (!namesThisRun(entry, shown)) return wait(entry, now, policy);
   // Another run than the entry's: a newer run of a known one, or the run a registration named.
   const final = isFinal(shown, now, policy);
+  const running = !isTerminalStatus(shown.Status);
   return {
     record: { startTime: start, task: shown, final },
-    ...(isTerminalStatus(shown.Status) ? {} : { register: start }),
+    ...(running ? { register: { startTime: start, due: nextRefresh(start + WINDOW_MS, now, policy) } } : {}),
     ...(entry.kind === 'run' && entry.state === 'known'
       ? { unfinished: { startTime: entry.startTime!, outcome: 'superseded' as const } }
       : {}),
-    entry: { kind: 'retire' },
+    entry: entry.kind === 'pending' && running ? afterRunningRun(entry, shown, now, policy) : { kind: 'retire' },
   };
 }
+
+/**
+ * A pending entry that led to a running run: while callbacks go on naming its address, it is (or
+ * stays) the address's activity watch, due when they will have been silent for the run's likely
+ * idle end; otherwise it is retired (the run's refreshes go on). A registration becomes the watch
+ * only once a callback named the address after the one that began its burst: a run one callback
+ * named (or a WatchSegmentTask) is not asked about again for it. A watch stays one beside the same
+ * run, or the newer one a new burst led to.
+ */
+function afterRunningRun(entry: RegistryEntry, shown: SegmentTask, now: number, policy: DecisionPolicy): EntryStep {
+  const { lastSeenAt, burstFrom } = entry;
+  if (lastSeenAt === undefined) return { kind: 'retire' };
+  const endsAfterMs = likelyEndedAfter(shown, policy);
+  const goesOn = entry.activity !== undefined || (burstFrom !== undefined && lastSeenAt > burstFrom);
+  if (!goesOn || lastSeenAt + endsAfterMs <= now) return { kind: 'retire' };
+  const activity = { burstSeen: burstFrom ?? 0, endsAfterMs };
+  return { kind: 'reschedule', change: { dueAt: lastSeenAt + endsAfterMs, lane: 'ending', activity } };
+}
+
+/** A change that makes an activity watch a registration waiting for its run again. */
+const unwatched = (entry: RegistryEntry): Pick<EntryChange, 'activity'> => (entry.activity ? { activity: null } : {});
 
 /** The run the entry watches: archive it; retire the entry once it is terminal, else poll it on the next tick. */
 function ownRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
   const change: EntryChange = {
-    dueAt: knownRunDueAt(shown.StartTime),
+    ...nextRefresh(entry.deadline, now, policy),
     ...(entry.state === 'known' ? {} : { state: 'known' as const }),
     ...(entry.refused ? { refused: null } : {}),
   };
@@ -137,9 +221,22 @@ function namesThisRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: nu
   return !(ended && shown.EndTime! < entry.registeredAt - REGISTRATION_GRACE_MS);
 }
 
-/** Volcengine shows no run for the entry (yet): ask again later; a refusal in a row ends. */
+/** Volcengine shows no run for the entry (yet): ask again later; a refusal in a row ends, and an activity watch waits as a registration. */
 function wait(entry: RegistryEntry, now: number, policy: DecisionPolicy): Plan {
-  return { entry: { kind: 'reschedule', change: { dueAt: nextAsk(now, policy), ...(entry.refused ? { refused: null } : {}) } } };
+  const change: EntryChange = { ...askAgain(entry, now, policy), ...(entry.refused ? { refused: null } : {}), ...unwatched(entry) };
+  return { entry: { kind: 'reschedule', change } };
+}
+
+/**
+ * Asked again later: a known run in its refresh lane (or ending, near its deadline); an entry
+ * Volcengine has not shown a run for yet also in the refresh lane, by due time beside the
+ * refreshes: the first lane is for first asks, so registrations that never become runs (asked
+ * every ARCHIVE_UNKNOWN_RETRY_MS for 72 h) never go ahead of running runs.
+ */
+function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Due {
+  const known = entry.kind === 'run' && entry.state === 'known';
+  const dueAt = nextAsk(now, policy);
+  return known && dueAt >= entry.deadline - policy.finalMarginMs ? nextRefresh(entry.deadline, now, policy) : { dueAt, lane: 'refresh' };
 }
 
 /**

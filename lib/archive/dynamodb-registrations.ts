@@ -24,14 +24,16 @@ import {
   entrySortKey,
   EXPIRY_GRACE_MS,
   PENDING_LIFETIME_MS,
+  PENDING_LANE,
   runRegistration,
+  type Due,
   type EntryRef,
   type RegisterOutcome,
   type RegistrationVia,
   type Registrations,
   type RegistryState,
 } from './registry.ts';
-import { DUE_SHARD } from './registry-table.ts';
+import { LANE_PARTITION } from './registry-table.ts';
 
 export interface DynamoDbRegistryOptions {
   table: string;
@@ -71,6 +73,24 @@ export function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
+/**
+ * The condition of a callback's sighting, named for what it guards.
+ *   goesOn  the address's pending entry exists and a callback named it at most the gap ago: the
+ *           same stream of callbacks goes on, and only its last-seen time moves. Otherwise (no
+ *           entry, or a longer silence) nothing is written and the callback registers the address,
+ *           marking a new burst (burstFrom), which has its activity watch ask Volcengine at its
+ *           next claim: after a silence, a new run of a reused TaskId has probably begun.
+ * Races it settles: the two writes are never one, so a callback that dies between them has
+ * written nothing and the next delivery finds the same silence (a burst is never hidden by a
+ * half-done sighting); two deliveries that both find the silence both start the burst, and the later
+ * burstFrom stays (a watch that saw the first asks once more than needed, never less); a sighting
+ * racing the retirement of the entry either lands first (bumping the generation, so the retirement
+ * fails and the entry stays) or finds no entry and registers it again. Last-seen times come from
+ * the callback instances' clocks: a skew of seconds moves them by as much, against a gap and a
+ * margin of minutes.
+ */
+const SIGHTING_CONDITION = { goesOn: '#lastSeenAt >= :goesOnFrom' } as const;
+
 export class DynamoDbRegistrations implements Registrations {
   readonly usage: RegistryUsage = { reads: 0, writes: 0, readUnits: 0, writeUnits: 0 };
   protected readonly client: DynamoDBClient;
@@ -84,14 +104,15 @@ export class DynamoDbRegistrations implements Registrations {
   }
 
   /**
-   * An upsert: a new run is due at once (known) or from its StartTime (announced); a known run
-   * stays known, an announced one becomes known when a lookup or the archiver saw it. Racing a
+   * An upsert: a new run is due as runRegistration says; an entry keeps its due time and lane
+   * (the archiver's to change); a known run stays known, an announced one becomes known when a
+   * lookup or the archiver saw it. Racing a
    * retirement, it either lands first (the retire of a pending entry then fails on its
    * generation; a run's retire deletes an entry whose run is archived final) or after (the entry
    * is created again and the next tick settles it): a registration is never lost.
    */
-  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
-    const registration = runRegistration(startTime, via, now);
+  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: Due) {
+    const registration = runRegistration(startTime, via, now, firstDue);
     const state = registration.state === 'known' ? ':state' : 'if_not_exists(#state, :state)';
     return this.#register({ address, kind: 'run', startTime }, now, via, {
       set: [
@@ -100,18 +121,24 @@ export class DynamoDbRegistrations implements Registrations {
         '#deadline = :deadline',
         '#expiresAt = :expiresAt',
         '#dueAt = if_not_exists(#dueAt, :dueAt)',
+        '#dueShard = if_not_exists(#dueShard, :dueShard)',
       ],
       values: {
         ':state': S(registration.state),
         ':startTime': N(startTime),
         ':deadline': N(registration.deadline),
         ':expiresAt': expiresAt(registration.deadline),
-        ':dueAt': N(registration.firstDueAt),
+        ':dueAt': N(registration.firstDue.dueAt),
+        ':dueShard': S(LANE_PARTITION[registration.firstDue.lane]),
       },
     });
   }
 
-  /** An upsert that keeps the first registration's time and deadline; a callback's is also its last-seen time. */
+  /**
+   * An upsert that keeps the first registration's time and deadline, and an entry's due time and
+   * lane (an activity watch stays one); a callback's is also its last-seen time and starts a new
+   * burst of callbacks (continueSighting did not find them going on).
+   */
   async registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number) {
     const deadline = now + PENDING_LIFETIME_MS;
     return this.#register({ address, kind: 'pending', startTime: undefined }, now, via, {
@@ -120,10 +147,37 @@ export class DynamoDbRegistrations implements Registrations {
         '#deadline = if_not_exists(#deadline, :deadline)',
         '#expiresAt = if_not_exists(#expiresAt, :expiresAt)',
         '#dueAt = if_not_exists(#dueAt, :now)',
-        '#lastSeenAt = :now',
+        '#dueShard = if_not_exists(#dueShard, :dueShard)',
+        ...(via === 'callback' ? ['#lastSeenAt = :now', '#burstFrom = :now'] : []),
       ],
-      values: { ':state': S('unknown' satisfies RegistryState), ':deadline': N(deadline), ':expiresAt': expiresAt(deadline) },
+      values: {
+        ':state': S('unknown' satisfies RegistryState),
+        ':deadline': N(deadline),
+        ':expiresAt': expiresAt(deadline),
+        ':dueShard': S(LANE_PARTITION[PENDING_LANE]),
+      },
     });
+  }
+
+  /**
+   * One UpdateItem conditional on the callbacks going on (SIGHTING_CONDITION): the common case of a
+   * callback, one write per address per memo period.
+   */
+  async continueSighting(address: TaskAddress, now: number, gapMs: number): Promise<boolean> {
+    const expression = 'SET #lastSeenAt = :now ADD #generation :one';
+    const condition = SIGHTING_CONDITION.goesOn;
+    return this.conditional(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key({ address, kind: 'pending', startTime: undefined }),
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: namesIn(expression, condition),
+        ExpressionAttributeValues: { ':now': N(now), ':one': N(1), ':goesOnFrom': N(now - gapMs) },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
   }
 
   async #register(ref: EntryRef, now: number, via: RegistrationVia, update: { set: string[]; values: Item }): Promise<RegisterOutcome> {
@@ -134,7 +188,6 @@ export class DynamoDbRegistrations implements Registrations {
       '#taskId = :taskId',
       '#registeredAt = if_not_exists(#registeredAt, :now)',
       '#via = if_not_exists(#via, :via)',
-      '#dueShard = :dueShard',
       ...update.set,
     ];
     const expression = `SET ${set.join(', ')} ADD #generation :one`;
@@ -151,7 +204,6 @@ export class DynamoDbRegistrations implements Registrations {
           ':taskId': S(ref.address.taskId),
           ':now': N(now),
           ':via': S(via),
-          ':dueShard': S(DUE_SHARD),
           ':one': N(1),
           ...update.values,
         },

@@ -2,7 +2,8 @@
  * The watch registry on DynamoDB, the archiver's side: the registrations of
  * lib/archive/dynamodb-registrations.ts, plus the tick lease, the due index, claims, reschedules and
  * retirements. The sparse global index `due` (dueShard, dueAt) lists the entries by the time they
- * are next due, so the archiver reads only what it is about to poll, never the whole registry. Each
+ * are next due, one partition per lane (registry.ts: LANES), so the archiver reads only what it is
+ * about to poll, lane by lane, never the whole registry. Each
  * method is one request, each transition one conditional write; the races each condition settles are
  * described beside it. DynamoDB's TTL (expiresAt) removes an entry no archiver retired, long after
  * its deadline.
@@ -14,6 +15,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
   type GetItemCommandOutput,
+  type QueryCommandInput,
   type QueryCommandOutput,
   type ScanCommandOutput,
   type UpdateItemCommandOutput,
@@ -21,8 +23,10 @@ import {
 import { DynamoDbRegistrations, isConditionFailure, N, namesIn, num, S, str, type Item } from './dynamodb-registrations.ts';
 import {
   parseAddressKey,
+  LANES,
   parseEntrySortKey,
   TICK_LEASE_MS,
+  type Lane,
   type DueEntry,
   type EntryChange,
   type EntryRef,
@@ -35,7 +39,13 @@ import {
   type TickHold,
   type WatchRegistry,
 } from './registry.ts';
-import { DUE_INDEX, DUE_SHARD } from './registry-table.ts';
+import { DUE_INDEX, LANE_PARTITION, laneOfPartition } from './registry-table.ts';
+
+/** Where a read of the due index stopped: a lane (its index in LANES) and the key to go on after. */
+interface DueCursor {
+  lane: number;
+  key: Item | undefined;
+}
 
 const TICK_KEY = { pk: { S: '~archiver' }, sk: { S: 'tick' } };
 
@@ -149,21 +159,48 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     );
   }
 
+  /** One Query of a lane per page; a lane read to its end goes on with the next lane's first page. */
   async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
-    const answer = await this.read<QueryCommandOutput>(
+    let { lane, key } = (after as DueCursor | undefined) ?? { lane: 0, key: undefined };
+    for (; lane < LANES.length; lane++, key = undefined) {
+      const answer = await this.#dueQuery(LANES[lane]!, now, { Limit: this.pageSize, ...(key ? { ExclusiveStartKey: key } : {}) });
+      const items = (answer.Items ?? []).map(dueEntryOf).filter((entry): entry is DueEntry => entry !== undefined);
+      const next: DueCursor | undefined = answer.LastEvaluatedKey
+        ? { lane, key: answer.LastEvaluatedKey }
+        : lane + 1 < LANES.length
+          ? { lane: lane + 1, key: undefined }
+          : undefined;
+      if (items.length > 0 || answer.LastEvaluatedKey) return { items, next };
+    }
+    return { items: [], next: undefined };
+  }
+
+  /** Counts with Select COUNT, a lane at a time (1 MB of index items per page). */
+  async dueCount(now: number, lanes: readonly Lane[] = LANES): Promise<Record<Lane, number>> {
+    const counts = { ending: 0, first: 0, refresh: 0 };
+    for (const lane of lanes) {
+      let key: Item | undefined;
+      do {
+        const answer = await this.#dueQuery(lane, now, { Select: 'COUNT', ...(key ? { ExclusiveStartKey: key } : {}) });
+        counts[lane] += answer.Count ?? 0;
+        key = answer.LastEvaluatedKey;
+      } while (key);
+    }
+    return counts;
+  }
+
+  #dueQuery(lane: Lane, now: number, page: Partial<QueryCommandInput>): Promise<QueryCommandOutput> {
+    return this.read<QueryCommandOutput>(
       new QueryCommand({
         TableName: this.table,
         IndexName: DUE_INDEX,
         KeyConditionExpression: '#dueShard = :dueShard AND #dueAt <= :now',
         ExpressionAttributeNames: { '#dueShard': 'dueShard', '#dueAt': 'dueAt' },
-        ExpressionAttributeValues: { ':dueShard': S(DUE_SHARD), ':now': N(now) },
-        Limit: this.pageSize,
-        ...(after === undefined ? {} : { ExclusiveStartKey: after as Item }),
+        ExpressionAttributeValues: { ':dueShard': S(LANE_PARTITION[lane]), ':now': N(now) },
         ReturnConsumedCapacity: 'TOTAL',
+        ...page,
       }),
     );
-    const items = (answer.Items ?? []).map(dueEntryOf).filter((entry): entry is DueEntry => entry !== undefined);
-    return { items, next: answer.LastEvaluatedKey };
   }
 
   /**
@@ -200,12 +237,14 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
             ...(inherit === undefined ? {} : { ':inheritFrom': S(inherit.from) }),
             ...(since ? { ':claimedSince': N(inherit.claimedSince) } : {}),
           },
-          ReturnValues: 'ALL_NEW',
+          // The entry as it was: with this claim's values set, it is the entry now, and it tells when it was claimed before.
+          ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      return answer.Attributes ? entryOf(answer.Attributes) : undefined;
+      const before = answer.Attributes ? entryOf(answer.Attributes) : undefined;
+      return before && { ...before, polledTick: tick, claimedBy: owner, claimedAt: now, dueAt, previousClaimAt: before.claimedAt };
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -216,7 +255,11 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
   async reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean> {
     const set = ['#dueAt = :dueAt'];
     const values: Item = { ':dueAt': N(change.dueAt), ':tick': N(tick), ':claimedBy': S(entry.claimedBy ?? '') };
-    let remove = '';
+    if (change.lane) {
+      set.push('#dueShard = :dueShard');
+      values[':dueShard'] = S(LANE_PARTITION[change.lane]);
+    }
+    const remove: string[] = [];
     if (change.state) {
       set.push('#state = :state');
       values[':state'] = S(change.state);
@@ -224,8 +267,12 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     if (change.refused) {
       set.push('#refusedCode = :refusedCode', '#refusedSince = if_not_exists(#refusedSince, :refusedSince)');
       Object.assign(values, { ':refusedCode': S(change.refused.code), ':refusedSince': N(change.refused.since) });
-    } else if (change.refused === null) remove = ' REMOVE #refusedCode, #refusedSince';
-    const expression = `SET ${set.join(', ')}${remove}`;
+    } else if (change.refused === null) remove.push('#refusedCode', '#refusedSince');
+    if (change.activity) {
+      set.push('#watchBurst = :watchBurst', '#watchEndsAfter = :watchEndsAfter');
+      Object.assign(values, { ':watchBurst': N(change.activity.burstSeen), ':watchEndsAfter': N(change.activity.endsAfterMs) });
+    } else if (change.activity === null) remove.push('#watchBurst', '#watchEndsAfter');
+    const expression = `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`;
     const condition = all(CONDITION.exists, CONDITION.heldByTick);
     return this.conditional(
       new UpdateItemCommand({
@@ -290,13 +337,15 @@ function dueEntryOf(item: Item): DueEntry | undefined {
   const dueAt = num(item, 'dueAt');
   const deadline = num(item, 'deadline');
   const state = (str(item, 'state') ?? 'unknown') as RegistryState;
-  return ref && dueAt !== undefined && deadline !== undefined ? { ...ref, dueAt, deadline, state } : undefined;
+  const lane = laneOfPartition(str(item, 'dueShard'));
+  return ref && dueAt !== undefined && deadline !== undefined ? { ...ref, dueAt, lane, deadline, state } : undefined;
 }
 
 function entryOf(item: Item): RegistryEntry | undefined {
   const due = dueEntryOf(item);
   if (!due) return undefined;
   const refusedCode = str(item, 'refusedCode');
+  const watchBurst = num(item, 'watchBurst');
   return {
     ...due,
     registeredAt: num(item, 'registeredAt') ?? 0,
@@ -307,5 +356,7 @@ function entryOf(item: Item): RegistryEntry | undefined {
     claimedAt: num(item, 'claimedAt'),
     refused: refusedCode === undefined ? undefined : { code: refusedCode, since: num(item, 'refusedSince') ?? 0 },
     lastSeenAt: num(item, 'lastSeenAt'),
+    burstFrom: num(item, 'burstFrom'),
+    activity: watchBurst === undefined ? undefined : { burstSeen: watchBurst, endsAfterMs: num(item, 'watchEndsAfter') ?? 0 },
   };
 }

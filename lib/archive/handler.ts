@@ -59,6 +59,9 @@ export function createArchiverHandler(deps: ArchiverDeps) {
       safetyMs: env.ARCHIVE_SAFETY_MS,
       finishReserveMs: FINISH_RESERVE_MS,
       unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
+      refreshMs: env.ARCHIVE_REFRESH_MS,
+      idleMarginMs: env.ARCHIVE_IDLE_MARGIN_MS,
+      refreshCallsPerSecond: env.ARCHIVE_QPS * env.ARCHIVE_REFRESH_SHARE,
       onError: (error, task) =>
         task
           ? logger.warn('task left for the next run', {
@@ -92,6 +95,10 @@ export function createArchiverHandler(deps: ArchiverDeps) {
     metrics.addMetric('SchemaDrift', MetricUnit.Count, summary.schemaDrift);
     metrics.addMetric('FinalSnapshotsMissed', MetricUnit.Count, summary.finalSnapshotsMissed);
     metrics.addMetric('ArchiveLag', MetricUnit.Milliseconds, summary.archiveLagMs);
+    metrics.addMetric('RefreshInterval', MetricUnit.Milliseconds, summary.refreshTargetMs);
+    metrics.addMetric('EndingNotReached', MetricUnit.Count, summary.notReached.ending);
+    metrics.addMetric('FirstCapturesNotReached', MetricUnit.Count, summary.notReached.first);
+    metrics.addMetric('RefreshesNotReached', MetricUnit.Count, summary.notReached.refresh);
     if (deps.quota) addQuotaMetrics(metrics, deps.quota.drainStats());
     if (summary.oldestDeadlineLeft !== undefined)
       metrics.addMetric('OldestDeadlineLeft', MetricUnit.Milliseconds, summary.oldestDeadlineLeft - now());

@@ -8,12 +8,16 @@ import type { TaskAddress } from '../task.ts';
 import {
   addressKey,
   entrySortKey,
+  LANES,
+  PENDING_LANE,
   PENDING_LIFETIME_MS,
   runRegistration,
   TICK_LEASE_MS,
+  type Due,
   type DueEntry,
   type EntryChange,
   type EntryRef,
+  type Lane,
   type Page,
   type PageCursor,
   type RegisterOutcome,
@@ -24,11 +28,12 @@ import {
   type WatchRegistry,
 } from './registry.ts';
 
-/** The due index's order: dueAt, then the entry's keys (as DynamoDB orders a GSI's items). */
-type IndexKey = [dueAt: number, pk: string, sk: string];
+/** The due index's order: the lane (its place in LANES), dueAt, then the entry's keys (as DynamoDB orders a GSI partition's items). */
+type IndexKey = [lane: number, dueAt: number, pk: string, sk: string];
 
 const compare = (a: IndexKey, b: IndexKey): number =>
-  a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
+  a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0) || (a[3] < b[3] ? -1 : a[3] > b[3] ? 1 : 0);
+const laneStart = (lane: number): IndexKey => [lane, Number.NEGATIVE_INFINITY, '', ''];
 
 /** A refusal keeps the time of the first one in a row; an answer clears it. */
 const refusedAfter = (stored: RegistryEntry, refused: NonNullable<EntryChange['refused']> | null): RegistryEntry['refused'] =>
@@ -46,8 +51,8 @@ export class MemoryRegistry implements WatchRegistry {
     this.#pageSize = options.pageSize ?? 100;
   }
 
-  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
-    const registration = runRegistration(startTime, via, now);
+  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: Due) {
+    const registration = runRegistration(startTime, via, now, firstDue);
     const ref: EntryRef = { address, kind: 'run', startTime };
     return this.#upsert(ref, (old) => ({
       ...ref,
@@ -55,13 +60,16 @@ export class MemoryRegistry implements WatchRegistry {
       registeredAt: old?.registeredAt ?? now,
       via: old?.via ?? via,
       deadline: registration.deadline,
-      dueAt: old?.dueAt ?? registration.firstDueAt,
+      dueAt: old?.dueAt ?? registration.firstDue.dueAt,
+      lane: old?.lane ?? registration.firstDue.lane,
       generation: (old?.generation ?? 0) + 1,
       polledTick: old?.polledTick,
       claimedBy: old?.claimedBy,
       claimedAt: old?.claimedAt,
       refused: old?.refused,
       lastSeenAt: old?.lastSeenAt,
+      burstFrom: old?.burstFrom,
+      activity: old?.activity,
     }));
   }
 
@@ -74,13 +82,23 @@ export class MemoryRegistry implements WatchRegistry {
       via: old?.via ?? via,
       deadline: old?.deadline ?? now + PENDING_LIFETIME_MS,
       dueAt: old?.dueAt ?? now,
+      lane: old?.lane ?? PENDING_LANE,
       generation: (old?.generation ?? 0) + 1,
       polledTick: old?.polledTick,
       claimedBy: old?.claimedBy,
       claimedAt: old?.claimedAt,
       refused: old?.refused,
-      lastSeenAt: now,
+      lastSeenAt: via === 'callback' ? now : old?.lastSeenAt,
+      burstFrom: via === 'callback' ? now : old?.burstFrom,
+      activity: old?.activity,
     }));
+  }
+
+  async continueSighting(address: TaskAddress, now: number, gapMs: number): Promise<boolean> {
+    const stored = this.#entries.get(this.#key({ address, kind: 'pending', startTime: undefined }));
+    if (stored?.lastSeenAt === undefined || stored.lastSeenAt < now - gapMs) return false;
+    this.#write({ ...stored, lastSeenAt: now, generation: stored.generation + 1 });
+    return true;
   }
 
   async beginTick(tick: number, owner: string, now: number): Promise<TickHold | undefined> {
@@ -102,17 +120,35 @@ export class MemoryRegistry implements WatchRegistry {
     if (this.#tick?.tick === tick && this.#tick.owner === owner) this.#tick.ended = true;
   }
 
+  /** As DynamoDbRegistry reads it: a page holds one lane's entries (one Query each), a lane read to its end goes on with the next. */
   async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
-    let at = after === undefined ? 0 : this.#position(after as IndexKey, true);
+    const cursor = after as IndexKey | undefined;
+    let lane = cursor?.[0] ?? 0;
+    let at = this.#position(cursor ?? laneStart(0), cursor !== undefined);
     const items: DueEntry[] = [];
-    while (at < this.#index.length && items.length < this.#pageSize && this.#index[at]![0] <= now) {
-      const [, pk, sk] = this.#index[at++]!;
-      const entry = this.#entries.get(`${pk}\n${sk}`)!;
-      const { address, kind, startTime, dueAt, deadline, state } = entry;
-      items.push({ address, kind, startTime, dueAt, deadline, state });
+    while (items.length < this.#pageSize && lane < LANES.length) {
+      const key = this.#index[at];
+      if (key?.[0] !== lane || key[1] > now) {
+        if (items.length > 0) return { items, next: lane + 1 < LANES.length ? laneStart(lane + 1) : undefined };
+        at = this.#position(laneStart(++lane), false);
+        continue;
+      }
+      at++;
+      const { address, kind, startTime, dueAt, lane: entryLane, deadline, state } = this.#entries.get(`${key[2]}\n${key[3]}`)!;
+      items.push({ address, kind, startTime, dueAt, lane: entryLane, deadline, state });
     }
-    const more = at < this.#index.length && this.#index[at]![0] <= now;
-    return { items, next: more ? this.#index[at - 1] : undefined };
+    // Like a Query with a Limit, a full page has a cursor even when nothing follows.
+    return { items, next: items.length === this.#pageSize ? this.#index[at - 1] : undefined };
+  }
+
+  async dueCount(now: number, lanes: readonly Lane[] = LANES): Promise<Record<Lane, number>> {
+    const counts = { ending: 0, first: 0, refresh: 0 };
+    LANES.forEach((lane, order) => {
+      if (!lanes.includes(lane)) return;
+      for (let at = this.#position(laneStart(order), false); this.#index[at]?.[0] === order && this.#index[at]![1] <= now; at++)
+        counts[lane]++;
+    });
+    return counts;
   }
 
   async claim(
@@ -134,7 +170,7 @@ export class MemoryRegistry implements WatchRegistry {
     if (!unclaimed && !inherited) return undefined;
     const claimed = { ...entry, polledTick: tick, claimedBy: owner, claimedAt: now, dueAt };
     this.#write(claimed);
-    return { ...claimed };
+    return { ...claimed, previousClaimAt: entry.claimedAt };
   }
 
   async reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean> {
@@ -143,8 +179,10 @@ export class MemoryRegistry implements WatchRegistry {
     this.#write({
       ...stored,
       dueAt: change.dueAt,
+      ...(change.lane ? { lane: change.lane } : {}),
       ...(change.state ? { state: change.state } : {}),
       ...(change.refused === undefined ? {} : { refused: refusedAfter(stored, change.refused) }),
+      ...(change.activity === undefined ? {} : { activity: change.activity ?? undefined }),
     });
     return true;
   }
@@ -155,6 +193,11 @@ export class MemoryRegistry implements WatchRegistry {
     if (entry.kind === 'pending' && stored.generation !== entry.generation) return false;
     this.#remove(stored);
     return true;
+  }
+
+  /** The entry as stored (never changed in place: each write stores a new one); not a request, for the simulation's cost counting. */
+  peek(ref: EntryRef): Readonly<RegistryEntry> | undefined {
+    return this.#entries.get(this.#key(ref));
   }
 
   async entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>> {
@@ -174,13 +217,14 @@ export class MemoryRegistry implements WatchRegistry {
   }
 
   #indexKey(entry: RegistryEntry): IndexKey {
-    return [entry.dueAt, addressKey(entry.address), entrySortKey(entry)];
+    return [LANES.indexOf(entry.lane), entry.dueAt, addressKey(entry.address), entrySortKey(entry)];
   }
 
   #write(entry: RegistryEntry): void {
     const old = this.#entries.get(this.#key(entry));
-    if (old && old.dueAt !== entry.dueAt) this.#unindex(old);
-    if (!old || old.dueAt !== entry.dueAt) this.#index.splice(this.#position(this.#indexKey(entry), false), 0, this.#indexKey(entry));
+    const moved = !old || old.dueAt !== entry.dueAt || old.lane !== entry.lane;
+    if (old && moved) this.#unindex(old);
+    if (moved) this.#index.splice(this.#position(this.#indexKey(entry), false), 0, this.#indexKey(entry));
     this.#entries.set(this.#key(entry), entry);
   }
 

@@ -8,9 +8,18 @@
  * (the callback function never touches the quota), and each can be restored on its own
  * (point-in-time recovery is on for the registry, whose state cannot be rebuilt).
  */
+import type { Lane } from './registry.ts';
+
 export const DUE_INDEX = 'due';
-/** The due index's one partition. Its writes are far below one partition's 1,000 per second: see the README. */
-export const DUE_SHARD = 'due';
+/**
+ * The due index's partition (dueShard) of each lane. The refresh lane keeps the partition every
+ * entry had before lanes ("due"), so entries written by earlier versions are read as refreshes; the
+ * ending lane keeps the partition of the closing lane it grew from ("closing").
+ * Each partition's writes are far below one partition's 1,000 per second: see the README.
+ */
+export const LANE_PARTITION: Record<Lane, string> = { ending: 'closing', first: 'first', refresh: 'due' };
+export const laneOfPartition = (partition: string | undefined): Lane =>
+  partition === LANE_PARTITION.ending ? 'ending' : partition === LANE_PARTITION.first ? 'first' : 'refresh';
 export const TTL_ATTRIBUTE = 'expiresAt';
 
 export const REGISTRY_TABLE_SCHEMA = {

@@ -6,6 +6,8 @@
  *
  *   registerRun / registerPending   an upsert that never loses what the entry already knows;
  *                                   each bumps the entry's `generation`
+ *   continueSighting                a callback's sighting of an address whose callbacks go on:
+ *                                   its last-seen time only (and its generation)
  *   claim                           the archiver takes a due entry for one schedule tick; another
  *                                   invocation of the same tick cannot (duplicate deliveries),
  *                                   except one that took the tick over from a holder that died:
@@ -28,6 +30,26 @@ export type RegistryState = 'known' | 'announced' | 'unknown';
 export type RegistrationVia = 'lookup' | 'watch' | 'callback' | 'archiver';
 export type RegisterOutcome = 'registered' | 'already-watched';
 
+/**
+ * The due index's lanes, read in this order on every archiver run, each in ascending due time:
+ *   ending   a window about to close (a run's captures inside the final margin before it closes:
+ *            its last chance), or a run likely to have ended (an address's activity watch, due
+ *            when its callbacks have been silent for the run's MaxIdleTime plus a margin)
+ *   first    what has not been captured yet: pending registrations, announced runs, and asks
+ *            Volcengine has not answered with a run
+ *   refresh  known running runs, asked again once their refresh interval passed; the longest
+ *            overdue first, so under load each is refreshed in turn, as often as the share allows
+ * Under overload the refresh lane waits first, then new registrations; ending runs never.
+ */
+export type Lane = 'ending' | 'first' | 'refresh';
+export const LANES: readonly Lane[] = ['ending', 'first', 'refresh'];
+
+/** When an entry is due next, and in which lane. */
+export interface Due {
+  dueAt: number;
+  lane: Lane;
+}
+
 /** Names an entry: a run of an address, or the address's pending registration. */
 export interface EntryRef {
   address: TaskAddress;
@@ -36,9 +58,25 @@ export interface EntryRef {
   startTime: number | undefined;
 }
 
+/**
+ * An address's activity watch: the pending entry of an address whose running run is watched
+ * already, kept while callbacks keep naming the address (Volcengine sends one per segment while a
+ * run runs). It is due when they have been silent long enough for the run to have ended, and is
+ * then asked about first (ending lane); while they go on, its claim reschedules it without asking
+ * Volcengine. A new burst of callbacks (burstFrom other than the one it saw: a new run of a
+ * reused TaskId, probably) has it asked about at its next claim.
+ */
+export interface ActivityWatch {
+  /** The burst of callbacks it last saw (its burstFrom; 0 when none was recorded). */
+  burstSeen: number;
+  /** How long after the last callback its run has likely ended: the run's MaxIdleTime plus ARCHIVE_IDLE_MARGIN_MS. */
+  endsAfterMs: number;
+}
+
 /** What the due index holds of an entry: enough to order and claim it. */
 export interface DueEntry extends EntryRef {
   dueAt: number;
+  lane: Lane;
   deadline: number;
   state: RegistryState;
 }
@@ -53,19 +91,29 @@ export interface RegistryEntry extends DueEntry {
   /** That invocation (its Lambda request id), and when it claimed it (on its clock). */
   claimedBy: string | undefined;
   claimedAt: number | undefined;
+  /** The claim before this one's time, on its claimant's clock (a claim answers it; for figures only, never to order data). */
+  previousClaimAt?: number | undefined;
   /** Volcengine refused to answer about it (not throttling): its code and since when. */
   refused: { code: string; since: number } | undefined;
   /** When a callback last named the address (pending entries). */
   lastSeenAt: number | undefined;
+  /** When the current burst of callbacks naming the address began (pending entries): the first after a silence of the gap or longer. */
+  burstFrom: number | undefined;
+  /** Set: the entry is its address's activity watch. */
+  activity: ActivityWatch | undefined;
 }
 
 /** A claimant's change of an entry: when it is due next, and what it learnt. */
 export interface EntryChange {
   dueAt: number;
+  /** The lane it moves to; unset: it stays in its lane. */
+  lane?: Lane;
   /** An announced run Volcengine now shows. */
   state?: 'known';
   /** Set: Volcengine refused to answer (kept since the first refusal); null: it answered again. */
   refused?: { code: string; since: number } | null;
+  /** Set: the entry is (or stays) its address's activity watch, with these; null: it no longer is. */
+  activity?: ActivityWatch | null;
 }
 
 /**
@@ -86,9 +134,26 @@ export interface TickHold {
 /** What registers runs for watching: the lookup and callback functions (and the archiver, for a run it follows). */
 export interface Registrations {
   /** Watches a run: known (a lookup or the archiver saw it) or announced (WatchSegmentTask with its StartTime). */
-  registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number): Promise<RegisterOutcome>;
-  /** Watches whatever run an address has, its StartTime unknown (a callback, or WatchSegmentTask without StartTime). */
+  registerRun(
+    address: TaskAddress,
+    startTime: number,
+    via: Exclude<RegistrationVia, 'callback'>,
+    now: number,
+    firstDue?: Due,
+  ): Promise<RegisterOutcome>;
+  /**
+   * Watches whatever run an address has, its StartTime unknown (a callback, or WatchSegmentTask
+   * without StartTime). A callback's is a sighting that starts a new burst of callbacks (its last-seen
+   * time, and burstFrom); a callback whose stream goes on calls continueSighting first.
+   */
   registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number): Promise<RegisterOutcome>;
+  /**
+   * A callback's sighting of an address whose pending entry a callback named less than `gapMs`
+   * before `now`: moves its last-seen time (and bumps its generation), nothing else. False, having
+   * written nothing, when there is no pending entry or the callbacks broke off for longer: the
+   * caller then registers the address (registerPending), which starts a new burst.
+   */
+  continueSighting(address: TaskAddress, now: number, gapMs: number): Promise<boolean>;
 }
 
 export interface WatchRegistry extends Registrations {
@@ -109,7 +174,7 @@ export interface WatchRegistry extends Registrations {
   renewTick(tick: number, owner: string, now: number, claimedBefore?: number): Promise<boolean>;
   /** The tick is done: later deliveries of it stop at once. */
   endTick(tick: number, owner: string): Promise<void>;
-  /** A page of the entries due at `now`, in ascending dueAt; `after` is the previous page's cursor. */
+  /** A page of the entries due at `now`, lane by lane (LANES' order), each in ascending dueAt; `after` is the previous page's cursor. */
   duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>>;
   /**
    * Takes a due entry for `tick` on behalf of invocation `owner`, moving its due time to `dueAt`
@@ -129,6 +194,8 @@ export interface WatchRegistry extends Registrations {
   reschedule(entry: RegistryEntry, tick: number, change: EntryChange): Promise<boolean>;
   /** Deletes a claimed entry; false when the claim was lost or (pending) a registration came after it. The claim is `entry`'s. */
   retire(entry: RegistryEntry, tick: number): Promise<boolean>;
+  /** How many entries are due at `now` in each of `lanes` (all by default; the others answer 0). */
+  dueCount(now: number, lanes?: readonly Lane[]): Promise<Record<Lane, number>>;
   /** A page of every entry, in no set order (operators, tests and the simulation's figures: a full read). */
   entriesPage(after?: PageCursor): Promise<Page<RegistryEntry>>;
 }
@@ -152,7 +219,7 @@ async function* paged<T>(read: (after?: PageCursor) => Promise<Page<T>>): AsyncG
   } while (after !== undefined);
 }
 
-/** The entries due at `now`, in ascending dueAt; the next page is read only when the last one is used up. */
+/** The entries due at `now`, lane by lane in ascending dueAt; the next page is read only when the last one is used up. */
 export const dueEntries = (registry: Pick<WatchRegistry, 'duePage'>, now: number): AsyncGenerator<DueEntry> =>
   paged((after) => registry.duePage(now, after));
 
@@ -200,16 +267,16 @@ export function parseEntrySortKey(sortKey: string): Pick<EntryRef, 'kind' | 'sta
   return match ? { kind: 'run', startTime: Number(match[1]) } : undefined;
 }
 
-/** What a new registration of a run writes, and when it is first due. */
-export function runRegistration(startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number) {
+/**
+ * What a new registration of a run writes, and when it is first due: an announced run in the
+ * first lane from its StartTime on; a run a lookup saw (and archived) in the refresh lane at once,
+ * taken when the lane reaches it; a run the archiver follows when its policy says (`firstDue`).
+ */
+export function runRegistration(startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: Due) {
   const state: RegistryState = via === 'watch' ? 'announced' : 'known';
-  // A known run is due at once; an announced one from its StartTime on.
-  return { state, deadline: startTime + WINDOW_MS, firstDueAt: state === 'known' ? knownRunDueAt(startTime) : Math.max(now, startTime) };
+  const due: Due = firstDue ?? (state === 'known' ? { dueAt: now, lane: 'refresh' } : { dueAt: Math.max(now, startTime), lane: 'first' });
+  return { state, deadline: startTime + WINDOW_MS, firstDue: due };
 }
 
-/**
- * A known run is due on every archiver run until it retires. Its due time is its StartTime, so
- * the due index lists known runs earliest deadline first, and ahead of registrations waiting to
- * be asked again.
- */
-export const knownRunDueAt = (startTime: number): number => startTime;
+/** A pending registration is due at once, in the first lane. */
+export const PENDING_LANE: Lane = 'first';

@@ -33,7 +33,7 @@ export interface CallbackSettings {
 
 export interface CallbackHandlerDeps {
   /** Where a segment event's task is registered (a pending registration). */
-  registry: Pick<Registrations, 'registerPending'>;
+  registry: Pick<Registrations, 'registerPending' | 'continueSighting'>;
   /** The stack's event bus: every verified event is published there before the 2xx. */
   publisher: EventPublisher;
   /** What this instance registered lately (a fresh memo when absent). */

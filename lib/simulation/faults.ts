@@ -94,14 +94,20 @@ export class StoreCalls {
       return outcome;
     };
     return {
-      registerRun: (address, startTime, via, now) =>
+      registerRun: (address, startTime, via, now, firstDue) =>
         this.call(() =>
-          applied(() => registry.registerRun(address, startTime, via, now), { address, startTime, via, at: this.scheduler.now }),
+          applied(() => registry.registerRun(address, startTime, via, now, firstDue), { address, startTime, via, at: this.scheduler.now }),
         ),
       registerPending: (address, via, now) =>
         this.call(() =>
           applied(() => registry.registerPending(address, via, now), { address, startTime: undefined, via, at: this.scheduler.now }),
         ),
+      continueSighting: (address, now, gapMs) =>
+        this.call(async () => {
+          const written = await registry.continueSighting(address, now, gapMs);
+          if (written) onRegistered({ address, startTime: undefined, via: 'callback', at: this.scheduler.now });
+          return written;
+        }),
       beginTick: (tick, owner, now) => this.call(() => registry.beginTick(tick, owner, now)),
       renewTick: (tick, owner, now, claimedBefore) => this.call(() => registry.renewTick(tick, owner, now, claimedBefore)),
       endTick: (tick, owner) => this.call(() => registry.endTick(tick, owner)),
@@ -109,6 +115,7 @@ export class StoreCalls {
       claim: (entry, tick, owner, now, dueAt, inherit) => this.call(() => registry.claim(entry, tick, owner, now, dueAt, inherit)),
       reschedule: (entry, tick, change) => this.call(() => registry.reschedule(entry, tick, change)),
       retire: (entry, tick) => this.call(() => registry.retire(entry, tick)),
+      dueCount: (now, lanes) => this.call(() => registry.dueCount(now, lanes)),
       entriesPage: (after) => this.call(() => registry.entriesPage(after)),
     };
   }

@@ -2,7 +2,8 @@
  * The real lookup, callback and archiver functions, wired for the simulation: several instances of
  * each (as Lambda runs them), each with its own clock (the scheduler's time plus its skew), its
  * own memory and the same stores — the in-memory object store and registry (the stand-ins, held to
- * the same fidelity tests as S3 and DynamoDB), reached through the fault injector — and the
+ * the same fidelity tests as S3 and DynamoDB), reached through the fault injector and the request
+ * counter (lib/simulation/requests.ts), which also counts invocations and event-bus entries — and the
  * Volcengine model behind the upstream port. Logs are silent; metrics are not emitted.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -25,6 +26,7 @@ import { createLookupHandler } from '../lookup/handler.ts';
 import { SegmentTaskLookup } from '../lookup/segment-task-lookup.ts';
 import type { TaskAddress } from '../task.ts';
 import type { AppliedRegistration, StoreCalls } from './faults.ts';
+import { RequestCounter, type SimulatedFunction } from './requests.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { VolcengineModel } from './volcengine-model.ts';
 
@@ -52,7 +54,11 @@ export interface SimulatedFunctions {
   access: ArchiveAccess<WatchRegistry>;
   /** The stack's event bus: every event the callback instances published, in order. */
   bus: MemoryPublisher;
+  /** The AWS requests and Volcengine calls the functions made, by function. */
+  requests: RequestCounter;
   finalMarginMs: number;
+  /** ARCHIVE_REFRESH_MS: a running run's end is captured within about this long (plus a schedule). */
+  refreshMs: number;
   /**
    * Runs the archiver on instance `instance` for schedule tick `tick`, as invocation `requestId`
    * (a retry keeps it); `timeLeftMs` is its Lambda time left.
@@ -102,19 +108,30 @@ export interface SimulationParts {
   onArchiverCall: (address: TaskAddress, at: number) => void;
 }
 
-export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  const { scheduler, model, calls } = parts;
-  const logger = new Logger({ serviceName: 'simulation', logLevel: 'SILENT' });
-  const metrics = new Metrics({ namespace: 'Simulation', serviceName: 'simulation' });
+/**
+ * The stores (in memory) and how the functions reach them: through the request counter, then the
+ * fault injector (faults outside, counting inside: a call the injector fails before it reaches the
+ * store is not counted).
+ */
+function stores(parts: SimulationParts, requests: RequestCounter) {
   const keys = new ArchiveKeys('');
   const objects = new MemoryObjectStore();
   const registry = new MemoryRegistry();
   const access: ArchiveAccess<WatchRegistry> = { archive: new SegmentArchive(objects, keys), registry };
   const faulty: ArchiveAccess<WatchRegistry> = {
-    archive: new SegmentArchive(calls.objectStore(objects), keys),
-    registry: calls.registry(registry, parts.onRegistered),
+    archive: new SegmentArchive(parts.calls.objectStore(requests.objectStore(objects)), keys),
+    registry: parts.calls.registry(requests.registry(registry), parts.onRegistered),
   };
+  return { access, faulty };
+}
+
+export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  const { scheduler, model, calls } = parts;
+  const logger = new Logger({ serviceName: 'simulation', logLevel: 'SILENT' });
+  const metrics = new Metrics({ namespace: 'Simulation', serviceName: 'simulation' });
+  const requests = new RequestCounter(scheduler);
+  const { access, faulty } = stores(parts, requests);
   const archiverEnv = loadEnv(ArchiverEnvSchema, { ...PLACEHOLDERS, ...parts.env });
   const lookupEnv = loadEnv(LookupEnvSchema, { ...PLACEHOLDERS, ...parts.env });
   const skews = {
@@ -128,7 +145,13 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
     createArchiverHandler({
       env: archiverEnv,
       access: faulty,
-      upstream: model.port({ ratePerSecond: archiverEnv.ARCHIVE_QPS, onCall: parts.onArchiverCall }),
+      upstream: model.port({
+        ratePerSecond: archiverEnv.ARCHIVE_QPS,
+        onCall: (address, at) => {
+          requests.upstreamCall();
+          parts.onArchiverCall(address, at);
+        },
+      }),
       logger,
       metrics,
       now: clockOf(skew),
@@ -136,7 +159,7 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
   );
   const lookups = skews.lookup.map((skew) => {
     const lookup = new SegmentTaskLookup({
-      upstream: model.port(),
+      upstream: model.port({ onCall: () => requests.upstreamCall() }),
       deadlineMs: lookupEnv.LOOKUP_DEADLINE_MS,
       cacheEntries: lookupEnv.LOOKUP_CACHE_ENTRIES,
       terminalTtlMs: lookupEnv.LOOKUP_TERMINAL_TTL_MS,
@@ -149,31 +172,58 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
   const bus = new MemoryPublisher();
   // Each instance keeps its own memo of recent registrations, as each Lambda instance does.
   const callbacks = skews.callback.map((skew) =>
-    createCallbackHandler({ registry: faulty.registry, publisher: bus, settings, logger, metrics, region: REGION, now: clockOf(skew) }),
+    createCallbackHandler({
+      registry: faulty.registry,
+      publisher: requests.publisher(bus),
+      settings,
+      logger,
+      metrics,
+      region: REGION,
+      now: clockOf(skew),
+    }),
   );
   const context = lambdaContext(() => 10_000);
+  /** One Lambda invocation of `name`: counted, and its virtual time once it finishes. */
+  const invocation = async <T>(name: SimulatedFunction, run: () => Promise<T>): Promise<T> => {
+    const finished = requests.invoked(name);
+    try {
+      return await run();
+    } finally {
+      finished();
+    }
+  };
   return {
     access,
     bus,
+    requests,
     finalMarginMs: archiverEnv.ARCHIVE_FINAL_MARGIN_MS,
+    refreshMs: archiverEnv.ARCHIVE_REFRESH_MS,
     instances: INSTANCES,
     skews,
     archive: (instance, tick, requestId, timeLeftMs) =>
-      archivers[instance]!({ source: 'aws.events', time: new Date(tick).toISOString() }, lambdaContext(timeLeftMs, requestId)),
-    lookup: async (instance, query) =>
-      (await lookups[instance]!(httpEvent('GET', new URLSearchParams(query).toString()), context)) as HttpResult,
-    async callback(instance, { address, eventId, eventTime }) {
-      const event = {
-        EventType: 'SegmentRealTimeData',
-        EventData: JSON.stringify({ AppId: address.appId, RoomId: address.roomId, TaskId: address.taskId, UserId: address.taskId }),
-        EventTime: new Date(eventTime).toISOString(),
-        EventId: eventId,
-        AppId: address.appId,
-        Version: '2020-12-01',
-        Nonce: 'sim0',
-      };
-      const body = JSON.stringify({ ...event, Signature: callbackSignature(event, SECRET) });
-      return (await callbacks[instance]!(httpEvent('POST', '', body), context)) as HttpResult;
-    },
+      invocation('archiver', () =>
+        archivers[instance]!({ source: 'aws.events', time: new Date(tick).toISOString() }, lambdaContext(timeLeftMs, requestId)),
+      ),
+    lookup: (instance, query) =>
+      invocation(
+        'lookup',
+        async () => (await lookups[instance]!(httpEvent('GET', new URLSearchParams(query).toString()), context)) as HttpResult,
+      ),
+    callback: (instance, delivery) =>
+      invocation('callback', async () => (await callbacks[instance]!(httpEvent('POST', '', signedBody(delivery)), context)) as HttpResult),
   };
+}
+
+/** A signed SegmentRealTimeData delivery's body, as Volcengine sends it. */
+function signedBody({ address, eventId, eventTime }: CallbackDelivery): string {
+  const event = {
+    EventType: 'SegmentRealTimeData',
+    EventData: JSON.stringify({ AppId: address.appId, RoomId: address.roomId, TaskId: address.taskId, UserId: address.taskId }),
+    EventTime: new Date(eventTime).toISOString(),
+    EventId: eventId,
+    AppId: address.appId,
+    Version: '2020-12-01',
+    Nonce: 'sim0',
+  };
+  return JSON.stringify({ ...event, Signature: callbackSignature(event, SECRET) });
 }

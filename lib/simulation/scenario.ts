@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
+import type { SimulationCost } from './cost.ts';
+import type { RequestCounts } from './requests.ts';
 
 export const VIRTUAL_EPOCH = Date.UTC(2026, 11, 1);
 export const MINUTE_MS = 60_000;
@@ -135,6 +137,10 @@ export interface SimulationResult {
   endCapture: { p50: number; p95: number; max: number };
   /** What was actually injected. */
   faults: { duplicatedSchedules: number; crashes: number; storeErrors: number; maxSkewMs: number };
+  /** The AWS requests (and Volcengine calls) each function made, counted as the functions made them. */
+  requests: RequestCounts;
+  /** Their cost in USD at lib/simulation/prices.ts, with the quota table and Lambda time beyond virtual time derived. */
+  cost: SimulationCost;
   summary: SimulationSummary;
 }
 
@@ -159,6 +165,11 @@ export interface SimulationSummary {
   /** Entries the callback instances published to the event bus (at least one per verified delivery answered 2xx). */
   eventsPublished: number;
   upstreamThrottled: number;
+  /** Archiver runs that stopped with entries still due (the share or the time ran out), and the most due entries one left per lane. */
+  archiverRunsStoppedEarly: number;
+  mostDueNotReached: { ending: number; first: number; refresh: number };
+  /** The archiver runs' median refresh interval (median over runs) and the longest one seen, in minutes. */
+  refreshIntervalMinutes: { p50: number; max: number };
   /** The archiver's GetSegmentTask calls per discovered run. */
   archiverCallsPerRun: number;
   /** p95 of firstCapture and endCapture, in minutes. */
@@ -169,5 +180,7 @@ export interface SimulationSummary {
   ghostMaxPolls: number;
   ghostMinPollIntervalMinutes: number | null;
   ghostsLeftInRegistry: number;
+  /** The AWS cost of everything the functions did, in USD (result.cost has it by function and service). */
+  awsCostUsd: number;
   wallSeconds: number;
 }

@@ -6,6 +6,7 @@
  * events start at their minute, also in the middle of an archiver run; the scenario's faults are
  * injected at every store call.
  */
+import { LANES } from '../archive/registry.ts';
 import { taskIdentity, type TaskAddress } from '../task.ts';
 import { StoreCalls, type AppliedRegistration } from './faults.ts';
 import { simulatedFunctions, type SimulatedFunctions } from './functions.ts';
@@ -52,6 +53,12 @@ class Simulation {
   finalSnapshotsMissed = 0;
   archiverErrors = 0;
   archiverRuns = 0;
+  /** Archiver runs that stopped with entries still due, and the most each lane had left then. */
+  runsStoppedEarly = 0;
+  mostNotReached = { ending: 0, first: 0, refresh: 0 };
+  /** The longest refresh interval any archiver run reported, and the median reported by the most recent runs' (ms). */
+  longestRefreshMs = 0;
+  readonly refreshMedians: number[] = [];
   duplicateRuns = 0;
   #eventCount = 0;
 
@@ -124,6 +131,12 @@ class Simulation {
           else this.archiverRuns++;
           this.finalSnapshotsMissed += summary.finalSnapshotsMissed;
           this.archiverErrors += summary.errors;
+          if (summary.stoppedEarly) this.runsStoppedEarly++;
+          for (const lane of LANES) this.mostNotReached[lane] = Math.max(this.mostNotReached[lane], summary.notReached[lane]);
+          if (summary.refreshIntervalMs) {
+            this.longestRefreshMs = Math.max(this.longestRefreshMs, summary.refreshIntervalMs.max);
+            this.refreshMedians.push(summary.refreshIntervalMs.p50);
+          }
         },
       },
     );

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../lib/log.ts';
 import { metricsOf } from '../../lib/metrics.ts';
+import { cloudFormationSpec, conditionHolds, resolved, type Template } from '../support/cloudformation.ts';
 import { ALL_SECRETS } from '../support/credentials.ts';
 
 const TEMPLATE = '.serverless/cloudformation-template-update-stack.json';
@@ -16,8 +17,8 @@ interface Resource {
 }
 
 const text = existsSync(TEMPLATE) ? readFileSync(TEMPLATE, 'utf8') : '';
-const resources: Record<string, Resource> = text ? JSON.parse(text).Resources : {};
-const conditions: Record<string, unknown> = text ? JSON.parse(text).Conditions : {};
+const template: Template = text ? JSON.parse(text) : { Resources: {} };
+const resources = template.Resources as Record<string, Resource>;
 /** Whether the metrics catalogue (lib/metrics.ts) has this metric of this function, the template's `function` dimension. */
 const published = (functionName: string, metric: string) => metric in metricsOf(functionName as FunctionName);
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -63,11 +64,6 @@ describe('CloudFormation template', () => {
     expect(rules).toHaveLength(1);
     expect(rules[0]![1].Properties.ScheduleExpression).toBe('rate(5 minutes)');
     expect(JSON.stringify(rules[0]![1].Properties.Targets)).toContain('ArchiveLambdaFunction');
-    // Reserved concurrency is a param: 1 by default, left out when the param is empty.
-    expect(functions.archive!.ReservedConcurrentExecutions).toEqual({
-      'Fn::If': ['HasArchiveReservedConcurrency', 1, { Ref: 'AWS::NoValue' }],
-    });
-    expect(conditions.HasArchiveReservedConcurrency).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['x1', 'x'] }] });
     const invokeConfig = ofType('AWS::Lambda::EventInvokeConfig')[0]![1].Properties;
     expect(JSON.stringify(invokeConfig.DestinationConfig.OnFailure.Destination)).toContain('ArchiveFailureQueue');
   });
@@ -271,5 +267,135 @@ describe('CloudFormation template', () => {
     expect(functions.callback!.Environment.Variables.CALLBACK_SECRETS_PARAMETER).toMatch(/^\//);
     for (const secret of [...ALL_SECRETS, 'demo-callback-secret', 'local-demo-secret']) expect(text).not.toContain(secret);
     expect(text).not.toMatch(/AKLT[A-Za-z0-9]{16,}|AKIA[A-Z0-9]{16}/);
+  });
+});
+
+/** The route that invokes a function: [its logical ID, its properties]. */
+function routeTo(functionId: string): [string, Record<string, any>] {
+  const [integration] = ofType('AWS::ApiGatewayV2::Integration').find(([, r]) =>
+    JSON.stringify(r.Properties.IntegrationUri).includes(`"${functionId}"`),
+  )!;
+  const [id, route] = ofType('AWS::ApiGatewayV2::Route').find(([, r]) => JSON.stringify(r.Properties.Target).includes(`"${integration}"`))!;
+  return [id, route.Properties];
+}
+/** The HTTP API's one stage: [its logical ID, the resource]. */
+const apiStage = () => ofType('AWS::ApiGatewayV2::Stage')[0]! as [string, Resource & { DependsOn?: string[] }];
+/** The settings the stage applies to a route: its own entry in RouteSettings replaces the stage's defaults. */
+function stageSettingsFor(routeKey: string): Record<string, unknown> {
+  const [, stage] = apiStage();
+  return stage.Properties.RouteSettings?.[routeKey] ?? stage.Properties.DefaultRouteSettings;
+}
+const reservedConcurrency = (name: string) => resolved(template, functions[name]!.ReservedConcurrentExecutions);
+
+describe('CloudFormation template: flood protection', () => {
+  it('throttles the public callback route at the API stage to 3,000 requests/s', () => {
+    // Prepare
+    const [, callbackRoute] = routeTo('CallbackLambdaFunction');
+    // Act
+    const settings = stageSettingsFor(callbackRoute.RouteKey);
+    // Assess
+    expect(callbackRoute.AuthorizationType ?? 'NONE').toBe('NONE');
+    expect(settings.ThrottlingRateLimit).toBe(3000);
+  });
+
+  it('lets the callback route burst to 3,000 requests', () => {
+    const [, callbackRoute] = routeTo('CallbackLambdaFunction');
+    expect(stageSettingsFor(callbackRoute.RouteKey).ThrottlingBurstLimit).toBe(3000);
+  });
+
+  it("throttles the lookup route with the stage's default settings: 200 requests/s, burst 200", () => {
+    // Prepare
+    const [, lookupRoute] = routeTo('LookupLambdaFunction');
+    const [, stage] = apiStage();
+    // Act
+    const settings = stageSettingsFor(lookupRoute.RouteKey);
+    // Assess
+    expect(settings).toBe(stage.Properties.DefaultRouteSettings);
+    expect([settings.ThrottlingRateLimit, settings.ThrottlingBurstLimit]).toEqual([200, 200]);
+  });
+
+  it('keeps detailed metrics off for every route, as the framework sets them', () => {
+    for (const fn of ['CallbackLambdaFunction', 'LookupLambdaFunction']) {
+      expect(stageSettingsFor(routeTo(fn)[1].RouteKey).DetailedMetricsEnabled).toBe(false);
+    }
+  });
+
+  it('names in RouteSettings only routes the API has', () => {
+    // Prepare
+    const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
+    // Act
+    const named = Object.keys(apiStage()[1].Properties.RouteSettings);
+    // Assess
+    expect(named.length).toBeGreaterThan(0);
+    expect(routeKeys).toEqual(expect.arrayContaining(named));
+  });
+
+  it('creates the API stage after every route its RouteSettings name (else CloudFormation cannot find them)', () => {
+    // Prepare
+    const [stageId, stage] = apiStage();
+    const routeIds = Object.fromEntries(ofType('AWS::ApiGatewayV2::Route').map(([id, r]) => [r.Properties.RouteKey, id]));
+    // Act
+    const needed = Object.keys(stage.Properties.RouteSettings).map((key) => routeIds[key]);
+    // Assess
+    expect(stageId).toBe('HttpApiStage');
+    expect(stage.DependsOn).toEqual(expect.arrayContaining(needed));
+  });
+
+  it("validates the API stage's properties against the CloudFormation spec", async () => {
+    const spec = await cloudFormationSpec();
+    const [stageId] = apiStage();
+    expect(spec.problems(template, stageId)).toEqual([]);
+  });
+
+  it("validates each route's entry in RouteSettings (a JSON map) as the spec's route settings type", async () => {
+    // Prepare
+    const spec = await cloudFormationSpec();
+    const [, stage] = apiStage();
+    // Act
+    const problems = Object.entries(stage.Properties.RouteSettings).flatMap(([key, settings]) =>
+      spec.typeProblems('AWS::ApiGatewayV2::Stage', 'DefaultRouteSettings', settings, `RouteSettings["${key}"]`),
+    );
+    // Assess
+    expect(problems).toEqual([]);
+  });
+
+  it('refuses a misspelt or mistyped route setting (the spec check is not vacuous)', async () => {
+    const spec = await cloudFormationSpec();
+    expect(
+      spec.typeProblems('AWS::ApiGatewayV2::Stage', 'DefaultRouteSettings', { ThrottlingRateLimt: 1, ThrottlingBurstLimit: 2.5 }),
+    ).toEqual([
+      'AWS::ApiGatewayV2::Stage.DefaultRouteSettings.ThrottlingRateLimt: no such property',
+      'AWS::ApiGatewayV2::Stage.DefaultRouteSettings.ThrottlingBurstLimit: 2.5 is not integer',
+    ]);
+  });
+
+  it("validates every resource's properties against the CloudFormation spec", async () => {
+    const spec = await cloudFormationSpec();
+    const problems = Object.keys(resources).flatMap((id) => spec.problems(template, id));
+    expect(problems).toEqual([]);
+  });
+
+  it('caps the callback at a reserved concurrency of 200', () => {
+    expect(conditionHolds(template, 'HasCallbackReservedConcurrency')).toBe(true);
+    expect(reservedConcurrency('callback')).toBe(200);
+  });
+
+  it('reserves a concurrency of 1 for the archiver', () => {
+    expect(conditionHolds(template, 'HasArchiveReservedConcurrency')).toBe(true);
+    expect(reservedConcurrency('archive')).toBe(1);
+  });
+
+  it('leaves the lookup in the unreserved pool, which the callback cannot reach', () => {
+    expect(functions.lookup!.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it("states the README's prerequisite as the reservations plus the 100 AWS keeps unreserved", () => {
+    // Prepare
+    const reserved = Object.keys(functions).reduce((sum, name) => sum + Number(reservedConcurrency(name) ?? 0), 0);
+    // Act
+    const readme = readFileSync('README.md', 'utf8');
+    // Assess
+    expect(reserved).toBe(201);
+    expect(readme).toContain(`account's Lambda concurrency quota must be at least **${reserved + 100}**`);
   });
 });

@@ -70,8 +70,12 @@ async function registryFor(taskId: string) {
   return entries;
 }
 
-const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
-/** Requests the peers served so far: every S3 operation, every DynamoDB operation, every EventBridge request. */
+/** Requests served, from a peer's counts by operation (a refused request is counted under its operation and again as `…Refused`). */
+const sum = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .filter(([operation]) => !operation.endsWith('Refused'))
+    .reduce((total, [, count]) => total + count, 0);
+/** Requests the peers served so far: every S3 and DynamoDB operation (a failed conditional write too), every EventBridge request. */
 const requests = () => ({ s3: sum(stack.s3.counts), dynamodb: sum(stack.dynamodb.counts), eventbridge: stack.events.counts.requests });
 const since = (before: ReturnType<typeof requests>) => {
   const now = requests();
@@ -80,17 +84,17 @@ const since = (before: ReturnType<typeof requests>) => {
 const publishedOf = (eventId: string) => stack.events.published.filter((entry) => entry.Detail.EventId === eventId);
 
 describe('callback: a valid SegmentRealTimeData event', () => {
-  it('registers the task and publishes the verified event to the bus once, with no S3 request', async () => {
+  it('registers the task (a sighting that finds no entry, then the upsert) and publishes the event once, with no S3 request', async () => {
     const task = newTask();
     const event = emulator.segmentEvent(task, SECRET);
     const before = requests();
     const response = await invoke(JSON.stringify(event));
     expect(response.statusCode).toBe(200);
     expect(response.json.Result).toEqual({ EventId: event.EventId, Outcome: 'registered' });
-    expect(since(before)).toEqual({ s3: 0, dynamodb: 1, eventbridge: 1 });
+    expect(since(before)).toEqual({ s3: 0, dynamodb: 2, eventbridge: 1 });
     const entries = await registryFor(task.taskId);
     expect(entries).toMatchObject([
-      { kind: 'pending', state: 'unknown', via: 'callback', registeredAt: clock.now(), lastSeenAt: clock.now() },
+      { kind: 'pending', state: 'unknown', via: 'callback', registeredAt: clock.now(), lastSeenAt: clock.now(), burstFrom: clock.now() },
     ]);
     const published = publishedOf(event.EventId!);
     expect(published).toHaveLength(1);
@@ -162,13 +166,30 @@ describe('callback: at most one registry write per address and minute', () => {
     expect(outcomes).toEqual(['recent', 'recent', 'recent']);
     expect(since(before)).toEqual({ s3: 0, dynamodb: 0, eventbridge: 3 });
     expect((await registryFor(task.taskId))[0]).toMatchObject({ generation: 1, lastSeenAt: at });
-    // A minute after its write the next delivery writes again, and the entry's last-seen time moves on.
+    // A minute after its write the next delivery writes again (once: its callbacks go on), and the entry's last-seen time moves on.
     clock.set(at + 60_000);
     const minuteLater = requests();
     const again = await invoke(JSON.stringify(emulator.segmentEvent(task, SECRET, { sequence: 4 })));
     expect(again.json.Result.Outcome).toBe('registered');
     expect(since(minuteLater)).toEqual({ s3: 0, dynamodb: 1, eventbridge: 1 });
-    expect((await registryFor(task.taskId))[0]).toMatchObject({ generation: 2, registeredAt: at, lastSeenAt: at + 60_000 });
+    expect((await registryFor(task.taskId))[0]).toMatchObject({ generation: 2, registeredAt: at, lastSeenAt: at + 60_000, burstFrom: at });
+  });
+
+  it('a delivery after a silence longer than the burst gap (two memo periods and 30 s) writes twice and starts a new burst', async () => {
+    const task = newTask(true);
+    const at = clock.now();
+    await invoke(JSON.stringify(emulator.segmentEvent(task, SECRET, { sequence: 0 })));
+    clock.set(at + 2.5 * 60_000 + 1);
+    const before = requests();
+    const again = await invoke(JSON.stringify(emulator.segmentEvent(task, SECRET, { sequence: 1 })));
+    expect(again.json.Result.Outcome).toBe('registered');
+    expect(since(before)).toEqual({ s3: 0, dynamodb: 2, eventbridge: 1 });
+    expect((await registryFor(task.taskId))[0]).toMatchObject({
+      generation: 2,
+      registeredAt: at,
+      lastSeenAt: at + 2.5 * 60_000 + 1,
+      burstFrom: at + 2.5 * 60_000 + 1,
+    });
   });
 
   it("another instance's first delivery for the address writes (the memo is the instance's own)", async () => {
@@ -182,7 +203,7 @@ describe('callback: at most one registry write per address and minute', () => {
     expect((await registryFor(task.taskId))[0]).toMatchObject({ generation: 2 });
   });
 
-  it('handles a redelivered EventId harmlessly: three 200s, one registry write, published each time (at least once)', async () => {
+  it('handles a redelivered EventId harmlessly: three 200s, one registration, published each time (at least once)', async () => {
     const task = newTask();
     const event = emulator.segmentEvent(task, SECRET);
     const body = JSON.stringify(event);
@@ -193,7 +214,7 @@ describe('callback: at most one registry write per address and minute', () => {
       [200, 'recent'],
       [200, 'recent'],
     ]);
-    expect(since(before)).toEqual({ s3: 0, dynamodb: 1, eventbridge: 3 });
+    expect(since(before)).toEqual({ s3: 0, dynamodb: 2, eventbridge: 3 });
     expect(await registryFor(task.taskId)).toHaveLength(1);
     expect(publishedOf(event.EventId!).map((entry) => entry.Detail.EventId)).toEqual([event.EventId, event.EventId, event.EventId]);
   });
@@ -244,6 +265,22 @@ describe('callback: refused events', () => {
     expect(lastLogs).toContain(event.EventId);
     expect(lastLogs).not.toContain('cb-room');
     expect(lastLogs).not.toContain(event.Nonce);
+  });
+
+  it.each([
+    ['without a Signature', ({ Signature: _, ...unsigned }: Record<string, string>) => unsigned, 400],
+    ['with an empty Signature', (e: Record<string, string>) => ({ ...e, Signature: '' }), 401],
+  ])('answers an unsigned delivery (%s) %i before any storage or bus call', async (_name, unsign, status) => {
+    // Prepare
+    const task = newTask();
+    const event = unsign(emulator.segmentEvent(task, SECRET) as Record<string, string>);
+    const before = requests();
+    // Act
+    const response = await invoke(JSON.stringify(event));
+    // Assess
+    expect(response.statusCode).toBe(status);
+    expect(since(before)).toEqual({ s3: 0, dynamodb: 0, eventbridge: 0 });
+    expect(await registryFor(task.taskId)).toHaveLength(0);
   });
 
   it.each([
@@ -391,8 +428,9 @@ describe('callback: a burst', () => {
     const used = since(before);
     expect(used.s3).toBe(0);
     expect(used.eventbridge).toBe(deliveries.length);
-    // One registry write per task: the clock stands still, so every later delivery of a task finds it fresh or in flight.
-    expect(used.dynamodb).toBe(100);
+    // One registration per task (a sighting that finds no entry, then the upsert): the clock stands still, so every later
+    // delivery of a task finds it fresh or in flight.
+    expect(used.dynamodb).toBe(2 * 100);
     for (const event of events) expect(publishedOf(event.EventId!).length).toBeGreaterThanOrEqual(1);
     const registered: string[] = [];
     for await (const entry of allEntries(stack.registry))

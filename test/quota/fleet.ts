@@ -143,5 +143,8 @@ export function runArchiverOn(
     timeLeftMs,
     safetyMs: 0,
     unknownRetryMs: 15 * 60_000,
+    refreshMs: 5 * 60_000,
+    refreshCallsPerSecond: 6,
+    idleMarginMs: 2 * 60_000,
   });
 }

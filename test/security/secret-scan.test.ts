@@ -87,6 +87,9 @@ describe('secret scan', () => {
         timeLeftMs: () => Number.POSITIVE_INFINITY,
         safetyMs: 0,
         unknownRetryMs: 60_000,
+        refreshMs: 5 * 60_000,
+        refreshCallsPerSecond: 6,
+        idleMarginMs: 2 * 60_000,
         owner: 'secret-scan',
         onError: (error: unknown) => observed.push(String(error), JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))),
       };

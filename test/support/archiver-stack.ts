@@ -21,7 +21,7 @@ export interface ArchiverStack extends ArchiveStack {
 }
 
 export async function startArchiverStack(
-  options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number; registryPageSize?: number } = {},
+  options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number; registryPageSize?: number; refreshMs?: number } = {},
 ): Promise<ArchiverStack> {
   // A fixed instant close to the real one: request signatures carry the clock, the emulator checks skew against the same clock.
   const clock = new ManualClock(Math.floor(Date.now() / HOUR) * HOUR);
@@ -60,6 +60,10 @@ export async function startArchiverStack(
         timeLeftMs: () => Number.POSITIVE_INFINITY,
         safetyMs: 0,
         unknownRetryMs: 15 * 60_000,
+        // The deployed defaults: a few runs are asked about on every run (5 minutes); ARCHIVE_QPS 12, half for refreshes.
+        refreshMs: options.refreshMs ?? 5 * 60_000,
+        refreshCallsPerSecond: 6,
+        idleMarginMs: 2 * 60_000,
         ...overrides,
       }),
     watch: async (address, startTime) => {

@@ -18,7 +18,7 @@ export interface CallbackReply extends HttpResult {
 export type CallbackInvoker = (body: string, overrides?: { method?: string; headers?: Record<string, string> }) => Promise<CallbackReply>;
 
 export interface CallbackStackOptions {
-  registry: Pick<Registrations, 'registerPending'>;
+  registry: Pick<Registrations, 'registerPending' | 'continueSighting'>;
   /** The event bus (an EventBridgePublisher on the test's EventBridge peer). */
   publisher: EventPublisher;
   /** The instance's memo of recent registrations; a fresh one per handler when absent. */

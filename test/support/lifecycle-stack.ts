@@ -10,7 +10,7 @@ import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
 import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
 import type { EmulatedTask } from '../emulator/volc-emulator.ts';
 import { startArchiverStack, type ArchiverStack } from './archiver-stack.ts';
-import { callbackInvoker } from './callback-stack.ts';
+import { callbackInvoker, type CallbackStackOptions } from './callback-stack.ts';
 import { TEST_CREDENTIALS } from './credentials.ts';
 import { httpEvent, lambdaContext } from './http-events.ts';
 
@@ -40,14 +40,23 @@ export interface LifecycleStack extends ArchiverStack {
 
 const silent = (service: string) => new Logger({ serviceName: service, logLevel: 'SILENT' });
 
-export async function startLifecycleStack(
-  options: { lookupEnv?: Record<string, string>; emulatorQps?: number; registryPageSize?: number } = {},
-): Promise<LifecycleStack> {
+export interface LifecycleOptions {
+  lookupEnv?: Record<string, string>;
+  emulatorQps?: number;
+  registryPageSize?: number;
+  /** ARCHIVE_REFRESH_MS (one schedule unless given: every run asks about every running run again). */
+  refreshMs?: number;
+  /** What the callback function registers through (the stack's registry unless given: a test may put a fault in between). */
+  callbackRegistry?: (registry: ArchiverStack['registry']) => CallbackStackOptions['registry'];
+}
+
+export async function startLifecycleStack(options: LifecycleOptions = {}): Promise<LifecycleStack> {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   // The clock is virtual but the emulator's QPS window is real time: days of runs pass in seconds, so its limit is lifted.
   const base = await startArchiverStack({
     emulator: { qpsLimits: { GetSegmentTask: options.emulatorQps ?? 1_000_000 } },
     registryPageSize: options.registryPageSize,
+    refreshMs: options.refreshMs,
   });
   const env = loadEnv(LookupEnvSchema, {
     VOLC_ENDPOINT: base.emulator.url,
@@ -61,7 +70,7 @@ export async function startLifecycleStack(
   });
   const lookup = buildLookupHandler(env, silent('lookup'), { now: base.clock.now });
   const invokeCallback = callbackInvoker({
-    registry: base.registry,
+    registry: options.callbackRegistry?.(base.registry) ?? base.registry,
     publisher: base.publisher,
     secrets: CALLBACK_SECRET,
     now: base.clock.now,

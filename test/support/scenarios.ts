@@ -19,8 +19,11 @@ export interface ScenarioInput {
 
 const minutes = (value: number) => Math.round(value * 100) / 100;
 
-/** Auto segmentation: `users` users leave and rejoin a room, each run under their UserId; callbacks and lookups name them. */
-export function taskIdReuse(users: number, runsPerUser: number, seed = 1): ScenarioInput {
+/**
+ * Auto segmentation: `users` users leave and rejoin a room, each run under their UserId; callbacks and lookups name them.
+ * `callbackEveryMinutes`: a callback that often while each run runs (Volcengine sends one per segment), instead of one after its start.
+ */
+export function taskIdReuse(users: number, runsPerUser: number, seed = 1, callbackEveryMinutes?: number): ScenarioInput {
   const rand = seeded(seed);
   const tasks: ScenarioInput['tasks'] = [];
   const events: ScenarioEvent[] = [];
@@ -37,7 +40,8 @@ export function taskIdReuse(users: number, runsPerUser: number, seed = 1): Scena
         StopReason: 'UserDisconnect',
         Changes: rand() < 0.3 ? [{ At: minutes((start + end) / 2), Duration: 30 }] : [],
       });
-      events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
+      for (let at = start + 0.5; at < end; at += callbackEveryMinutes ?? Number.POSITIVE_INFINITY)
+        events.push({ ...ids, Kind: 'callback', At: minutes(at) });
       events.push({ ...ids, Kind: 'lookup', At: minutes(start + rand() * (end - start)) });
       events.push({ ...ids, Kind: 'lookup', At: minutes(end + rand() * 30) }); // between runs: the finished run
       at = end + 5 + rand() * 240;
@@ -183,4 +187,57 @@ export function capacity(
     events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
   }
   return { hours: hours + tailHours, accountQps, env: { ARCHIVE_QPS: String(archiveQps) }, tasks, events };
+}
+
+/**
+ * Runs arriving evenly for `hours` (a Poisson stream of `runsPerHour`, exponential durations of
+ * mean `meanMinutes`), each sending a SegmentRealTimeData callback every `everySeconds` while it
+ * runs (one per segment file: every 20 s with auto segmentation), from half a minute after its start.
+ */
+export function segmentStream(options: { runsPerHour: number; hours: number; meanMinutes: number; everySeconds?: number }, seed = 9) {
+  const { runsPerHour, hours, meanMinutes, everySeconds = 20 } = options;
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  let at = 0;
+  for (let i = 0; ; i++) {
+    at += (-Math.log(1 - rand()) * 60) / runsPerHour;
+    if (at >= hours * 60) break;
+    const ids = { AppId: 'app', RoomId: `stream-${i % 100}`, TaskId: `stream-${i}` };
+    const start = minutes(at);
+    const end = minutes(start + Math.max(1, -Math.log(1 - rand()) * meanMinutes));
+    tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'UserDisconnect' });
+    for (let t = start + 0.5; t < end; t += everySeconds / 60) events.push({ ...ids, Kind: 'callback', At: minutes(t) });
+  }
+  return { hours: hours + 2, tasks, events } satisfies ScenarioInput;
+}
+
+/**
+ * Lookups of runs that arrive evenly for `hours` (exponential durations of mean `meanMinutes`):
+ * `live` lookups each at a random moment while the run runs (Volcengine shows it: the first one
+ * registers it), or `archived`: one lookup each 73–74 hours after its start, once Volcengine no
+ * longer shows it (the archive answers; a callback discovered each run).
+ */
+export function lookupsOf(
+  kind: 'live' | 'archived',
+  options: { runs: number; hours: number; meanMinutes: number; perRun?: number },
+  seed = 10,
+) {
+  const { runs, hours, meanMinutes, perRun = 3 } = options;
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  for (let i = 0; i < runs; i++) {
+    const ids = { AppId: 'app', RoomId: `looked-${i % 100}`, TaskId: `looked-${i}` };
+    const start = minutes(rand() * hours * 60);
+    const end = minutes(start + Math.max(1, -Math.log(1 - rand()) * meanMinutes));
+    tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'UserDisconnect' });
+    if (kind === 'live')
+      for (let n = 0; n < perRun; n++) events.push({ ...ids, Kind: 'lookup', At: minutes(start + rand() * (end - start)) });
+    else {
+      events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
+      events.push({ ...ids, Kind: 'lookup', At: minutes(start + 73 * 60 + rand() * 60) });
+    }
+  }
+  return { hours: kind === 'live' ? hours + 4 : hours + 75, tasks, events } satisfies ScenarioInput;
 }

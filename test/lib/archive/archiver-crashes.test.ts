@@ -75,6 +75,7 @@ function crashing(store: ObjectStore, registry: WatchRegistry, crasher: Crasher)
   const wrappedRegistry: WatchRegistry = {
     registerRun: (...args) => call(() => registry.registerRun(...args)),
     registerPending: (...args) => call(() => registry.registerPending(...args)),
+    continueSighting: (...args) => call(() => registry.continueSighting(...args)),
     beginTick: (...args) => call(() => registry.beginTick(...args)),
     renewTick: (...args) => call(() => registry.renewTick(...args)),
     endTick: (...args) => call(() => registry.endTick(...args)),
@@ -82,6 +83,7 @@ function crashing(store: ObjectStore, registry: WatchRegistry, crasher: Crasher)
     claim: (...args) => call(() => registry.claim(...args)),
     reschedule: (...args) => call(() => registry.reschedule(...args)),
     retire: (...args) => call(() => registry.retire(...args)),
+    dueCount: (...args) => call(() => registry.dueCount(...args)),
     entriesPage: (...args) => call(() => registry.entriesPage(...args)),
   };
   return { store: wrappedStore, registry: wrappedRegistry };
@@ -113,6 +115,9 @@ async function invoke(
     timeLeftMs: () => Number.POSITIVE_INFINITY,
     safetyMs: 0,
     unknownRetryMs: 15 * MINUTE,
+    refreshMs: 5 * MINUTE,
+    refreshCallsPerSecond: 6,
+    idleMarginMs: 2 * MINUTE,
   });
   await Promise.race([run, crasher.crashed]);
 }

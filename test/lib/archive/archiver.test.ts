@@ -91,7 +91,9 @@ describe('archiver', () => {
     expect(last.slice(0, -1).every((s) => s.tasksRetired === 0)).toBe(true);
     expect(last.at(-1)).toMatchObject({ tasksRetired: 1, finalSnapshotsMissed: 0, tasksPolled: 0 });
     expect(await stack.archive.latest(run('long', start))).toMatchObject({ Final: true, SegmentTask: { Status: 2 } });
-    expect(stack.emulator.callsOf('GetSegmentTask').length).toBe(12); // every run before the close
+    // Every run before the close but 71:25: the run waits for its margin (71:30) in the closing lane from 71:20 on.
+    const asked = stack.emulator.callsOf('GetSegmentTask').map((call) => (call.at - start) / MINUTE - 71 * 60);
+    expect(asked).toEqual([0, 5, 10, 15, 20, 30, 35, 40, 45, 50, 55]);
   });
 
   it('records a registration Volcengine never shows a run for, 72 hours after it was made, instead of dropping it', async () => {
@@ -249,27 +251,26 @@ describe('archiver', () => {
     for (const secret of ALL_SECRETS) expect(everything).not.toContain(secret);
   });
 
-  it('stops taking work when the time budget runs low, and the next run resumes in deadline order', async () => {
+  it('stops taking work when the time budget runs low, and the next run resumes with the longest overdue', async () => {
     stack = await startArchiverStack();
+    // Each registered i minutes ago by a lookup: due since then in the refresh lane.
     for (let i = 0; i < 20; i++) {
-      stack.emulator.seedTask({ ...address(`b${i}`), startTime: stack.clock.now() - i * MINUTE });
-      await stack.registry.registerRun(address(`b${i}`), stack.clock.now() - i * MINUTE, 'lookup', stack.clock.now());
+      stack.emulator.seedTask({ ...address(`b${i}`), startTime: stack.clock.now() - HOUR });
+      await stack.registry.registerRun(address(`b${i}`), stack.clock.now() - HOUR, 'lookup', stack.clock.now() - i * MINUTE);
     }
     let budget = 5;
     const partial = await stack.run({ concurrency: 1, timeLeftMs: () => (budget-- > 0 ? 1 : 0), safetyMs: 1 });
     expect(partial.stoppedEarly).toBe(true);
     expect(partial.tasksPolled).toBeGreaterThanOrEqual(2);
     const polled = partial.tasksPolled;
-    // The ones polled are the earliest deadlines: started 19, 18, … minutes ago.
+    // The ones polled are the longest overdue: registered 19, 18, … minutes ago.
     for (let i = 19; i >= 0; i--)
-      expect(await stack.archive.latest(run(`b${i}`, stack.clock.now() - i * MINUTE))).toEqual(
-        i > 19 - polled ? expect.anything() : undefined,
-      );
-    // Kept entries count too: the earliest deadline left is the first one polled.
-    expect(partial.oldestDeadlineLeft).toBe(stack.clock.now() - 19 * MINUTE + 72 * HOUR);
+      expect(await stack.archive.latest(run(`b${i}`, stack.clock.now() - HOUR))).toEqual(i > 19 - polled ? expect.anything() : undefined);
+    // What it did not reach is counted.
+    expect(partial.notReached).toEqual({ ending: 0, first: 0, refresh: 20 - polled });
     stack.clock.advance(5 * MINUTE);
     const rest = await stack.run();
-    expect(rest.tasksPolled).toBe(20);
+    expect(rest).toMatchObject({ tasksPolled: 20, stoppedEarly: false, notReached: { ending: 0, first: 0, refresh: 0 } });
   });
 
   it('reads the due index a page at a time: a run cut short read only the pages it reached, not the whole registry', async () => {
@@ -286,9 +287,63 @@ describe('archiver', () => {
     let polls = 0;
     const partial = await stack.run({ concurrency: 8, timeLeftMs: () => (polls++ < 25 ? 60_000 : 0), safetyMs: 1 });
     expect(partial.stoppedEarly).toBe(true);
-    expect((stack.dynamodb.counts.Query ?? 0) - queries).toBeLessThanOrEqual(4);
+    // The two empty lanes ahead of the refresh lane, at most 4 pages of it, then one count of what is left per lane.
+    expect((stack.dynamodb.counts.Query ?? 0) - queries).toBeLessThanOrEqual(2 + 4 + 3);
+    expect(partial.notReached.refresh).toBe(105 - partial.tasksPolled);
     stack.clock.advance(5 * MINUTE);
     const full = await stack.run({ concurrency: 16 });
     expect(full).toMatchObject({ tasksPolled: 105, errors: 0 });
   }, 60_000);
+});
+
+describe('archiver poll policy', () => {
+  /** 10 running tasks a lookup registered, and the emulator's GetSegmentTask calls over an hour of 5-minute runs. */
+  async function callsInAnHour(refreshCallsPerSecond: number): Promise<{ calls: number; targets: number[] }> {
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
+    for (let i = 0; i < 10; i++) {
+      stack.emulator.seedTask({ ...address(`r${i}`), maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(`r${i}`), stack.clock.now(), 'lookup', stack.clock.now());
+    }
+    const summaries = [await stack.run({ refreshCallsPerSecond })];
+    for (let i = 0; i < 12; i++) {
+      stack.clock.advance(5 * MINUTE);
+      summaries.push(await stack.run({ refreshCallsPerSecond }));
+    }
+    return { calls: stack.emulator.callsOf('GetSegmentTask').length, targets: summaries.map((s) => s.refreshTargetMs) };
+  }
+
+  it('asks a few running runs again on every run when the share allows it', async () => {
+    const { calls, targets } = await callsInAnHour(6);
+    expect(targets.every((t) => t === 5 * MINUTE)).toBe(true);
+    expect(calls).toBe(10 * 13);
+  });
+
+  it('spreads the refreshes over the interval the share gives them when it cannot ask every run each time', async () => {
+    // 10 runs at 0.005 calls/s for refreshes: each asked again after 2,000 s, on the run at 35 minutes.
+    const { calls, targets } = await callsInAnHour(0.005);
+    expect(targets[0]).toBe(2_000_000);
+    expect(calls).toBe(10 * 2);
+  });
+
+  it('serves closing windows (the ending lane), then first captures, then refreshes, when the share cannot reach them all', async () => {
+    // Prepare: 5 runs whose windows close within the final margin, 5 new registrations, 5 overdue refreshes.
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
+    const now = stack.clock.now();
+    for (let i = 0; i < 5; i++) {
+      const closing = now - 72 * HOUR + 20 * MINUTE;
+      stack.emulator.seedTask({ ...address(`c${i}`), startTime: closing, maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(`c${i}`), closing, 'archiver', now - HOUR, { dueAt: now, lane: 'ending' });
+      stack.emulator.seedTask({ ...address(`f${i}`), maxIdleTime: 86_400 });
+      await stack.registry.registerPending(address(`f${i}`), 'callback', now);
+      stack.emulator.seedTask({ ...address(`r${i}`), startTime: now - HOUR, maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(`r${i}`), now - HOUR, 'lookup', now - 50 * MINUTE);
+    }
+    // Act: time for a few entries only (one at a time; the run reads the time left a few times per entry).
+    let reads = 0;
+    const partial = await stack.run({ concurrency: 1, timeLeftMs: () => (reads++ < 24 ? 60_000 : 0), safetyMs: 1 });
+    // Assess: the closing lane first, then the first lane; the refreshes wait, and what is left is counted.
+    const asked = stack.emulator.callsOf('GetSegmentTask').map((call) => String(call.query.TaskId)[0]);
+    expect(asked.join('')).toMatch(/^c{5}f+$/);
+    expect(partial.notReached).toEqual({ ending: 0, first: 5 - (asked.length - 5), refresh: 5 });
+  });
 });

@@ -5,7 +5,10 @@ import {
   beforePoll,
   decide,
   dueAfterClaim,
+  likelyEndedAfter,
+  nextRefresh,
   observe,
+  refreshInterval,
   REGISTRATION_GRACE_MS,
   type Observation,
 } from '../../../lib/archive/decision.ts';
@@ -15,7 +18,7 @@ import { WINDOW_MS } from '../../../lib/task.ts';
 const NOW = Date.UTC(2026, 11, 1, 12);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const policy = { finalMarginMs: 30 * MIN, unknownRetryMs: 15 * MIN };
+const policy = { finalMarginMs: 30 * MIN, unknownRetryMs: 15 * MIN, refreshMs: 20 * MIN, idleMarginMs: 2 * MIN };
 const address = { appId: 'a', roomId: 'r', taskId: 'u1' };
 
 const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'state'>): RegistryEntry => ({
@@ -25,26 +28,30 @@ const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'st
   via: 'lookup',
   deadline: NOW + HOUR,
   dueAt: NOW,
+  lane: 'first',
   generation: 1,
   polledTick: NOW,
   claimedBy: 'request-1',
   claimedAt: NOW,
   refused: undefined,
   lastSeenAt: undefined,
+  burstFrom: undefined,
+  activity: undefined,
   ...fields,
 });
-const known = (startTime: number) => entry({ kind: 'run', state: 'known', startTime, deadline: startTime + WINDOW_MS, dueAt: startTime });
+const known = (startTime: number) =>
+  entry({ kind: 'run', state: 'known', startTime, deadline: startTime + WINDOW_MS, dueAt: NOW - MIN, lane: 'refresh' });
 const announced = (startTime: number) =>
   entry({ kind: 'run', state: 'announced', startTime, deadline: startTime + WINDOW_MS, dueAt: startTime });
 const pending = (registeredAt: number) => entry({ kind: 'pending', state: 'unknown', registeredAt, deadline: registeredAt + WINDOW_MS });
 const shown = (StartTime: number, Status = 2, EndTime = 0): Observation => observe({ StartTime, Status, EndTime }, NOW);
 const retry = NOW + policy.unknownRetryMs;
+const refresh = { dueAt: NOW + policy.refreshMs, lane: 'refresh' };
 
 describe('dueAfterClaim', () => {
-  it('keeps a known run due on every tick, and puts anything waiting off for the retry interval', () => {
+  it('keeps a known run due (the next tick takes it again if this one dies), and puts anything waiting off for the retry interval', () => {
     const start = NOW - HOUR;
-    expect(dueAfterClaim(known(start), NOW, policy)).toBe(start);
-    expect(dueAfterClaim({ ...known(start), dueAt: NOW }, NOW, policy)).toBe(retry); // a known run Volcengine did not show
+    expect(dueAfterClaim(known(start), NOW, policy)).toBe(NOW - MIN);
     expect(dueAfterClaim(announced(NOW - MIN), NOW, policy)).toBe(retry);
     expect(dueAfterClaim(pending(NOW - MIN), NOW, policy)).toBe(retry);
   });
@@ -76,12 +83,44 @@ describe('observe', () => {
   });
 });
 
+describe('refreshInterval', () => {
+  it('asks few runs again at the minimum interval, and spreads many over what the refresh share allows', () => {
+    expect(refreshInterval(100, 6, 5 * MIN)).toBe(5 * MIN);
+    expect(refreshInterval(3_700, 3, 5 * MIN)).toBe(Math.ceil((3_700 / 3) * 1000));
+    expect(refreshInterval(0, 3, 5 * MIN)).toBe(5 * MIN);
+  });
+});
+
+describe('nextRefresh', () => {
+  it('asks a running run again after the refresh interval, in the refresh lane', () => {
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, policy)).toEqual(refresh);
+  });
+
+  it("counts the interval from the schedule tick the archiver run serves, so one schedule's interval is the next run", () => {
+    const tick = NOW - 2 * MIN;
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, { ...policy, refreshMs: 5 * MIN, tick })).toEqual({ dueAt: tick + 5 * MIN, lane: 'refresh' });
+    // A tick ahead of this instance's clock counts from the clock.
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, { ...policy, refreshMs: 5 * MIN, tick: NOW + MIN })).toMatchObject({ dueAt: NOW + 5 * MIN });
+  });
+
+  it('moves a run whose ask after the next would fall inside the final margin to the margin start, in the ending lane', () => {
+    // Window closing at +60, margin from +30: the ask after the next (+40) would fall in it; at +75 it would not (+45 is its start).
+    expect(nextRefresh(NOW + 75 * MIN, NOW, policy)).toEqual(refresh);
+    const deadline = NOW + 60 * MIN;
+    expect(nextRefresh(deadline, NOW, policy)).toEqual({ dueAt: deadline - policy.finalMarginMs, lane: 'ending' });
+  });
+
+  it('asks on every tick inside the final margin, in the ending lane', () => {
+    expect(nextRefresh(NOW + 20 * MIN, NOW, policy)).toEqual({ dueAt: NOW + 1, lane: 'ending' });
+  });
+});
+
 describe('decide: a known run', () => {
-  it('archives the run and keeps it due on every tick while it runs', () => {
+  it('archives the run and asks again after the refresh interval while it runs', () => {
     const start = NOW - HOUR;
     expect(decide(known(start), shown(start), NOW, policy)).toMatchObject({
       record: { startTime: start, final: false },
-      entry: { kind: 'reschedule', change: { dueAt: start } },
+      entry: { kind: 'reschedule', change: refresh },
     });
   });
 
@@ -97,7 +136,7 @@ describe('decide: a known run', () => {
     const start = NOW - WINDOW_MS + 20 * MIN;
     expect(decide(known(start), shown(start), NOW, policy)).toMatchObject({
       record: { final: true },
-      entry: { kind: 'reschedule', change: { dueAt: start } },
+      entry: { kind: 'reschedule', change: { dueAt: NOW + 1, lane: 'ending' } },
     });
   });
 
@@ -105,16 +144,18 @@ describe('decide: a known run', () => {
     const start = NOW - 2 * HOUR;
     expect(decide(known(start), shown(NOW - MIN), NOW, policy)).toMatchObject({
       record: { startTime: NOW - MIN },
-      register: NOW - MIN,
+      register: { startTime: NOW - MIN, due: refresh },
       unfinished: { startTime: start, outcome: 'superseded' },
       entry: { kind: 'retire' },
     });
   });
 
-  it('asks again later when Volcengine shows no run or an older one', () => {
+  it('asks again later, in its refresh lane, when Volcengine shows no run or an older one', () => {
     const start = NOW - HOUR;
-    expect(decide(known(start), { kind: 'not-shown' }, NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
-    expect(decide(known(start), shown(start - HOUR), NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
+    const later = { entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } } };
+    expect(later.entry.change.lane).toBe('refresh');
+    expect(decide(known(start), { kind: 'not-shown' }, NOW, policy)).toEqual(later);
+    expect(decide(known(start), shown(start - HOUR), NOW, policy)).toEqual(later);
   });
 });
 
@@ -122,7 +163,7 @@ describe('decide: an announced run', () => {
   it('waits for its run, and keeps waiting beside a run that started long before it', () => {
     const start = NOW + 10 * MIN;
     expect(decide(announced(start), { kind: 'not-shown' }, NOW, policy)).toMatchObject({
-      entry: { kind: 'reschedule', change: { dueAt: retry } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } },
     });
     expect(decide(announced(start), shown(start - ANNOUNCED_START_TOLERANCE_MS - MIN), NOW, policy)).toMatchObject({
       entry: { kind: 'reschedule' },
@@ -134,7 +175,7 @@ describe('decide: an announced run', () => {
     const start = NOW - MIN;
     expect(decide(announced(start), shown(start), NOW, policy)).toMatchObject({
       record: { startTime: start },
-      entry: { kind: 'reschedule', change: { dueAt: start, state: 'known' } },
+      entry: { kind: 'reschedule', change: { ...refresh, state: 'known' } },
     });
   });
 
@@ -143,7 +184,7 @@ describe('decide: an announced run', () => {
     for (const actual of [start - ANNOUNCED_START_TOLERANCE_MS + MIN, start + 5 * MIN]) {
       expect(decide(announced(start), shown(actual), NOW, policy)).toMatchObject({
         record: { startTime: actual },
-        register: actual,
+        register: { startTime: actual, due: refresh },
         entry: { kind: 'retire' },
       });
     }
@@ -154,7 +195,7 @@ describe('decide: a pending registration', () => {
   it('hands over to the run Volcengine shows, or just archives it when it already ended', () => {
     expect(decide(pending(NOW - MIN), shown(NOW - 5 * MIN), NOW, policy)).toMatchObject({
       record: { startTime: NOW - 5 * MIN, final: false },
-      register: NOW - 5 * MIN,
+      register: { startTime: NOW - 5 * MIN, due: refresh },
       entry: { kind: 'retire' },
     });
     const ended = decide(pending(NOW - MIN), shown(NOW - HOUR, 3, NOW - 5 * MIN), NOW, policy);
@@ -165,7 +206,9 @@ describe('decide: a pending registration', () => {
   it('is not resolved by a run that ended before it was registered', () => {
     const registeredAt = NOW - MIN;
     const old = shown(NOW - 3 * HOUR, 3, registeredAt - REGISTRATION_GRACE_MS - MIN);
-    expect(decide(pending(registeredAt), old, NOW, policy)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: retry } } });
+    expect(decide(pending(registeredAt), old, NOW, policy)).toEqual({
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } },
+    });
   });
 });
 
@@ -173,11 +216,14 @@ describe('decide: refusals and drift', () => {
   it('asks again later when Volcengine refuses to answer, keeping the refusal, and forgets it on an answer', () => {
     const refusal = decide(pending(NOW - MIN), { kind: 'refused', code: 'InvalidParameter.AccountIdMismatch' }, NOW, policy);
     expect(refusal).toEqual({
-      entry: { kind: 'reschedule', change: { dueAt: retry, refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } } },
+      entry: {
+        kind: 'reschedule',
+        change: { dueAt: retry, lane: 'refresh', refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } },
+      },
     });
     const refused = { ...pending(NOW - MIN), refused: { code: 'InvalidParameter', since: NOW - HOUR } };
     expect(decide(refused, { kind: 'not-shown' }, NOW, policy)).toEqual({
-      entry: { kind: 'reschedule', change: { dueAt: retry, refused: null } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh', refused: null } },
     });
   });
 
@@ -185,5 +231,79 @@ describe('decide: refusals and drift', () => {
     expect(decide(known(NOW - HOUR), { kind: 'drift', problem: 'no StartTime' }, NOW, policy)).toEqual({
       entry: { kind: 'leave', drift: 'no StartTime' },
     });
+  });
+});
+
+describe('likelyEndedAfter', () => {
+  it("is the run's MaxIdleTime (seconds) plus the margin, or Volcengine's default 180 s when the answer names none", () => {
+    expect(likelyEndedAfter({ MaxIdleTime: 600 }, policy)).toBe(600_000 + policy.idleMarginMs);
+    expect(likelyEndedAfter({}, policy)).toBe(180_000 + policy.idleMarginMs);
+    expect(likelyEndedAfter({ MaxIdleTime: 0 }, policy)).toBe(180_000 + policy.idleMarginMs);
+  });
+});
+
+describe('decide: a pending registration its callbacks keep naming (the activity watch)', () => {
+  const ENDS_AFTER = 180_000 + policy.idleMarginMs;
+  const sighted = (lastSeenAt: number, burstFrom = NOW - HOUR) => ({ ...pending(burstFrom), lastSeenAt, burstFrom });
+  const watch = (lastSeenAt: number, burstFrom = NOW - HOUR, burstSeen = NOW - HOUR) => ({
+    ...sighted(lastSeenAt, burstFrom),
+    lane: 'ending' as const,
+    activity: { burstSeen, endsAfterMs: ENDS_AFTER },
+  });
+  const running = (startTime = NOW - HOUR) => observe({ StartTime: startTime, Status: 2, MaxIdleTime: 180 }, NOW);
+
+  it('becomes the watch once callbacks went on after its burst began, due when they will have been silent that long', () => {
+    expect(decide(sighted(NOW - MIN), running(), NOW, policy)).toMatchObject({
+      record: { startTime: NOW - HOUR },
+      register: { startTime: NOW - HOUR },
+      entry: {
+        kind: 'reschedule',
+        change: { dueAt: NOW - MIN + ENDS_AFTER, lane: 'ending', activity: { burstSeen: NOW - HOUR, endsAfterMs: ENDS_AFTER } },
+      },
+    });
+  });
+
+  it('is retired when one callback named it (no more), none within that long, or none ever (WatchSegmentTask)', () => {
+    expect(decide(sighted(NOW - MIN, NOW - MIN), running(), NOW, policy).entry).toEqual({ kind: 'retire' });
+    expect(decide(sighted(NOW - ENDS_AFTER), running(), NOW, policy).entry).toEqual({ kind: 'retire' });
+    expect(decide(pending(NOW - MIN), running(), NOW, policy).entry).toEqual({ kind: 'retire' });
+  });
+
+  it('sleeps without asking while its callbacks go on, until they will have been silent that long', () => {
+    expect(beforePoll(watch(NOW - MIN), NOW)).toEqual({ entry: { kind: 'reschedule', change: { dueAt: NOW - MIN + ENDS_AFTER } } });
+    expect(beforePoll(watch(NOW - ENDS_AFTER), NOW)).toBeUndefined();
+  });
+
+  it('is asked about at once when a new burst of callbacks began (a new run of a reused TaskId, probably)', () => {
+    expect(beforePoll(watch(NOW - MIN, NOW - 3 * MIN), NOW)).toBeUndefined();
+  });
+
+  it('archives the ended run final and is retired', () => {
+    const ended = observe({ StartTime: NOW - HOUR, Status: 3, EndTime: NOW - 2 * MIN }, NOW);
+    expect(decide(watch(NOW - 6 * MIN), ended, NOW, policy)).toMatchObject({ record: { final: true }, entry: { kind: 'retire' } });
+  });
+
+  it('is retired when its run still runs though the callbacks stopped (its refreshes go on)', () => {
+    expect(decide(watch(NOW - ENDS_AFTER), running(), NOW, policy).entry).toEqual({ kind: 'retire' });
+  });
+
+  it('stays the watch, with the burst it saw, beside the same run or a newer one after a new burst', () => {
+    const change = { dueAt: NOW - MIN + ENDS_AFTER, lane: 'ending', activity: { burstSeen: NOW - 3 * MIN, endsAfterMs: ENDS_AFTER } };
+    for (const run of [running(), running(NOW - 4 * MIN)])
+      expect(decide(watch(NOW - MIN, NOW - 3 * MIN), run, NOW, policy).entry).toEqual({ kind: 'reschedule', change });
+  });
+
+  it('waits as a registration again when Volcengine shows no run, or refuses to answer', () => {
+    expect(decide(watch(NOW - MIN), { kind: 'not-shown' }, NOW, policy).entry).toEqual({
+      kind: 'reschedule',
+      change: { dueAt: retry, lane: 'refresh', activity: null },
+    });
+    expect(decide(watch(NOW - MIN), { kind: 'refused', code: 'InvalidParameter' }, NOW, policy).entry).toMatchObject({
+      change: { lane: 'refresh', activity: null },
+    });
+  });
+
+  it('is retired at its deadline without a not-found record: its address had runs', () => {
+    expect(beforePoll({ ...watch(NOW - MIN), deadline: NOW }, NOW)).toEqual({ entry: { kind: 'retire' } });
   });
 });

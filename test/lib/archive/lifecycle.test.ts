@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { countEntries } from '../../../lib/archive/registry.ts';
 import { HOUR } from '../../support/clock.ts';
-import { startLifecycleStack, type LifecycleStack } from '../../support/lifecycle-stack.ts';
+import { RUN_INTERVAL_MS, startLifecycleStack, type LifecycleStack } from '../../support/lifecycle-stack.ts';
 
 const APP = 'app-life';
 const ROOM = 'room-life';
@@ -168,16 +168,15 @@ describe('task lifecycle, stepped run by run', () => {
     stack.emulator.seedTask({ ...address('overlap'), startTime: start, maxIdleTime: 86_400 });
     await stack.action('WatchSegmentTask', { ...ids('overlap'), StartTime: String(start) });
     stack.clock.advance(71 * HOUR + 45 * MINUTE); // inside the scheduled run's 30-minute final margin
-    // archive:once with a 5-minute margin, a second later, records the same state as not final...
+    // archive:once with a 5-minute margin, a second later, records the same state as not final, and asks again in 5 minutes...
     const clock = stack.clock.now();
     await stack.run({ now: () => clock + 1_000, finalMarginMs: 5 * MINUTE });
-    // ...then the scheduled run's (older) final capture arrives.
-    await stack.run();
-    expect(await registrySize()).toBe(1);
-    expect((await timelineOf('overlap')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: true });
-    // Scheduled runs go on polling until the window closes (71:50, 71:55), and let it go at the close.
+    expect((await timelineOf('overlap')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: false });
+    // ...then the scheduled runs take it when it is due again (71:55), inside their own margin: the capture is final.
     await stack.runEvery5Minutes(2);
     expect(await registrySize()).toBe(1);
+    expect((await timelineOf('overlap')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: true });
+    // They go on polling until the window closes, and let it go at the close.
     const [closing] = await stack.runEvery5Minutes(1);
     expect(closing).toMatchObject({ tasksRetired: 1, finalSnapshotsMissed: 0 });
     expect(await registrySize()).toBe(0);
@@ -203,5 +202,120 @@ describe('task lifecycle, stepped run by run', () => {
     await stack.runEvery5Minutes(3);
     expect((await timelineOf('drift')).json.Result.Snapshots.at(-1)).toMatchObject({ Final: true, SegmentTask: { Status: 3 } });
     expect(await registrySize()).toBe(0);
+  });
+});
+
+describe('a run its callbacks keep naming, minute by minute (Volcengine sends one per segment while it runs)', () => {
+  const REFRESH_MS = 20 * MINUTE;
+  /** MaxIdleTime (the emulator's 180 s) plus ARCHIVE_IDLE_MARGIN_MS's default (2 min): a run silent this long has likely ended. */
+  const LIKELY_ENDED_MS = 180_000 + 2 * MINUTE;
+  let minutesPassed = 0;
+  let sequence = 0;
+
+  /** `count` minutes: each a callback for every task in `streaming`, through the callback function; the archiver on every fifth. */
+  async function minutes(count: number, streaming: Array<ReturnType<LifecycleStack['emulator']['seedTask']>>) {
+    for (let i = 0; i < count; i++) {
+      stack.clock.advance(MINUTE);
+      minutesPassed++;
+      for (const task of streaming) expect((await stack.callback(task, ++sequence)).statusCode).toBe(200);
+      if (minutesPassed % 5 === 0) await stack.run();
+    }
+  }
+  const at = (minute: number) => stack.clock.now() - (minutesPassed - minute) * MINUTE;
+  const snapshotsOf = async (taskId: string, startTime: number) => (await timelineOf(taskId, startTime)).json.Result.Snapshots;
+  // The run is found on the first schedule (minute 5) and refreshed on minutes 25, 45, 65, 85…; its streams stop on minute 70,
+  // 15 minutes before the refresh after.
+  const STREAMS_STOP = 70;
+  const start = async (options: Parameters<typeof startLifecycleStack>[0] = {}) => {
+    stack = await startLifecycleStack({ refreshMs: REFRESH_MS, ...options });
+    minutesPassed = 0;
+    sequence = 0;
+  };
+
+  it('polls a run with a callback every minute for two hours about every ARCHIVE_REFRESH_MS, not on every schedule', async () => {
+    await start();
+    const task = stack.emulator.seedTask({ ...address('busy'), auto: true });
+    await minutes(120, [task]);
+    // The first capture, the one that finds it already watched, then a refresh every 20 minutes (24 schedules: 24 polls before).
+    expect(stack.pollsOf('busy')).toBeLessThanOrEqual(120 / 20 + 2);
+    expect(stack.pollsOf('busy')).toBeGreaterThanOrEqual(120 / 20);
+    expect((await snapshotsOf('busy', task.startTime)).at(-1)).toMatchObject({ SegmentTask: { Status: 2 } });
+  });
+
+  it("captures such a run's end within MaxIdleTime + the margin + one schedule of its last callback", async () => {
+    await start();
+    const task = stack.emulator.seedTask({ ...address('quiet'), auto: true });
+    await minutes(STREAMS_STOP, [task]);
+    stack.emulator.streamsGoIdle(APP, ROOM, 'quiet');
+    await minutes(30, []);
+    const ending = (await snapshotsOf('quiet', task.startTime)).find((s: any) => s.SegmentTask.Status === 3);
+    expect(ending).toMatchObject({ Final: true, SegmentTask: { StopReason: 'IdleTimeOut' } });
+    expect(Date.parse(ending.CapturedAt)).toBeLessThanOrEqual(at(STREAMS_STOP) + LIKELY_ENDED_MS + RUN_INTERVAL_MS);
+    expect(await registrySize()).toBe(0);
+  });
+
+  it('archives the end of a run whose TaskId a new run takes 8 minutes after its streams stopped, and finds the new run', async () => {
+    await start();
+    const first = stack.emulator.seedTask({ ...address('back'), auto: true });
+    await minutes(STREAMS_STOP, [first]);
+    stack.emulator.streamsGoIdle(APP, ROOM, 'back');
+    await minutes(8, []);
+    const second = stack.emulator.seedTask({ ...address('back'), auto: true });
+    await minutes(30, [second]);
+    stack.emulator.streamsGoIdle(APP, ROOM, 'back');
+    await minutes(30, []);
+    const [firstRun, secondRun] = [await snapshotsOf('back', first.startTime), await snapshotsOf('back', second.startTime)];
+    expect(firstRun.at(-1)).toMatchObject({
+      Final: true,
+      SegmentTask: { StartTime: first.startTime, Status: 3, StopReason: 'IdleTimeOut' },
+    });
+    expect(Date.parse(secondRun[0].CapturedAt) - second.startTime).toBeLessThanOrEqual(RUN_INTERVAL_MS);
+    expect(secondRun.at(-1)).toMatchObject({ Final: true, SegmentTask: { StartTime: second.startTime, Status: 3 } });
+    expect(await registrySize()).toBe(0);
+  });
+
+  it("finds a new run whose callbacks begin before the watch is due on the watch's next schedule, not the next refresh", async () => {
+    await start();
+    const first = stack.emulator.seedTask({ ...address('rejoin'), auto: true });
+    await minutes(STREAMS_STOP, [first]);
+    // The user leaves (the run ends at once) and rejoins two minutes later: no schedule runs in between.
+    stack.emulator.userLeaves(APP, ROOM, 'rejoin');
+    await minutes(2, []);
+    const second = stack.emulator.seedTask({ ...address('rejoin'), auto: true });
+    await minutes(10, [second]);
+    const secondRun = await snapshotsOf('rejoin', second.startTime);
+    // (Volcengine showed the first run's end only for the two minutes between two schedules: no poll could see it.)
+    expect(Date.parse(secondRun[0].CapturedAt)).toBeLessThanOrEqual(second.startTime + RUN_INTERVAL_MS);
+  });
+
+  it('loses nothing when a callback dies between its two writes: a first sighting, and a new burst, are each found', async () => {
+    let crashes = 1;
+    await start({
+      callbackRegistry: (registry) => ({
+        continueSighting: (...args) => registry.continueSighting(...args),
+        registerPending: async (...args) => {
+          if (crashes-- > 0) throw new Error('the callback instance died before its second write');
+          return registry.registerPending(...args);
+        },
+      }),
+    });
+    const first = stack.emulator.seedTask({ ...address('crash'), auto: true });
+    // The first delivery dies before its write (answered 5xx, Volcengine delivers the next segment's a minute later).
+    stack.clock.advance(MINUTE);
+    minutesPassed++;
+    expect((await stack.callback(first, ++sequence)).statusCode).toBeGreaterThanOrEqual(500);
+    await minutes(STREAMS_STOP - 1, [first]);
+    stack.emulator.userLeaves(APP, ROOM, 'crash');
+    await minutes(2, []);
+    crashes = 1;
+    const second = stack.emulator.seedTask({ ...address('crash'), auto: true });
+    stack.clock.advance(MINUTE);
+    minutesPassed++;
+    expect((await stack.callback(second, ++sequence)).statusCode).toBeGreaterThanOrEqual(500);
+    await minutes(9, [second]);
+    const firstRun = await snapshotsOf('crash', first.startTime);
+    const secondRun = await snapshotsOf('crash', second.startTime);
+    expect(Date.parse(firstRun[0].CapturedAt)).toBeLessThanOrEqual(first.startTime + RUN_INTERVAL_MS);
+    expect(Date.parse(secondRun[0].CapturedAt)).toBeLessThanOrEqual(second.startTime + RUN_INTERVAL_MS);
   });
 });

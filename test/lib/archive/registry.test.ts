@@ -11,6 +11,7 @@ import {
   countEntries,
   dueEntries,
   TICK_LEASE_MS,
+  type Lane,
   type RegistryEntry,
   type WatchRegistry,
 } from '../../../lib/archive/registry.ts';
@@ -19,6 +20,7 @@ import { createRegistryTable, DynaliteServer } from '../../dynamodb/dynalite-ser
 
 const NOW = Date.UTC(2026, 11, 1, 12);
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 const TICK = NOW;
 /** The archiver invocation claiming (its Lambda request id). */
 const OWNER = 'request-1';
@@ -59,7 +61,7 @@ async function dueNow(registry: WatchRegistry, now: number): Promise<string[]> {
 }
 
 describe.each(implementations)('%s', (_name, open) => {
-  it('registers a run once: a known run is due from its StartTime, a repeat answers already-watched and keeps it', async () => {
+  it('registers a run once: a known run is due at once in the refresh lane, a repeat answers already-watched and keeps it', async () => {
     const registry = await open();
     const start = NOW - 30 * MINUTE;
     expect(await registry.registerRun(address('k'), start, 'lookup', NOW)).toBe('registered');
@@ -70,7 +72,8 @@ describe.each(implementations)('%s', (_name, open) => {
         state: 'known',
         startTime: start,
         deadline: start + WINDOW_MS,
-        dueAt: start,
+        dueAt: NOW,
+        lane: 'refresh',
         registeredAt: NOW,
         via: 'lookup',
         generation: 2,
@@ -87,10 +90,10 @@ describe.each(implementations)('%s', (_name, open) => {
     expect(await registry.registerRun(address('two'), next, 'watch', NOW)).toBe('already-watched');
     expect(await entriesOf(registry, 'two')).toMatchObject([
       { startTime: running, state: 'known' },
-      { startTime: next, state: 'announced', dueAt: next, deadline: next + WINDOW_MS },
+      { startTime: next, state: 'announced', dueAt: next, lane: 'first', deadline: next + WINDOW_MS },
     ]);
     await registry.registerRun(address('two'), next, 'lookup', next);
-    expect((await entriesOf(registry, 'two'))[1]).toMatchObject({ state: 'known', dueAt: next });
+    expect((await entriesOf(registry, 'two'))[1]).toMatchObject({ state: 'known', dueAt: next, lane: 'first' });
   });
 
   it("keeps a pending registration's first time and deadline, and its latest sighting", async () => {
@@ -98,20 +101,117 @@ describe.each(implementations)('%s', (_name, open) => {
     expect(await registry.registerPending(address('p'), 'callback', NOW)).toBe('registered');
     expect(await registry.registerPending(address('p'), 'callback', NOW + 5 * MINUTE)).toBe('already-watched');
     expect(await entriesOf(registry, 'p')).toMatchObject([
-      { kind: 'pending', state: 'unknown', registeredAt: NOW, deadline: NOW + WINDOW_MS, dueAt: NOW, lastSeenAt: NOW + 5 * MINUTE },
+      {
+        kind: 'pending',
+        state: 'unknown',
+        registeredAt: NOW,
+        deadline: NOW + WINDOW_MS,
+        dueAt: NOW,
+        lane: 'first',
+        lastSeenAt: NOW + 5 * MINUTE,
+      },
     ]);
   });
 
-  it('lists only due entries, in ascending due time, across pages', async () => {
+  it('continues a sighting while callbacks come at most the gap apart: its last-seen time and generation only', async () => {
     const registry = await open();
-    for (let i = 0; i < 230; i++) await registry.registerRun(address(`d${i}`), NOW - i * 1000, 'lookup', NOW);
+    await registry.registerPending(address('s'), 'callback', NOW);
+    expect(await registry.continueSighting(address('s'), NOW + MINUTE, 2 * MINUTE)).toBe(true);
+    expect(await registry.continueSighting(address('s'), NOW + 3 * MINUTE, 2 * MINUTE)).toBe(true);
+    expect(await entriesOf(registry, 's')).toMatchObject([
+      { registeredAt: NOW, lastSeenAt: NOW + 3 * MINUTE, burstFrom: NOW, generation: 3, dueAt: NOW, lane: 'first' },
+    ]);
+  });
+
+  it('writes no sighting after a silence longer than the gap, nor for an address without a pending entry', async () => {
+    const registry = await open();
+    await registry.registerPending(address('gap'), 'callback', NOW);
+    expect(await registry.continueSighting(address('gap'), NOW + 2 * MINUTE + 1, 2 * MINUTE)).toBe(false);
+    expect(await registry.continueSighting(address('none'), NOW, 2 * MINUTE)).toBe(false);
+    expect(await entriesOf(registry, 'gap')).toMatchObject([{ lastSeenAt: NOW, burstFrom: NOW, generation: 1 }]);
+    expect(await countEntries(registry)).toBe(1);
+  });
+
+  it("starts a new burst with a callback's registration, keeping an entry's due time and lane; a watch's records no sighting", async () => {
+    const registry = await open();
+    await registry.registerPending(address('b'), 'callback', NOW);
+    await registry.registerPending(address('b'), 'callback', NOW + 10 * MINUTE);
+    await registry.registerPending(address('w'), 'watch', NOW);
+    expect(await entriesOf(registry, 'b')).toMatchObject([
+      { dueAt: NOW, lane: 'first', lastSeenAt: NOW + 10 * MINUTE, burstFrom: NOW + 10 * MINUTE },
+    ]);
+    expect(await entriesOf(registry, 'w')).toMatchObject([{ lastSeenAt: undefined, burstFrom: undefined }]);
+  });
+
+  it("makes a claimed pending entry its address's activity watch (ending lane), kept when registered again, and undoes it", async () => {
+    // Prepare
+    const registry = await open();
+    const ref = { address: address('aw'), kind: 'pending' as const, startTime: undefined };
+    await registry.registerPending(ref.address, 'callback', NOW);
+    const claimed = (await registry.claim(ref, TICK, OWNER, NOW, NOW + 15 * MINUTE))!;
+    const activity = { burstSeen: NOW, endsAfterMs: 5 * MINUTE };
+    // Act
+    expect(await registry.reschedule(claimed, TICK, { dueAt: NOW + 5 * MINUTE, lane: 'ending', activity })).toBe(true);
+    await registry.registerPending(ref.address, 'callback', NOW + 4 * MINUTE);
+    // Assess
+    expect(await registry.dueCount(NOW + 5 * MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0 });
+    const watch = (await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW + 20 * MINUTE))!;
+    expect(watch).toMatchObject({ lane: 'ending', activity, lastSeenAt: NOW + 4 * MINUTE, burstFrom: NOW + 4 * MINUTE });
+    await registry.reschedule(watch, TICK + 5 * MINUTE, { dueAt: NOW + 20 * MINUTE, lane: 'first', activity: null });
+    expect(await entriesOf(registry, 'aw')).toMatchObject([{ lane: 'first', activity: undefined }]);
+  });
+
+  it('keeps an activity watch that a sighting reached after its claim: its retirement fails', async () => {
+    const registry = await open();
+    const ref = { address: address('kept'), kind: 'pending' as const, startTime: undefined };
+    await registry.registerPending(ref.address, 'callback', NOW);
+    const claimed = (await registry.claim(ref, TICK, OWNER, NOW + MINUTE, NOW + 15 * MINUTE))!;
+    await registry.continueSighting(ref.address, NOW + MINUTE, 2 * MINUTE);
+    expect(await registry.retire(claimed, TICK)).toBe(false);
+    expect(await countEntries(registry)).toBe(1);
+  });
+
+  it('lists only due entries, lane by lane (ending, first, refresh), each in ascending due time, across pages', async () => {
+    // Prepare: 23 entries per lane, due a second apart in the reverse order of registration, and one not due yet.
+    const registry = await open();
+    const lanes = { ending: 'e', first: 'f', refresh: 'r' } as const;
+    for (const [lane, prefix] of Object.entries(lanes))
+      for (let i = 0; i < 23; i++)
+        await registry.registerRun(address(`${prefix}${i}`), NOW - HOUR, 'archiver', NOW, { dueAt: NOW - i * 1000, lane: lane as Lane });
     await registry.registerRun(address('later'), NOW + 3 * MINUTE, 'watch', NOW);
+    // Act
     const due = await dueNow(registry, NOW);
-    expect(due).toHaveLength(230);
-    expect(due[0]).toBe(`d229:run:${NOW - 229_000}`);
-    const times = due.map((d) => Number(d.split(':')[2]));
-    expect(times).toEqual([...times].sort((a, b) => a - b));
-    expect(await dueNow(registry, NOW + 3 * MINUTE)).toHaveLength(231);
+    // Assess
+    expect(due).toHaveLength(69);
+    expect(due.map((d) => d[0]).join('')).toBe(`${'e'.repeat(23)}${'f'.repeat(23)}${'r'.repeat(23)}`);
+    for (const prefix of Object.values(lanes)) {
+      const times = due.filter((d) => d.startsWith(prefix)).map((d) => Number(d.split(':')[2]));
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      expect(times[0]).toBe(NOW - 22_000);
+    }
+    expect(await dueNow(registry, NOW + 3 * MINUTE)).toHaveLength(70);
+  });
+
+  it('counts what is due in each lane, or in the lanes asked', async () => {
+    const registry = await open();
+    for (let i = 0; i < 25; i++) await registry.registerPending(address(`p${i}`), 'callback', NOW - i * 1000);
+    for (let i = 0; i < 3; i++) await registry.registerRun(address(`k${i}`), NOW - HOUR, 'lookup', NOW);
+    await registry.registerRun(address('ahead'), NOW + HOUR, 'watch', NOW);
+    expect(await registry.dueCount(NOW)).toEqual({ ending: 0, first: 25, refresh: 3 });
+    expect(await registry.dueCount(NOW + 2 * HOUR, ['refresh'])).toEqual({ ending: 0, first: 0, refresh: 3 });
+    expect(await registry.dueCount(NOW + 2 * HOUR, ['first'])).toEqual({ ending: 0, first: 26, refresh: 0 });
+  });
+
+  it('moves a claimed entry to the lane its reschedule names, and answers when it was claimed before', async () => {
+    const registry = await open();
+    const ref = { address: address('m'), kind: 'run' as const, startTime: NOW - HOUR };
+    await registry.registerRun(ref.address, ref.startTime, 'lookup', NOW - MINUTE);
+    const first = await registry.claim(ref, TICK, OWNER, NOW, NOW - MINUTE);
+    expect(first?.previousClaimAt).toBeUndefined();
+    await registry.reschedule(first!, TICK, { dueAt: NOW + MINUTE, lane: 'ending' });
+    const again = await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW + MINUTE);
+    expect(again).toMatchObject({ lane: 'ending', dueAt: NOW + MINUTE, claimedAt: NOW + 5 * MINUTE, previousClaimAt: NOW });
+    expect(await registry.dueCount(NOW + MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0 });
   });
 
   it('lets one invocation of a schedule tick claim an entry, and the next tick claim it again', async () => {

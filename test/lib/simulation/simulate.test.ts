@@ -114,6 +114,7 @@ describe('simulate', () => {
     expect(second.faults).toEqual(first.faults);
     expect({ ...second.summary, wallSeconds: 0 }).toEqual({ ...first.summary, wallSeconds: 0 });
     expect(second.runs).toEqual(first.runs);
+    expect(second.requests).toEqual(first.requests);
   });
 
   it('enforces the account quota per virtual second: lookups past it are throttled, not answered by magic', async () => {
