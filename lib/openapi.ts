@@ -1,50 +1,19 @@
 /**
- * OpenAPI 3.1 document of the HTTP API, generated from the zod schemas the handlers use (action
- * queries, SegmentTask, snapshots, the callback envelope). Written to dist/openapi.json by the
- * build and served by the local stack at /openapi.json.
+ * OpenAPI 3.1 document of the HTTP API, generated from the zod schemas the handlers use: each
+ * lookup action's query and Result from its declaration (lib/lookup/actions.ts), and the callback
+ * envelope. Written to dist/openapi.json by the build (not part of any function's bundle) and
+ * served by the local stack at /openapi.json.
  */
 import { z } from 'zod';
-import { ACTION_QUERIES } from './lookup/requests.ts';
+import { LOOKUP_ACTIONS } from './lookup/actions.ts';
 import { CallbackEnvelopeSchema } from './callback/schemas.ts';
-import { SnapshotFileSchema } from './archive/schemas.ts';
-import { SegmentTaskSchema, SUPPORTED_VERSIONS } from './volc/schemas.ts';
+import { SUPPORTED_VERSIONS } from './volc/schemas.ts';
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output') =>
   z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
 
-/** Which run a snapshot belongs to (StartTime), its place in the run's timeline (Seq) and when it was captured. */
-const ArchiveInfoSchema = SnapshotFileSchema.pick({ StartTime: true, Seq: true, CapturedAt: true, Final: true, StateHash: true });
-
-/** GetSegmentTask's Result with a TaskId: the task, and where the archive answered, which snapshot. */
-const TaskResultSchema = z.object({ SegmentTask: SegmentTaskSchema, Archive: ArchiveInfoSchema.optional() });
-
-/** Without TaskId, Volcengine's Result as it answered (its form is unconfirmed), credential-like fields removed. */
-const WithoutTaskIdResultSchema = z
-  .unknown()
-  .describe(
-    "Without TaskId: Volcengine's Result as it answered it (absent, null, a SegmentTask or another shape), " +
-      'with credential-like fields removed; never cached, registered or archived',
-  );
-
-const ResultSchemas: Record<keyof typeof ACTION_QUERIES, z.ZodType> = {
-  GetSegmentTask: z.union([TaskResultSchema, WithoutTaskIdResultSchema]),
-  WatchSegmentTask: z.object({ Watched: z.literal(true), AlreadyWatched: z.boolean() }),
-  ListSegmentTaskSnapshots: z.object({
-    StartTime: z.number().int(),
-    Snapshots: z.array(ArchiveInfoSchema.extend({ SegmentTask: SegmentTaskSchema })),
-    /** More of the run's timeline follows: pass it as PageToken. */
-    NextPageToken: z.string().optional(),
-  }),
-  ListArchivedSegmentTasks: z.object({
-    AppId: z.string(),
-    RoomId: z.string(),
-    /** TaskIds in key order, each one's runs newest first. */
-    Runs: z.array(z.object({ TaskId: z.string(), StartTime: z.number().int() })),
-    NextPageToken: z.string().optional(),
-  }),
-};
-
-const ResponseMetadataSchema = z.object({
+/** ResponseMetadata of every answer of ours (lib/http/volc-envelope.ts renders it). */
+export const ResponseMetadataSchema = z.object({
   RequestId: z.string(),
   Action: z.string().optional(),
   Version: z.string().optional(),
@@ -52,7 +21,8 @@ const ResponseMetadataSchema = z.object({
   Region: z.string(),
 });
 
-const ErrorEnvelopeSchema = z.object({
+/** Every error answer of ours. */
+export const ErrorEnvelopeSchema = z.object({
   ResponseMetadata: ResponseMetadataSchema.extend({
     Error: z.object({
       Code: z.string(),
@@ -73,10 +43,10 @@ const PARAMETER_ERRORS =
 const requiredBy = (actions: string[]) => (actions.length ? `; required by ${actions.join(', ')}` : '');
 
 export function buildOpenApiDocument(): Record<string, unknown> {
-  const actions = Object.keys(ACTION_QUERIES) as Array<keyof typeof ACTION_QUERIES>;
+  const actions = LOOKUP_ACTIONS.map((action) => action.name);
   const parameters = new Map<string, { schema: unknown; actions: string[]; requiredBy: string[] }>();
-  for (const action of actions) {
-    const schema = jsonSchema(ACTION_QUERIES[action], 'input') as { properties: Record<string, unknown>; required?: string[] };
+  for (const { name: action, query } of LOOKUP_ACTIONS) {
+    const schema = jsonSchema(query, 'input') as { properties: Record<string, unknown>; required?: string[] };
     for (const [name, property] of Object.entries(schema.properties)) {
       const entry = parameters.get(name) ?? { schema: property, actions: [], requiredBy: [] };
       entry.actions.push(action);
@@ -174,7 +144,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         ResponseMetadata: jsonSchema(ResponseMetadataSchema),
         ErrorEnvelope: jsonSchema(ErrorEnvelopeSchema),
         CallbackEnvelope: jsonSchema(CallbackEnvelopeSchema, 'input'),
-        ...Object.fromEntries(actions.map((action) => [`${action}Result`, jsonSchema(ResultSchemas[action])])),
+        ...Object.fromEntries(LOOKUP_ACTIONS.map((action) => [`${action.name}Result`, jsonSchema(action.result)])),
       },
     },
   };

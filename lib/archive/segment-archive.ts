@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { runOf, type RunAddress, type TaskAddress } from '../task.ts';
 import { isTerminalStatus, stripSecrets, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveKeys } from './keys.ts';
-import { InvalidParameterError } from '../errors.ts';
+import { InvalidPageTokenError } from '../errors.ts';
 import { InvalidListToken, PreconditionFailed, type ObjectStore, type StoredJson } from './object-store.ts';
 import { SNAPSHOT_FORMAT_VERSION, SnapshotFileSchema, type NotFoundFile, type RetiredFile, type SnapshotFile } from './schemas.ts';
 
@@ -305,7 +305,7 @@ export class SegmentArchive {
     const page = await this.store
       .listPage(this.keys.runIndexOfRoom(appId, roomId), { token, maxKeys: pageSize })
       .catch((error: unknown) => {
-        if (error instanceof InvalidListToken) throw new InvalidParameterError('PageToken', 'it is not a token this API returned');
+        if (error instanceof InvalidListToken) throw new InvalidPageTokenError();
         throw error;
       });
     return {

@@ -1,5 +1,6 @@
 /** The callback function: verification, then receiveEvent (registration and publication), in the HTTP pipeline every function shares. */
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import {
   BodyTooLargeError,
@@ -10,9 +11,10 @@ import {
   SignatureMismatchError,
   UnsupportedMediaTypeError,
 } from '../errors.ts';
+import type { HttpApiEvent } from '../http/api-gateway.ts';
 import { printable } from '../http/query.ts';
-import { successResponse } from '../http/envelope.ts';
 import { httpFunction } from '../http/pipeline.ts';
+import { CALLBACK_METRICS, publishMetric } from '../metrics.ts';
 import type { Registrations } from '../archive/registry.ts';
 import { verifyCallbackSignature } from './signature.ts';
 import { withTimeout } from '../timeout.ts';
@@ -58,56 +60,55 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
   const receiver = { registry: deps.registry, publisher: deps.publisher, recent: deps.recent ?? new RecentRegistrations() };
   const now = deps.now ?? Date.now;
 
+  const answer = async (http: HttpApiEvent) => {
+    if (http.requestContext.http.method.toUpperCase() !== 'POST') {
+      throw new MethodNotAllowedError(printable(http.requestContext.http.method), 'POST');
+    }
+    const contentType = http.headers?.['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+      throw new UnsupportedMediaTypeError();
+    }
+    const text = readBody(http, settings.maxBodyBytes);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new InvalidParameterError('body', 'it is not valid JSON');
+    }
+    const parsed = CallbackEnvelopeSchema.safeParse(json);
+    if (!parsed.success) {
+      const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))].join(', ');
+      throw new InvalidParameterError(
+        fields,
+        'the callback envelope needs EventType, EventData, EventTime, EventId, AppId, Version, Nonce and Signature as strings',
+      );
+    }
+    const event = parsed.data;
+    const secret = await settings.secretFor(event.AppId);
+    if (!secret || !verifyCallbackSignature(event, secret)) {
+      logger.warn('callback refused: bad signature', { eventId: event.EventId });
+      publishMetric(metrics, CALLBACK_METRICS, 'CallbacksRefused', 1);
+      throw new SignatureMismatchError();
+    }
+    const eventTime = Date.parse(event.EventTime);
+    if (!Number.isFinite(eventTime) || Math.abs(now() - eventTime) > settings.maxSkewMs) {
+      logger.warn('callback refused: EventTime outside the window', { eventId: event.EventId });
+      publishMetric(metrics, CALLBACK_METRICS, 'CallbacksRefused', 1);
+      throw new InvalidTimestampError(settings.maxSkewMs);
+    }
+
+    const outcome = await withTimeout(receiveEvent(receiver, event, now()), settings.budgetMs, () => new CallbackBudgetExceededError());
+
+    publishMetric(metrics, CALLBACK_METRICS, 'CallbacksReceived', 1);
+    publishMetric(metrics, CALLBACK_METRICS, 'EventsPublished', 1);
+    if (outcome === 'recent') publishMetric(metrics, CALLBACK_METRICS, 'RegistrationsSkipped', 1);
+    if (outcome === 'ignored') logger.info('callback ignored: not a segment event', { eventId: event.EventId, eventType: event.EventType });
+    if (outcome === 'unmatched') publishMetric(metrics, CALLBACK_METRICS, 'UnmatchedEvents', 1);
+    logger.info('callback handled', { eventId: event.EventId, outcome });
+    return { result: { EventId: event.EventId, Outcome: outcome } };
+  };
   return httpFunction(
-    async (http, envelope) => {
-      envelope.action = 'Callback';
-      if (http.requestContext.http.method.toUpperCase() !== 'POST') {
-        throw new MethodNotAllowedError(printable(http.requestContext.http.method), 'POST');
-      }
-      const contentType = http.headers?.['content-type'] ?? '';
-      if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-        throw new UnsupportedMediaTypeError();
-      }
-      const text = readBody(http, settings.maxBodyBytes);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw new InvalidParameterError('body', 'it is not valid JSON');
-      }
-      const parsed = CallbackEnvelopeSchema.safeParse(json);
-      if (!parsed.success) {
-        const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))].join(', ');
-        throw new InvalidParameterError(
-          fields,
-          'the callback envelope needs EventType, EventData, EventTime, EventId, AppId, Version, Nonce and Signature as strings',
-        );
-      }
-      const event = parsed.data;
-      const secret = await settings.secretFor(event.AppId);
-      if (!secret || !verifyCallbackSignature(event, secret)) {
-        logger.warn('callback refused: bad signature', { eventId: event.EventId });
-        metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
-        throw new SignatureMismatchError();
-      }
-      const eventTime = Date.parse(event.EventTime);
-      if (!Number.isFinite(eventTime) || Math.abs(now() - eventTime) > settings.maxSkewMs) {
-        logger.warn('callback refused: EventTime outside the window', { eventId: event.EventId });
-        metrics.addMetric('CallbacksRefused', MetricUnit.Count, 1);
-        throw new InvalidTimestampError(settings.maxSkewMs);
-      }
-
-      const outcome = await withTimeout(receiveEvent(receiver, event, now()), settings.budgetMs, () => new CallbackBudgetExceededError());
-
-      metrics.addMetric('CallbacksReceived', MetricUnit.Count, 1);
-      metrics.addMetric('EventsPublished', MetricUnit.Count, 1);
-      if (outcome === 'recent') metrics.addMetric('RegistrationsSkipped', MetricUnit.Count, 1);
-      if (outcome === 'ignored')
-        logger.info('callback ignored: not a segment event', { eventId: event.EventId, eventType: event.EventType });
-      if (outcome === 'unmatched') metrics.addMetric('UnmatchedEvents', MetricUnit.Count, 1);
-      logger.info('callback handled', { eventId: event.EventId, outcome });
-      return successResponse(envelope, region, { EventId: event.EventId, Outcome: outcome });
-    },
-    { region, logger, metrics },
+    { read: (http) => ({ action: 'Callback', http }), answer: ({ http }) => answer(http) },
+    { region, logger, metrics, beforeRead: [httpHeaderNormalizer()] },
   );
 }

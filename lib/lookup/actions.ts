@@ -1,18 +1,21 @@
-/** The lookup's actions: each reads its query and answers from Volcengine, the cache or the archive. */
+/**
+ * The lookup's actions, one declaration each (LOOKUP_ACTIONS): its name, the query it reads, the
+ * Result it answers, whether it needs the archive, and the function that runs it. Request parsing
+ * and dispatch (handler.ts), the OpenAPI document (lib/openapi.ts) and the test that checks real
+ * answers against each Result schema (test/functions/lookup-results.test.ts) all read this list:
+ * adding an action is one declaration and its function.
+ */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { AppError, ArchiveUnavailableError, InvalidParameterError, TaskNotFoundError } from '../errors.ts';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { AppError, ArchiveUnavailableError, InvalidParameterError, MissingParameterError, TaskNotFoundError } from '../errors.ts';
+import type { HttpAnswer } from '../http/volc-envelope.ts';
+import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import { startTimeProblem, type TaskAddress } from '../task.ts';
-import type { SnapshotFile } from '../archive/schemas.ts';
-import { readQuery, RoomPageQuerySchema, RoomQuerySchema, SnapshotsQuerySchema, TaskQuerySchema, type LookupRequest } from './requests.ts';
+import { SegmentTaskSchema } from '../volc/schemas.ts';
+import { SnapshotFileSchema, type SnapshotFile } from '../archive/schemas.ts';
+import { GetQuerySchema, RoomPageQuerySchema, SnapshotsQuerySchema, WatchQuerySchema, type LookupRequest } from './requests.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
-
-export interface ActionResult {
-  result: unknown;
-  headers?: Record<string, string>;
-}
-
-export type LookupAction = (request: LookupRequest) => Promise<ActionResult>;
 
 export interface LookupActionDeps {
   lookup: SegmentTaskLookup;
@@ -21,9 +24,25 @@ export interface LookupActionDeps {
   now: () => number;
 }
 
-const ANSWER_METRIC = { volcengine: 'AnswersFromVolcengine', cache: 'AnswersFromCache', archive: 'AnswersFromArchive' } as const;
+export interface LookupAction<Q extends z.ZodObject = z.ZodObject> {
+  /** The Action parameter that names it. */
+  name: string;
+  /** Its query, read before it runs: the first problem is a MissingParameter or InvalidParameter naming the parameter. */
+  query: Q;
+  /** Its Result, as the OpenAPI document shows it. */
+  result: z.ZodType;
+  /** Served only by a deployment with an archive. */
+  needsArchive: boolean;
+  run(deps: LookupActionDeps, query: z.infer<Q>, request: LookupRequest): Promise<HttpAnswer>;
+}
 
-/** How a snapshot is shown to callers. */
+/** One action's declaration, its query's type carried to its function. */
+const action = <Q extends z.ZodObject>(declaration: LookupAction<Q>): LookupAction<Q> => declaration;
+
+/** Which run a snapshot belongs to (StartTime), its place in the run's timeline (Seq) and when it was captured. */
+const ArchiveInfoSchema = SnapshotFileSchema.pick({ StartTime: true, Seq: true, CapturedAt: true, Final: true, StateHash: true });
+
+/** How a snapshot is shown to callers (ArchiveInfoSchema). */
 function archiveInfo(snapshot: SnapshotFile) {
   return {
     StartTime: snapshot.StartTime,
@@ -40,10 +59,6 @@ interface TaskQuery {
 }
 
 /** The task (and run) a query names; a StartTime outside 2020-01-01 … now + 1 day is refused. */
-function taskQuery(parameters: LookupRequest['parameters'], now: number): TaskQuery {
-  return checkedTask(readQuery(TaskQuerySchema, parameters), now);
-}
-
 function checkedTask(query: { AppId: string; RoomId: string; TaskId: string; StartTime?: number | undefined }, now: number): TaskQuery {
   const problem = query.StartTime === undefined ? undefined : startTimeProblem(query.StartTime, now);
   if (problem) throw new InvalidParameterError('StartTime', problem);
@@ -72,99 +87,150 @@ function notFound({ address, startTime }: TaskQuery, what: string, upstreamReque
   );
 }
 
+type GetQuery = z.infer<typeof GetQuerySchema>;
+
 /** GetSegmentTask without TaskId: Volcengine's answer as it gave it, nothing of it kept. */
-async function getWithoutTaskId({ lookup, logger, metrics }: LookupActionDeps, request: LookupRequest): Promise<ActionResult> {
-  const { AppId: appId, RoomId: roomId } = readQuery(RoomQuerySchema, request.parameters);
-  if (request.parameters.get('StartTime')) throw new InvalidParameterError('StartTime', 'it names a run of a task, so it needs a TaskId');
+async function getWithoutTaskId({ lookup, logger, metrics }: LookupActionDeps, query: GetQuery, request: LookupRequest) {
+  if (query.StartTime !== undefined) throw new InvalidParameterError('StartTime', 'it names a run of a task, so it needs a TaskId');
+  const { AppId: appId, RoomId: roomId } = query;
   logger.appendKeys({ appId, roomId, withoutTaskId: true });
   const answer = await lookup.withoutTaskId(request.version, { appId, roomId });
-  metrics?.addMetric(ANSWER_METRIC.volcengine, MetricUnit.Count, 1);
+  if (metrics) publishMetric(metrics, LOOKUP_METRICS, 'AnswersFromVolcengine', 1);
   return {
     result: answer.result,
     headers: { 'X-Answer-Source': 'volcengine', ...(answer.requestId ? { 'X-Upstream-Request-Id': answer.requestId } : {}) },
   };
 }
 
-function getSegmentTask(deps: LookupActionDeps): LookupAction {
+const ANSWER_METRIC = { volcengine: 'AnswersFromVolcengine', cache: 'AnswersFromCache', archive: 'AnswersFromArchive' } as const;
+
+async function getSegmentTask(deps: LookupActionDeps, query: GetQuery, request: LookupRequest): Promise<HttpAnswer> {
   const { lookup, logger, metrics, now } = deps;
-  return async (request) => {
+  if (query.TaskId === undefined) {
     // Absent, not empty: `TaskId=` stays a MissingParameter, as an empty id is no id.
-    if (!request.parameters.has('TaskId') && lookup.passesWithoutTaskId) return getWithoutTaskId(deps, request);
-    const query = taskQuery(request.parameters, now());
-    const { address } = query;
-    logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
-    const answer = await lookup.get(request.version, address, query.startTime);
-    metrics?.addMetric(ANSWER_METRIC[answer.source], MetricUnit.Count, 1);
-    if (!answer.task) {
-      throw notFound(
-        query,
-        `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`,
-        answer.upstreamRequestId,
-      );
-    }
-    return {
-      result: { SegmentTask: answer.task, ...(answer.snapshot ? { Archive: archiveInfo(answer.snapshot) } : {}) },
-      headers: {
-        'X-Answer-Source': answer.source,
-        ...(answer.upstreamRequestId ? { 'X-Upstream-Request-Id': answer.upstreamRequestId } : {}),
-      },
-    };
-  };
-}
-
-function archiveActions({ lookup, now }: LookupActionDeps): Record<string, LookupAction> {
-  /** Archive work; an archive failure that is not already an answer becomes a 503. */
-  const withArchive = async <T>(work: (access: Awaited<ReturnType<SegmentTaskLookup['archive']>>) => Promise<T>): Promise<T> => {
-    const access = await lookup.archive();
-    try {
-      return await work(access);
-    } catch (error) {
-      if (error instanceof AppError) throw error;
-      throw new ArchiveUnavailableError(error);
-    }
-  };
+    if (request.parameters.has('TaskId') || !lookup.passesWithoutTaskId) throw new MissingParameterError('TaskId');
+    return getWithoutTaskId(deps, query, request);
+  }
+  const task = checkedTask({ ...query, TaskId: query.TaskId }, now());
+  const { address } = task;
+  logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
+  const answer = await lookup.get(request.version, address, task.startTime);
+  if (metrics) publishMetric(metrics, LOOKUP_METRICS, ANSWER_METRIC[answer.source], 1);
+  if (!answer.task) {
+    throw notFound(
+      task,
+      `does not exist or started more than 72 hours ago${lookup.hasArchive ? ', and the archive has no snapshot of it' : ''}`,
+      answer.upstreamRequestId,
+    );
+  }
   return {
-    /** A run named by its StartTime is watched whatever else of the task is; without one, whatever run the task has. */
-    async WatchSegmentTask(request) {
-      const { address, startTime } = taskQuery(request.parameters, now());
-      const outcome = await withArchive((access) =>
-        startTime === undefined
-          ? access.registry.registerPending(address, 'watch', now())
-          : access.registry.registerRun(address, startTime, 'watch', now()),
-      );
-      return { result: { Watched: true, AlreadyWatched: outcome === 'already-watched' } };
-    },
-    /** A page of a run's timeline, read within the lookup's deadline however long the timeline is. */
-    async ListSegmentTaskSnapshots(request) {
-      const parameters = readQuery(SnapshotsQuerySchema, request.parameters);
-      const query = checkedTask(parameters, now());
-      const token = parameters.PageToken === undefined ? undefined : readTimelineToken(parameters.PageToken, query.startTime);
-      const page = await withArchive(async (access) => {
-        const run = await access.archive.namedOrNewestRun(query.address, token?.startTime ?? query.startTime);
-        if (!run) return undefined;
-        const options = {
-          pageSize: parameters.PageSize ?? DEFAULT_SNAPSHOT_PAGE,
-          after: token?.after,
-          signal: AbortSignal.timeout(lookup.deadlineMs),
-        };
-        return { run, ...(await access.archive.timelinePage(run, options)) };
-      });
-      if (!page || page.snapshots.length === 0) throw notFound(query, 'has no archived snapshot');
-      const snapshots = page.snapshots.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask }));
-      const next = page.next === undefined ? {} : { NextPageToken: timelineToken(page.run.startTime, page.next) };
-      return { result: { StartTime: page.run.startTime, Snapshots: snapshots, ...next } };
-    },
-    async ListArchivedSegmentTasks(request) {
-      const query = readQuery(RoomPageQuerySchema, request.parameters);
-      const { AppId: appId, RoomId: roomId, PageToken: token } = query;
-      const page = await withArchive((access) => access.archive.runsInRoom(appId, roomId, query.PageSize ?? 20, token));
-      const runs = page.runs.map((run) => ({ TaskId: run.taskId, StartTime: run.startTime }));
-      return { result: { AppId: appId, RoomId: roomId, Runs: runs, ...(page.nextToken ? { NextPageToken: page.nextToken } : {}) } };
+    result: { SegmentTask: answer.task, ...(answer.snapshot ? { Archive: archiveInfo(answer.snapshot) } : {}) },
+    headers: {
+      'X-Answer-Source': answer.source,
+      ...(answer.upstreamRequestId ? { 'X-Upstream-Request-Id': answer.upstreamRequestId } : {}),
     },
   };
 }
 
-/** The actions this deployment serves by name, in the order errors list them; the archive ones only with an archive. */
-export function createLookupActions(deps: LookupActionDeps): Record<string, LookupAction> {
-  return { GetSegmentTask: getSegmentTask(deps), ...(deps.lookup.hasArchive ? archiveActions(deps) : {}) };
+type Access = Awaited<ReturnType<SegmentTaskLookup['archive']>>;
+
+/** Archive work; an archive failure that is not already one of our errors becomes ArchiveUnavailableError. */
+async function withArchive<T>(lookup: SegmentTaskLookup, work: (access: Access) => Promise<T>): Promise<T> {
+  const access = await lookup.archive();
+  try {
+    return await work(access);
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw new ArchiveUnavailableError(error);
+  }
 }
+
+/** A run named by its StartTime is watched whatever else of the task is; without one, whatever run the task has. */
+async function watchSegmentTask({ lookup, now }: LookupActionDeps, query: z.infer<typeof WatchQuerySchema>): Promise<HttpAnswer> {
+  const { address, startTime } = checkedTask(query, now());
+  const outcome = await withArchive(lookup, (access) =>
+    startTime === undefined
+      ? access.registry.registerPending(address, 'watch', now())
+      : access.registry.registerRun(address, startTime, 'watch', now()),
+  );
+  return { result: { Watched: true, AlreadyWatched: outcome === 'already-watched' } };
+}
+
+/** A page of a run's timeline, read within the lookup's deadline however long the timeline is. */
+async function listSnapshots({ lookup, now }: LookupActionDeps, query: z.infer<typeof SnapshotsQuerySchema>): Promise<HttpAnswer> {
+  const task = checkedTask(query, now());
+  const token = query.PageToken === undefined ? undefined : readTimelineToken(query.PageToken, task.startTime);
+  const page = await withArchive(lookup, async (access) => {
+    const run = await access.archive.namedOrNewestRun(task.address, token?.startTime ?? task.startTime);
+    if (!run) return undefined;
+    const options = {
+      pageSize: query.PageSize ?? DEFAULT_SNAPSHOT_PAGE,
+      after: token?.after,
+      signal: AbortSignal.timeout(lookup.deadlineMs),
+    };
+    return { run, ...(await access.archive.timelinePage(run, options)) };
+  });
+  if (!page || page.snapshots.length === 0) throw notFound(task, 'has no archived snapshot');
+  const snapshots = page.snapshots.map((s) => ({ ...archiveInfo(s), SegmentTask: s.SegmentTask }));
+  const next = page.next === undefined ? {} : { NextPageToken: timelineToken(page.run.startTime, page.next) };
+  return { result: { StartTime: page.run.startTime, Snapshots: snapshots, ...next } };
+}
+
+async function listArchived({ lookup }: LookupActionDeps, query: z.infer<typeof RoomPageQuerySchema>): Promise<HttpAnswer> {
+  const { AppId: appId, RoomId: roomId, PageToken: token } = query;
+  const page = await withArchive(lookup, (access) => access.archive.runsInRoom(appId, roomId, query.PageSize ?? 20, token));
+  const runs = page.runs.map((run) => ({ TaskId: run.taskId, StartTime: run.startTime }));
+  return { result: { AppId: appId, RoomId: roomId, Runs: runs, ...(page.nextToken ? { NextPageToken: page.nextToken } : {}) } };
+}
+
+/** The actions, in the order the OpenAPI document and errors list them. */
+export const LOOKUP_ACTIONS: readonly LookupAction[] = [
+  action({
+    name: 'GetSegmentTask',
+    query: GetQuerySchema,
+    result: z.union([
+      /** With a TaskId: the task, and where the archive answered, which snapshot. */
+      z.object({ SegmentTask: SegmentTaskSchema, Archive: ArchiveInfoSchema.optional() }),
+      z
+        .unknown()
+        .describe(
+          "Without TaskId: Volcengine's Result as it answered it (absent, null, a SegmentTask or another shape), " +
+            'with credential-like fields removed; never cached, registered or archived',
+        ),
+    ]),
+    needsArchive: false,
+    run: getSegmentTask,
+  }),
+  action({
+    name: 'WatchSegmentTask',
+    query: WatchQuerySchema,
+    result: z.object({ Watched: z.literal(true), AlreadyWatched: z.boolean() }),
+    needsArchive: true,
+    run: watchSegmentTask,
+  }),
+  action({
+    name: 'ListSegmentTaskSnapshots',
+    query: SnapshotsQuerySchema,
+    result: z.object({
+      StartTime: z.number().int(),
+      Snapshots: z.array(ArchiveInfoSchema.extend({ SegmentTask: SegmentTaskSchema })),
+      /** More of the run's timeline follows: pass it as PageToken. */
+      NextPageToken: z.string().optional(),
+    }),
+    needsArchive: true,
+    run: listSnapshots,
+  }),
+  action({
+    name: 'ListArchivedSegmentTasks',
+    query: RoomPageQuerySchema,
+    result: z.object({
+      AppId: z.string(),
+      RoomId: z.string(),
+      /** TaskIds in key order, each one's runs newest first. */
+      Runs: z.array(z.object({ TaskId: z.string(), StartTime: z.number().int() })),
+      NextPageToken: z.string().optional(),
+    }),
+    needsArchive: true,
+    run: listArchived,
+  }),
+];

@@ -1,13 +1,17 @@
-/** The lookup function: its actions (actions.ts), in the HTTP pipeline every function shares (lib/http/pipeline.ts). */
+/**
+ * The lookup function: the declared actions (actions.ts) this deployment serves, read and
+ * dispatched in the HTTP pipeline every function shares (lib/http/pipeline.ts), which renders
+ * their answers and errors.
+ */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { httpFunction } from '../http/pipeline.ts';
+import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';
-import { ThrottledError } from '../errors.ts';
-import { successResponse } from '../http/envelope.ts';
-import { httpFunction } from '../http/pipeline.ts';
-import { readLookupRequest } from './requests.ts';
-import { createLookupActions } from './actions.ts';
+import { isThrottle } from '../volc/errors.ts';
+import { LOOKUP_ACTIONS } from './actions.ts';
+import { readLookupRequest, readQuery } from './requests.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupHandlerDeps {
@@ -22,24 +26,32 @@ export interface LookupHandlerDeps {
 
 export function createLookupHandler(deps: LookupHandlerDeps) {
   const { lookup, region, logger, metrics, quota } = deps;
-  const handlers = createLookupActions({ lookup, logger, metrics, now: deps.now ?? Date.now });
-  const actions = Object.keys(handlers);
-
-  return httpFunction(
-    async (event, envelope) => {
-      try {
-        const request = readLookupRequest(event, actions);
-        envelope.action = request.action;
-        envelope.version = request.version;
-        const { result, headers } = await handlers[request.action]!(request);
-        return successResponse(envelope, region, result, headers);
-      } catch (error) {
-        if (metrics && error instanceof ThrottledError) metrics.addMetric('UpstreamThrottles', MetricUnit.Count, 1);
-        throw error;
-      } finally {
-        if (metrics && quota) addQuotaMetrics(metrics, quota.drainStats());
-      }
-    },
-    { region, logger, ...(metrics ? { metrics } : {}) },
+  const actionDeps = { lookup, logger, metrics, now: deps.now ?? Date.now };
+  // The archive's actions only with an archive; in the declarations' order, which errors list.
+  const served = new Map(
+    LOOKUP_ACTIONS.filter((action) => lookup.hasArchive || !action.needsArchive).map((action) => [action.name, action]),
   );
+  const names = [...served.keys()];
+
+  const handler = httpFunction(
+    {
+      read: (event) => readLookupRequest(event, names),
+      answer: (request) => {
+        const action = served.get(request.action)!;
+        return action.run(actionDeps, readQuery(action.query, request.parameters), request);
+      },
+    },
+    { region, logger, metrics },
+  );
+  if (!metrics) return handler;
+  const drain = () => {
+    if (quota) addQuotaMetrics(metrics, quota.drainStats());
+  };
+  return handler.use({
+    after: drain,
+    onError: (request) => {
+      if (isThrottle(request.error)) publishMetric(metrics, LOOKUP_METRICS, 'UpstreamThrottles', 1);
+      drain();
+    },
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * The lookup endpoint's requests: one zod schema per action's query, used to parse requests and
- * to generate the OpenAPI document. GetSegmentTask takes the same query a Volcengine client sends.
+ * The lookup endpoint's requests: a GET naming a served Action and a supported Version, and the
+ * zod schemas of the actions' queries (the declarations in actions.ts name theirs; parsing and the
+ * OpenAPI document read them there). GetSegmentTask takes the same query a Volcengine client sends.
  */
 import { z } from 'zod';
 import { InvalidActionOrVersionError, InvalidParameterError, MethodNotAllowedError, MissingParameterError } from '../errors.ts';
@@ -23,11 +24,11 @@ const WholeNumber = (min: number, max: number) =>
 const StartTimeSchema = WholeNumber(0, Number.MAX_SAFE_INTEGER);
 
 /**
- * Query of GetSegmentTask and ListSegmentTaskSnapshots: a task, and optionally one run of it by
- * its StartTime (epoch ms); without StartTime, the current (or newest archived) run.
+ * A task, and optionally one run of it by its StartTime (epoch ms); without StartTime, the current
+ * (or newest archived) run. The queries below extend it.
  * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
  */
-export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema, StartTime: StartTimeSchema.optional() });
+const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema, StartTime: StartTimeSchema.optional() });
 
 /**
  * Query of GetSegmentTask: a task (TaskId is optional, as in Volcengine's own docs: without it the
@@ -35,17 +36,14 @@ export const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, Tas
  * cannot be given), and optionally one run of it by its StartTime (epoch ms).
  * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1" }
  */
-const GetQuerySchema = TaskQuerySchema.extend({ TaskId: IdSchema.optional() });
-
-/** Query of GetSegmentTask without TaskId: a room; what Volcengine answers to it is unconfirmed. */
-export const RoomQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema });
+export const GetQuerySchema = TaskQuerySchema.extend({ TaskId: IdSchema.optional() });
 
 /**
  * Query of WatchSegmentTask: StartTime (epoch ms) when known gives the run its deadline; one
  * announced ahead is waited for.
  * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
  */
-const WatchQuerySchema = TaskQuerySchema;
+export const WatchQuerySchema = TaskQuerySchema;
 
 /** A page's size and where it goes on (a token an earlier page answered). */
 const PagingShape = {
@@ -69,13 +67,6 @@ export const RoomPageQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema,
  * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "PageSize": "50" }
  */
 export const SnapshotsQuerySchema = TaskQuerySchema.extend(PagingShape);
-
-export const ACTION_QUERIES = {
-  GetSegmentTask: GetQuerySchema,
-  WatchSegmentTask: WatchQuerySchema,
-  ListSegmentTaskSnapshots: SnapshotsQuerySchema,
-  ListArchivedSegmentTasks: RoomPageQuerySchema,
-} as const;
 
 export interface LookupRequest {
   action: string;

@@ -16,8 +16,7 @@ import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/sch
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import type { SnapshotInput } from '../archive/segment-archive.ts';
-import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
-import { upstreamFailureToAppError } from './errors.ts';
+import { isThrottle } from '../volc/errors.ts';
 
 export interface Answer {
   /** Undefined: Volcengine does not show the run and the archive has nothing of it. */
@@ -83,17 +82,12 @@ export class SegmentTaskLookup {
   /**
    * GetSegmentTask without TaskId: Volcengine is asked every time, within the whole deadline, and
    * its answer is returned as it gave it; nothing is remembered, registered or archived, and the
-   * archive is not read (no run can be named). Its errors are reported as any lookup's.
+   * archive is not read (no run can be named). Its errors are the Volcengine client's, as any lookup's.
    */
   async withoutTaskId(version: ApiVersion, room: RoomAddress): Promise<WithoutTaskIdResult> {
     const upstream = this.#options.withoutTaskId;
     if (!upstream) throw new Error('GetSegmentTask without TaskId is not passed to Volcengine by this lookup');
-    let answer: WithoutTaskIdResult;
-    try {
-      answer = await upstream.getSegmentTaskWithoutTaskId(version, room, { timeoutMs: this.#options.deadlineMs });
-    } catch (error) {
-      throw upstreamFailureToAppError(error);
-    }
+    const answer = await upstream.getSegmentTaskWithoutTaskId(version, room, { timeoutMs: this.#options.deadlineMs });
     if (answer.drift) {
       this.#options.logger?.warn('schema drift: a SegmentTask answered without TaskId does not have the documented shape; passed on', {
         schemaDrift: true,
@@ -143,12 +137,12 @@ export class SegmentTaskLookup {
     try {
       live = await this.#options.upstream.getSegmentTask(version, address, { timeoutMs: Math.max(1, left() - reserve) });
     } catch (error) {
-      // Refused a slot or throttled: the run may have changed since the archive's answer (a TaskId is reused), so 429,
-      // unless the caller named a run the archive holds terminal or final.
-      const refused = error instanceof VolcBudgetExhaustedError || (error instanceof VolcApiError && error.throttled);
+      // Refused a slot or throttled: the run may have changed since the archive's answer (a TaskId is reused), so the
+      // refusal stands, unless the caller named a run the archive holds terminal or final. Else the client's error stands.
+      const refused = isThrottle(error);
       const archived = refused && startTime === undefined ? undefined : await this.#archived(address, startTime, left);
       if (archived && (!refused || archived.snapshot?.Final || isTerminalStatus(archived.task?.Status))) return archived;
-      throw upstreamFailureToAppError(error);
+      throw error;
     }
     const task = live.task;
     if (task && (startTime === undefined || task.StartTime === startTime)) {

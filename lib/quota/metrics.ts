@@ -1,12 +1,13 @@
-/** The shared quota's counters as Powertools metrics, published with each invocation's. */
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+/** The shared quota's counters as Powertools metrics (the catalogue's QUOTA_METRICS), published with each invocation's. */
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { publishMetric, QUOTA_METRICS } from '../metrics.ts';
 import type { QuotaStats } from './fleet-limiter.ts';
 
 export function addQuotaMetrics(metrics: Metrics, stats: QuotaStats): void {
-  metrics.addMetric('QuotaTokensTaken', MetricUnit.Count, stats.tokensTaken);
-  metrics.addMetric('QuotaTokensDenied', MetricUnit.Count, stats.tokensDenied);
-  metrics.addMetric('QuotaWait', MetricUnit.Milliseconds, stats.waitMs);
-  metrics.addMetric('QuotaFallbacks', MetricUnit.Count, stats.fallbacks);
-  metrics.addMetric('QuotaSlotsMissed', MetricUnit.Count, stats.slotsMissed);
-  metrics.addMetric('QuotaTableCalls', MetricUnit.Count, stats.tableCalls);
+  publishMetric(metrics, QUOTA_METRICS, 'QuotaTokensTaken', stats.tokensTaken);
+  publishMetric(metrics, QUOTA_METRICS, 'QuotaTokensDenied', stats.tokensDenied);
+  publishMetric(metrics, QUOTA_METRICS, 'QuotaWait', stats.waitMs);
+  publishMetric(metrics, QUOTA_METRICS, 'QuotaFallbacks', stats.fallbacks);
+  publishMetric(metrics, QUOTA_METRICS, 'QuotaSlotsMissed', stats.slotsMissed);
+  publishMetric(metrics, QUOTA_METRICS, 'QuotaTableCalls', stats.tableCalls);
 }

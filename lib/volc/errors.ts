@@ -67,3 +67,7 @@ export class VolcCredentialsError extends VolcError {
     super('the Volcengine credentials could not be loaded', {}, false, cause);
   }
 }
+
+/** Refused for throttling: our own budget had no slot in time, or Volcengine throttled the account. */
+export const isThrottle = (error: unknown): boolean =>
+  error instanceof VolcBudgetExhaustedError || (error instanceof VolcApiError && error.throttled);

@@ -10,6 +10,7 @@ import { lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';
 import { startArchiverStack, type ArchiverStack } from '../support/archiver-stack.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
+import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
 
 let stack: ArchiverStack;
 beforeAll(async () => {
@@ -71,6 +72,7 @@ describe('archive function', () => {
       expect.arrayContaining(['TasksPolled', 'SnapshotsWritten', 'TasksRetired', 'Throttled', 'OldestDeadlineLeft', 'ArchiveLag']),
     );
     expect(emf?.TasksPolled).toBe(2);
+    expect(uncatalogued('archive', publishedMetrics(lines))).toEqual([]);
   });
 
   it('skips a duplicate delivery of a tick it ran, with a log line and the DuplicateRuns metric', async () => {

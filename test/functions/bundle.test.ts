@@ -54,6 +54,17 @@ describe('dist/lookup/lookup.mjs', () => {
     expect(dynamicImports.some((path) => path.includes('chunks/access'))).toBe(true);
   });
 
+  it('keeps all of its code, chunks loaded on first use included, within the 1,024 KiB budget', () => {
+    // Prepare
+    const meta = JSON.parse(readFileSync('dist/lookup/meta.json', 'utf8')) as { outputs: Record<string, { bytes: number }> };
+    // Act
+    const bytes = Object.entries(meta.outputs)
+      .filter(([file]) => file.endsWith('.mjs'))
+      .reduce((sum, [, output]) => sum + output.bytes, 0);
+    // Assess: the figure the build prints and bench/run.ts reports as lookup_code_kib (goal ≤ 1024).
+    expect(bytes).toBeLessThanOrEqual(1024 * 1024);
+  });
+
   it('answers a lookup end to end', async () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', invokeScript], {
       env: {

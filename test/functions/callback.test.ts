@@ -14,6 +14,7 @@ import { startArchiveStack, TEST_BUS, type ArchiveStack } from '../support/archi
 import { ManualClock } from '../support/clock.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
 import { callbackInvoker, type CallbackInvoker, type CallbackStackOptions } from '../support/callback-stack.ts';
+import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
 
 const SECRET = 'callback-secret-for-tests-3c9e';
 const APP = 'cb-app';
@@ -331,6 +332,22 @@ describe('callback: refused events', () => {
     const wrongType = await invoke(body, { headers: { 'content-type': 'text/plain' } });
     expect(wrongType.statusCode).toBe(415);
     expect(wrongType.json.ResponseMetadata.Error.Code).toBe('UnsupportedMediaType');
+  });
+});
+
+describe('callback: metrics', () => {
+  it('publishes only the metrics the catalogue lists for the callback, in their units', async () => {
+    // Prepare
+    const event = emulator.segmentEvent(newTask(), SECRET);
+    // Act: registered, then recent; refused for its signature
+    const logs = [];
+    for (const body of [event, event, { ...event, Signature: 'f'.repeat(64) }]) logs.push((await invoke(JSON.stringify(body))).logs);
+    // Assess
+    const published = publishedMetrics(logs.join('\n'));
+    expect(published.map((metric) => metric.name)).toEqual(
+      expect.arrayContaining(['CallbacksReceived', 'EventsPublished', 'RegistrationsSkipped', 'CallbacksRefused']),
+    );
+    expect(uncatalogued('callback', published)).toEqual([]);
   });
 });
 

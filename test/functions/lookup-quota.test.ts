@@ -12,6 +12,7 @@ import { startArchiveStack, type ArchiveStack } from '../support/archive-stack.t
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
 import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';
+import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
 
 let emulator: VolcEmulator;
 let dynalite: DynaliteServer;
@@ -85,6 +86,24 @@ describe('lookups on the shared quota', () => {
     expect(metric(answer.logs, 'QuotaTokensTaken')).toBe(1 + Number(metric(answer.logs, 'QuotaSlotsMissed')));
     expect(metric(answer.logs, 'AnswersFromVolcengine')).toBe(1);
     expect(metric(answer.logs, 'QuotaFallbacks')).toBe(0);
+  });
+
+  it('publishes only the metrics the catalogue lists for the lookup, in their units, answering or refusing', async () => {
+    // Prepare
+    const answering = await lookupOn({});
+    const answered = await answering.get();
+    const refusing = await lookupOn({ LOOKUP_QUOTA_WAIT_MS: '250' });
+    await hold(refusing.store, 'lookup', 10_000);
+    await hold(refusing.store, 'archiver', 10_000);
+    // Act
+    const refused = await refusing.get();
+    // Assess
+    expect([answered.statusCode, refused.statusCode]).toEqual([200, 429]);
+    const published = publishedMetrics([...answered.logs, ...refused.logs]);
+    expect(published.map((metric) => metric.name)).toEqual(
+      expect.arrayContaining(['AnswersFromVolcengine', 'UpstreamThrottles', 'QuotaWait']),
+    );
+    expect(uncatalogued('lookup', published)).toEqual([]);
   });
 
   it('answers 429 with a Retry-After from the shared window, without calling Volcengine, past LOOKUP_QUOTA_WAIT_MS', async () => {
