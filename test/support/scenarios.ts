@@ -162,27 +162,39 @@ export const ISSUE_FAULTS = { seed: 7, duplicateSchedule: 0.1, crashPerStoreCall
 export const withFaults = (input: ScenarioInput, faults: ScenarioInput['faults'] = ISSUE_FAULTS): ScenarioInput => ({ ...input, faults });
 
 /**
- * The archive-at-scale issue's capacity shape: runs arriving evenly (a Poisson stream of
- * `runsPerHour`) for `hours`, each lasting an exponential time of mean `meanMinutes` (at least
- * one), each discovered by one callback half a minute after it starts; an account quota of
- * `accountQps` of which the archiver may use `archiveQps`. The simulation runs `tailHours` longer.
- * @public (no test uses it yet)
+ * Runs arriving evenly for `hours` (a Poisson stream of `runsPerHour`), each lasting an
+ * exponential time of mean `meanMinutes` (at least one), named `{prefix}-{i}` in `rooms` rooms.
+ */
+function* poissonRuns(
+  rand: () => number,
+  options: { runsPerHour: number; hours: number; meanMinutes: number; prefix: string; rooms: number },
+) {
+  const { runsPerHour, hours, meanMinutes, prefix, rooms } = options;
+  let at = 0;
+  for (let i = 0; ; i++) {
+    at += (-Math.log(1 - rand()) * 60) / runsPerHour;
+    if (at >= hours * 60) return;
+    const ids = { AppId: 'app', RoomId: `${prefix}-${i % rooms}`, TaskId: `${prefix}-${i}` };
+    const start = minutes(at);
+    const end = minutes(start + Math.max(1, -Math.log(1 - rand()) * meanMinutes));
+    yield { ids, start, end };
+  }
+}
+
+/**
+ * The archive-at-scale issue's capacity shape: poissonRuns, each discovered by one callback half a
+ * minute after it starts; an account quota of `accountQps` of which the archiver may use
+ * `archiveQps`. The simulation runs `tailHours` longer. Used by `npm run bench -- capacity`.
+ * @public
  */
 export function capacity(
   options: { runsPerHour: number; hours: number; meanMinutes?: number; accountQps?: number; archiveQps?: number; tailHours?: number },
   seed = 8,
 ): ScenarioInput {
   const { runsPerHour, hours, meanMinutes = 60, accountQps = 8, archiveQps = 6, tailHours = 3 } = options;
-  const rand = seeded(seed);
   const tasks: ScenarioInput['tasks'] = [];
   const events: ScenarioEvent[] = [];
-  let at = 0;
-  for (let i = 0; ; i++) {
-    at += (-Math.log(1 - rand()) * 60) / runsPerHour;
-    if (at >= hours * 60) break;
-    const ids = { AppId: 'app', RoomId: `cap-${i % 500}`, TaskId: `cap-${i}` };
-    const start = minutes(at);
-    const end = minutes(start + Math.max(1, -Math.log(1 - rand()) * meanMinutes));
+  for (const { ids, start, end } of poissonRuns(seeded(seed), { runsPerHour, hours, meanMinutes, prefix: 'cap', rooms: 500 })) {
     tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'UserDisconnect' });
     events.push({ ...ids, Kind: 'callback', At: minutes(start + 0.5) });
   }
@@ -190,22 +202,14 @@ export function capacity(
 }
 
 /**
- * Runs arriving evenly for `hours` (a Poisson stream of `runsPerHour`, exponential durations of
- * mean `meanMinutes`), each sending a SegmentRealTimeData callback every `everySeconds` while it
- * runs (one per segment file: every 20 s with auto segmentation), from half a minute after its start.
+ * poissonRuns, each sending a SegmentRealTimeData callback every `everySeconds` while it runs (one
+ * per segment file: every 20 s with auto segmentation), from half a minute after its start.
  */
 export function segmentStream(options: { runsPerHour: number; hours: number; meanMinutes: number; everySeconds?: number }, seed = 9) {
   const { runsPerHour, hours, meanMinutes, everySeconds = 20 } = options;
-  const rand = seeded(seed);
   const tasks: ScenarioInput['tasks'] = [];
   const events: ScenarioEvent[] = [];
-  let at = 0;
-  for (let i = 0; ; i++) {
-    at += (-Math.log(1 - rand()) * 60) / runsPerHour;
-    if (at >= hours * 60) break;
-    const ids = { AppId: 'app', RoomId: `stream-${i % 100}`, TaskId: `stream-${i}` };
-    const start = minutes(at);
-    const end = minutes(start + Math.max(1, -Math.log(1 - rand()) * meanMinutes));
+  for (const { ids, start, end } of poissonRuns(seeded(seed), { runsPerHour, hours, meanMinutes, prefix: 'stream', rooms: 100 })) {
     tasks.push({ ...ids, StartAt: start, EndAt: end, StopReason: 'UserDisconnect' });
     for (let t = start + 0.5; t < end; t += everySeconds / 60) events.push({ ...ids, Kind: 'callback', At: minutes(t) });
   }
