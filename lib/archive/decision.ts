@@ -158,7 +158,7 @@ export function decide(entry: RegistryEntry, observation: Observation, now: numb
 function decideShown(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
   const start = shown.StartTime;
   if (entry.kind === 'run' && start === entry.startTime) return ownRun(entry, shown, now, policy);
-  if (!namesThisRun(entry, shown)) return wait(entry, now, policy);
+  if (!namesThisRun(entry, shown)) return { ...endBeforeAnnounced(entry, shown), ...wait(entry, now, policy) };
   // Another run than the entry's: a newer run of a known one, or the run a registration named.
   const final = isFinal(shown, now, policy);
   const running = !isTerminalStatus(shown.Status);
@@ -188,6 +188,16 @@ function afterRunningRun(entry: RegistryEntry, shown: SegmentTask, now: number, 
   if (!goesOn || lastSeenAt + endsAfterMs <= now) return { kind: 'retire' };
   const activity = { burstSeen: burstFrom ?? 0, endsAfterMs };
   return { kind: 'reschedule', change: { dueAt: lastSeenAt + endsAfterMs, lane: 'ending', activity } };
+}
+
+/**
+ * An announced run asked about while Volcengine still shows the run before it, ended: that run's
+ * end is archived (final, as terminal). Its own entry may not be asked again before the announced
+ * run starts and replaces it in Volcengine's answers; the answer is at hand, the end would be lost.
+ */
+function endBeforeAnnounced(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }): Pick<Plan, 'record'> {
+  if (entry.kind !== 'run' || entry.state !== 'announced' || !isTerminalStatus(shown.Status)) return {};
+  return { record: { startTime: shown.StartTime, task: shown, final: true } };
 }
 
 /** A change that makes an activity watch a registration waiting for its run again. */

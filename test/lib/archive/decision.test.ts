@@ -171,6 +171,15 @@ describe('decide: an announced run', () => {
     expect(decide(announced(start), shown(start - ANNOUNCED_START_TOLERANCE_MS - MIN), NOW, policy).record).toBeUndefined();
   });
 
+  it('archives the end of the run before it when Volcengine still shows that one, ended', () => {
+    const start = NOW + 10 * MIN;
+    const before = start - 3 * HOUR;
+    expect(decide(announced(start), shown(before, 3, NOW - 5 * MIN), NOW, policy)).toEqual({
+      record: { startTime: before, task: expect.objectContaining({ StartTime: before, Status: 3 }), final: true },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } },
+    });
+  });
+
   it('becomes known when its run starts at the announced time', () => {
     const start = NOW - MIN;
     expect(decide(announced(start), shown(start), NOW, policy)).toMatchObject({
