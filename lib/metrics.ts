@@ -45,6 +45,7 @@ export const ARCHIVE_METRICS = {
   EndingNotReached: 'Count',
   FirstCapturesNotReached: 'Count',
   RefreshesNotReached: 'Count',
+  RetriesNotReached: 'Count',
   OldestDeadlineLeft: 'Milliseconds',
 } as const satisfies Catalogue;
 

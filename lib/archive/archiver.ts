@@ -24,6 +24,8 @@ import {
 } from './decision.ts';
 import {
   dueEntries,
+  noLanes,
+  readingOrder,
   type DueEntry,
   type EntryChange,
   type EntryRef,
@@ -122,7 +124,7 @@ const emptySummary = (): ArchiveRunSummary => ({
   refreshTargetMs: 0,
   refreshes: 0,
   refreshIntervalMs: undefined,
-  notReached: { ending: 0, first: 0, refresh: 0 },
+  notReached: noLanes(),
 });
 
 /** How often a run renews its hold on its tick (well inside TICK_LEASE_MS), and records its progress. */
@@ -177,7 +179,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   const work = new EntryWork(options, { ...options, refreshMs: summary.refreshTargetMs }, summary, hold);
   const progress = new Progress();
   const listedAt = options.now();
-  const entries = dueEntries(registry, listedAt);
+  const entries = dueEntries(registry, readingOrder(listedAt, summary.refreshTargetMs));
   let listingFailed = false;
   let renewedAt = options.now();
   let held = true;

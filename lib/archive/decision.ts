@@ -239,14 +239,15 @@ function wait(entry: RegistryEntry, now: number, policy: DecisionPolicy): Plan {
 
 /**
  * Asked again later: a known run in its refresh lane (or ending, near its deadline); an entry
- * Volcengine has not shown a run for yet also in the refresh lane, by due time beside the
- * refreshes: the first lane is for first asks, so registrations that never become runs (asked
- * every ARCHIVE_UNKNOWN_RETRY_MS for 72 h) never go ahead of running runs.
+ * Volcengine has not shown a run for yet in the retry lane, read after every other: the first
+ * lane is for first asks, the refresh lane for running runs, so registrations that never become
+ * runs (asked every ARCHIVE_UNKNOWN_RETRY_MS for 72 h) never go ahead of either.
  */
 function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Due {
   const known = entry.kind === 'run' && entry.state === 'known';
   const dueAt = nextAsk(now, policy);
-  return known && dueAt >= entry.deadline - policy.finalMarginMs ? nextRefresh(entry.deadline, now, policy) : { dueAt, lane: 'refresh' };
+  if (!known) return { dueAt, lane: 'retry' };
+  return dueAt >= entry.deadline - policy.finalMarginMs ? nextRefresh(entry.deadline, now, policy) : { dueAt, lane: 'refresh' };
 }
 
 /**

@@ -24,10 +24,12 @@ import { DynamoDbRegistrations, isConditionFailure, N, namesIn, num, S, str, typ
 import {
   parseAddressKey,
   LANES,
+  noLanes,
   parseEntrySortKey,
   TICK_LEASE_MS,
   type Lane,
   type DueEntry,
+  type DueStretch,
   type EntryChange,
   type EntryRef,
   type Page,
@@ -41,9 +43,9 @@ import {
 } from './registry.ts';
 import { DUE_INDEX, LANE_PARTITION, laneOfPartition } from './registry-table.ts';
 
-/** Where a read of the due index stopped: a lane (its index in LANES) and the key to go on after. */
+/** Where a read of the due index stopped: a stretch (its place in the order read) and the key to go on after. */
 interface DueCursor {
-  lane: number;
+  stretch: number;
   key: Item | undefined;
 }
 
@@ -159,16 +161,16 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     );
   }
 
-  /** One Query of a lane per page; a lane read to its end goes on with the next lane's first page. */
-  async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
-    let { lane, key } = (after as DueCursor | undefined) ?? { lane: 0, key: undefined };
-    for (; lane < LANES.length; lane++, key = undefined) {
-      const answer = await this.#dueQuery(LANES[lane]!, now, { Limit: this.pageSize, ...(key ? { ExclusiveStartKey: key } : {}) });
+  /** One Query of a stretch per page; a stretch read to its end goes on with the next stretch's first page. */
+  async duePage(order: readonly DueStretch[], after?: PageCursor): Promise<Page<DueEntry>> {
+    let { stretch, key } = (after as DueCursor | undefined) ?? { stretch: 0, key: undefined };
+    for (; stretch < order.length; stretch++, key = undefined) {
+      const answer = await this.#dueQuery(order[stretch]!, { Limit: this.pageSize, ...(key ? { ExclusiveStartKey: key } : {}) });
       const items = (answer.Items ?? []).map(dueEntryOf).filter((entry): entry is DueEntry => entry !== undefined);
       const next: DueCursor | undefined = answer.LastEvaluatedKey
-        ? { lane, key: answer.LastEvaluatedKey }
-        : lane + 1 < LANES.length
-          ? { lane: lane + 1, key: undefined }
+        ? { stretch, key: answer.LastEvaluatedKey }
+        : stretch + 1 < order.length
+          ? { stretch: stretch + 1, key: undefined }
           : undefined;
       if (items.length > 0 || answer.LastEvaluatedKey) return { items, next };
     }
@@ -177,11 +179,11 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
 
   /** Counts with Select COUNT, a lane at a time (1 MB of index items per page). */
   async dueCount(now: number, lanes: readonly Lane[] = LANES): Promise<Record<Lane, number>> {
-    const counts = { ending: 0, first: 0, refresh: 0 };
+    const counts = noLanes();
     for (const lane of lanes) {
       let key: Item | undefined;
       do {
-        const answer = await this.#dueQuery(lane, now, { Select: 'COUNT', ...(key ? { ExclusiveStartKey: key } : {}) });
+        const answer = await this.#dueQuery({ lane, until: now }, { Select: 'COUNT', ...(key ? { ExclusiveStartKey: key } : {}) });
         counts[lane] += answer.Count ?? 0;
         key = answer.LastEvaluatedKey;
       } while (key);
@@ -189,14 +191,20 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     return counts;
   }
 
-  #dueQuery(lane: Lane, now: number, page: Partial<QueryCommandInput>): Promise<QueryCommandOutput> {
+  /** A stretch's entries (both ends included: a BETWEEN needs its lower end at most its upper one, or it is refused). */
+  #dueQuery({ lane, from, until }: DueStretch, page: Partial<QueryCommandInput>): Promise<QueryCommandOutput> {
+    const bounded = from !== undefined;
     return this.read<QueryCommandOutput>(
       new QueryCommand({
         TableName: this.table,
         IndexName: DUE_INDEX,
-        KeyConditionExpression: '#dueShard = :dueShard AND #dueAt <= :now',
+        KeyConditionExpression: `#dueShard = :dueShard AND ${bounded ? '#dueAt BETWEEN :from AND :until' : '#dueAt <= :until'}`,
         ExpressionAttributeNames: { '#dueShard': 'dueShard', '#dueAt': 'dueAt' },
-        ExpressionAttributeValues: { ':dueShard': S(LANE_PARTITION[lane]), ':now': N(now) },
+        ExpressionAttributeValues: {
+          ':dueShard': S(LANE_PARTITION[lane]),
+          ':until': N(until),
+          ...(bounded ? { ':from': N(Math.min(from, until)) } : {}),
+        },
         ReturnConsumedCapacity: 'TOTAL',
         ...page,
       }),

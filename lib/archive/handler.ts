@@ -99,6 +99,7 @@ export function createArchiverHandler(deps: ArchiverDeps) {
     metrics.addMetric('EndingNotReached', MetricUnit.Count, summary.notReached.ending);
     metrics.addMetric('FirstCapturesNotReached', MetricUnit.Count, summary.notReached.first);
     metrics.addMetric('RefreshesNotReached', MetricUnit.Count, summary.notReached.refresh);
+    metrics.addMetric('RetriesNotReached', MetricUnit.Count, summary.notReached.retry);
     if (deps.quota) addQuotaMetrics(metrics, deps.quota.drainStats());
     if (summary.oldestDeadlineLeft !== undefined)
       metrics.addMetric('OldestDeadlineLeft', MetricUnit.Milliseconds, summary.oldestDeadlineLeft - now());

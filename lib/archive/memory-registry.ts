@@ -9,12 +9,14 @@ import {
   addressKey,
   entrySortKey,
   LANES,
+  noLanes,
   PENDING_LANE,
   PENDING_LIFETIME_MS,
   runRegistration,
   TICK_LEASE_MS,
   type Due,
   type DueEntry,
+  type DueStretch,
   type EntryChange,
   type EntryRef,
   type Lane,
@@ -34,6 +36,11 @@ type IndexKey = [lane: number, dueAt: number, pk: string, sk: string];
 const compare = (a: IndexKey, b: IndexKey): number =>
   a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0) || (a[3] < b[3] ? -1 : a[3] > b[3] ? 1 : 0);
 const laneStart = (lane: number): IndexKey => [lane, Number.NEGATIVE_INFINITY, '', ''];
+/** Where a read of the due index stopped: a stretch (its place in the order read) and the last key read in it. */
+interface MemoryDueCursor {
+  stretch: number;
+  key: IndexKey | undefined;
+}
 
 /** A refusal keeps the time of the first one in a row; an answer clears it. */
 const refusedAfter = (stored: RegistryEntry, refused: NonNullable<EntryChange['refused']> | null): RegistryEntry['refused'] =>
@@ -120,29 +127,28 @@ export class MemoryRegistry implements WatchRegistry {
     if (this.#tick?.tick === tick && this.#tick.owner === owner) this.#tick.ended = true;
   }
 
-  /** As DynamoDbRegistry reads it: a page holds one lane's entries (one Query each), a lane read to its end goes on with the next. */
-  async duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>> {
-    const cursor = after as IndexKey | undefined;
-    let lane = cursor?.[0] ?? 0;
-    let at = this.#position(cursor ?? laneStart(0), cursor !== undefined);
-    const items: DueEntry[] = [];
-    while (items.length < this.#pageSize && lane < LANES.length) {
-      const key = this.#index[at];
-      if (key?.[0] !== lane || key[1] > now) {
-        if (items.length > 0) return { items, next: lane + 1 < LANES.length ? laneStart(lane + 1) : undefined };
-        at = this.#position(laneStart(++lane), false);
-        continue;
+  /** As DynamoDbRegistry reads it: a page holds one stretch's entries (one Query each), a stretch read to its end goes on with the next. */
+  async duePage(order: readonly DueStretch[], after?: PageCursor): Promise<Page<DueEntry>> {
+    let { stretch, key } = (after as MemoryDueCursor | undefined) ?? { stretch: 0, key: undefined };
+    for (; stretch < order.length; stretch++, key = undefined) {
+      const { lane, from, until } = order[stretch]!;
+      const laneOrder = LANES.indexOf(lane);
+      const items: DueEntry[] = [];
+      let at = this.#position(key ?? [laneOrder, from ?? Number.NEGATIVE_INFINITY, '', ''], key !== undefined);
+      for (; items.length < this.#pageSize && this.#index[at]?.[0] === laneOrder && this.#index[at]![1] <= until; at++) {
+        const found = this.#index[at]!;
+        const { address, kind, startTime, dueAt, lane: entryLane, deadline, state } = this.#entries.get(`${found[2]}\n${found[3]}`)!;
+        items.push({ address, kind, startTime, dueAt, lane: entryLane, deadline, state });
       }
-      at++;
-      const { address, kind, startTime, dueAt, lane: entryLane, deadline, state } = this.#entries.get(`${key[2]}\n${key[3]}`)!;
-      items.push({ address, kind, startTime, dueAt, lane: entryLane, deadline, state });
+      // Like a Query with a Limit, a full page has a cursor even when nothing follows.
+      if (items.length === this.#pageSize) return { items, next: { stretch, key: this.#index[at - 1] } };
+      if (items.length > 0) return { items, next: stretch + 1 < order.length ? { stretch: stretch + 1, key: undefined } : undefined };
     }
-    // Like a Query with a Limit, a full page has a cursor even when nothing follows.
-    return { items, next: items.length === this.#pageSize ? this.#index[at - 1] : undefined };
+    return { items: [], next: undefined };
   }
 
   async dueCount(now: number, lanes: readonly Lane[] = LANES): Promise<Record<Lane, number>> {
-    const counts = { ending: 0, first: 0, refresh: 0 };
+    const counts = noLanes();
     LANES.forEach((lane, order) => {
       if (!lanes.includes(lane)) return;
       for (let at = this.#position(laneStart(order), false); this.#index[at]?.[0] === order && this.#index[at]![1] <= now; at++)

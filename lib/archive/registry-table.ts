@@ -17,9 +17,9 @@ export const DUE_INDEX = 'due';
  * ending lane keeps the partition of the closing lane it grew from ("closing").
  * Each partition's writes are far below one partition's 1,000 per second: see the README.
  */
-export const LANE_PARTITION: Record<Lane, string> = { ending: 'closing', first: 'first', refresh: 'due' };
-export const laneOfPartition = (partition: string | undefined): Lane =>
-  partition === LANE_PARTITION.ending ? 'ending' : partition === LANE_PARTITION.first ? 'first' : 'refresh';
+export const LANE_PARTITION: Record<Lane, string> = { ending: 'closing', first: 'first', refresh: 'due', retry: 'retry' };
+const PARTITION_LANE = new Map(Object.entries(LANE_PARTITION).map(([lane, partition]) => [partition, lane as Lane]));
+export const laneOfPartition = (partition: string | undefined): Lane => PARTITION_LANE.get(partition ?? '') ?? 'refresh';
 export const TTL_ATTRIBUTE = 'expiresAt';
 
 export const REGISTRY_TABLE_SCHEMA = {

@@ -31,18 +31,50 @@ export type RegistrationVia = 'lookup' | 'watch' | 'callback' | 'archiver';
 export type RegisterOutcome = 'registered' | 'already-watched';
 
 /**
- * The due index's lanes, read in this order on every archiver run, each in ascending due time:
+ * The due index's lanes, each read in ascending due time (readingOrder below says in what order):
  *   ending   a window about to close (a run's captures inside the final margin before it closes:
  *            its last chance), or a run likely to have ended (an address's activity watch, due
  *            when its callbacks have been silent for the run's MaxIdleTime plus a margin)
- *   first    what has not been captured yet: pending registrations, announced runs, and asks
- *            Volcengine has not answered with a run
+ *   first    what has not been asked about yet: pending registrations, announced runs
  *   refresh  known running runs, asked again once their refresh interval passed; the longest
  *            overdue first, so under load each is refreshed in turn, as often as the share allows
- * Under overload the refresh lane waits first, then new registrations; ending runs never.
+ *   retry    asks again of what Volcengine has not shown a run for (or refused to answer about):
+ *            registrations that may never become runs (asked every ARCHIVE_UNKNOWN_RETRY_MS for
+ *            72 h) never hold back a running run's refresh
+ * Under overload repeat asks wait first, then refreshes not yet a whole interval overdue, then new
+ * registrations, then overdue refreshes; ending runs never.
  */
-export type Lane = 'ending' | 'first' | 'refresh';
-export const LANES: readonly Lane[] = ['ending', 'first', 'refresh'];
+export type Lane = 'ending' | 'first' | 'refresh' | 'retry';
+export const LANES: readonly Lane[] = ['ending', 'first', 'refresh', 'retry'];
+
+/** A stretch of the due index: one lane's entries due from `from` (when set) to `until`, both included. */
+export interface DueStretch {
+  lane: Lane;
+  from?: number;
+  until: number;
+}
+
+/**
+ * The order an archiver run reads the due index in at `now`: closing windows; refreshes overdue by
+ * a whole refresh interval (`intervalMs`); first captures; the other refreshes; repeat asks. A
+ * running run thus waits about two intervals at most for its refresh, however many registrations
+ * arrive in the first lane, and its move to the ending lane one interval before its final margin
+ * (decision.ts: nextRefresh) holds; a run listed in both refresh stretches (due exactly at their
+ * border) is claimed once, the second claim finding it taken for the tick.
+ */
+export function readingOrder(now: number, intervalMs: number): DueStretch[] {
+  const overdue = now - intervalMs;
+  return [
+    { lane: 'ending', until: now },
+    { lane: 'refresh', until: overdue },
+    { lane: 'first', until: now },
+    { lane: 'refresh', from: overdue, until: now },
+    { lane: 'retry', until: now },
+  ];
+}
+
+/** No entry of any lane counted yet. */
+export const noLanes = (): Record<Lane, number> => ({ ending: 0, first: 0, refresh: 0, retry: 0 });
 
 /** When an entry is due next, and in which lane. */
 export interface Due {
@@ -174,8 +206,8 @@ export interface WatchRegistry extends Registrations {
   renewTick(tick: number, owner: string, now: number, claimedBefore?: number): Promise<boolean>;
   /** The tick is done: later deliveries of it stop at once. */
   endTick(tick: number, owner: string): Promise<void>;
-  /** A page of the entries due at `now`, lane by lane (LANES' order), each in ascending dueAt; `after` is the previous page's cursor. */
-  duePage(now: number, after?: PageCursor): Promise<Page<DueEntry>>;
+  /** A page of the entries of `order`'s stretches, stretch by stretch, each in ascending dueAt; `after` is the previous page's cursor. */
+  duePage(order: readonly DueStretch[], after?: PageCursor): Promise<Page<DueEntry>>;
   /**
    * Takes a due entry for `tick` on behalf of invocation `owner`, moving its due time to `dueAt`
    * (when to ask again if this tick changes nothing, or dies); undefined when it is gone, not due,
@@ -219,9 +251,9 @@ async function* paged<T>(read: (after?: PageCursor) => Promise<Page<T>>): AsyncG
   } while (after !== undefined);
 }
 
-/** The entries due at `now`, lane by lane in ascending dueAt; the next page is read only when the last one is used up. */
-export const dueEntries = (registry: Pick<WatchRegistry, 'duePage'>, now: number): AsyncGenerator<DueEntry> =>
-  paged((after) => registry.duePage(now, after));
+/** The entries of `order`'s stretches in turn, each in ascending dueAt; the next page is read only when the last one is used up. */
+export const dueEntries = (registry: Pick<WatchRegistry, 'duePage'>, order: readonly DueStretch[]): AsyncGenerator<DueEntry> =>
+  paged((after) => registry.duePage(order, after));
 
 /** Every entry of the registry. */
 export const allEntries = (registry: Pick<WatchRegistry, 'entriesPage'>): AsyncGenerator<RegistryEntry> =>

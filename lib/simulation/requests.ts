@@ -16,6 +16,12 @@ import type { PublishedEvent } from '../callback/schemas.ts';
 import { eventuallyConsistentReadUnits, indexItemBytes, indexWriteUnits, itemBytes, writeUnits } from './dynamodb-units.ts';
 import type { Scheduler } from './scheduler.ts';
 
+/** Both registries' due cursors: the stretch read, and the key to go on after inside it. */
+interface StretchCursor {
+  stretch: number;
+  key: unknown;
+}
+
 export const SIMULATED_FUNCTIONS = ['lookup', 'callback', 'archiver'] as const;
 export type SimulatedFunction = (typeof SIMULATED_FUNCTIONS)[number];
 
@@ -174,12 +180,14 @@ export class RequestCounter {
         tick(0, 1);
         return registry.endTick(tickAt, owner);
       },
-      // DynamoDbRegistry queries lane after lane until one has due entries: one Query (at least half a unit) per lane it reads.
-      duePage: async (now, after) => {
-        const page = await registry.duePage(now, after);
-        const first = Array.isArray(after) ? (after[0] as number) : 0;
-        const last = page.items.length ? LANES.indexOf(page.items[0]!.lane) : LANES.length - 1;
-        for (let lane = first; lane < last; lane++) read(0);
+      // DynamoDbRegistry queries stretch after stretch until one has due entries: one Query (at least half a unit) per stretch it reads.
+      duePage: async (order, after) => {
+        const page = await registry.duePage(order, after);
+        const first = (after as StretchCursor | undefined)?.stretch ?? 0;
+        const next = page.next as StretchCursor | undefined;
+        // The stretch whose Query gave the page: the next page's, when it goes on inside it; else the one before.
+        const gave = next === undefined ? order.length - 1 : next.key === undefined ? next.stretch - 1 : next.stretch;
+        for (let stretch = first; stretch < gave; stretch++) read(0);
         read(page.items.reduce((bytes, entry) => bytes + indexItemBytes(entry), 0));
         return page;
       },
@@ -189,7 +197,7 @@ export class RequestCounter {
       // A Select COUNT query reads the index items it counts: priced here at the size of an entry like the first one due.
       dueCount: async (now, lanes = LANES) => {
         const counts = await registry.dueCount(now, lanes);
-        const sample = (await registry.duePage(Number.MAX_SAFE_INTEGER)).items[0];
+        const sample = (await registry.duePage(LANES.map((lane) => ({ lane, until: Number.MAX_SAFE_INTEGER })))).items[0];
         for (const lane of lanes) read(sample ? counts[lane] * indexItemBytes(sample) : 0);
         return counts;
       },

@@ -167,7 +167,7 @@ export interface SimulationSummary {
   upstreamThrottled: number;
   /** Archiver runs that stopped with entries still due (the share or the time ran out), and the most due entries one left per lane. */
   archiverRunsStoppedEarly: number;
-  mostDueNotReached: { ending: number; first: number; refresh: number };
+  mostDueNotReached: { ending: number; first: number; refresh: number; retry: number };
   /** The archiver runs' median refresh interval (median over runs) and the longest one seen, in minutes. */
   refreshIntervalMinutes: { p50: number; max: number };
   /** The archiver's GetSegmentTask calls per discovered run. */

@@ -6,7 +6,7 @@
  * events start at their minute, also in the middle of an archiver run; the scenario's faults are
  * injected at every store call.
  */
-import { LANES } from '../archive/registry.ts';
+import { LANES, noLanes } from '../archive/registry.ts';
 import { taskIdentity, type TaskAddress } from '../task.ts';
 import { StoreCalls, type AppliedRegistration } from './faults.ts';
 import { simulatedFunctions, type SimulatedFunctions } from './functions.ts';
@@ -55,7 +55,7 @@ class Simulation {
   archiverRuns = 0;
   /** Archiver runs that stopped with entries still due, and the most each lane had left then. */
   runsStoppedEarly = 0;
-  mostNotReached = { ending: 0, first: 0, refresh: 0 };
+  mostNotReached = noLanes();
   /** The longest refresh interval any archiver run reported, and the median reported by the most recent runs' (ms). */
   longestRefreshMs = 0;
   readonly refreshMedians: number[] = [];

@@ -3,7 +3,7 @@
  * dynalite for the registry, on one clock stepped run by run.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { allEntries, type RegistryEntry } from '../../../lib/archive/registry.ts';
+import { allEntries, type Due, type RegistryEntry } from '../../../lib/archive/registry.ts';
 import { HOUR } from '../../support/clock.ts';
 import { ALL_SECRETS, STORAGE_SECRETS } from '../../support/credentials.ts';
 import { startArchiverStack, type ArchiverStack } from '../../support/archiver-stack.ts';
@@ -17,6 +17,7 @@ afterEach(async () => {
 
 const address = (taskId: string, roomId = 'room-1') => ({ appId: APP, roomId, taskId });
 const run = (taskId: string, startTime: number, roomId = 'room-1') => ({ ...address(taskId, roomId), startTime });
+const retryRef = (taskId: string) => ({ address: address(taskId), kind: 'pending' as const, startTime: undefined });
 
 async function entries(s: ArchiverStack): Promise<RegistryEntry[]> {
   const all: RegistryEntry[] = [];
@@ -267,10 +268,10 @@ describe('archiver', () => {
     for (let i = 19; i >= 0; i--)
       expect(await stack.archive.latest(run(`b${i}`, stack.clock.now() - HOUR))).toEqual(i > 19 - polled ? expect.anything() : undefined);
     // What it did not reach is counted.
-    expect(partial.notReached).toEqual({ ending: 0, first: 0, refresh: 20 - polled });
+    expect(partial.notReached).toEqual({ ending: 0, first: 0, refresh: 20 - polled, retry: 0 });
     stack.clock.advance(5 * MINUTE);
     const rest = await stack.run();
-    expect(rest).toMatchObject({ tasksPolled: 20, stoppedEarly: false, notReached: { ending: 0, first: 0, refresh: 0 } });
+    expect(rest).toMatchObject({ tasksPolled: 20, stoppedEarly: false, notReached: { ending: 0, first: 0, refresh: 0, retry: 0 } });
   });
 
   it('reads the due index a page at a time: a run cut short read only the pages it reached, not the whole registry', async () => {
@@ -325,25 +326,59 @@ describe('archiver poll policy', () => {
     expect(calls).toBe(10 * 2);
   });
 
-  it('serves closing windows (the ending lane), then first captures, then refreshes, when the share cannot reach them all', async () => {
-    // Prepare: 5 runs whose windows close within the final margin, 5 new registrations, 5 overdue refreshes.
+  /** An archiver run that can ask Volcengine `calls` times (one entry at a time), then runs out of time. */
+  const runAsking = (s: ArchiverStack, calls: number) => {
+    const before = s.emulator.callsOf('GetSegmentTask').length;
+    const asked = () => s.emulator.callsOf('GetSegmentTask').length - before;
+    return s.run({ concurrency: 1, timeLeftMs: () => (asked() < calls ? 60_000 : 0), safetyMs: 1 });
+  };
+
+  it('gets a running run its final capture while new registrations alone would take the whole share, tick after tick', async () => {
+    // Prepare: a run whose window closes in 70 minutes (its final margin begins in 40), due for a refresh now; every
+    // tick brings 15 registrations Volcengine never shows a run for (asked again every 15 minutes), and a tick can ask 10.
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
+    const start = stack.clock.now() - 72 * HOUR + 70 * MINUTE;
+    stack.emulator.seedTask({ ...address('long'), startTime: start, maxIdleTime: 86_400 });
+    await stack.registry.registerRun(address('long'), start, 'lookup', stack.clock.now());
+    // Act: a run every 5 minutes until well after the window closed.
+    let missed = 0;
+    for (let tick = 0; tick < 18; tick++) {
+      for (let i = 0; i < 15; i++) await stack.registry.registerPending(address(`ghost-${tick}-${i}`), 'callback', stack.clock.now());
+      missed += (await runAsking(stack, 10)).finalSnapshotsMissed;
+      stack.clock.advance(5 * MINUTE);
+    }
+    // Assess: the run was refreshed in turn and captured inside its final margin.
+    const timeline = await stack.archive.timeline(run('long', start));
+    expect(timeline.at(-1)).toMatchObject({ Final: true });
+    expect(missed).toBe(0);
+  });
+
+  it('serves closing windows, overdue refreshes, first asks, refreshes, then repeat asks, when the share falls short', async () => {
+    // Prepare: per lane 3 entries: windows closing within the final margin (c); runs overdue for a refresh by more
+    // than the interval (o); new registrations (f); runs just due for a refresh (r); registrations asked before (y).
     stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
     const now = stack.clock.now();
-    for (let i = 0; i < 5; i++) {
-      const closing = now - 72 * HOUR + 20 * MINUTE;
-      stack.emulator.seedTask({ ...address(`c${i}`), startTime: closing, maxIdleTime: 86_400 });
-      await stack.registry.registerRun(address(`c${i}`), closing, 'archiver', now - HOUR, { dueAt: now, lane: 'ending' });
+    const seedRun = async (id: string, startTime: number, due: Due) => {
+      stack.emulator.seedTask({ ...address(id), startTime, maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(id), startTime, 'archiver', now - HOUR, due);
+    };
+    for (let i = 0; i < 3; i++) {
+      await seedRun(`c${i}`, now - 72 * HOUR + 20 * MINUTE, { dueAt: now, lane: 'ending' });
+      await seedRun(`o${i}`, now - HOUR, { dueAt: now - 20 * MINUTE, lane: 'refresh' });
+      await seedRun(`r${i}`, now - HOUR, { dueAt: now - MINUTE, lane: 'refresh' });
       stack.emulator.seedTask({ ...address(`f${i}`), maxIdleTime: 86_400 });
       await stack.registry.registerPending(address(`f${i}`), 'callback', now);
-      stack.emulator.seedTask({ ...address(`r${i}`), startTime: now - HOUR, maxIdleTime: 86_400 });
-      await stack.registry.registerRun(address(`r${i}`), now - HOUR, 'lookup', now - 50 * MINUTE);
+      await stack.registry.registerPending(address(`y${i}`), 'callback', now - HOUR);
+      const asked = await stack.registry.claim(retryRef(`y${i}`), now - HOUR, 'earlier', now - HOUR, now - 45 * MINUTE);
+      await stack.registry.reschedule(asked!, now - HOUR, { dueAt: now - 45 * MINUTE, lane: 'retry' });
     }
-    // Act: time for a few entries only (one at a time; the run reads the time left a few times per entry).
-    let reads = 0;
-    const partial = await stack.run({ concurrency: 1, timeLeftMs: () => (reads++ < 24 ? 60_000 : 0), safetyMs: 1 });
-    // Assess: the closing lane first, then the first lane; the refreshes wait, and what is left is counted.
+    // Act: an archiver run that can ask 3 times, then one that can ask 15 (the next tick).
+    const partial = await runAsking(stack, 3);
+    stack.clock.advance(MINUTE);
+    await runAsking(stack, 15);
+    // Assess: each lane in the reading order (closing windows are asked on every run); what the first run left is counted.
     const asked = stack.emulator.callsOf('GetSegmentTask').map((call) => String(call.query.TaskId)[0]);
-    expect(asked.join('')).toMatch(/^c{5}f+$/);
-    expect(partial.notReached).toEqual({ ending: 0, first: 5 - (asked.length - 5), refresh: 5 });
+    expect(asked.join('')).toBe('ccc' + 'cccooofffrrryyy');
+    expect(partial.notReached).toEqual({ ending: 0, first: 3, refresh: 6, retry: 3 });
   });
 });

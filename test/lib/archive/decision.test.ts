@@ -160,10 +160,10 @@ describe('decide: a known run', () => {
 });
 
 describe('decide: an announced run', () => {
-  it('waits for its run, and keeps waiting beside a run that started long before it', () => {
+  it('waits for its run in the retry lane, and keeps waiting beside a run that started long before it', () => {
     const start = NOW + 10 * MIN;
     expect(decide(announced(start), { kind: 'not-shown' }, NOW, policy)).toMatchObject({
-      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'retry' } },
     });
     expect(decide(announced(start), shown(start - ANNOUNCED_START_TOLERANCE_MS - MIN), NOW, policy)).toMatchObject({
       entry: { kind: 'reschedule' },
@@ -176,7 +176,7 @@ describe('decide: an announced run', () => {
     const before = start - 3 * HOUR;
     expect(decide(announced(start), shown(before, 3, NOW - 5 * MIN), NOW, policy)).toEqual({
       record: { startTime: before, task: expect.objectContaining({ StartTime: before, Status: 3 }), final: true },
-      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'retry' } },
     });
   });
 
@@ -216,7 +216,7 @@ describe('decide: a pending registration', () => {
     const registeredAt = NOW - MIN;
     const old = shown(NOW - 3 * HOUR, 3, registeredAt - REGISTRATION_GRACE_MS - MIN);
     expect(decide(pending(registeredAt), old, NOW, policy)).toEqual({
-      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh' } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'retry' } },
     });
   });
 });
@@ -227,12 +227,12 @@ describe('decide: refusals and drift', () => {
     expect(refusal).toEqual({
       entry: {
         kind: 'reschedule',
-        change: { dueAt: retry, lane: 'refresh', refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } },
+        change: { dueAt: retry, lane: 'retry', refused: { code: 'InvalidParameter.AccountIdMismatch', since: NOW } },
       },
     });
     const refused = { ...pending(NOW - MIN), refused: { code: 'InvalidParameter', since: NOW - HOUR } };
     expect(decide(refused, { kind: 'not-shown' }, NOW, policy)).toEqual({
-      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'refresh', refused: null } },
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'retry', refused: null } },
     });
   });
 
@@ -305,10 +305,10 @@ describe('decide: a pending registration its callbacks keep naming (the activity
   it('waits as a registration again when Volcengine shows no run, or refuses to answer', () => {
     expect(decide(watch(NOW - MIN), { kind: 'not-shown' }, NOW, policy).entry).toEqual({
       kind: 'reschedule',
-      change: { dueAt: retry, lane: 'refresh', activity: null },
+      change: { dueAt: retry, lane: 'retry', activity: null },
     });
     expect(decide(watch(NOW - MIN), { kind: 'refused', code: 'InvalidParameter' }, NOW, policy).entry).toMatchObject({
-      change: { lane: 'refresh', activity: null },
+      change: { lane: 'retry', activity: null },
     });
   });
 

@@ -10,6 +10,7 @@ import {
   allEntries,
   countEntries,
   dueEntries,
+  readingOrder,
   TICK_LEASE_MS,
   type Lane,
   type RegistryEntry,
@@ -54,9 +55,11 @@ async function entriesOf(registry: WatchRegistry, taskId: string): Promise<Regis
   return found.sort((a, b) => (a.startTime ?? 0) - (b.startTime ?? 0));
 }
 
-async function dueNow(registry: WatchRegistry, now: number): Promise<string[]> {
+/** What an archiver run at `now` reads, in its order (refreshes overdue by more than `intervalMs` before first asks). */
+async function dueNow(registry: WatchRegistry, now: number, intervalMs = 5 * MINUTE): Promise<string[]> {
   const due: string[] = [];
-  for await (const entry of dueEntries(registry, now)) due.push(`${entry.address.taskId}:${entry.kind}:${entry.dueAt}`);
+  for await (const entry of dueEntries(registry, readingOrder(now, intervalMs)))
+    due.push(`${entry.address.taskId}:${entry.kind}:${entry.dueAt}`);
   return due;
 }
 
@@ -154,7 +157,7 @@ describe.each(implementations)('%s', (_name, open) => {
     expect(await registry.reschedule(claimed, TICK, { dueAt: NOW + 5 * MINUTE, lane: 'ending', activity })).toBe(true);
     await registry.registerPending(ref.address, 'callback', NOW + 4 * MINUTE);
     // Assess
-    expect(await registry.dueCount(NOW + 5 * MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0 });
+    expect(await registry.dueCount(NOW + 5 * MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0, retry: 0 });
     const watch = (await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW + 20 * MINUTE))!;
     expect(watch).toMatchObject({ lane: 'ending', activity, lastSeenAt: NOW + 4 * MINUTE, burstFrom: NOW + 4 * MINUTE });
     await registry.reschedule(watch, TICK + 5 * MINUTE, { dueAt: NOW + 20 * MINUTE, lane: 'first', activity: null });
@@ -171,25 +174,31 @@ describe.each(implementations)('%s', (_name, open) => {
     expect(await countEntries(registry)).toBe(1);
   });
 
-  it('lists only due entries, lane by lane (ending, first, refresh), each in ascending due time, across pages', async () => {
+  it('lists only due entries in the reading order (ending, overdue refresh, first, refresh, retry), by due time, over pages', async () => {
     // Prepare: 23 entries per lane, due a second apart in the reverse order of registration, and one not due yet.
     const registry = await open();
-    const lanes = { ending: 'e', first: 'f', refresh: 'r' } as const;
+    const lanes = { ending: 'e', first: 'f', refresh: 'r', retry: 'y' } as const;
     for (const [lane, prefix] of Object.entries(lanes))
       for (let i = 0; i < 23; i++)
         await registry.registerRun(address(`${prefix}${i}`), NOW - HOUR, 'archiver', NOW, { dueAt: NOW - i * 1000, lane: lane as Lane });
     await registry.registerRun(address('later'), NOW + 3 * MINUTE, 'watch', NOW);
-    // Act
-    const due = await dueNow(registry, NOW);
+    // Act: a refresh interval of 10.5 s, so the refreshes due 11 to 22 s ago are overdue by more than one.
+    const due = await dueNow(registry, NOW, 10_500);
     // Assess
-    expect(due).toHaveLength(69);
-    expect(due.map((d) => d[0]).join('')).toBe(`${'e'.repeat(23)}${'f'.repeat(23)}${'r'.repeat(23)}`);
+    expect(due).toHaveLength(92);
+    expect(due.map((d) => d[0]).join('')).toBe(`${'e'.repeat(23)}${'r'.repeat(12)}${'f'.repeat(23)}${'r'.repeat(11)}${'y'.repeat(23)}`);
     for (const prefix of Object.values(lanes)) {
       const times = due.filter((d) => d.startsWith(prefix)).map((d) => Number(d.split(':')[2]));
-      expect(times).toEqual([...times].sort((a, b) => a - b));
+      expect(new Set(times).size).toBe(23);
       expect(times[0]).toBe(NOW - 22_000);
     }
-    expect(await dueNow(registry, NOW + 3 * MINUTE)).toHaveLength(70);
+    expect(await dueNow(registry, NOW + 3 * MINUTE)).toHaveLength(93);
+  });
+
+  it('lists a refresh due exactly one interval ago in both refresh stretches, so none is skipped', async () => {
+    const registry = await open();
+    await registry.registerRun(address('border'), NOW - HOUR, 'archiver', NOW, { dueAt: NOW - 5 * MINUTE, lane: 'refresh' });
+    expect(await dueNow(registry, NOW, 5 * MINUTE)).toEqual([`border:run:${NOW - 5 * MINUTE}`, `border:run:${NOW - 5 * MINUTE}`]);
   });
 
   it('counts what is due in each lane, or in the lanes asked', async () => {
@@ -197,9 +206,9 @@ describe.each(implementations)('%s', (_name, open) => {
     for (let i = 0; i < 25; i++) await registry.registerPending(address(`p${i}`), 'callback', NOW - i * 1000);
     for (let i = 0; i < 3; i++) await registry.registerRun(address(`k${i}`), NOW - HOUR, 'lookup', NOW);
     await registry.registerRun(address('ahead'), NOW + HOUR, 'watch', NOW);
-    expect(await registry.dueCount(NOW)).toEqual({ ending: 0, first: 25, refresh: 3 });
-    expect(await registry.dueCount(NOW + 2 * HOUR, ['refresh'])).toEqual({ ending: 0, first: 0, refresh: 3 });
-    expect(await registry.dueCount(NOW + 2 * HOUR, ['first'])).toEqual({ ending: 0, first: 26, refresh: 0 });
+    expect(await registry.dueCount(NOW)).toEqual({ ending: 0, first: 25, refresh: 3, retry: 0 });
+    expect(await registry.dueCount(NOW + 2 * HOUR, ['refresh'])).toEqual({ ending: 0, first: 0, refresh: 3, retry: 0 });
+    expect(await registry.dueCount(NOW + 2 * HOUR, ['first'])).toEqual({ ending: 0, first: 26, refresh: 0, retry: 0 });
   });
 
   it('moves a claimed entry to the lane its reschedule names, and answers when it was claimed before', async () => {
@@ -211,7 +220,7 @@ describe.each(implementations)('%s', (_name, open) => {
     await registry.reschedule(first!, TICK, { dueAt: NOW + MINUTE, lane: 'ending' });
     const again = await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW + MINUTE);
     expect(again).toMatchObject({ lane: 'ending', dueAt: NOW + MINUTE, claimedAt: NOW + 5 * MINUTE, previousClaimAt: NOW });
-    expect(await registry.dueCount(NOW + MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0 });
+    expect(await registry.dueCount(NOW + MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0, retry: 0 });
   });
 
   it('lets one invocation of a schedule tick claim an entry, and the next tick claim it again', async () => {

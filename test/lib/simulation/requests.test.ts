@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbRegistry } from '../../../lib/archive/dynamodb-registry.ts';
 import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
-import type { WatchRegistry } from '../../../lib/archive/registry.ts';
+import { LANES, type WatchRegistry } from '../../../lib/archive/registry.ts';
 import { functionCost } from '../../../lib/simulation/cost.ts';
 import { ASSUMED_DURATION_MS, LAMBDA_MEMORY_GB, PRICES, QUOTA_TABLE_PER_UPSTREAM_CALL } from '../../../lib/simulation/prices.ts';
 import { RequestCounter, type FunctionRequests } from '../../../lib/simulation/requests.ts';
@@ -66,9 +66,9 @@ describe('the simulation counts the requests the functions make', () => {
         dynamodb: { writes: 4, writeUnits: 4, indexWriteUnits: 1 },
         eventBridge: { putEvents: 3, entries: 3, chunks: 3 },
       }),
-      // The tick read (one unit) and taken, the refresh lane counted (empty: half a unit), the due index read lane by
-      // lane (three empty Queries: half a unit each), the tick ended.
-      archiver: requests({ invocations: 1, dynamodb: { reads: 5, readUnits: 3, writes: 2, writeUnits: 2 } }),
+      // The tick read (one unit) and taken, the refresh lane counted (empty: half a unit), the due index read stretch
+      // by stretch (five empty Queries: half a unit each), the tick ended.
+      archiver: requests({ invocations: 1, dynamodb: { reads: 7, readUnits: 4, writes: 2, writeUnits: 2 } }),
     });
     expect(result.summary.eventsPublished).toBe(3);
   });
@@ -94,9 +94,9 @@ describe('the simulation counts the requests the functions make', () => {
         virtualSeconds: result.requests.archiver.virtualSeconds,
         s3: { get: 2 * polls },
       }),
-      // Per tick: the tick read, the refresh lane counted and the due index read lane by lane (three Queries, half a
-      // unit each); the tick taken and ended. Per poll: the claim, and the reschedule to the next refresh.
-      dynamodb: { reads: 5 * ticks, readUnits: 3 * ticks, writes: 2 * ticks + 2 * polls, writeUnits: 2 * ticks + 2 * polls },
+      // Per tick: the tick read, the refresh lane counted and the due index read stretch by stretch (five Queries, half
+      // a unit each); the tick taken and ended. Per poll: the claim, and the reschedule to the next refresh.
+      dynamodb: { reads: 7 * ticks, readUnits: 4 * ticks, writes: 2 * ticks + 2 * polls, writeUnits: 2 * ticks + 2 * polls },
     });
     // A claim leaves a known run's due time; its reschedule moves the index item (delete, put).
     expect(indexWriteUnits).toBe(2 * polls);
@@ -136,7 +136,7 @@ describe('the cost of the counts', () => {
     const archiver =
       PRICES.lambda.request +
       (ASSUMED_DURATION_MS.perInvocation.archiver / 1000) * gbSecond +
-      3 * PRICES.dynamodb.readUnit +
+      4 * PRICES.dynamodb.readUnit +
       2 * PRICES.dynamodb.writeUnit;
     expect(cost.lookup.usd.total).toBeCloseTo(lookup, 12);
     expect(cost.callback.usd.total).toBeCloseTo(callback, 12);
@@ -176,8 +176,9 @@ describe("the registry's capacity units", () => {
     expect(await registry.beginTick(tick, 'owner', now + 3)).toEqual({});
     expect(await registry.beginTick(tick, 'duplicate', now + 4)).toBeUndefined();
     // A page per lane: the pending registration's (first), then the run's (refresh).
-    const pendingPage = await registry.duePage(now + 120_000);
-    const runPage = await registry.duePage(now + 120_000, pendingPage.next);
+    const lanes = LANES.map((lane) => ({ lane, until: now + 120_000 }));
+    const pendingPage = await registry.duePage(lanes);
+    const runPage = await registry.duePage(lanes, pendingPage.next);
     expect([...pendingPage.items, ...runPage.items].map((entry) => entry.kind)).toEqual(['pending', 'run']);
     const [second, first] = [pendingPage.items[0]!, runPage.items[0]!];
     const claimed = await registry.claim(first, tick, 'owner', now + 5, now + 300_000);
