@@ -17,6 +17,7 @@ import {
   decide,
   dueAfterClaim,
   observe,
+  overdueAfter,
   refreshInterval,
   type DecisionPolicy,
   type Observation,
@@ -179,7 +180,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   const work = new EntryWork(options, { ...options, refreshMs: summary.refreshTargetMs }, summary, hold);
   const progress = new Progress();
   const listedAt = options.now();
-  const entries = dueEntries(registry, readingOrder(listedAt, summary.refreshTargetMs));
+  const entries = dueEntries(registry, readingOrder(listedAt, overdueAfter(summary.refreshTargetMs)));
   let listingFailed = false;
   let renewedAt = options.now();
   let held = true;

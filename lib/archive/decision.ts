@@ -95,18 +95,28 @@ export function dueAfterClaim(entry: DueEntry, now: number, policy: DecisionPoli
 }
 
 /**
- * When a running run is asked about next: after the refresh interval; or, when the ask after that
- * one would fall inside the final margin before its window closes, at the margin's start in the
- * ending lane (read before anything else: a run parked in the refresh lane while the share is
- * short could otherwise wait past its close); inside the margin, on every tick (the last capture
- * is as late as the window allows).
+ * How long after its due time a refresh is read ahead of first asks (registry.ts: readingOrder):
+ * its interval plus REFRESH_GRACE_MS. The grace keeps the refreshes a tick or two left due (a run
+ * that died, a store fault) behind new registrations; beyond it, a flood of registrations cannot
+ * hold a run's refresh back any longer.
+ */
+export const REFRESH_GRACE_MS = 15 * 60_000;
+export const overdueAfter = (refreshMs: number): number => refreshMs + REFRESH_GRACE_MS;
+
+/**
+ * When a running run is asked about next: after the refresh interval; or, when that ask, late by
+ * as much as a refresh can be before it is read ahead of first asks (overdueAfter), could fall
+ * inside the final margin before its window closes, at the margin's start in the ending lane (read
+ * before anything else: a run parked in the refresh lane while the share is short could otherwise
+ * wait past its close); inside the margin, on every tick (the last capture is as late as the
+ * window allows).
  */
 export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy): Due {
   const closingFrom = deadline - policy.finalMarginMs;
   // Due again right after this run (a run counting what it left due counts it as reached).
   if (now >= closingFrom) return { dueAt: now + 1, lane: 'ending' };
   const next = Math.min(policy.tick ?? now, now) + policy.refreshMs;
-  return next + policy.refreshMs >= closingFrom ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
+  return next + overdueAfter(policy.refreshMs) >= closingFrom ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
 }
 
 /**

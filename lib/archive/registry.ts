@@ -55,15 +55,15 @@ export interface DueStretch {
 }
 
 /**
- * The order an archiver run reads the due index in at `now`: closing windows; refreshes overdue by
- * a whole refresh interval (`intervalMs`); first captures; the other refreshes; repeat asks. A
- * running run thus waits about two intervals at most for its refresh, however many registrations
- * arrive in the first lane, and its move to the ending lane one interval before its final margin
- * (decision.ts: nextRefresh) holds; a run listed in both refresh stretches (due exactly at their
- * border) is claimed once, the second claim finding it taken for the tick.
+ * The order an archiver run reads the due index in at `now`: closing windows; refreshes due more
+ * than `overdueAfterMs` ago (decision.ts: overdueAfter, the refresh interval plus a grace); first
+ * captures; the other refreshes; repeat asks. A running run's refresh thus waits that long at most,
+ * however many registrations arrive in the first lane, so its move to the ending lane that long
+ * before its final margin (decision.ts: nextRefresh) holds; a run listed in both refresh stretches
+ * (due exactly at their border) is claimed once, the second claim finding it taken for the tick.
  */
-export function readingOrder(now: number, intervalMs: number): DueStretch[] {
-  const overdue = now - intervalMs;
+export function readingOrder(now: number, overdueAfterMs: number): DueStretch[] {
+  const overdue = now - overdueAfterMs;
   return [
     { lane: 'ending', until: now },
     { lane: 'refresh', until: overdue },

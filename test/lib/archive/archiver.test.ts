@@ -92,9 +92,10 @@ describe('archiver', () => {
     expect(last.slice(0, -1).every((s) => s.tasksRetired === 0)).toBe(true);
     expect(last.at(-1)).toMatchObject({ tasksRetired: 1, finalSnapshotsMissed: 0, tasksPolled: 0 });
     expect(await stack.archive.latest(run('long', start))).toMatchObject({ Final: true, SegmentTask: { Status: 2 } });
-    // Every run before the close but 71:25: the run waits for its margin (71:30) in the closing lane from 71:20 on.
+    // From 71:05 the run waits for its margin (71:30) in the closing lane: its next refresh (71:10), as late as a refresh may
+    // be before it goes ahead of first asks (its interval, 5 min, plus 15), could have fallen inside it. Then every run.
     const asked = stack.emulator.callsOf('GetSegmentTask').map((call) => (call.at - start) / MINUTE - 71 * 60);
-    expect(asked).toEqual([0, 5, 10, 15, 20, 30, 35, 40, 45, 50, 55]);
+    expect(asked).toEqual([0, 5, 30, 35, 40, 45, 50, 55]);
   });
 
   it('records a registration Volcengine never shows a run for, 72 hours after it was made, instead of dropping it', async () => {
@@ -354,8 +355,9 @@ describe('archiver poll policy', () => {
   });
 
   it('serves closing windows, overdue refreshes, first asks, refreshes, then repeat asks, when the share falls short', async () => {
-    // Prepare: per lane 3 entries: windows closing within the final margin (c); runs overdue for a refresh by more
-    // than the interval (o); new registrations (f); runs just due for a refresh (r); registrations asked before (y).
+    // Prepare: per lane 3 entries: windows closing within the final margin (c); runs whose refresh is late by more
+    // than its interval (5 min) and the grace (15 min) (o); new registrations (f); runs just due for a refresh (r);
+    // registrations asked before (y).
     stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
     const now = stack.clock.now();
     const seedRun = async (id: string, startTime: number, due: Due) => {
@@ -364,7 +366,7 @@ describe('archiver poll policy', () => {
     };
     for (let i = 0; i < 3; i++) {
       await seedRun(`c${i}`, now - 72 * HOUR + 20 * MINUTE, { dueAt: now, lane: 'ending' });
-      await seedRun(`o${i}`, now - HOUR, { dueAt: now - 20 * MINUTE, lane: 'refresh' });
+      await seedRun(`o${i}`, now - HOUR, { dueAt: now - 30 * MINUTE, lane: 'refresh' });
       await seedRun(`r${i}`, now - HOUR, { dueAt: now - MINUTE, lane: 'refresh' });
       stack.emulator.seedTask({ ...address(`f${i}`), maxIdleTime: 86_400 });
       await stack.registry.registerPending(address(`f${i}`), 'callback', now);

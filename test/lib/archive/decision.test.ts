@@ -8,6 +8,7 @@ import {
   likelyEndedAfter,
   nextRefresh,
   observe,
+  REFRESH_GRACE_MS,
   refreshInterval,
   REGISTRATION_GRACE_MS,
   type Observation,
@@ -103,9 +104,12 @@ describe('nextRefresh', () => {
     expect(nextRefresh(NOW + 10 * HOUR, NOW, { ...policy, refreshMs: 5 * MIN, tick: NOW + MIN })).toMatchObject({ dueAt: NOW + 5 * MIN });
   });
 
-  it('moves a run whose ask after the next would fall inside the final margin to the margin start, in the ending lane', () => {
-    // Window closing at +60, margin from +30: the ask after the next (+40) would fall in it; at +75 it would not (+45 is its start).
-    expect(nextRefresh(NOW + 75 * MIN, NOW, policy)).toEqual(refresh);
+  it('moves a run whose next ask, as late as a refresh may be, could fall inside the final margin to its start, in the ending lane', () => {
+    // Refreshes every 20 min, read ahead of first asks 15 min after that: the next ask (+20) may come as late as +55. Window
+    // closing at +60, margin from +30: it could fall in it; closing at +90 (margin from +60) it could not.
+    expect(REFRESH_GRACE_MS).toBe(15 * MIN);
+    expect(nextRefresh(NOW + 90 * MIN, NOW, policy)).toEqual(refresh);
+    expect(nextRefresh(NOW + 85 * MIN, NOW, policy)).toEqual({ dueAt: NOW + 55 * MIN, lane: 'ending' });
     const deadline = NOW + 60 * MIN;
     expect(nextRefresh(deadline, NOW, policy)).toEqual({ dueAt: deadline - policy.finalMarginMs, lane: 'ending' });
   });
