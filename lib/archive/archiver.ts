@@ -176,11 +176,19 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     options.onError?.(error);
     return summary;
   }
-  summary.refreshTargetMs = await chooseRefresh(options);
+  const refresh = await chooseRefresh(options);
+  summary.refreshTargetMs = refresh.intervalMs;
   const work = new EntryWork(options, { ...options, refreshMs: summary.refreshTargetMs }, summary, hold);
   const progress = new Progress();
-  const listedAt = options.now();
-  const entries = dueEntries(registry, readingOrder(listedAt, overdueAfter(summary.refreshTargetMs)));
+  // What is due is due by the schedule tick this run serves, or by this instance's clock once past it: an entry due at the
+  // tick (an interval of one schedule counts from the previous tick) is taken although this clock runs behind the
+  // schedule's. Listing and claims use it alike (the claim's due condition; claim times stay this run's own sequence).
+  const dueBy = () => Math.max(options.now(), tick);
+  const listedAt = dueBy();
+  // A refresh lane counted empty is not read: two Queries fewer on every run of an archive with no running run. A run a
+  // lookup registers after the count is read on the next run (as one registered after the listing would be).
+  const order = readingOrder(listedAt, overdueAfter(refresh.intervalMs)).filter((s) => s.lane !== 'refresh' || refresh.runs !== 0);
+  const entries = dueEntries(registry, order);
   let listingFailed = false;
   let renewedAt = options.now();
   let held = true;
@@ -209,7 +217,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
       if (next.done) return;
       // Reading the page took time too: check again before taking the entry.
       if (outOfTime()) return work.kept(next.value.deadline);
-      const takenAt = progress.take(options.now());
+      const takenAt = progress.take(dueBy());
       const goOn = await work.bounded(next.value, takenAt);
       progress.finish(takenAt);
       if (!goOn) return;
@@ -235,14 +243,14 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
 /** Far enough ahead to count every entry of a lane. */
 const EVER = 8_640_000_000_000_000;
 
-/** The refresh interval from the runs in the refresh lane (one paged count); the minimum when they cannot be counted. */
-async function chooseRefresh(options: ArchiverOptions): Promise<number> {
+/** The runs in the refresh lane (one paged count) and the refresh interval they give; the minimum when they cannot be counted. */
+async function chooseRefresh(options: ArchiverOptions): Promise<{ intervalMs: number; runs: number | undefined }> {
   try {
     const { refresh } = await options.registry.dueCount(EVER, ['refresh']);
-    return refreshInterval(refresh, options.refreshCallsPerSecond, options.refreshMs);
+    return { intervalMs: refreshInterval(refresh, options.refreshCallsPerSecond, options.refreshMs), runs: refresh };
   } catch (error) {
     options.onError?.(error);
-    return options.refreshMs;
+    return { intervalMs: options.refreshMs, runs: undefined };
   }
 }
 

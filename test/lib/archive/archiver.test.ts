@@ -320,6 +320,19 @@ describe('archiver poll policy', () => {
     expect(calls).toBe(10 * 13);
   });
 
+  it('asks a running run on every run when its interval is one schedule, on instances 2 s ahead and behind the schedule', async () => {
+    // Prepare: a running run; the schedule's runs land on two instances in turn, one clock ahead of it, one behind.
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
+    stack.emulator.seedTask({ ...address('skewed'), maxIdleTime: 86_400 });
+    await stack.registry.registerRun(address('skewed'), stack.clock.now() - MINUTE, 'lookup', stack.clock.now() - MINUTE);
+    const skewed = (ms: number) => () => stack.clock.now() + ms;
+    // Act: an hour of schedule ticks.
+    for (let i = 0; i < 13; i++, stack.clock.advance(5 * MINUTE))
+      await stack.run({ tick: stack.clock.now(), now: skewed(i % 2 === 0 ? 2_000 : -2_000) });
+    // Assess: one ask per tick (a tick whose clock runs behind still takes what is due by the tick).
+    expect(stack.emulator.callsOf('GetSegmentTask')).toHaveLength(13);
+  });
+
   it('spreads the refreshes over the interval the share gives them when it cannot ask every run each time', async () => {
     // 10 runs at 0.005 calls/s for refreshes: each asked again after 2,000 s, on the run at 35 minutes.
     const { calls, targets } = await callsInAnHour(0.005);
