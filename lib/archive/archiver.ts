@@ -24,7 +24,9 @@ import {
   type Plan,
 } from './decision.ts';
 import {
+  addressKey,
   dueEntries,
+  entrySortKey,
   noLanes,
   readingOrder,
   type DueEntry,
@@ -187,7 +189,10 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   const listedAt = dueBy();
   // A refresh lane counted empty is not read: two Queries fewer on every run of an archive with no running run. A run a
   // lookup registers after the count is read on the next run (as one registered after the listing would be).
-  const order = readingOrder(listedAt, overdueAfter(refresh.intervalMs)).filter((s) => s.lane !== 'refresh' || refresh.runs !== 0);
+  const overdueLimit = Math.ceil((options.refreshCallsPerSecond * options.refreshMs) / 1000);
+  const order = readingOrder(listedAt, overdueAfter(refresh.intervalMs), overdueLimit).filter(
+    (s) => s.lane !== 'refresh' || refresh.runs !== 0,
+  );
   const entries = dueEntries(registry, order);
   let listingFailed = false;
   let renewedAt = options.now();
@@ -215,6 +220,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
         return;
       }
       if (next.done) return;
+      if (!work.firstSight(next.value)) continue;
       // Reading the page took time too: check again before taking the entry.
       if (outOfTime()) return work.kept(next.value.deadline);
       const takenAt = progress.take(dueBy());
@@ -321,6 +327,8 @@ class EntryWork {
    * number; an address whose entries lie further apart in due order is asked again.
    */
   readonly #polls = new Map<string, Promise<Polled>>();
+  /** The entries this run took (readingOrder lists the refresh lane's head twice): one claim each, not a second that fails. */
+  readonly #seen = new Set<string>();
   /** Time since each refreshed run was asked before (the first POLL_MEMORY of them, for the median), and the largest. */
   readonly #refreshIntervals: number[] = [];
   #longestRefresh = 0;
@@ -332,6 +340,14 @@ class EntryWork {
     readonly summary: ArchiveRunSummary,
     readonly hold: TickHold,
   ) {}
+
+  /** True the first time this run meets `entry`. */
+  firstSight(entry: DueEntry): boolean {
+    const key = `${addressKey(entry.address)}\n${entrySortKey(entry)}`;
+    if (this.#seen.has(key)) return false;
+    this.#seen.add(key);
+    return true;
+  }
 
   summariseRefreshes(): void {
     const sorted = this.#refreshIntervals.sort((a, b) => a - b);

@@ -47,28 +47,30 @@ export type RegisterOutcome = 'registered' | 'already-watched';
 export type Lane = 'ending' | 'first' | 'refresh' | 'retry';
 export const LANES: readonly Lane[] = ['ending', 'first', 'refresh', 'retry'];
 
-/** A stretch of the due index: one lane's entries due from `from` (when set) to `until`, both included. */
+/** A stretch of the due index: one lane's entries due from `from` (when set) to `until`, both included; `limit`: the first so many. */
 export interface DueStretch {
   lane: Lane;
   from?: number;
   until: number;
+  limit?: number;
 }
 
 /**
- * The order an archiver run reads the due index in at `now`: closing windows; refreshes due more
- * than `overdueAfterMs` ago (decision.ts: overdueAfter, the refresh interval plus a grace); first
- * captures; the other refreshes; repeat asks. A running run's refresh thus waits that long at most,
- * however many registrations arrive in the first lane, so its move to the ending lane that long
- * before its final margin (decision.ts: nextRefresh) holds; a run listed in both refresh stretches
- * (due exactly at their border) is claimed once, the second claim finding it taken for the tick.
+ * The order an archiver run reads the due index in at `now`: closing windows; the `overdueLimit`
+ * refreshes longest due among those due more than `overdueAfterMs` ago (decision.ts: overdueAfter,
+ * the refresh interval plus a grace); first captures; every refresh due; repeat asks. However many
+ * registrations arrive in the first lane, refreshes go on at the pace they were planned at (the
+ * limit is the refresh share's calls in one schedule), so a run's refresh waits that long at most
+ * and its move to the ending lane that long before its final margin (decision.ts: nextRefresh)
+ * holds, while new registrations keep the rest of the share. The refresh lane's head is listed
+ * twice: the archiver takes an entry once a run (EntryWork.firstSight).
  */
-export function readingOrder(now: number, overdueAfterMs: number): DueStretch[] {
-  const overdue = now - overdueAfterMs;
+export function readingOrder(now: number, overdueAfterMs: number, overdueLimit?: number): DueStretch[] {
   return [
     { lane: 'ending', until: now },
-    { lane: 'refresh', until: overdue },
+    { lane: 'refresh', until: now - overdueAfterMs, ...(overdueLimit === undefined ? {} : { limit: overdueLimit }) },
     { lane: 'first', until: now },
-    { lane: 'refresh', from: overdue, until: now },
+    { lane: 'refresh', until: now },
     { lane: 'retry', until: now },
   ];
 }
@@ -251,9 +253,20 @@ async function* paged<T>(read: (after?: PageCursor) => Promise<Page<T>>): AsyncG
   } while (after !== undefined);
 }
 
-/** The entries of `order`'s stretches in turn, each in ascending dueAt; the next page is read only when the last one is used up. */
-export const dueEntries = (registry: Pick<WatchRegistry, 'duePage'>, order: readonly DueStretch[]): AsyncGenerator<DueEntry> =>
-  paged((after) => registry.duePage(order, after));
+/**
+ * The entries of `order`'s stretches in turn, each in ascending dueAt (at most its `limit`); the
+ * next page is read only when the last one is used up.
+ */
+export async function* dueEntries(registry: Pick<WatchRegistry, 'duePage'>, order: readonly DueStretch[]): AsyncGenerator<DueEntry> {
+  for (const stretch of order) {
+    let listed = 0;
+    if (stretch.limit === 0) continue;
+    for await (const entry of paged((after) => registry.duePage([stretch], after))) {
+      yield entry;
+      if (++listed === stretch.limit) break;
+    }
+  }
+}
 
 /** Every entry of the registry. */
 export const allEntries = (registry: Pick<WatchRegistry, 'entriesPage'>): AsyncGenerator<RegistryEntry> =>
