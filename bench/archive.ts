@@ -16,8 +16,8 @@ import { runArchiver } from '../lib/archive/archiver.ts';
 import { ArchiveKeys } from '../lib/archive/keys.ts';
 import { S3ObjectStore } from '../lib/archive/object-store.ts';
 import { SegmentArchive } from '../lib/archive/segment-archive.ts';
-import { ScenarioSchema } from '../lib/simulation/scenario.ts';
-import { simulate } from '../lib/simulation/simulate.ts';
+import { ScenarioSchema } from '../simulation/scenario.ts';
+import { simulate } from '../simulation/simulate.ts';
 import { VolcClient } from '../lib/volc/client.ts';
 import { TokenBucket } from '../lib/volc/rate-limiter.ts';
 import { DynaliteProcess } from '../test/dynamodb/dynalite-process.ts';
@@ -186,7 +186,7 @@ export async function benchPass(figures: Record<string, number>): Promise<void> 
 }
 
 /**
- * The capacity simulation (lib/simulation, as `npm run simulate` runs it) on generated scenarios:
+ * The capacity simulation (simulation/, as `npm run simulate` runs it) on generated scenarios:
  * every lifecycle case of test/support/scenarios.ts, and load above the archiver's capacity.
  */
 export async function simulateScenarios(figures: Record<string, number>): Promise<void> {

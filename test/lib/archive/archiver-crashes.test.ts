@@ -9,14 +9,14 @@
 import { describe, expect, it } from 'vitest';
 import { runArchiver } from '../../../lib/archive/archiver.ts';
 import { ArchiveKeys } from '../../../lib/archive/keys.ts';
-import { MemoryObjectStore } from '../../../lib/archive/memory-object-store.ts';
-import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
+import { MemoryObjectStore } from '../../../simulation/memory-object-store.ts';
+import { MemoryRegistry } from '../../../simulation/memory-registry.ts';
 import { keysOf, type ObjectStore } from '../../../lib/archive/object-store.ts';
 import { allEntries, type WatchRegistry } from '../../../lib/archive/registry.ts';
 import { SegmentArchive } from '../../../lib/archive/segment-archive.ts';
 import type { SegmentTaskUpstream } from '../../../lib/upstream.ts';
-import { atMinute, ScenarioTaskSchema } from '../../../lib/simulation/scenario.ts';
-import { steppedClock, VolcengineModel } from '../../../lib/simulation/volcengine-model.ts';
+import { atMinute, ScenarioTaskSchema } from '../../../simulation/scenario.ts';
+import { steppedClock, VolcengineModel } from '../../../simulation/volcengine-model.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

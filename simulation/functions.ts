@@ -3,28 +3,28 @@
  * each (as Lambda runs them), each with its own clock (the scheduler's time plus its skew), its
  * own memory and the same stores — the in-memory object store and registry (the stand-ins, held to
  * the same fidelity tests as S3 and DynamoDB), reached through the fault injector and the request
- * counter (lib/simulation/requests.ts), which also counts invocations and event-bus entries — and the
+ * counter (simulation/requests.ts), which also counts invocations and event-bus entries — and the
  * Volcengine model behind the upstream port. Logs are silent; metrics are not emitted.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import type { ArchiveAccess } from '../archive/access.ts';
-import type { ArchiveRunSummary } from '../archive/archiver.ts';
-import { createArchiverHandler } from '../archive/handler.ts';
-import { ArchiveKeys } from '../archive/keys.ts';
-import { MemoryObjectStore } from '../archive/memory-object-store.ts';
-import { MemoryRegistry } from '../archive/memory-registry.ts';
-import type { WatchRegistry } from '../archive/registry.ts';
-import { SegmentArchive } from '../archive/segment-archive.ts';
-import { createCallbackHandler } from '../callback/handler.ts';
-import { MemoryPublisher } from '../callback/publisher.ts';
-import { callbackSignature } from '../callback/signature.ts';
-import { ArchiverEnvSchema, LookupEnvSchema, loadEnv } from '../config.ts';
-import type { HttpResult } from '../http/api-gateway.ts';
-import { createLookupHandler } from '../lookup/handler.ts';
-import { SegmentTaskLookup } from '../lookup/segment-task-lookup.ts';
-import type { TaskAddress } from '../task.ts';
+import type { ArchiveAccess } from '../lib/archive/access.ts';
+import type { ArchiveRunSummary } from '../lib/archive/archiver.ts';
+import { createArchiverHandler } from '../lib/archive/handler.ts';
+import { ArchiveKeys } from '../lib/archive/keys.ts';
+import { MemoryObjectStore } from './memory-object-store.ts';
+import { MemoryRegistry } from './memory-registry.ts';
+import type { WatchRegistry } from '../lib/archive/registry.ts';
+import { SegmentArchive } from '../lib/archive/segment-archive.ts';
+import { createCallbackHandler } from '../lib/callback/handler.ts';
+import { MemoryPublisher } from './memory-publisher.ts';
+import { callbackSignature } from '../lib/callback/signature.ts';
+import { ArchiverEnvSchema, LookupEnvSchema, loadEnv } from '../lib/config.ts';
+import type { HttpResult } from '../lib/http/api-gateway.ts';
+import { createLookupHandler } from '../lib/lookup/handler.ts';
+import { SegmentTaskLookup } from '../lib/lookup/segment-task-lookup.ts';
+import type { TaskAddress } from '../lib/task.ts';
 import type { AppliedRegistration, StoreCalls } from './faults.ts';
 import { RequestCounter, type SimulatedFunction } from './requests.ts';
 import type { Scheduler } from './scheduler.ts';
