@@ -48,13 +48,13 @@ describe('CloudFormation template', () => {
   });
 
   it('gives the lookup a deadline its own configuration accepts against its timeout', async () => {
-    const { LookupEnvSchema, loadEnv } = await import('../../lib/config.ts');
+    const { lookupSettings } = await import('../../lib/config.ts');
     const variables = Object.fromEntries(
       Object.entries(functions.lookup!.Environment.Variables as Record<string, unknown>).filter(([, v]) => typeof v === 'string'),
     ) as Record<string, string>;
     expect(Number(variables.LOOKUP_FUNCTION_TIMEOUT_S)).toBe(functions.lookup!.Timeout);
-    expect(() => loadEnv(LookupEnvSchema, variables)).not.toThrow();
-    expect(() => loadEnv(LookupEnvSchema, { ...variables, LOOKUP_DEADLINE_MS: String(functions.lookup!.Timeout * 1000 - 1000) })).toThrow(
+    expect(() => lookupSettings(variables)).not.toThrow();
+    expect(() => lookupSettings({ ...variables, LOOKUP_DEADLINE_MS: String(functions.lookup!.Timeout * 1000 - 1000) })).toThrow(
       /LOOKUP_DEADLINE_MS/,
     );
   });

@@ -263,7 +263,7 @@ describe('lookup: upstream trouble', () => {
     expect(response.statusCode).toBe(502);
     expect(response.json.ResponseMetadata.Error).toMatchObject({ Code: 'UpstreamError', UpstreamCode: 'InternalError' });
     expect(response.json.ResponseMetadata.Error.UpstreamRequestId).toMatch(/^\d{14}/);
-    expect(stack.emulator.callsOf('GetSegmentTask')).toHaveLength(stack.env.VOLC_MAX_ATTEMPTS);
+    expect(stack.emulator.callsOf('GetSegmentTask')).toHaveLength(stack.settings.volc.retry.maxAttempts);
   });
 
   it('treats an HTTP 200 that carries ResponseMetadata.Error as a failure', async () => {
