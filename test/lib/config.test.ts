@@ -14,13 +14,6 @@ const refusal = (settingsOf: (env: Record<string, string>) => unknown, env: Reco
 };
 
 describe('the settings from the environment', () => {
-  it('refuses a lookup deadline that leaves the function timeout no margin', () => {
-    expect(refusal(lookupSettings, { ...credentials, LOOKUP_DEADLINE_MS: '9000', LOOKUP_FUNCTION_TIMEOUT_S: '10' })).toContain(
-      'LOOKUP_DEADLINE_MS',
-    );
-    expect(refusal(lookupSettings, { ...credentials, LOOKUP_DEADLINE_MS: '8000', LOOKUP_FUNCTION_TIMEOUT_S: '10' })).toBeUndefined();
-  });
-
   it('refuses an archiver share that leaves lookups nothing, only when the quota is shared', () => {
     const shared = {
       ...credentials,

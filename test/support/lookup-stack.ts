@@ -1,5 +1,6 @@
 /** The lookup function wired to a live emulator on loopback, as the tests drive it. */
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import { lookupSettings, type LookupSettings } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { buildLookup } from '../../lib/lookup/build.ts';
@@ -17,7 +18,8 @@ export interface LookupStack {
   archive?: ArchiveStack;
   clock: ManualClock;
   settings: LookupSettings;
-  invoke(event: Record<string, unknown>): Promise<HttpResult>;
+  /** One invocation; `context` a Lambda context with 30 s left unless given. */
+  invoke(event: Record<string, unknown>, context?: Context): Promise<HttpResult>;
   get(appId: string, roomId: string, taskId: string, version?: string): Promise<HttpResult & { json: any }>;
   stop(): Promise<void>;
 }
@@ -50,7 +52,7 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
   });
   const logger = new Logger({ serviceName: 'rtc-segment-tasks-test', logLevel: options.logLevel ?? 'SILENT' });
   const { handler } = buildLookup(settings, { logger, now: clock.now, client: { now: () => clock.now() + (options.skewMs ?? 0) } });
-  const invoke = (event: Record<string, unknown>) => handler(event, lambdaContext()) as Promise<HttpResult>;
+  const invoke = (event: Record<string, unknown>, context = lambdaContext()) => handler(event, context) as Promise<HttpResult>;
   return {
     emulator,
     ...(archive ? { s3: archive.s3, archive } : {}),
