@@ -4,7 +4,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { LookupSettings } from '../config.ts';
 import { createLogger, userAgentOf } from '../log.ts';
-import type { SegmentTaskUpstream, WithoutTaskIdUpstream } from '../upstream.ts';
+import type { SegmentTaskUpstream } from '../upstream.ts';
 import { buildUpstream, type QuotaCounters, type UpstreamOverrides } from '../volc/build-upstream.ts';
 import { createLookupHandler } from './handler.ts';
 import { SegmentTaskLookup } from './segment-task-lookup.ts';
@@ -39,10 +39,9 @@ export function buildLookup(settings: LookupSettings, overrides: LookupOverrides
         maxWaitMs: budgets.quotaWaitMs,
         client: { now, ...overrides.client },
       });
-  const withoutTaskId: WithoutTaskIdUpstream | undefined = built?.client;
   const lookup = new SegmentTaskLookup({
     upstream: overrides.upstream ?? built!.client,
-    withoutTaskId,
+    withoutTaskId: built?.client,
     deadlineMs: budgets.deadlineMs,
     archiveReserveMs: budgets.archiveCallMs,
     cacheEntries: settings.cache.entries,
