@@ -11,14 +11,12 @@
  *                         reuse, 3,000 ghosts, registration before the start, load above capacity
  */
 import { spawn } from 'node:child_process';
+import { openArchive } from '../lib/archive/access.ts';
+import { buildArchiver } from '../lib/archive/build.ts';
 import { DynamoDbRegistry } from '../lib/archive/dynamodb-registry.ts';
-import { runArchiver } from '../lib/archive/archiver.ts';
-import { ArchiveKeys } from '../lib/archive/keys.ts';
-import { S3ObjectStore } from '../lib/archive/object-store.ts';
-import { SegmentArchive } from '../lib/archive/segment-archive.ts';
-import { ScenarioSchema } from '../lib/simulation/scenario.ts';
-import { simulate } from '../lib/simulation/simulate.ts';
-import { VolcClient } from '../lib/volc/client.ts';
+import { archiverSettings } from '../lib/config.ts';
+import { ScenarioSchema } from '../simulation/scenario.ts';
+import { simulate } from '../simulation/simulate.ts';
 import { TokenBucket } from '../lib/volc/rate-limiter.ts';
 import { DynaliteProcess } from '../test/dynamodb/dynalite-process.ts';
 import { REGISTRY_TABLE } from '../test/dynamodb/dynalite-server.ts';
@@ -77,38 +75,29 @@ export async function benchQpsUse(figures: Record<string, number>): Promise<void
   const tasks = Number(process.env.BENCH_QPS_TASKS ?? 1500);
   await withStack({ qpsLimit: 60 }, async (stack) => {
     const { emulator, s3, registry } = stack;
-    const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, region: 'us-east-1', forcePathStyle: true });
-    const keys = new ArchiveKeys('');
     await seedWatched(stack, tasks);
     emulator.inject({ kind: 'latency', latencyMs: 40 }); // a realistic round trip to Volcengine
-    const client = new VolcClient({
-      endpoint: emulator.url,
-      region: 'cn-north-1',
-      service: 'rtc',
-      credentials: () => CREDENTIALS,
+    const settings = archiverSettings({
+      VOLC_ENDPOINT: emulator.url,
+      VOLC_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      VOLC_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      VOLC_RETRY_MAX_MS: '1000',
+      ARCHIVE_BUCKET: s3.bucket,
+      S3_ENDPOINT: s3.url,
+      S3_REGION: 'us-east-1',
+      S3_FORCE_PATH_STYLE: 'true',
+      REGISTRY_TABLE,
+      AWS_REGION: 'us-east-1',
+      ARCHIVE_CONCURRENCY: '16',
+    });
+    // The archiver's calls paced at the budget measured against; the registry the stack's (seeded above).
+    const { run } = buildArchiver(settings, {
       limiter: new TokenBucket({ ratePerSecond: budget, burst: 5 }),
-      retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
+      access: { archive: openArchive(settings.storage).archive, registry },
     });
     const before = emulator.received.length;
     const started = performance.now();
-    const summary = await runArchiver({
-      registry,
-      archive: new SegmentArchive(store, keys),
-      upstream: client,
-      version: '2023-11-01',
-      now: Date.now,
-      tick: Date.now(),
-      owner: 'bench-qps',
-      finalMarginMs: 30 * 60_000,
-      callTimeoutMs: 5_000,
-      concurrency: 16,
-      timeLeftMs: () => Number.POSITIVE_INFINITY,
-      safetyMs: 0,
-      unknownRetryMs: 15 * 60_000,
-      refreshMs: 5 * 60_000,
-      refreshCallsPerSecond: 6,
-      idleMarginMs: 2 * 60_000,
-    });
+    const summary = await run({ tick: Date.now(), owner: 'bench-qps', timeLeftMs: () => Number.POSITIVE_INFINITY, safetyMs: 0 });
     const seconds = (performance.now() - started) / 1000;
     const calls = emulator.received.length - before;
     const throttled = emulator.received.slice(before).filter((r) => r.code === 'FlowLimitExceeded.QPSOverLimit').length;
@@ -186,7 +175,7 @@ export async function benchPass(figures: Record<string, number>): Promise<void> 
 }
 
 /**
- * The capacity simulation (lib/simulation, as `npm run simulate` runs it) on generated scenarios:
+ * The capacity simulation (simulation/, as `npm run simulate` runs it) on generated scenarios:
  * every lifecycle case of test/support/scenarios.ts, and load above the archiver's capacity.
  */
 export async function simulateScenarios(figures: Record<string, number>): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { registryOptions } from '../lib/archive/access.ts';
 import { DynamoDbRegistrations } from '../lib/archive/dynamodb-registrations.ts';
-import { CallbackEnvSchema, loadEnv } from '../lib/config.ts';
+import { callbackSettings } from '../lib/config.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { startArchiveStack } from '../test/support/archive-stack.ts';
 import { callbackEvent, testCallbackHandler } from '../test/support/callback-stack.ts';
@@ -18,9 +18,9 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
   const stack = await startArchiveStack('');
   try {
     const secret = 'bench-callback-secret';
-    const env = loadEnv(CallbackEnvSchema, { ...stack.env, CALLBACK_SECRETS: JSON.stringify({ 'bench-app': secret }) });
+    const settings = callbackSettings({ ...stack.env, CALLBACK_SECRETS: JSON.stringify({ 'bench-app': secret }) });
     const handler = testCallbackHandler({
-      registry: new DynamoDbRegistrations(registryOptions(env, { maxAttempts: 2, requestTimeoutMs: 1000 })),
+      registry: new DynamoDbRegistrations(registryOptions(settings.storage, { maxAttempts: 2, requestTimeoutMs: 1000 })),
       publisher: stack.publisher,
       secrets: { 'bench-app': secret },
       logLevel: 'SILENT',

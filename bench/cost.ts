@@ -1,6 +1,6 @@
 /**
  * The README's cost table (npm run bench -- cost): the capacity simulation's counted requests
- * (lib/simulation/requests.ts) at the price table (lib/simulation/prices.ts), per unit of work.
+ * (simulation/requests.ts) at the price table (simulation/prices.ts), per unit of work.
  *
  *   lookups     per million lookups: of running runs (Volcengine answers; the first of a run
  *               registers it and writes its first snapshot), and of runs Volcengine no longer
@@ -12,14 +12,14 @@
  *               duration of 60 min), each discovered by one callback (counted with callbacks)
  *
  * Machine-independent: every figure is a count of the simulation (deterministic for its seed) at
- * a price, except the stated assumptions of lib/simulation/prices.ts. The figures move with the
+ * a price, except the stated assumptions of simulation/prices.ts. The figures move with the
  * archiver's poll policy: run this again after changing it.
  */
-import { functionCost } from '../lib/simulation/cost.ts';
-import { PRICES } from '../lib/simulation/prices.ts';
-import type { FunctionRequests, SimulatedFunction } from '../lib/simulation/requests.ts';
-import { ScenarioSchema, type SimulationResult } from '../lib/simulation/scenario.ts';
-import { simulate } from '../lib/simulation/simulate.ts';
+import { functionCost } from '../simulation/cost.ts';
+import { PRICES } from '../simulation/prices.ts';
+import type { FunctionRequests, SimulatedFunction } from '../simulation/requests.ts';
+import { ScenarioSchema, type SimulationResult } from '../simulation/scenario.ts';
+import { simulate } from '../simulation/simulate.ts';
 import { capacity, lookupsOf, segmentStream, type ScenarioInput } from '../test/support/scenarios.ts';
 
 interface Row {
@@ -181,7 +181,7 @@ function requestsIn({ invocations, volcengineCalls, s3, dynamodb: db, eventBridg
 
 export async function benchCost(figures: Record<string, number>): Promise<void> {
   const rows = [...(await lookupRows()), ...(await callbackRows()), ...(await archivedRows())];
-  console.log(`cost at ${PRICES.region} list prices of ${PRICES.date} (lib/simulation/prices.ts), USD:`);
+  console.log(`cost at ${PRICES.region} list prices of ${PRICES.date} (simulation/prices.ts), USD:`);
   console.log('| per | Lambda | HTTP API | S3 | registry | quota table* | EventBridge | total | requests each (counted) |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) {
@@ -194,6 +194,6 @@ export async function benchCost(figures: Record<string, number>): Promise<void> 
     );
     figures[`cost_${row.label.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}_usd`] = Number((c.total * k).toPrecision(4));
   }
-  console.log('* derived from the Volcengine calls (lib/simulation/prices.ts); Lambda time beyond the virtual time assumed there too');
+  console.log('* derived from the Volcengine calls (simulation/prices.ts); Lambda time beyond the virtual time assumed there too');
   for (const row of rows) console.log(`  ${row.label}: ${row.note}`);
 }

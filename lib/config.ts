@@ -1,9 +1,10 @@
 /**
  * Configuration from the environment, validated once when a function's module loads so a bad
- * deploy fails at cold start. Messages name the variable, never its value.
+ * deploy fails at cold start, and handed on as grouped, camelCase settings: this is the one module
+ * that knows the environment's names. Messages name the variable, never its value.
  */
 import { z } from 'zod';
-import { DEFAULT_TIMING } from './quota/slots.ts';
+import { DEFAULT_TIMING, type SlotTiming } from './quota/slots.ts';
 import { DEFAULT_ENDPOINT, DEFAULT_REGION, DEFAULT_SERVICE } from './volc/defaults.ts';
 
 const intFrom = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -56,10 +57,13 @@ const CREDENTIAL_SOURCE_MESSAGE = {
 const TableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name');
 /** For DynamoDB-compatible endpoints (tests, the local stack); empty for AWS. */
 const DynamoDbEndpoint = z.url({ protocol: /^https?$/ }).optional();
+/** The function's own region (Lambda sets it), where the stack's tables are. */
+const AwsRegion = z.string().min(1).default('us-east-1');
 
 const QuotaEnvShape = {
   QUOTA_TABLE: TableName.optional(),
   DYNAMODB_ENDPOINT: DynamoDbEndpoint,
+  AWS_REGION: AwsRegion,
   /** GetSegmentTask calls per second for the whole account; lower it to leave room for other systems. */
   VOLC_ACCOUNT_QPS: z.coerce.number().int().min(2).max(1000).default(60),
   /** The archiver's reserved share of VOLC_ACCOUNT_QPS; lookups cannot take it. */
@@ -89,7 +93,7 @@ const SHARE_MESSAGE = { message: 'ARCHIVE_QPS must be below VOLC_ACCOUNT_QPS (lo
  * Where the archive lives. Optional for the lookup function (without it, lookups are live only).
  * @example { "ARCHIVE_BUCKET": "rtc-segment-archive", "S3_REGION": "us-east-1" }
  */
-export const ArchiveStorageEnvShape = {
+const ArchiveStorageEnvShape = {
   ARCHIVE_BUCKET: z
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid bucket name')
@@ -101,16 +105,13 @@ export const ArchiveStorageEnvShape = {
     .default(''),
   /** For S3-compatible stores (Volcengine TOS, MinIO); empty for AWS S3. */
   S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  S3_REGION: z
-    .string()
-    .min(1)
-    .default(process.env.AWS_REGION ?? 'us-east-1'),
+  /** The bucket's region when it is not the function's own (AWS_REGION). */
+  S3_REGION: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: booleanFrom(false),
   /** The watch registry's DynamoDB table (the stack's RegistryTable); needed wherever the archive is. */
   REGISTRY_TABLE: TableName.optional(),
   DYNAMODB_ENDPOINT: DynamoDbEndpoint,
-  /** The function's own region (Lambda sets it), where the stack's tables are. */
-  AWS_REGION: z.string().min(1).default('us-east-1'),
+  AWS_REGION: AwsRegion,
 };
 
 const archiveHasRegistry = (env: { ARCHIVE_BUCKET?: string | undefined; REGISTRY_TABLE?: string | undefined }) =>
@@ -120,24 +121,25 @@ const REGISTRY_MESSAGE = {
   path: ['REGISTRY_TABLE'],
 };
 
-/** What a lookup keeps of its function's timeout beyond LOOKUP_DEADLINE_MS: the response, the logs, the metrics. */
-export const LOOKUP_TIMEOUT_MARGIN_MS = 2_000;
+// Each schema below is marked pure (building it has no side effects), so that a function's bundle can
+// leave out the other functions' schemas: the archiver's costs the lookup 0.8 KiB of its 1,024.
 
 /**
  * Environment of the lookup function.
  * @example { "VOLC_ACCESS_KEY_ID": "AKLT...", "VOLC_SECRET_ACCESS_KEY": "...", "LOOKUP_QPS": "50" }
  */
-export const LookupEnvSchema = z
+const LookupEnvSchema = /* @__PURE__ */ z
   .object({
     ...VolcEnvShape,
     /** Sustained GetSegmentTask calls per second from one instance. */
     LOOKUP_QPS: z.coerce.number().positive().max(60).default(40),
     /** Calls allowed at once on top of the rate; rate + burst must stay within 60. */
     LOOKUP_BURST: intFrom(1, 59, 5),
-    /** Whole-request budget for a lookup: quota wait, retries and archive work included. */
+    /**
+     * Whole-request budget for a lookup: quota wait, retries and archive work included. An
+     * invocation with less time left than this plus 2 s gets that less 2 s (lib/lookup/handler.ts).
+     */
     LOOKUP_DEADLINE_MS: intFrom(100, 29_000, 5_000),
-    /** The function's timeout (deployed: serverless.yml's); the deadline must leave it LOOKUP_TIMEOUT_MARGIN_MS. */
-    LOOKUP_FUNCTION_TIMEOUT_S: intFrom(1, 900, 10),
     VOLC_MAX_ATTEMPTS: intFrom(1, 10, 4),
     VOLC_RETRY_BASE_MS: intFrom(1, 10_000, 100),
     VOLC_RETRY_MAX_MS: intFrom(1, 30_000, 2_000),
@@ -155,21 +157,17 @@ export const LookupEnvSchema = z
   .refine(oneCredentialSource, CREDENTIAL_SOURCE_MESSAGE)
   .refine(shareFitsTheAccount, SHARE_MESSAGE)
   .refine(archiveHasRegistry, REGISTRY_MESSAGE)
-  .refine((env) => env.LOOKUP_DEADLINE_MS + LOOKUP_TIMEOUT_MARGIN_MS <= env.LOOKUP_FUNCTION_TIMEOUT_S * 1000, {
-    message: `LOOKUP_DEADLINE_MS must leave the function timeout (LOOKUP_FUNCTION_TIMEOUT_S) ${LOOKUP_TIMEOUT_MARGIN_MS} ms to answer in`,
-    path: ['LOOKUP_DEADLINE_MS'],
-  })
   .refine((env) => env.LOOKUP_QPS + env.LOOKUP_BURST <= bucketLimit(env), {
     message: `LOOKUP_QPS + LOOKUP_BURST must not exceed ${BUCKET_LIMIT_TEXT}`,
     path: ['LOOKUP_QPS'],
   });
-export type LookupEnv = z.infer<typeof LookupEnvSchema>;
+type LookupEnv = z.infer<typeof LookupEnvSchema>;
 
 /**
  * Environment of the archiver function.
  * @example { "ARCHIVE_BUCKET": "rtc-segment-archive", "ARCHIVE_QPS": "12", "VOLC_ACCESS_KEY_ID": "AKLT..." }
  */
-export const ArchiverEnvSchema = z
+const ArchiverEnvSchema = /* @__PURE__ */ z
   .object({
     ...VolcEnvShape,
     ...ArchiveStorageEnvShape,
@@ -210,14 +208,16 @@ export const ArchiverEnvSchema = z
     message: `ARCHIVE_QPS + ARCHIVE_BURST must not exceed ${BUCKET_LIMIT_TEXT}`,
     path: ['ARCHIVE_QPS'],
   });
-export type ArchiverEnv = z.infer<typeof ArchiverEnvSchema>;
+type ArchiverEnv = z.infer<typeof ArchiverEnvSchema>;
 
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
 }
 
+type Environment = Record<string, string | undefined>;
+
 /** Parses `env` with `schema`; the error lists variable names and problems, not values. */
-export function loadEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+function loadEnv<S extends z.ZodType>(schema: S, env: Environment): z.infer<S> {
   // An empty variable (VAR= in a .env file) counts as unset.
   const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (parsed.success) return parsed.data;
@@ -237,7 +237,7 @@ export const CallbackSecretsSchema = z
  * Environment of the callback function. CALLBACK_SECRETS maps each AppId to its callback SecretKey.
  * @example { "CALLBACK_SECRETS": "{\"661e3b4c9a5f7d0012a543cf\":\"…\"}", "ARCHIVE_BUCKET": "rtc-segment-archive" }
  */
-export const CallbackEnvSchema = z
+const CallbackEnvSchema = /* @__PURE__ */ z
   .object({
     /** The region named in the answers' ResponseMetadata, as for the lookups. */
     VOLC_REGION: VolcEnvShape.VOLC_REGION,
@@ -276,4 +276,200 @@ export const CallbackEnvSchema = z
     message: 'set either CALLBACK_SECRETS_PARAMETER (deployed) or CALLBACK_SECRETS (local), not both',
     path: ['CALLBACK_SECRETS'],
   });
-export type CallbackEnv = z.infer<typeof CallbackEnvSchema>;
+
+/** Where Volcengine is and how a function signs and retries its calls. */
+export interface VolcSettings {
+  endpoint: string;
+  region: string;
+  service: string;
+  /** Local runs: the keys themselves; deployed: the SSM parameter holding them. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined } | { parameter: string };
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+}
+
+/** How secrets held in SSM are read. */
+export interface SecretsSettings {
+  ssmEndpoint?: string | undefined;
+  cacheTtlMs: number;
+}
+
+/** The fleet-wide GetSegmentTask quota; without `table`, each instance keeps its own token bucket (`bucket`). */
+export interface QuotaSettings {
+  table?: string | undefined;
+  dynamodbEndpoint?: string | undefined;
+  region: string;
+  accountQps: number;
+  archiveQps: number;
+  timeoutMs: number;
+  fallbackQps: number;
+  timing: SlotTiming;
+  /** A function's own token bucket: the limiter without `table`. */
+  bucket: { qps: number; burst: number };
+}
+
+/** The archive: its S3 bucket and the watch registry's DynamoDB table. */
+export interface StorageSettings {
+  bucket: string;
+  prefix: string;
+  s3: { endpoint?: string | undefined; region: string; forcePathStyle: boolean };
+  registry: { table: string; endpoint?: string | undefined; region: string };
+}
+
+/** What the Volcengine client of a function needs: where, who, and its share of the quota. */
+export interface UpstreamSettings {
+  volc: VolcSettings;
+  secrets: SecretsSettings;
+  quota: QuotaSettings;
+}
+
+export interface LookupSettings extends UpstreamSettings {
+  /** Undefined: lookups are live only. */
+  storage: StorageSettings | undefined;
+  budgets: {
+    /** The whole lookup: quota wait, upstream attempts and archive work. */
+    deadlineMs: number;
+    /** Per attempt of each archive read and write (2 attempts); also kept of the deadline for the archive. */
+    archiveCallMs: number;
+    /** With the shared quota: the longest wait for a slot. */
+    quotaWaitMs: number;
+  };
+  cache: { entries: number; terminalTtlMs: number };
+}
+
+export interface ArchiverSettings extends UpstreamSettings {
+  storage: StorageSettings;
+  archiver: {
+    apiVersion: '2022-06-01' | '2023-11-01';
+    concurrency: number;
+    callTimeoutMs: number;
+    finalMarginMs: number;
+    safetyMs: number;
+    unknownRetryMs: number;
+    refreshMs: number;
+    /** The part of the archiver's rate refreshes may plan to take. */
+    refreshShare: number;
+    idleMarginMs: number;
+  };
+}
+
+export interface CallbackSettings {
+  /** The region named in the answers' ResponseMetadata. */
+  volcRegion: string;
+  storage: StorageSettings;
+  secrets: SecretsSettings;
+  /** Callback SecretKeys by AppId (local runs), or the SSM parameter holding them (deployed). */
+  callbackSecrets: { byAppId: Record<string, string> } | { parameter: string };
+  maxSkewMs: number;
+  maxBodyBytes: number;
+  budgetMs: number;
+  /** Per attempt of each DynamoDB and EventBridge call. */
+  storageCallMs: number;
+  events: { busName: string; endpoint?: string | undefined; region: string };
+}
+
+type VolcEnv = Pick<
+  LookupEnv,
+  | 'VOLC_ENDPOINT'
+  | 'VOLC_REGION'
+  | 'VOLC_SERVICE'
+  | 'VOLC_ACCESS_KEY_ID'
+  | 'VOLC_SECRET_ACCESS_KEY'
+  | 'VOLC_SESSION_TOKEN'
+  | 'VOLC_CREDENTIALS_PARAMETER'
+  | 'VOLC_MAX_ATTEMPTS'
+  | 'VOLC_RETRY_BASE_MS'
+  | 'VOLC_RETRY_MAX_MS'
+>;
+
+function volcOf(env: VolcEnv): VolcSettings {
+  return {
+    endpoint: env.VOLC_ENDPOINT,
+    region: env.VOLC_REGION,
+    service: env.VOLC_SERVICE,
+    credentials: env.VOLC_CREDENTIALS_PARAMETER
+      ? { parameter: env.VOLC_CREDENTIALS_PARAMETER }
+      : { accessKeyId: env.VOLC_ACCESS_KEY_ID!, secretAccessKey: env.VOLC_SECRET_ACCESS_KEY!, sessionToken: env.VOLC_SESSION_TOKEN },
+    retry: { maxAttempts: env.VOLC_MAX_ATTEMPTS, baseDelayMs: env.VOLC_RETRY_BASE_MS, maxDelayMs: env.VOLC_RETRY_MAX_MS },
+  };
+}
+
+const secretsOf = (env: Pick<LookupEnv, 'SSM_ENDPOINT' | 'SECRETS_CACHE_TTL_MS'>): SecretsSettings => ({
+  ssmEndpoint: env.SSM_ENDPOINT,
+  cacheTtlMs: env.SECRETS_CACHE_TTL_MS,
+});
+
+function quotaOf(env: LookupEnv | ArchiverEnv, bucket: QuotaSettings['bucket']): QuotaSettings {
+  return {
+    table: env.QUOTA_TABLE,
+    dynamodbEndpoint: env.DYNAMODB_ENDPOINT,
+    region: env.AWS_REGION,
+    accountQps: env.VOLC_ACCOUNT_QPS,
+    archiveQps: env.ARCHIVE_QPS,
+    timeoutMs: env.QUOTA_TIMEOUT_MS,
+    fallbackQps: env.QUOTA_FALLBACK_QPS,
+    timing: { lateMs: env.QUOTA_LATE_MS, networkMs: env.QUOTA_NETWORK_MS },
+    bucket,
+  };
+}
+
+type StorageEnv = Omit<z.infer<z.ZodObject<typeof ArchiveStorageEnvShape>>, 'ARCHIVE_BUCKET' | 'REGISTRY_TABLE'>;
+
+function storageOf(env: StorageEnv, bucket: string, table: string): StorageSettings {
+  return {
+    bucket,
+    prefix: env.ARCHIVE_PREFIX,
+    s3: { endpoint: env.S3_ENDPOINT, region: env.S3_REGION ?? env.AWS_REGION, forcePathStyle: env.S3_FORCE_PATH_STYLE },
+    registry: { table, endpoint: env.DYNAMODB_ENDPOINT, region: env.AWS_REGION },
+  };
+}
+
+/** The lookup function's settings, from its environment (process.env when deployed). */
+export function lookupSettings(environment: Environment): LookupSettings {
+  const env = loadEnv(LookupEnvSchema, environment);
+  return {
+    volc: volcOf(env),
+    secrets: secretsOf(env),
+    quota: quotaOf(env, { qps: env.LOOKUP_QPS, burst: env.LOOKUP_BURST }),
+    storage: env.ARCHIVE_BUCKET && env.REGISTRY_TABLE ? storageOf(env, env.ARCHIVE_BUCKET, env.REGISTRY_TABLE) : undefined,
+    budgets: { deadlineMs: env.LOOKUP_DEADLINE_MS, archiveCallMs: env.LOOKUP_ARCHIVE_TIMEOUT_MS, quotaWaitMs: env.LOOKUP_QUOTA_WAIT_MS },
+    cache: { entries: env.LOOKUP_CACHE_ENTRIES, terminalTtlMs: env.LOOKUP_TERMINAL_TTL_MS },
+  };
+}
+
+/** The archiver function's settings, from its environment. */
+export function archiverSettings(environment: Environment): ArchiverSettings {
+  const env = loadEnv(ArchiverEnvSchema, environment);
+  return {
+    volc: volcOf(env),
+    secrets: secretsOf(env),
+    quota: quotaOf(env, { qps: env.ARCHIVE_QPS, burst: env.ARCHIVE_BURST }),
+    storage: storageOf(env, env.ARCHIVE_BUCKET, env.REGISTRY_TABLE),
+    archiver: {
+      apiVersion: env.ARCHIVE_API_VERSION,
+      concurrency: env.ARCHIVE_CONCURRENCY,
+      callTimeoutMs: env.ARCHIVE_CALL_TIMEOUT_MS,
+      finalMarginMs: env.ARCHIVE_FINAL_MARGIN_MS,
+      safetyMs: env.ARCHIVE_SAFETY_MS,
+      unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
+      refreshMs: env.ARCHIVE_REFRESH_MS,
+      refreshShare: env.ARCHIVE_REFRESH_SHARE,
+      idleMarginMs: env.ARCHIVE_IDLE_MARGIN_MS,
+    },
+  };
+}
+
+/** The callback function's settings, from its environment. */
+export function callbackSettings(environment: Environment): CallbackSettings {
+  const env = loadEnv(CallbackEnvSchema, environment);
+  return {
+    volcRegion: env.VOLC_REGION,
+    storage: storageOf(env, env.ARCHIVE_BUCKET, env.REGISTRY_TABLE),
+    secrets: secretsOf(env),
+    callbackSecrets: env.CALLBACK_SECRETS ? { byAppId: env.CALLBACK_SECRETS } : { parameter: env.CALLBACK_SECRETS_PARAMETER! },
+    maxSkewMs: env.CALLBACK_MAX_SKEW_MS,
+    maxBodyBytes: env.CALLBACK_MAX_BODY_BYTES,
+    budgetMs: env.CALLBACK_BUDGET_MS,
+    storageCallMs: env.CALLBACK_STORAGE_TIMEOUT_MS,
+    events: { busName: env.EVENT_BUS_NAME, endpoint: env.EVENTS_ENDPOINT, region: env.AWS_REGION },
+  };
+}

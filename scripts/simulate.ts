@@ -5,9 +5,9 @@
  * stderr; the result goes to --out, or is printed as the last line.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ScenarioSchema, type SimulationResult } from '../lib/simulation/scenario.ts';
-import { simulate } from '../lib/simulation/simulate.ts';
-import { SIMULATED_FUNCTIONS } from '../lib/simulation/requests.ts';
+import { ScenarioSchema, type SimulationResult } from '../simulation/scenario.ts';
+import { simulate } from '../simulation/simulate.ts';
+import { SIMULATED_FUNCTIONS } from '../simulation/requests.ts';
 
 const USAGE = 'usage: npm run simulate -- <scenario.json> [--out <result.json>]';
 const args = process.argv.slice(2);

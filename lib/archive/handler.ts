@@ -5,18 +5,16 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import type { ArchiverEnv } from '../config.ts';
-import type { SegmentTaskUpstream } from '../upstream.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
-import { runArchiver, type ArchiveRunSummary } from './archiver.ts';
-import type { ArchiveAccess } from './access.ts';
-import type { WatchRegistry } from './registry.ts';
+import type { ArchiveRunSummary, ArchiverOptions } from './archiver.ts';
+
+/** What one invocation adds to the archiver's options: the tick it serves, who it is, its time, its reporting. */
+export type ArchiverInvocation = Pick<ArchiverOptions, 'tick' | 'owner' | 'timeLeftMs'> & Partial<ArchiverOptions>;
 
 export interface ArchiverDeps {
-  env: ArchiverEnv;
-  access: ArchiveAccess<WatchRegistry>;
-  upstream: SegmentTaskUpstream;
+  /** One archiver run with the function's options (lib/archive/build.ts). */
+  run: (invocation: ArchiverInvocation) => Promise<ArchiveRunSummary>;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
@@ -38,30 +36,18 @@ export function tickOf(event: unknown, now: number): number {
 }
 
 export function createArchiverHandler(deps: ArchiverDeps) {
-  const { env, access, upstream, logger, metrics } = deps;
+  const { logger, metrics } = deps;
   const now = deps.now ?? Date.now;
 
-  const run = async (event: unknown, context: Context): Promise<ArchiveRunSummary> => {
+  const handle = async (event: unknown, context: Context): Promise<ArchiveRunSummary> => {
     const startedAt = now();
     const tick = tickOf(event, startedAt);
-    const summary = await runArchiver({
-      ...access,
-      upstream,
-      version: env.ARCHIVE_API_VERSION,
-      now,
+    const summary = await deps.run({
       tick,
       owner: context.awsRequestId,
-      finalMarginMs: env.ARCHIVE_FINAL_MARGIN_MS,
-      callTimeoutMs: env.ARCHIVE_CALL_TIMEOUT_MS,
-      concurrency: env.ARCHIVE_CONCURRENCY,
       timeLeftMs: () =>
         typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY,
-      safetyMs: env.ARCHIVE_SAFETY_MS,
       finishReserveMs: FINISH_RESERVE_MS,
-      unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
-      refreshMs: env.ARCHIVE_REFRESH_MS,
-      idleMarginMs: env.ARCHIVE_IDLE_MARGIN_MS,
-      refreshCallsPerSecond: env.ARCHIVE_QPS * env.ARCHIVE_REFRESH_SHARE,
       onError: (error, task) =>
         task
           ? logger.warn('task left for the next run', {
@@ -111,7 +97,7 @@ export function createArchiverHandler(deps: ArchiverDeps) {
     return summary;
   };
 
-  return middy<unknown, ArchiveRunSummary, Error, Context>(run)
+  return middy<unknown, ArchiveRunSummary, Error, Context>(handle)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics));
 }

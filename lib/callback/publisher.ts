@@ -58,12 +58,3 @@ export class EventBridgePublisher implements EventPublisher {
     }
   }
 }
-
-/** Keeps what was published, in order (the simulation's bus; the local stack's is the EventBridge peer). */
-export class MemoryPublisher implements EventPublisher {
-  readonly published: PublishedEvent[] = [];
-
-  async publish(event: PublishedEvent): Promise<void> {
-    this.published.push(event);
-  }
-}

@@ -26,7 +26,8 @@ export interface NamedRequest {
 export interface HttpFunction<R extends NamedRequest> {
   /** Reads the event into a request; what this throws is answered without an action or version. */
   read(event: HttpApiEvent): R;
-  answer(request: R): Promise<HttpAnswer>;
+  /** `context`: the invocation's (its time left). */
+  answer(request: R, context: Context): Promise<HttpAnswer>;
 }
 
 export type HttpHandler = MiddyfiedHandler<unknown, HttpResult, Error, Context, EnvelopeState>;
@@ -43,7 +44,9 @@ export function httpFunction<R extends NamedRequest>(
 ): HttpHandler {
   const { region, logger, metrics } = options;
   // The event is replaced by the request `read` made of it (below, once the envelope has its RequestId).
-  const pipeline = middy<unknown, HttpResult | HttpAnswer, Error, Context, EnvelopeState>((request: unknown) => fn.answer(request as R));
+  const pipeline = middy<unknown, HttpResult | HttpAnswer, Error, Context, EnvelopeState>((request: unknown, context: Context) =>
+    fn.answer(request as R, context),
+  );
   pipeline.use(injectLambdaContext(logger, { resetKeys: true }));
   if (metrics) pipeline.use(logMetrics(metrics));
   pipeline

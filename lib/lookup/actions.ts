@@ -19,6 +19,8 @@ import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupActionDeps {
   lookup: SegmentTaskLookup;
+  /** This invocation's deadline: the lookup's, less when the Lambda has less time left (handler.ts). */
+  deadlineMs: number;
   logger: Logger;
   metrics?: Metrics | undefined;
   now: () => number;
@@ -90,11 +92,11 @@ function notFound({ address, startTime }: TaskQuery, what: string, upstreamReque
 type GetQuery = z.infer<typeof GetQuerySchema>;
 
 /** GetSegmentTask without TaskId: Volcengine's answer as it gave it, nothing of it kept. */
-async function getWithoutTaskId({ lookup, logger, metrics }: LookupActionDeps, query: GetQuery, request: LookupRequest) {
+async function getWithoutTaskId({ lookup, logger, metrics, deadlineMs }: LookupActionDeps, query: GetQuery, request: LookupRequest) {
   if (query.StartTime !== undefined) throw new InvalidParameterError('StartTime', 'it names a run of a task, so it needs a TaskId');
   const { AppId: appId, RoomId: roomId } = query;
   logger.appendKeys({ appId, roomId, withoutTaskId: true });
-  const answer = await lookup.withoutTaskId(request.version, { appId, roomId });
+  const answer = await lookup.withoutTaskId(request.version, { appId, roomId }, deadlineMs);
   if (metrics) publishMetric(metrics, LOOKUP_METRICS, 'AnswersFromVolcengine', 1);
   return {
     result: answer.result,
@@ -105,7 +107,7 @@ async function getWithoutTaskId({ lookup, logger, metrics }: LookupActionDeps, q
 const ANSWER_METRIC = { volcengine: 'AnswersFromVolcengine', cache: 'AnswersFromCache', archive: 'AnswersFromArchive' } as const;
 
 async function getSegmentTask(deps: LookupActionDeps, query: GetQuery, request: LookupRequest): Promise<HttpAnswer> {
-  const { lookup, logger, metrics, now } = deps;
+  const { lookup, logger, metrics, now, deadlineMs } = deps;
   if (query.TaskId === undefined) {
     // Absent, not empty: `TaskId=` stays a MissingParameter, as an empty id is no id.
     if (request.parameters.has('TaskId') || !lookup.passesWithoutTaskId) throw new MissingParameterError('TaskId');
@@ -114,7 +116,7 @@ async function getSegmentTask(deps: LookupActionDeps, query: GetQuery, request: 
   const task = checkedTask({ ...query, TaskId: query.TaskId }, now());
   const { address } = task;
   logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
-  const answer = await lookup.get(request.version, address, task.startTime);
+  const answer = await lookup.get(request.version, address, task.startTime, deadlineMs);
   if (metrics) publishMetric(metrics, LOOKUP_METRICS, ANSWER_METRIC[answer.source], 1);
   if (!answer.task) {
     throw notFound(
@@ -157,7 +159,10 @@ async function watchSegmentTask({ lookup, now }: LookupActionDeps, query: z.infe
 }
 
 /** A page of a run's timeline, read within the lookup's deadline however long the timeline is. */
-async function listSnapshots({ lookup, now }: LookupActionDeps, query: z.infer<typeof SnapshotsQuerySchema>): Promise<HttpAnswer> {
+async function listSnapshots(
+  { lookup, now, deadlineMs }: LookupActionDeps,
+  query: z.infer<typeof SnapshotsQuerySchema>,
+): Promise<HttpAnswer> {
   const task = checkedTask(query, now());
   const token = query.PageToken === undefined ? undefined : readTimelineToken(query.PageToken, task.startTime);
   const page = await withArchive(lookup, async (access) => {
@@ -166,7 +171,7 @@ async function listSnapshots({ lookup, now }: LookupActionDeps, query: z.infer<t
     const options = {
       pageSize: query.PageSize ?? DEFAULT_SNAPSHOT_PAGE,
       after: token?.after,
-      signal: AbortSignal.timeout(lookup.deadlineMs),
+      signal: AbortSignal.timeout(deadlineMs),
     };
     return { run, ...(await access.archive.timelinePage(run, options)) };
   });

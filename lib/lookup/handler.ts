@@ -5,6 +5,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { httpFunction } from '../http/pipeline.ts';
 import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
@@ -24,6 +25,15 @@ export interface LookupHandlerDeps {
   quota?: { drainStats(): QuotaStats } | undefined;
 }
 
+/** What a lookup keeps of its invocation's time beyond its deadline: the response, the logs, the metrics. */
+const TIMEOUT_MARGIN_MS = 2_000;
+
+/** The lookup's deadline, cut to the Lambda's time left less the margin (Lambda's timeout is not configured twice). */
+function deadlineOf(deadlineMs: number, context: Context): number {
+  if (typeof context.getRemainingTimeInMillis !== 'function') return deadlineMs;
+  return Math.max(0, Math.min(deadlineMs, context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS));
+}
+
 export function createLookupHandler(deps: LookupHandlerDeps) {
   const { lookup, region, logger, metrics, quota } = deps;
   const actionDeps = { lookup, logger, metrics, now: deps.now ?? Date.now };
@@ -36,9 +46,10 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
   const handler = httpFunction(
     {
       read: (event) => readLookupRequest(event, names),
-      answer: (request) => {
+      answer: (request, context) => {
         const action = served.get(request.action)!;
-        return action.run(actionDeps, readQuery(action.query, request.parameters), request);
+        const invocation = { ...actionDeps, deadlineMs: deadlineOf(lookup.deadlineMs, context) };
+        return action.run(invocation, readQuery(action.query, request.parameters), request);
       },
     },
     { region, logger, metrics },

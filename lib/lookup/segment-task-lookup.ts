@@ -84,10 +84,10 @@ export class SegmentTaskLookup {
    * its answer is returned as it gave it; nothing is remembered, registered or archived, and the
    * archive is not read (no run can be named). Its errors are the Volcengine client's, as any lookup's.
    */
-  async withoutTaskId(version: ApiVersion, room: RoomAddress): Promise<WithoutTaskIdResult> {
+  async withoutTaskId(version: ApiVersion, room: RoomAddress, deadlineMs = this.#options.deadlineMs): Promise<WithoutTaskIdResult> {
     const upstream = this.#options.withoutTaskId;
     if (!upstream) throw new Error('GetSegmentTask without TaskId is not passed to Volcengine by this lookup');
-    const answer = await upstream.getSegmentTaskWithoutTaskId(version, room, { timeoutMs: this.#options.deadlineMs });
+    const answer = await upstream.getSegmentTaskWithoutTaskId(version, room, { timeoutMs: deadlineMs });
     if (answer.drift) {
       this.#options.logger?.warn('schema drift: a SegmentTask answered without TaskId does not have the documented shape; passed on', {
         schemaDrift: true,
@@ -113,8 +113,8 @@ export class SegmentTaskLookup {
     return this.#archive;
   }
 
-  /** The task's current run, or with `startTime` that run of it. */
-  async get(version: ApiVersion, address: TaskAddress, startTime?: number): Promise<Answer> {
+  /** The task's current run, or with `startTime` that run of it, within `deadlineMs` (the lookup's by default). */
+  async get(version: ApiVersion, address: TaskAddress, startTime?: number, deadlineMs = this.#options.deadlineMs): Promise<Answer> {
     const key = `${version}\n${taskIdentity(address)}\n${startTime ?? ''}`;
     const remembered = this.#terminal.get(key);
     if (remembered && this.#now() - remembered.at < this.#options.terminalTtlMs) {
@@ -123,7 +123,7 @@ export class SegmentTaskLookup {
     }
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
-    const deadline = performance.now() + this.#options.deadlineMs;
+    const deadline = performance.now() + deadlineMs;
     const call = this.#answer(version, address, startTime, key, () => deadline - performance.now()).finally(() =>
       this.#inFlight.delete(key),
     );

@@ -3,13 +3,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArchiveRunSummary } from '../../lib/archive/archiver.ts';
-import { createArchiverHandler } from '../../lib/archive/handler.ts';
 import { allEntries } from '../../lib/archive/registry.ts';
-import { ArchiverEnvSchema, loadEnv } from '../../lib/config.ts';
 import { lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';
 import { startArchiverStack, type ArchiverStack } from '../support/archiver-stack.ts';
-import { TEST_CREDENTIALS } from '../support/credentials.ts';
 import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
 
 let stack: ArchiverStack;
@@ -20,19 +17,10 @@ afterAll(() => stack.stop());
 
 /** The archiver function's handler over the stack, with the archiver's environment (plus `env`). */
 function archiverHandler(env: Record<string, string> = {}) {
-  return createArchiverHandler({
-    env: loadEnv(ArchiverEnvSchema, {
-      ...stack.env,
-      VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      ...env,
-    }),
-    access: { archive: stack.archive, registry: stack.registry },
-    upstream: stack.client,
+  return stack.archiver(env, {
     logger: new Logger({ serviceName: 'archive-test' }),
     metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'archive-test' }),
-    now: stack.clock.now,
-  });
+  }).handler;
 }
 
 /** EventBridge's scheduled event: every delivery of one tick carries the same time. */

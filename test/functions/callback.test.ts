@@ -8,7 +8,7 @@ import { DynamoDbRegistrations } from '../../lib/archive/dynamodb-registrations.
 import { allEntries } from '../../lib/archive/registry.ts';
 import { EVENT_SOURCE, EventBridgePublisher } from '../../lib/callback/publisher.ts';
 import { callbackSignature } from '../../lib/callback/signature.ts';
-import { loadEnv, CallbackEnvSchema, type CallbackEnv } from '../../lib/config.ts';
+import { callbackSettings } from '../../lib/config.ts';
 import { VolcEmulator, type EmulatedTask } from '../emulator/volc-emulator.ts';
 import { startArchiveStack, TEST_BUS, type ArchiveStack } from '../support/archive-stack.ts';
 import { ManualClock } from '../support/clock.ts';
@@ -19,7 +19,6 @@ import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
 const SECRET = 'callback-secret-for-tests-3c9e';
 const APP = 'cb-app';
 let stack: ArchiveStack;
-let env: CallbackEnv;
 let wiring: Pick<CallbackStackOptions, 'registry' | 'publisher'>;
 let emulator: VolcEmulator;
 let clock: ManualClock;
@@ -43,15 +42,10 @@ function instance(options: Partial<CallbackStackOptions> = {}): CallbackInvoker 
 
 beforeAll(async () => {
   stack = await startArchiveStack('cb/');
-  env = loadEnv(CallbackEnvSchema, { ...stack.env, CALLBACK_SECRETS: JSON.stringify({ [APP]: SECRET }) });
+  const settings = callbackSettings({ ...stack.env, CALLBACK_SECRETS: JSON.stringify({ [APP]: SECRET }) });
   wiring = {
-    registry: new DynamoDbRegistrations(registryOptions(env, { maxAttempts: 2 })),
-    publisher: new EventBridgePublisher({
-      busName: env.EVENT_BUS_NAME,
-      endpoint: env.EVENTS_ENDPOINT,
-      region: env.AWS_REGION,
-      maxAttempts: 2,
-    }),
+    registry: new DynamoDbRegistrations(registryOptions(settings.storage, { maxAttempts: 2 })),
+    publisher: new EventBridgePublisher({ ...settings.events, maxAttempts: 2 }),
   };
   clock = new ManualClock(Date.now());
   emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now });

@@ -2,9 +2,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
+import { lookupSettings } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
-import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
+import { buildLookup } from '../../lib/lookup/build.ts';
 import { DynamoDbQuotaStore } from '../../lib/quota/quota-store.ts';
 import { DynaliteServer, QUOTA_TABLE } from '../dynamodb/dynalite-server.ts';
 import { VolcEmulator } from '../emulator/volc-emulator.ts';
@@ -36,7 +36,7 @@ async function lookupOn(env: Record<string, string>) {
   // The template's table name, so that the IAM evaluation judges these calls against the deployed policy; emptied per case.
   const table = QUOTA_TABLE;
   if (!env.DYNAMODB_ENDPOINT) await dynalite.resetQuotaTable();
-  const config = loadEnv(LookupEnvSchema, {
+  const settings = lookupSettings({
     VOLC_ENDPOINT: emulator.url,
     VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -46,7 +46,8 @@ async function lookupOn(env: Record<string, string>) {
     LOOKUP_TERMINAL_TTL_MS: '0',
     ...env,
   });
-  const handler = buildLookupHandler(config, new Logger({ serviceName: 'lookup-quota', logLevel: 'WARN' }), {
+  const { handler } = buildLookup(settings, {
+    logger: new Logger({ serviceName: 'lookup-quota', logLevel: 'WARN' }),
     metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'lookup-quota' }),
   });
   const store = new DynamoDbQuotaStore(table, { endpoint: dynalite.url, region: 'us-east-1' });

@@ -169,7 +169,7 @@ describe('GetSegmentTask without TaskId, with an archive', () => {
     // Assess
     expect(response.statusCode).toBe(502);
     expect(response.json.ResponseMetadata.Error).toMatchObject({ Code: 'UpstreamError', UpstreamCode: 'InternalError' });
-    expect(upstreamQueries()).toHaveLength(stack.env.VOLC_MAX_ATTEMPTS);
+    expect(upstreamQueries()).toHaveLength(stack.settings.volc.retry.maxAttempts);
     expect(archiveRequests()).toBe(0);
   });
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOUR } from '../support/clock.ts';
 import { ALL_SECRETS, STORAGE_SECRETS, STS_CREDENTIALS } from '../support/credentials.ts';
-import { getTaskQuery, httpEvent } from '../support/http-events.ts';
+import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';
 import { startLookupStack, type LookupStack } from '../support/lookup-stack.ts';
 
@@ -213,7 +213,6 @@ describe('lookup: upstream trouble', () => {
         VOLC_RETRY_BASE_MS: '200',
         VOLC_RETRY_MAX_MS: '1000',
         LOOKUP_DEADLINE_MS: '15000',
-        LOOKUP_FUNCTION_TIMEOUT_S: '30',
       },
     });
     for (let i = 0; i < 4; i++) stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: `t${i}` });
@@ -263,7 +262,7 @@ describe('lookup: upstream trouble', () => {
     expect(response.statusCode).toBe(502);
     expect(response.json.ResponseMetadata.Error).toMatchObject({ Code: 'UpstreamError', UpstreamCode: 'InternalError' });
     expect(response.json.ResponseMetadata.Error.UpstreamRequestId).toMatch(/^\d{14}/);
-    expect(stack.emulator.callsOf('GetSegmentTask')).toHaveLength(stack.env.VOLC_MAX_ATTEMPTS);
+    expect(stack.emulator.callsOf('GetSegmentTask')).toHaveLength(stack.settings.volc.retry.maxAttempts);
   });
 
   it('treats an HTTP 200 that carries ResponseMetadata.Error as a failure', async () => {
@@ -327,6 +326,24 @@ describe('lookup: upstream trouble', () => {
     expect(response.statusCode).toBe(504);
     expect(response.json.ResponseMetadata.Error.Code).toBe('UpstreamTimeout');
     expect(elapsed).toBeLessThan(2500);
+  });
+
+  it("cuts the deadline to the invocation's time left less 2 s: the Lambda's timeout is read from its context", async () => {
+    // Prepare: a 2 s deadline, Volcengine answering in 1 s, an invocation with 2.3 s left
+    stack = await startLookupStack({ env: { LOOKUP_DEADLINE_MS: '2000' } });
+    stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: 'Task1' });
+    stack.emulator.inject({ kind: 'latency', latencyMs: 1000 });
+    const query = getTaskQuery(APP, 'Room1', 'Task1');
+    // Act
+    const startedAt = performance.now();
+    const cut = await stack.invoke(httpEvent(query), lambdaContext(2_300));
+    const elapsed = performance.now() - startedAt;
+    const whole = await stack.invoke(httpEvent(query), lambdaContext(30_000));
+    // Assess: 300 ms were left for the lookup; with 30 s, its own 2 s deadline holds and Volcengine answers
+    expect(cut.statusCode).toBe(504);
+    expect(JSON.parse(cut.body).ResponseMetadata.Error.Code).toBe('UpstreamTimeout');
+    expect(elapsed).toBeLessThan(1_500);
+    expect(whole.statusCode).toBe(200);
   });
 
   it('answers 502 naming SignatureDoesNotMatch when our secret is wrong', async () => {

@@ -1,16 +1,16 @@
 /** What the fleet test and the quota bench share: lookup instances in processes, tasks near their deadline for the archiver. */
 import { spawn } from 'node:child_process';
-import { runArchiver, type ArchiveRunSummary } from '../../lib/archive/archiver.ts';
+import type { ArchiveRunSummary } from '../../lib/archive/archiver.ts';
+import { buildArchiver } from '../../lib/archive/build.ts';
 import type { SegmentArchive } from '../../lib/archive/segment-archive.ts';
 import type { WatchRegistry } from '../../lib/archive/registry.ts';
+import { archiverSettings } from '../../lib/config.ts';
 import type { QuotaStats } from '../../lib/quota/fleet-limiter.ts';
-import { limiterFromEnv, type QuotaEnv } from '../../lib/quota/from-env.ts';
-import { DEFAULT_TIMING } from '../../lib/quota/slots.ts';
-import { VolcClient } from '../../lib/volc/client.ts';
-import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
+import { buildUpstream } from '../../lib/volc/build-upstream.ts';
+import type { VolcClient } from '../../lib/volc/client.ts';
 import { WINDOW_MS } from '../../lib/task.ts';
 import type { EmulatorProcess } from '../emulator/emulator-process.ts';
-import { QUOTA_TABLE } from '../dynamodb/dynalite-server.ts';
+import { QUOTA_TABLE, REGISTRY_TABLE } from '../dynamodb/dynalite-server.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
 
 export interface InstancesResult {
@@ -99,28 +99,28 @@ export async function seedClosingTasks(emulator: EmulatorProcess, registry: Watc
   for (const address of closing) await registry.registerRun(address, startTime, 'lookup', Date.now());
 }
 
-/** The archiver's Volcengine client on the shared quota, wired as the archive function wires it. */
-export function archiverUpstream(emulatorUrl: string, dynamodbUrl: string, quota: Partial<QuotaEnv> = {}): VolcClient {
-  const env = {
+/** The archive function's settings from `env` (its stores are the caller's: the bucket is named only because the settings need one). */
+const archiverSettingsOf = (env: Record<string, string | number>) =>
+  archiverSettings({
+    VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    ARCHIVE_BUCKET: 'fleet-archive',
+    REGISTRY_TABLE,
+    ...Object.fromEntries(Object.entries(env).map(([name, value]) => [name, String(value)])),
+  });
+
+/** The archiver's Volcengine client on the shared quota, wired as the archive function wires it; `quota`: variables over the test's. */
+export function archiverUpstream(emulatorUrl: string, dynamodbUrl: string, quota: Record<string, number | string> = {}): VolcClient {
+  const settings = archiverSettingsOf({
+    VOLC_ENDPOINT: emulatorUrl,
     QUOTA_TABLE,
     DYNAMODB_ENDPOINT: dynamodbUrl,
-    VOLC_ACCOUNT_QPS: 60,
-    ARCHIVE_QPS: 12,
     QUOTA_TIMEOUT_MS: 500,
-    QUOTA_FALLBACK_QPS: 2,
-    QUOTA_LATE_MS: DEFAULT_TIMING.lateMs,
-    QUOTA_NETWORK_MS: DEFAULT_TIMING.networkMs,
+    VOLC_RETRY_BASE_MS: 50,
+    VOLC_RETRY_MAX_MS: 200,
     ...quota,
-  };
-  const limiter = limiterFromEnv(env, 'archiver', new TokenBucket({ ratePerSecond: 12, burst: 3 }));
-  return new VolcClient({
-    endpoint: emulatorUrl,
-    region: 'cn-north-1',
-    service: 'rtc',
-    credentials: () => TEST_CREDENTIALS,
-    limiter,
-    retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200 },
   });
+  return buildUpstream(settings, 'archiver').client;
 }
 
 /** One archiver run over `archive`'s registry through `upstream`, for at most timeLeftMs. */
@@ -129,22 +129,6 @@ export function runArchiverOn(
   upstream: VolcClient,
   timeLeftMs: () => number,
 ): Promise<ArchiveRunSummary> {
-  return runArchiver({
-    registry: archive.registry,
-    archive: archive.archive,
-    upstream,
-    version: '2023-11-01',
-    now: Date.now,
-    tick: Date.now(),
-    owner: `fleet-${process.pid}`,
-    finalMarginMs: 30 * 60_000,
-    callTimeoutMs: 5_000,
-    concurrency: 8,
-    timeLeftMs,
-    safetyMs: 0,
-    unknownRetryMs: 15 * 60_000,
-    refreshMs: 5 * 60_000,
-    refreshCallsPerSecond: 6,
-    idleMarginMs: 2 * 60_000,
-  });
+  const { run } = buildArchiver(archiverSettingsOf({}), { upstream, access: { registry: archive.registry, archive: archive.archive } });
+  return run({ tick: Date.now(), owner: `fleet-${process.pid}`, timeLeftMs, safetyMs: 0 });
 }

@@ -9,19 +9,19 @@
  * reads. Prints one RESULT line of status counts and the quota's counters over the measured time.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
+import { lookupSettings } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
-import { buildLookupHandler, buildLookupLimiter } from '../../lib/lookup/wiring.ts';
-import { FleetLimiter, type QuotaStats } from '../../lib/quota/fleet-limiter.ts';
+import { buildLookup } from '../../lib/lookup/build.ts';
+import type { QuotaStats } from '../../lib/quota/fleet-limiter.ts';
 import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';
 
-const env = loadEnv(LookupEnvSchema, process.env);
+const settings = lookupSettings(process.env);
 const logger = new Logger({ serviceName: 'quota-instance', logLevel: 'SILENT' });
 // QUOTA_SKEW_MS: this process's clock, as the shared quota reads it, runs that far ahead (behind, when negative).
 const skew = Number(process.env.QUOTA_SKEW_MS ?? 0);
 const quotaNow = () => performance.timeOrigin + performance.now() + skew;
-const limiters = Array.from({ length: Number(process.env.QUOTA_INSTANCES ?? 1) }, () => buildLookupLimiter(env, logger, quotaNow));
-const handlers = limiters.map((limiter) => buildLookupHandler(env, logger, { limiter }));
+const lookups = Array.from({ length: Number(process.env.QUOTA_INSTANCES ?? 1) }, () => buildLookup(settings, { logger, quotaNow }));
+const handlers = lookups.map((lookup) => lookup.handler);
 const tasks = process.env.QUOTA_TASKS!.split(',');
 const rate = process.env.QUOTA_RATE ? Number(process.env.QUOTA_RATE) : undefined;
 const statuses: Record<string, number> = {};
@@ -29,9 +29,9 @@ let retryAfterMissing = 0;
 
 const quota: Partial<QuotaStats> = {};
 const drain = () => {
-  for (const limiter of limiters) {
-    if (!(limiter instanceof FleetLimiter)) continue;
-    for (const [name, value] of Object.entries(limiter.drainStats()))
+  for (const { quota: counters } of lookups) {
+    if (!counters) continue;
+    for (const [name, value] of Object.entries(counters.drainStats()))
       quota[name as keyof QuotaStats] = (quota[name as keyof QuotaStats] ?? 0) + value;
   }
 };

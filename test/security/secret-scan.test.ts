@@ -5,7 +5,8 @@
  * header, every log line and error logged, and every object in the bucket. Expects 0 hits.
  */
 import { describe, expect, it } from 'vitest';
-import { runArchiver } from '../../lib/archive/archiver.ts';
+import { buildArchiver } from '../../lib/archive/build.ts';
+import { archiverSettings } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
 import { callbackEvent, testCallbackHandler } from '../support/callback-stack.ts';
 import { ALL_SECRETS, STORAGE_SECRETS, TEST_CREDENTIALS } from '../support/credentials.ts';
@@ -76,27 +77,30 @@ describe('secret scan', () => {
         ['TaskId', 'old'],
       ]);
       // archiver runs, one with storage failing
-      const archiverOptions = {
-        ...access,
-        upstream: (await import('../../lib/lookup/wiring.ts')).buildVolcClient(stack.env, { now: stack.clock.now }),
-        version: '2023-11-01' as const,
-        now: stack.clock.now,
-        finalMarginMs: 30 * 60_000,
-        callTimeoutMs: 1_000,
-        concurrency: 4,
-        timeLeftMs: () => Number.POSITIVE_INFINITY,
-        safetyMs: 0,
-        unknownRetryMs: 60_000,
-        refreshMs: 5 * 60_000,
-        refreshCallsPerSecond: 6,
-        idleMarginMs: 2 * 60_000,
-        owner: 'secret-scan',
-        onError: (error: unknown) => observed.push(String(error), JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))),
-      };
+      const { run } = buildArchiver(
+        archiverSettings({
+          ...access.env,
+          VOLC_ENDPOINT: stack.emulator.url,
+          VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+          VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+          ARCHIVE_CALL_TIMEOUT_MS: '1000',
+          ARCHIVE_CONCURRENCY: '4',
+          ARCHIVE_UNKNOWN_RETRY_MS: '60000',
+        }),
+        { access: { archive: access.archive, registry: access.registry }, now: stack.clock.now },
+      );
+      const archiverRun = (tick: number) =>
+        run({
+          tick,
+          owner: 'secret-scan',
+          timeLeftMs: () => Number.POSITIVE_INFINITY,
+          safetyMs: 0,
+          onError: (error: unknown) => observed.push(String(error), JSON.stringify(error, Object.getOwnPropertyNames(error ?? {}))),
+        });
       stack.s3!.inject({ kind: 'http5xx', operation: 'PUT', after: 2 });
-      observed.push(JSON.stringify(await runArchiver({ ...archiverOptions, tick: stack.clock.now() })));
+      observed.push(JSON.stringify(await archiverRun(stack.clock.now())));
       stack.s3!.clearFaults();
-      observed.push(JSON.stringify(await runArchiver({ ...archiverOptions, tick: stack.clock.now() + 1 })));
+      observed.push(JSON.stringify(await archiverRun(stack.clock.now() + 1)));
       stack.clock.advance(73 * 3_600_000);
       await lookup(getTaskQuery('app', 'room', 'old'));
       for (const action of ['ListSegmentTaskSnapshots', 'ListArchivedSegmentTasks']) {

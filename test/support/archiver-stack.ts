@@ -1,6 +1,9 @@
 /** Emulator + S3 test server + archiver, all on one controllable clock. */
-import { runArchiver, type ArchiveRunSummary, type ArchiverOptions } from '../../lib/archive/archiver.ts';
-import { VolcClient } from '../../lib/volc/client.ts';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
+import { buildArchiver, type Archiver } from '../../lib/archive/build.ts';
+import { archiverSettings } from '../../lib/config.ts';
 import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
 import type { TaskAddress } from '../../lib/task.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
@@ -11,12 +14,13 @@ import { TEST_CREDENTIALS } from './credentials.ts';
 export interface ArchiverStack extends ArchiveStack {
   emulator: VolcEmulator;
   clock: ManualClock;
-  client: VolcClient;
   /**
    * One archiver run on the stack's clock. Each run serves a schedule tick of its own (the clock's
    * time, or a millisecond past the last run's): pass `tick` to run a duplicate delivery of one.
    */
   run(overrides?: Partial<ArchiverOptions>): Promise<ArchiveRunSummary>;
+  /** The archiver function over the stack, with the function's settings from its environment plus `env`. */
+  archiver(env?: Record<string, string>, parts?: { logger?: Logger; metrics?: Metrics }): Archiver;
   watch(address: TaskAddress, startTime?: number): Promise<void>;
 }
 
@@ -28,15 +32,25 @@ export async function startArchiverStack(
   const emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now, ...options.emulator });
   const endpoint = await emulator.start();
   const archiveStack = await startArchiveStack(undefined, { registryPageSize: options.registryPageSize });
-  const client = new VolcClient({
-    endpoint,
-    region: 'cn-north-1',
-    service: 'rtc',
-    credentials: () => TEST_CREDENTIALS,
-    limiter: new TokenBucket({ ratePerSecond: options.qps ?? 1000, burst: options.burst ?? 50 }),
-    retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
-    now: clock.now,
-  });
+  // Calls paced by the test (the emulator's own limit applies), retried quickly.
+  const limiter = new TokenBucket({ ratePerSecond: options.qps ?? 1000, burst: options.burst ?? 50 });
+  const archiver: ArchiverStack['archiver'] = (env = {}, parts = {}) =>
+    buildArchiver(
+      archiverSettings({
+        ...archiveStack.env,
+        VOLC_ENDPOINT: endpoint,
+        VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+        VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        VOLC_RETRY_BASE_MS: '10',
+        VOLC_RETRY_MAX_MS: '50',
+        // The deployed defaults otherwise: a few runs are asked about on every run (5 minutes); ARCHIVE_QPS 12, half for refreshes.
+        ...(options.refreshMs ? { ARCHIVE_REFRESH_MS: String(options.refreshMs) } : {}),
+        ...env,
+      }),
+      { ...parts, limiter, now: clock.now, access: { archive: archiveStack.archive, registry: archiveStack.registry } },
+    );
+  // The tests' runs: no time limit, and each call may take 2 s.
+  const { run } = archiver({ ARCHIVE_CALL_TIMEOUT_MS: '2000' });
   let lastTick = Number.NEGATIVE_INFINITY;
   let runs = 0;
   const nextTick = () => (lastTick = Math.max(clock.now(), lastTick + 1));
@@ -44,26 +58,13 @@ export async function startArchiverStack(
     ...archiveStack,
     emulator,
     clock,
-    client,
+    archiver,
     run: (overrides = {}) =>
-      runArchiver({
-        registry: archiveStack.registry,
-        archive: archiveStack.archive,
-        upstream: client,
-        version: '2023-11-01',
-        now: clock.now,
+      run({
         tick: overrides.tick ?? nextTick(),
         owner: `test-run-${++runs}`,
-        finalMarginMs: 30 * 60_000,
-        callTimeoutMs: 2_000,
-        concurrency: 8,
         timeLeftMs: () => Number.POSITIVE_INFINITY,
         safetyMs: 0,
-        unknownRetryMs: 15 * 60_000,
-        // The deployed defaults: a few runs are asked about on every run (5 minutes); ARCHIVE_QPS 12, half for refreshes.
-        refreshMs: options.refreshMs ?? 5 * 60_000,
-        refreshCallsPerSecond: 6,
-        idleMarginMs: 2 * 60_000,
         ...overrides,
       }),
     watch: async (address, startTime) => {

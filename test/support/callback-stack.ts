@@ -2,7 +2,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Registrations } from '../../lib/archive/registry.ts';
-import { createCallbackHandler } from '../../lib/callback/handler.ts';
+import { buildCallback } from '../../lib/callback/build.ts';
+import { callbackSettings } from '../../lib/config.ts';
 import type { EventPublisher } from '../../lib/callback/publisher.ts';
 import type { RecentRegistrations } from '../../lib/callback/recent-registrations.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
@@ -36,23 +37,31 @@ export interface CallbackStackOptions {
 const secretOf = (secrets: Record<string, string> | string, appId: string) =>
   typeof secrets === 'string' ? secrets : Object.hasOwn(secrets, appId) ? secrets[appId] : undefined;
 
-/** The callback handler as the tests wire it: the given SecretKeys, a 10-minute skew window. */
+/**
+ * The callback function's settings, its stores and secrets the test's: the bucket, table and bus
+ * are named only because the settings need them.
+ */
+const SETTINGS = callbackSettings({
+  ARCHIVE_BUCKET: 'callback-test',
+  REGISTRY_TABLE: 'callback-test',
+  EVENT_BUS_NAME: 'callback-test',
+  CALLBACK_SECRETS: '{"callback-test":"unused"}',
+});
+
+/** The callback handler as the tests wire it: the given SecretKeys, the function's settings (a 10-minute skew window). */
 export function testCallbackHandler(options: CallbackStackOptions) {
-  return createCallbackHandler({
-    registry: options.registry,
-    publisher: options.publisher,
-    ...(options.recent ? { recent: options.recent } : {}),
-    settings: {
+  return buildCallback(
+    { ...SETTINGS, maxBodyBytes: options.maxBodyBytes ?? SETTINGS.maxBodyBytes, budgetMs: options.budgetMs ?? SETTINGS.budgetMs },
+    {
+      registry: options.registry,
+      publisher: options.publisher,
+      ...(options.recent ? { recent: options.recent } : {}),
       secretFor: async (appId) => secretOf(options.secrets, appId),
-      maxSkewMs: 10 * 60_000,
-      maxBodyBytes: options.maxBodyBytes ?? 65_536,
-      budgetMs: options.budgetMs ?? 4_000,
+      logger: new Logger({ serviceName: 'callback-test', logLevel: options.logLevel ?? 'INFO' }),
+      metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
+      ...(options.now ? { now: options.now } : {}),
     },
-    logger: new Logger({ serviceName: 'callback-test', logLevel: options.logLevel ?? 'INFO' }),
-    metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
-    region: 'cn-north-1',
-    ...(options.now ? { now: options.now } : {}),
-  });
+  );
 }
 
 /** The API Gateway event of a callback delivery: POST, JSON, to the callback route. */

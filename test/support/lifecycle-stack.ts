@@ -4,9 +4,9 @@
  * archiver every five minutes, events in between.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { LookupEnvSchema, loadEnv } from '../../lib/config.ts';
+import { lookupSettings } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
-import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
+import { buildLookup } from '../../lib/lookup/build.ts';
 import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
 import type { EmulatedTask } from '../emulator/volc-emulator.ts';
 import { startArchiverStack, type ArchiverStack } from './archiver-stack.ts';
@@ -58,7 +58,7 @@ export async function startLifecycleStack(options: LifecycleOptions = {}): Promi
     registryPageSize: options.registryPageSize,
     refreshMs: options.refreshMs,
   });
-  const env = loadEnv(LookupEnvSchema, {
+  const settings = lookupSettings({
     VOLC_ENDPOINT: base.emulator.url,
     VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
     VOLC_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
@@ -68,7 +68,7 @@ export async function startLifecycleStack(options: LifecycleOptions = {}): Promi
     ...base.env,
     ...options.lookupEnv,
   });
-  const lookup = buildLookupHandler(env, silent('lookup'), { now: base.clock.now });
+  const { handler: lookup } = buildLookup(settings, { logger: silent('lookup'), now: base.clock.now });
   const invokeCallback = callbackInvoker({
     registry: options.callbackRegistry?.(base.registry) ?? base.registry,
     publisher: base.publisher,

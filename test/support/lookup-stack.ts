@@ -1,8 +1,9 @@
 /** The lookup function wired to a live emulator on loopback, as the tests drive it. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { LookupEnvSchema, loadEnv, type LookupEnv } from '../../lib/config.ts';
+import type { Context } from 'aws-lambda';
+import { lookupSettings, type LookupSettings } from '../../lib/config.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
-import { buildLookupHandler } from '../../lib/lookup/wiring.ts';
+import { buildLookup } from '../../lib/lookup/build.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
 import type { S3TestServer } from '../s3/s3-server.ts';
 import { startArchiveStack, type ArchiveStack } from './archive-stack.ts';
@@ -16,8 +17,9 @@ export interface LookupStack {
   s3?: S3TestServer;
   archive?: ArchiveStack;
   clock: ManualClock;
-  env: LookupEnv;
-  invoke(event: Record<string, unknown>): Promise<HttpResult>;
+  settings: LookupSettings;
+  /** One invocation; `context` a Lambda context with 30 s left unless given. */
+  invoke(event: Record<string, unknown>, context?: Context): Promise<HttpResult>;
   get(appId: string, roomId: string, taskId: string, version?: string): Promise<HttpResult & { json: any }>;
   stop(): Promise<void>;
 }
@@ -38,7 +40,7 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
   const emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS, STS_CREDENTIALS], now: clock.now, ...options.emulator });
   const endpoint = await emulator.start();
   const archive = options.archive ? await startArchiveStack('') : undefined;
-  const env = loadEnv(LookupEnvSchema, {
+  const settings = lookupSettings({
     ...archive?.env,
     VOLC_ENDPOINT: endpoint,
     VOLC_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
@@ -49,13 +51,13 @@ export async function startLookupStack(options: LookupStackOptions = {}): Promis
     ...options.env,
   });
   const logger = new Logger({ serviceName: 'rtc-segment-tasks-test', logLevel: options.logLevel ?? 'SILENT' });
-  const handler = buildLookupHandler(env, logger, { now: clock.now, clientOverrides: { now: () => clock.now() + (options.skewMs ?? 0) } });
-  const invoke = (event: Record<string, unknown>) => handler(event, lambdaContext()) as Promise<HttpResult>;
+  const { handler } = buildLookup(settings, { logger, now: clock.now, client: { now: () => clock.now() + (options.skewMs ?? 0) } });
+  const invoke = (event: Record<string, unknown>, context = lambdaContext()) => handler(event, context) as Promise<HttpResult>;
   return {
     emulator,
     ...(archive ? { s3: archive.s3, archive } : {}),
     clock,
-    env,
+    settings,
     invoke,
     async get(appId, roomId, taskId, version) {
       const result = await invoke(httpEvent(getTaskQuery(appId, roomId, taskId, version)));

@@ -3,8 +3,8 @@
  * daily (a TaskId reused for new runs, registrations that never become tasks, registrations
  * before the start) and load above the archiver's capacity. Used by the tests and `npm run bench`.
  */
-import type { ScenarioEvent, ScenarioTask } from '../../lib/simulation/scenario.ts';
-import { seeded } from '../../lib/simulation/scheduler.ts';
+import type { ScenarioEvent, ScenarioTask } from '../../simulation/scenario.ts';
+import { seeded } from '../../simulation/scheduler.ts';
 
 export interface ScenarioInput {
   hours: number;

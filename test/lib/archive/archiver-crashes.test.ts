@@ -7,16 +7,17 @@
  * same contract as S3 and DynamoDB by their fidelity tests.
  */
 import { describe, expect, it } from 'vitest';
-import { runArchiver } from '../../../lib/archive/archiver.ts';
+import { buildArchiver } from '../../../lib/archive/build.ts';
 import { ArchiveKeys } from '../../../lib/archive/keys.ts';
-import { MemoryObjectStore } from '../../../lib/archive/memory-object-store.ts';
-import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
+import { MemoryObjectStore } from '../../../simulation/memory-object-store.ts';
+import { MemoryRegistry } from '../../../simulation/memory-registry.ts';
 import { keysOf, type ObjectStore } from '../../../lib/archive/object-store.ts';
 import { allEntries, type WatchRegistry } from '../../../lib/archive/registry.ts';
 import { SegmentArchive } from '../../../lib/archive/segment-archive.ts';
+import { archiverSettings } from '../../../lib/config.ts';
 import type { SegmentTaskUpstream } from '../../../lib/upstream.ts';
-import { atMinute, ScenarioTaskSchema } from '../../../lib/simulation/scenario.ts';
-import { steppedClock, VolcengineModel } from '../../../lib/simulation/volcengine-model.ts';
+import { atMinute, ScenarioTaskSchema } from '../../../simulation/scenario.ts';
+import { steppedClock, VolcengineModel } from '../../../simulation/volcengine-model.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -41,6 +42,20 @@ const TASKS = [
   task('superseded', 5, null),
   task('closed', 72 * 60 + 1, null),
 ];
+
+/**
+ * The archive function's settings, one call at a time (an entry's store calls come in one order)
+ * and a second per call; its stores and Volcengine are the test's (the bucket and table are named
+ * only because the settings need them).
+ */
+const SETTINGS = archiverSettings({
+  VOLC_ACCESS_KEY_ID: 'AKLTCRASHTEST',
+  VOLC_SECRET_ACCESS_KEY: 'crash-test',
+  ARCHIVE_BUCKET: 'crash-test',
+  REGISTRY_TABLE: 'crash-test',
+  ARCHIVE_CONCURRENCY: '1',
+  ARCHIVE_CALL_TIMEOUT_MS: '1000',
+});
 
 /** Kills the invocation at its `at`-th store call: the call is applied or not, and nothing after it happens. */
 class Crasher {
@@ -101,25 +116,13 @@ async function invoke(
   tick: number,
   owner: string,
 ): Promise<void> {
-  const run = runArchiver({
-    registry: stores.registry,
-    archive: new SegmentArchive(stores.store, new ArchiveKeys('')),
+  const { run } = buildArchiver(SETTINGS, {
+    access: { registry: stores.registry, archive: new SegmentArchive(stores.store, new ArchiveKeys('')) },
     upstream,
-    version: '2023-11-01',
     now: () => clock.now,
-    tick,
-    owner,
-    finalMarginMs: 30 * MINUTE,
-    callTimeoutMs: 1_000,
-    concurrency: 1,
-    timeLeftMs: () => Number.POSITIVE_INFINITY,
-    safetyMs: 0,
-    unknownRetryMs: 15 * MINUTE,
-    refreshMs: 5 * MINUTE,
-    refreshCallsPerSecond: 6,
-    idleMarginMs: 2 * MINUTE,
   });
-  await Promise.race([run, crasher.crashed]);
+  const running = run({ tick, owner, timeLeftMs: () => Number.POSITIVE_INFINITY, safetyMs: 0 });
+  await Promise.race([running, crasher.crashed]);
 }
 
 /** The registry as the test sets it up: every kind of entry, each due at T0. */

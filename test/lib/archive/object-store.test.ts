@@ -4,7 +4,7 @@
  * stands in with (MemoryObjectStore).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryObjectStore } from '../../../lib/archive/memory-object-store.ts';
+import { MemoryObjectStore } from '../../../simulation/memory-object-store.ts';
 import { PreconditionFailed, type ObjectStore } from '../../../lib/archive/object-store.ts';
 import { startArchiveStack, type ArchiveStack } from '../../support/archive-stack.ts';
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbRegistry } from '../../../lib/archive/dynamodb-registry.ts';
-import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
+import { MemoryRegistry } from '../../../simulation/memory-registry.ts';
 import {
   allEntries,
   countEntries,

@@ -4,13 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ArchiveKeys } from '../../../lib/archive/keys.ts';
-import { MemoryObjectStore } from '../../../lib/archive/memory-object-store.ts';
+import { MemoryObjectStore } from '../../../simulation/memory-object-store.ts';
 import { SegmentArchive } from '../../../lib/archive/segment-archive.ts';
-import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
+import { MemoryRegistry } from '../../../simulation/memory-registry.ts';
 import { allEntries } from '../../../lib/archive/registry.ts';
 import { SegmentTaskLookup } from '../../../lib/lookup/segment-task-lookup.ts';
-import { atMinute, ScenarioTaskSchema } from '../../../lib/simulation/scenario.ts';
-import { steppedClock, VolcengineModel } from '../../../lib/simulation/volcengine-model.ts';
+import { atMinute, ScenarioTaskSchema } from '../../../simulation/scenario.ts';
+import { steppedClock, VolcengineModel } from '../../../simulation/volcengine-model.ts';
 import { WINDOW_MS } from '../../../lib/task.ts';
 
 const address = { appId: 'a', roomId: 'r', taskId: 'u1' };

@@ -1,6 +1,6 @@
 /** One instance alone (no QUOTA_TABLE): its bucket never lets it burst past the account's second. */
 import { describe, expect, it } from 'vitest';
-import { ArchiverEnvSchema, ConfigurationError, LookupEnvSchema, loadEnv } from '../../../lib/config.ts';
+import { archiverSettings, ConfigurationError, lookupSettings } from '../../../lib/config.ts';
 
 const CREDENTIALS = {
   VOLC_ACCESS_KEY_ID: 'AKLTTEST',
@@ -12,23 +12,23 @@ const CREDENTIALS = {
 describe('the per-instance bucket against the account', () => {
   it("refuses a rate and burst past VOLC_ACCOUNT_QPS without QUOTA_TABLE (the archiver's 6 + 3 under an account of 8)", () => {
     const archiver = { ...CREDENTIALS, VOLC_ACCOUNT_QPS: '8', ARCHIVE_QPS: '6' };
-    expect(() => loadEnv(ArchiverEnvSchema, archiver)).toThrow(ConfigurationError);
-    expect(() => loadEnv(ArchiverEnvSchema, archiver)).toThrow(/ARCHIVE_QPS: ARCHIVE_QPS \+ ARCHIVE_BURST must not exceed/);
-    expect(loadEnv(ArchiverEnvSchema, { ...archiver, ARCHIVE_BURST: '2' })).toMatchObject({ ARCHIVE_QPS: 6, ARCHIVE_BURST: 2 });
-    expect(() => loadEnv(LookupEnvSchema, { ...CREDENTIALS, VOLC_ACCOUNT_QPS: '30' })).toThrow(/LOOKUP_QPS \+ LOOKUP_BURST/);
+    expect(() => archiverSettings(archiver)).toThrow(ConfigurationError);
+    expect(() => archiverSettings(archiver)).toThrow(/ARCHIVE_QPS: ARCHIVE_QPS \+ ARCHIVE_BURST must not exceed/);
+    expect(archiverSettings({ ...archiver, ARCHIVE_BURST: '2' }).quota).toMatchObject({ archiveQps: 6, bucket: { qps: 6, burst: 2 } });
+    expect(() => lookupSettings({ ...CREDENTIALS, VOLC_ACCOUNT_QPS: '30' })).toThrow(/LOOKUP_QPS \+ LOOKUP_BURST/);
   });
 
   it('leaves the bucket to 60 with QUOTA_TABLE, where the shared quota bounds the account', () => {
     const env = { ...CREDENTIALS, QUOTA_TABLE: 'quota-table', VOLC_ACCOUNT_QPS: '30' };
-    expect(loadEnv(LookupEnvSchema, env)).toMatchObject({ LOOKUP_QPS: 40, LOOKUP_BURST: 5, VOLC_ACCOUNT_QPS: 30 });
+    expect(lookupSettings(env).quota).toMatchObject({ bucket: { qps: 40, burst: 5 }, accountQps: 30 });
   });
 
   it('reads the slot allowances, late and network, with their defaults', () => {
-    expect(loadEnv(LookupEnvSchema, CREDENTIALS)).toMatchObject({ QUOTA_LATE_MS: 10, QUOTA_NETWORK_MS: 80 });
-    expect(loadEnv(LookupEnvSchema, { ...CREDENTIALS, QUOTA_LATE_MS: '25', QUOTA_NETWORK_MS: '0' })).toMatchObject({
-      QUOTA_LATE_MS: 25,
-      QUOTA_NETWORK_MS: 0,
+    expect(lookupSettings(CREDENTIALS).quota.timing).toEqual({ lateMs: 10, networkMs: 80 });
+    expect(lookupSettings({ ...CREDENTIALS, QUOTA_LATE_MS: '25', QUOTA_NETWORK_MS: '0' }).quota.timing).toEqual({
+      lateMs: 25,
+      networkMs: 0,
     });
-    expect(() => loadEnv(LookupEnvSchema, { ...CREDENTIALS, QUOTA_LATE_MS: '0' })).toThrow(/QUOTA_LATE_MS/);
+    expect(() => lookupSettings({ ...CREDENTIALS, QUOTA_LATE_MS: '0' })).toThrow(/QUOTA_LATE_MS/);
   });
 });

@@ -12,7 +12,7 @@ import {
   type ObjectStore,
   type PutCondition,
   type StoredJson,
-} from './object-store.ts';
+} from '../lib/archive/object-store.ts';
 
 export class MemoryObjectStore implements ObjectStore {
   readonly #objects = new Map<string, { text: string; etag: string }>();

@@ -4,7 +4,7 @@
  * minutes (lookup At), as in the API.
  */
 import { z } from 'zod';
-import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
+import { VOLC_ID_PATTERN } from '../lib/volc/schemas.ts';
 import type { SimulationCost } from './cost.ts';
 import type { RequestCounts } from './requests.ts';
 
@@ -139,7 +139,7 @@ export interface SimulationResult {
   faults: { duplicatedSchedules: number; crashes: number; storeErrors: number; maxSkewMs: number };
   /** The AWS requests (and Volcengine calls) each function made, counted as the functions made them. */
   requests: RequestCounts;
-  /** Their cost in USD at lib/simulation/prices.ts, with the quota table and Lambda time beyond virtual time derived. */
+  /** Their cost in USD at simulation/prices.ts, with the quota table and Lambda time beyond virtual time derived. */
   cost: SimulationCost;
   summary: SimulationSummary;
 }

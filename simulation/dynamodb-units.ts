@@ -14,8 +14,8 @@
  * twice (delete, then put), one that changes only a projected attribute (deadline, state) once,
  * and one that changes neither (a callback's last-seen time) not at all.
  */
-import { entrySortKey, EXPIRY_GRACE_MS, type DueEntry, type RegistryEntry } from '../archive/registry.ts';
-import { LANE_PARTITION } from '../archive/registry-table.ts';
+import { entrySortKey, EXPIRY_GRACE_MS, type DueEntry, type RegistryEntry } from '../lib/archive/registry.ts';
+import { LANE_PARTITION } from '../lib/archive/registry-table.ts';
 
 const PENDING_SORT_KEY_BYTES = entrySortKey({ kind: 'pending', startTime: undefined }).length;
 const RUN_SORT_KEY_BYTES = entrySortKey({ kind: 'run', startTime: 0 }).length;

@@ -6,16 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbRegistry } from '../../../lib/archive/dynamodb-registry.ts';
-import { MemoryRegistry } from '../../../lib/archive/memory-registry.ts';
-import { LANES, type WatchRegistry } from '../../../lib/archive/registry.ts';
-import { functionCost } from '../../../lib/simulation/cost.ts';
-import { ASSUMED_DURATION_MS, LAMBDA_MEMORY_GB, PRICES, QUOTA_TABLE_PER_UPSTREAM_CALL } from '../../../lib/simulation/prices.ts';
-import { RequestCounter, type FunctionRequests } from '../../../lib/simulation/requests.ts';
-import { ScenarioSchema } from '../../../lib/simulation/scenario.ts';
-import { Scheduler } from '../../../lib/simulation/scheduler.ts';
-import { simulate } from '../../../lib/simulation/simulate.ts';
-import { createRegistryTable, DynaliteServer } from '../../dynamodb/dynalite-server.ts';
+import { DynamoDbRegistry } from '../../lib/archive/dynamodb-registry.ts';
+import { MemoryRegistry } from '../../simulation/memory-registry.ts';
+import { LANES, type WatchRegistry } from '../../lib/archive/registry.ts';
+import { functionCost } from '../../simulation/cost.ts';
+import { ASSUMED_DURATION_MS, LAMBDA_MEMORY_GB, PRICES, QUOTA_TABLE_PER_UPSTREAM_CALL } from '../../simulation/prices.ts';
+import { RequestCounter, type FunctionRequests } from '../../simulation/requests.ts';
+import { ScenarioSchema } from '../../simulation/scenario.ts';
+import { Scheduler } from '../../simulation/scheduler.ts';
+import { simulate } from '../../simulation/simulate.ts';
+import { createRegistryTable, DynaliteServer } from '../dynamodb/dynalite-server.ts';
 
 const ids = (TaskId: string) => ({ AppId: 'app', RoomId: 'room', TaskId });
 

@@ -1,5 +1,5 @@
 /**
- * The cost of a simulation's counted requests at the price table (lib/simulation/prices.ts), per
+ * The cost of a simulation's counted requests at the price table (simulation/prices.ts), per
  * function and service, in USD. Counted: invocations, HTTP API requests (one per lookup or
  * callback invocation), S3 requests by kind, the registry's units, PutEvents chunks. Derived, with
  * their stated sources: Lambda time beyond the virtual time (ASSUMED_DURATION_MS) and the quota

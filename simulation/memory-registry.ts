@@ -4,7 +4,7 @@
  * request of DynamoDbRegistry and holds the same condition, atomically: the fidelity test
  * (test/lib/archive/registry.test.ts) runs the same cases against both.
  */
-import type { TaskAddress } from '../task.ts';
+import type { TaskAddress } from '../lib/task.ts';
 import {
   addressKey,
   entrySortKey,
@@ -28,7 +28,7 @@ import {
   type Inheritance,
   type TickHold,
   type WatchRegistry,
-} from './registry.ts';
+} from '../lib/archive/registry.ts';
 
 /** The due index's order: the lane (its place in LANES), dueAt, then the entry's keys (as DynamoDB orders a GSI partition's items). */
 type IndexKey = [lane: number, dueAt: number, pk: string, sk: string];

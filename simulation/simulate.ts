@@ -1,13 +1,13 @@
 /**
  * The capacity simulation behind `npm run simulate`: the real lookup, callback and archiver code,
- * running concurrently on a virtual clock (lib/simulation/scheduler.ts), against a model of
+ * running concurrently on a virtual clock (simulation/scheduler.ts), against a model of
  * Volcengine built from a scenario. An archiver invocation starts on every schedule tick (maybe a
  * second one alongside: a duplicate delivery) with its configured QPS and Lambda time budget;
  * events start at their minute, also in the middle of an archiver run; the scenario's faults are
  * injected at every store call.
  */
-import { LANES, noLanes } from '../archive/registry.ts';
-import { taskIdentity, type TaskAddress } from '../task.ts';
+import { LANES, noLanes } from '../lib/archive/registry.ts';
+import { taskIdentity, type TaskAddress } from '../lib/task.ts';
 import { StoreCalls, type AppliedRegistration } from './faults.ts';
 import { simulatedFunctions, type SimulatedFunctions } from './functions.ts';
 import {
@@ -22,8 +22,8 @@ import {
 import { Scheduler } from './scheduler.ts';
 import { summarise, type PollLog } from './results.ts';
 import { VolcengineModel } from './volcengine-model.ts';
-import { countEntries } from '../archive/registry.ts';
-import type { HttpResult } from '../http/api-gateway.ts';
+import { countEntries } from '../lib/archive/registry.ts';
+import type { HttpResult } from '../lib/http/api-gateway.ts';
 
 export interface SimulateOptions {
   /** Told about progress every few virtual hours. */

@@ -3,8 +3,8 @@
  * the lifecycle cases users meet daily and load above capacity.
  */
 import { describe, expect, it } from 'vitest';
-import { ScenarioSchema } from '../../../lib/simulation/scenario.ts';
-import { simulate } from '../../../lib/simulation/simulate.ts';
+import { ScenarioSchema } from '../../simulation/scenario.ts';
+import { simulate } from '../../simulation/simulate.ts';
 import {
   aboveCapacity,
   announcedWhileWatched,
@@ -14,7 +14,7 @@ import {
   registrationBeforeStart,
   taskIdReuse,
   withFaults,
-} from '../../support/scenarios.ts';
+} from '../support/scenarios.ts';
 
 const run = (input: unknown) => simulate(ScenarioSchema.parse(input));
 

@@ -3,41 +3,41 @@
  * each (as Lambda runs them), each with its own clock (the scheduler's time plus its skew), its
  * own memory and the same stores — the in-memory object store and registry (the stand-ins, held to
  * the same fidelity tests as S3 and DynamoDB), reached through the fault injector and the request
- * counter (lib/simulation/requests.ts), which also counts invocations and event-bus entries — and the
+ * counter (simulation/requests.ts), which also counts invocations and event-bus entries — and the
  * Volcengine model behind the upstream port. Logs are silent; metrics are not emitted.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import type { ArchiveAccess } from '../archive/access.ts';
-import type { ArchiveRunSummary } from '../archive/archiver.ts';
-import { createArchiverHandler } from '../archive/handler.ts';
-import { ArchiveKeys } from '../archive/keys.ts';
-import { MemoryObjectStore } from '../archive/memory-object-store.ts';
-import { MemoryRegistry } from '../archive/memory-registry.ts';
-import type { WatchRegistry } from '../archive/registry.ts';
-import { SegmentArchive } from '../archive/segment-archive.ts';
-import { createCallbackHandler } from '../callback/handler.ts';
-import { MemoryPublisher } from '../callback/publisher.ts';
-import { callbackSignature } from '../callback/signature.ts';
-import { ArchiverEnvSchema, LookupEnvSchema, loadEnv } from '../config.ts';
-import type { HttpResult } from '../http/api-gateway.ts';
-import { createLookupHandler } from '../lookup/handler.ts';
-import { SegmentTaskLookup } from '../lookup/segment-task-lookup.ts';
-import type { TaskAddress } from '../task.ts';
+import type { ArchiveAccess } from '../lib/archive/access.ts';
+import type { ArchiveRunSummary } from '../lib/archive/archiver.ts';
+import { buildArchiver } from '../lib/archive/build.ts';
+import { ArchiveKeys } from '../lib/archive/keys.ts';
+import { MemoryObjectStore } from './memory-object-store.ts';
+import { MemoryRegistry } from './memory-registry.ts';
+import type { WatchRegistry } from '../lib/archive/registry.ts';
+import { SegmentArchive } from '../lib/archive/segment-archive.ts';
+import { buildCallback } from '../lib/callback/build.ts';
+import { MemoryPublisher } from './memory-publisher.ts';
+import { callbackSignature } from '../lib/callback/signature.ts';
+import { archiverSettings, callbackSettings, lookupSettings } from '../lib/config.ts';
+import type { HttpResult } from '../lib/http/api-gateway.ts';
+import { buildLookup } from '../lib/lookup/build.ts';
+import type { TaskAddress } from '../lib/task.ts';
 import type { AppliedRegistration, StoreCalls } from './faults.ts';
 import { RequestCounter, type SimulatedFunction } from './requests.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { VolcengineModel } from './volcengine-model.ts';
 
 const SECRET = 'simulation-callback-secret';
-const REGION = 'cn-north-1';
 /** Only for configuration checks: nothing in the simulation signs a request or opens a bucket. */
 const PLACEHOLDERS = {
   VOLC_ACCESS_KEY_ID: 'SIMULATION',
   VOLC_SECRET_ACCESS_KEY: 'SIMULATION',
   ARCHIVE_BUCKET: 'simulation',
   REGISTRY_TABLE: 'simulation',
+  EVENT_BUS_NAME: 'simulation',
+  CALLBACK_SECRETS: JSON.stringify({ simulation: SECRET }),
 };
 /** Instances of each function: the archiver's second one serves duplicate deliveries of a tick. */
 const INSTANCES = { archiver: 2, lookup: 3, callback: 3 };
@@ -132,8 +132,7 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
   const metrics = new Metrics({ namespace: 'Simulation', serviceName: 'simulation' });
   const requests = new RequestCounter(scheduler);
   const { access, faulty } = stores(parts, requests);
-  const archiverEnv = loadEnv(ArchiverEnvSchema, { ...PLACEHOLDERS, ...parts.env });
-  const lookupEnv = loadEnv(LookupEnvSchema, { ...PLACEHOLDERS, ...parts.env });
+  const forArchiver = archiverSettings({ ...PLACEHOLDERS, ...parts.env });
   const skews = {
     archiver: Array.from({ length: INSTANCES.archiver }, () => calls.skew()),
     lookup: Array.from({ length: INSTANCES.lookup }, () => calls.skew()),
@@ -141,44 +140,42 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
   };
   const clockOf = (skew: number) => () => scheduler.now + skew;
 
-  const archivers = skews.archiver.map((skew) =>
-    createArchiverHandler({
-      env: archiverEnv,
-      access: faulty,
-      upstream: model.port({
-        ratePerSecond: archiverEnv.ARCHIVE_QPS,
-        onCall: (address, at) => {
-          requests.upstreamCall();
-          parts.onArchiverCall(address, at);
-        },
-      }),
-      logger,
-      metrics,
-      now: clockOf(skew),
-    }),
+  const archivers = skews.archiver.map(
+    (skew) =>
+      buildArchiver(forArchiver, {
+        access: faulty,
+        upstream: model.port({
+          ratePerSecond: forArchiver.quota.bucket.qps,
+          onCall: (address, at) => {
+            requests.upstreamCall();
+            parts.onArchiverCall(address, at);
+          },
+        }),
+        logger,
+        metrics,
+        now: clockOf(skew),
+      }).handler,
   );
-  const lookups = skews.lookup.map((skew) => {
-    const lookup = new SegmentTaskLookup({
-      upstream: model.port({ onCall: () => requests.upstreamCall() }),
-      deadlineMs: lookupEnv.LOOKUP_DEADLINE_MS,
-      cacheEntries: lookupEnv.LOOKUP_CACHE_ENTRIES,
-      terminalTtlMs: lookupEnv.LOOKUP_TERMINAL_TTL_MS,
-      openArchive: async () => faulty,
-      now: clockOf(skew),
-    });
-    return createLookupHandler({ lookup, region: REGION, logger, now: clockOf(skew) });
-  });
-  const settings = { secretFor: async () => SECRET, maxSkewMs: 600_000, maxBodyBytes: 65_536, budgetMs: 4_000 };
+  const forLookup = lookupSettings({ ...PLACEHOLDERS, ...parts.env });
+  const lookups = skews.lookup.map(
+    (skew) =>
+      buildLookup(forLookup, {
+        upstream: model.port({ onCall: () => requests.upstreamCall() }),
+        access: faulty,
+        logger,
+        now: clockOf(skew),
+      }).handler,
+  );
+  const forCallback = callbackSettings({ ...PLACEHOLDERS, ...parts.env });
   const bus = new MemoryPublisher();
   // Each instance keeps its own memo of recent registrations, as each Lambda instance does.
   const callbacks = skews.callback.map((skew) =>
-    createCallbackHandler({
+    buildCallback(forCallback, {
       registry: faulty.registry,
       publisher: requests.publisher(bus),
-      settings,
+      secretFor: async () => SECRET,
       logger,
       metrics,
-      region: REGION,
       now: clockOf(skew),
     }),
   );
@@ -196,8 +193,8 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
     access,
     bus,
     requests,
-    finalMarginMs: archiverEnv.ARCHIVE_FINAL_MARGIN_MS,
-    refreshMs: archiverEnv.ARCHIVE_REFRESH_MS,
+    finalMarginMs: forArchiver.archiver.finalMarginMs,
+    refreshMs: forArchiver.archiver.refreshMs,
     instances: INSTANCES,
     skews,
     archive: (instance, tick, requestId, timeLeftMs) =>

@@ -1,18 +1,18 @@
 /**
  * Counts the AWS requests the simulated functions make, each for the function whose invocation
  * made it (the scheduler's current invocation): S3 by kind, the registry's DynamoDB reads and
- * writes with the units DynamoDB would bill for them (lib/simulation/dynamodb-units.ts),
+ * writes with the units DynamoDB would bill for them (simulation/dynamodb-units.ts),
  * EventBridge PutEvents entries and their 64 KB chunks, Lambda invocations with the virtual time
  * they ran, and Volcengine calls. The counting wrappers sit inside the fault injector: a call it
  * fails before the store applies it is not counted (a 5xx is not billed), one applied before an
  * injected crash is.
  */
-import { LANES } from '../archive/registry.ts';
-import type { MemoryRegistry } from '../archive/memory-registry.ts';
-import { keysOf, type ObjectStore } from '../archive/object-store.ts';
-import type { EntryRef, WatchRegistry } from '../archive/registry.ts';
-import { EVENT_SOURCE, type EventPublisher } from '../callback/publisher.ts';
-import type { PublishedEvent } from '../callback/schemas.ts';
+import { LANES } from '../lib/archive/registry.ts';
+import type { MemoryRegistry } from './memory-registry.ts';
+import { keysOf, type ObjectStore } from '../lib/archive/object-store.ts';
+import type { EntryRef, WatchRegistry } from '../lib/archive/registry.ts';
+import { EVENT_SOURCE, type EventPublisher } from '../lib/callback/publisher.ts';
+import type { PublishedEvent } from '../lib/callback/schemas.ts';
 import { eventuallyConsistentReadUnits, indexItemBytes, indexWriteUnits, itemBytes, writeUnits } from './dynamodb-units.ts';
 import type { Scheduler } from './scheduler.ts';
 

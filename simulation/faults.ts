@@ -5,9 +5,9 @@
  * right after sending it (the call applied or not, with equal chance), and any call may fail with
  * a retryable error without being applied.
  */
-import type { TaskAddress } from '../task.ts';
-import { keysOf, type ObjectStore } from '../archive/object-store.ts';
-import type { RegistrationVia, WatchRegistry } from '../archive/registry.ts';
+import type { TaskAddress } from '../lib/task.ts';
+import { keysOf, type ObjectStore } from '../lib/archive/object-store.ts';
+import type { RegistrationVia, WatchRegistry } from '../lib/archive/registry.ts';
 import type { Scheduler } from './scheduler.ts';
 
 export interface FaultSettings {
