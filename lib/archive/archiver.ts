@@ -189,7 +189,9 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   const listedAt = dueBy();
   // A refresh lane counted empty is not read: two Queries fewer on every run of an archive with no running run. A run a
   // lookup registers after the count is read on the next run (as one registered after the listing would be).
-  const overdueLimit = Math.ceil((options.refreshCallsPerSecond * options.refreshMs) / 1000);
+  // The refreshes planned for one schedule: its period is not known here, but it is at least ARCHIVE_REFRESH_MS (one
+  // schedule by default) and a run's time (its timeout, a little under the period).
+  const overdueLimit = Math.ceil((options.refreshCallsPerSecond * Math.max(options.refreshMs, options.timeLeftMs())) / 1000);
   const order = readingOrder(listedAt, overdueAfter(refresh.intervalMs), overdueLimit).filter(
     (s) => s.lane !== 'refresh' || refresh.runs !== 0,
   );

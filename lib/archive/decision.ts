@@ -113,8 +113,9 @@ export const overdueAfter = (refreshMs: number): number => refreshMs + REFRESH_G
  */
 export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy): Due {
   const closingFrom = deadline - policy.finalMarginMs;
-  // Due again right after this run (a run counting what it left due counts it as reached).
-  if (now >= closingFrom) return { dueAt: now + 1, lane: 'ending' };
+  // Due again right after this run (a run counting what it left due counts it as reached): after its tick too, by which
+  // the run judges what is due when this instance's clock runs behind it.
+  if (now >= closingFrom) return { dueAt: Math.max(now, policy.tick ?? now) + 1, lane: 'ending' };
   const next = Math.min(policy.tick ?? now, now) + policy.refreshMs;
   return next + overdueAfter(policy.refreshMs) >= closingFrom ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
 }
@@ -257,7 +258,10 @@ function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Du
   const known = entry.kind === 'run' && entry.state === 'known';
   const dueAt = nextAsk(now, policy);
   if (!known) return { dueAt, lane: 'retry' };
-  return dueAt >= entry.deadline - policy.finalMarginMs ? nextRefresh(entry.deadline, now, policy) : { dueAt, lane: 'refresh' };
+  // As nextRefresh: an ask that, as late as a refresh may be, could fall inside the final margin is taken in the ending lane.
+  const closingFrom = entry.deadline - policy.finalMarginMs;
+  if (dueAt >= closingFrom) return nextRefresh(entry.deadline, now, policy);
+  return { dueAt, lane: dueAt + overdueAfter(policy.refreshMs) >= closingFrom ? 'ending' : 'refresh' };
 }
 
 /**

@@ -117,6 +117,10 @@ describe('nextRefresh', () => {
   it('asks on every tick inside the final margin, in the ending lane', () => {
     expect(nextRefresh(NOW + 20 * MIN, NOW, policy)).toEqual({ dueAt: NOW + 1, lane: 'ending' });
   });
+
+  it('inside the final margin, is due after the tick when this clock runs behind it (the run counts it as reached)', () => {
+    expect(nextRefresh(NOW + 20 * MIN, NOW, { ...policy, tick: NOW + 2_000 })).toEqual({ dueAt: NOW + 2_001, lane: 'ending' });
+  });
 });
 
 describe('decide: a known run', () => {
@@ -152,6 +156,16 @@ describe('decide: a known run', () => {
       unfinished: { startTime: start, outcome: 'superseded' },
       entry: { kind: 'retire' },
     });
+  });
+
+  it('asks again in the ending lane when Volcengine shows no run shortly before its margin, as a late refresh could miss it', () => {
+    // Window closing at +75, margin from +45: asked again at +15, as late as +50 (20 min interval, 15 min grace).
+    const start = NOW + 75 * MIN - WINDOW_MS;
+    expect(decide(known(start), { kind: 'not-shown' }, NOW, policy)).toEqual({
+      entry: { kind: 'reschedule', change: { dueAt: retry, lane: 'ending' } },
+    });
+    expect(decide(known(start - HOUR), { kind: 'not-shown' }, NOW, policy).entry).toMatchObject({ change: { lane: 'ending' } });
+    expect(decide(known(start + HOUR), { kind: 'not-shown' }, NOW, policy).entry).toMatchObject({ change: { lane: 'refresh' } });
   });
 
   it('asks again later, in its refresh lane, when Volcengine shows no run or an older one', () => {
