@@ -47,28 +47,34 @@ export type RegisterOutcome = 'registered' | 'already-watched';
 export type Lane = 'ending' | 'first' | 'refresh' | 'retry';
 export const LANES: readonly Lane[] = ['ending', 'first', 'refresh', 'retry'];
 
-/** A stretch of the due index: one lane's entries due from `from` (when set) to `until`, both included; `limit`: the first so many. */
+/**
+ * A stretch of the due index: one lane's entries due from `from` (when set) to `until`, both
+ * included; of those, only the ones whose window closes by `closingBy` (when set), the first
+ * `limit` of them.
+ */
 export interface DueStretch {
   lane: Lane;
   from?: number;
   until: number;
+  closingBy?: number;
   limit?: number;
 }
 
 /**
- * The order an archiver run reads the due index in at `now`: closing windows; the `overdueLimit`
- * refreshes longest due among those due more than `overdueAfterMs` ago (decision.ts: overdueAfter,
- * the refresh interval plus a grace); first captures; every refresh due; repeat asks. However many
- * registrations arrive in the first lane, refreshes go on at the pace they were planned at (the
- * limit is the refresh share's calls in one schedule), so a run's refresh waits that long at most
- * and its move to the ending lane that long before its final margin (decision.ts: nextRefresh)
- * holds, while new registrations keep the rest of the share. The refresh lane's head is listed
- * twice: the archiver takes an entry once a run (EntryWork.firstSight).
+ * The order an archiver run reads the due index in at `now`: closing windows; refreshes due more
+ * than `overdue.afterMs` ago (decision.ts: overdueAfter, the refresh interval plus a grace) of runs
+ * whose window closes by `overdue.closingBy`, the `overdue.limit` longest due; first captures; every
+ * refresh due; repeat asks. However many registrations arrive in the first lane, a run near its
+ * close waits that long at most for its refresh, so its move to the ending lane that long before
+ * its final margin (decision.ts: nextRefresh) holds, while other refreshes wait behind new
+ * registrations. The refresh lane's head is listed twice: the archiver takes an entry once a run
+ * (EntryWork.firstSight).
  */
-export function readingOrder(now: number, overdueAfterMs: number, overdueLimit?: number): DueStretch[] {
+export function readingOrder(now: number, overdue: { afterMs: number; closingBy?: number; limit?: number }): DueStretch[] {
+  const { afterMs, ...only } = overdue;
   return [
     { lane: 'ending', until: now },
-    { lane: 'refresh', until: now - overdueAfterMs, ...(overdueLimit === undefined ? {} : { limit: overdueLimit }) },
+    { lane: 'refresh', until: now - afterMs, ...only },
     { lane: 'first', until: now },
     { lane: 'refresh', until: now },
     { lane: 'retry', until: now },
@@ -262,6 +268,7 @@ export async function* dueEntries(registry: Pick<WatchRegistry, 'duePage'>, orde
     let listed = 0;
     if (stretch.limit === 0) continue;
     for await (const entry of paged((after) => registry.duePage([stretch], after))) {
+      if (stretch.closingBy !== undefined && entry.deadline > stretch.closingBy) continue;
       yield entry;
       if (++listed === stretch.limit) break;
     }

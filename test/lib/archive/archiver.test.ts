@@ -368,10 +368,10 @@ describe('archiver poll policy', () => {
     expect(missed).toBe(0);
   });
 
-  it('serves closing windows, overdue refreshes, first asks, refreshes, then repeat asks, when the share falls short', async () => {
-    // Prepare: per lane 3 entries: windows closing within the final margin (c); runs whose refresh is late by more
-    // than its interval (5 min) and the grace (15 min) (o); new registrations (f); runs just due for a refresh (r);
-    // registrations asked before (y).
+  it('serves closing windows, late refreshes near their close, first asks, refreshes, repeat asks, when short of share', async () => {
+    // Prepare: per lane 3 entries: windows closing within the final margin (c); runs whose window closes in 80 minutes and
+    // whose refresh is late by more than its interval (5 min) and the grace (15 min) (o); new registrations (f); runs as
+    // late far from their close (p); runs just due for a refresh (r); registrations asked before (y).
     stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
     const now = stack.clock.now();
     const seedRun = async (id: string, startTime: number, due: Due) => {
@@ -380,7 +380,8 @@ describe('archiver poll policy', () => {
     };
     for (let i = 0; i < 3; i++) {
       await seedRun(`c${i}`, now - 72 * HOUR + 20 * MINUTE, { dueAt: now, lane: 'ending' });
-      await seedRun(`o${i}`, now - HOUR, { dueAt: now - 30 * MINUTE, lane: 'refresh' });
+      await seedRun(`o${i}`, now - 72 * HOUR + 80 * MINUTE, { dueAt: now - 30 * MINUTE, lane: 'refresh' });
+      await seedRun(`p${i}`, now - HOUR, { dueAt: now - 30 * MINUTE + 1, lane: 'refresh' });
       await seedRun(`r${i}`, now - HOUR, { dueAt: now - MINUTE, lane: 'refresh' });
       stack.emulator.seedTask({ ...address(`f${i}`), maxIdleTime: 86_400 });
       await stack.registry.registerPending(address(`f${i}`), 'callback', now);
@@ -388,13 +389,13 @@ describe('archiver poll policy', () => {
       const asked = await stack.registry.claim(retryRef(`y${i}`), now - HOUR, 'earlier', now - HOUR, now - 45 * MINUTE);
       await stack.registry.reschedule(asked!, now - HOUR, { dueAt: now - 45 * MINUTE, lane: 'retry' });
     }
-    // Act: an archiver run that can ask 3 times, then one that can ask 15 (the next tick).
+    // Act: an archiver run that can ask 3 times, then one that can ask 18 (the next tick).
     const partial = await runAsking(stack, 3);
     stack.clock.advance(MINUTE);
-    await runAsking(stack, 15);
+    await runAsking(stack, 18);
     // Assess: each lane in the reading order (closing windows are asked on every run); what the first run left is counted.
     const asked = stack.emulator.callsOf('GetSegmentTask').map((call) => String(call.query.TaskId)[0]);
-    expect(asked.join('')).toBe('ccc' + 'cccooofffrrryyy');
-    expect(partial.notReached).toEqual({ ending: 0, first: 3, refresh: 6, retry: 3 });
+    expect(asked.join('')).toBe('ccc' + 'cccooofffppprrryyy');
+    expect(partial.notReached).toEqual({ ending: 0, first: 3, refresh: 9, retry: 3 });
   });
 });
