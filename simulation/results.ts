@@ -187,14 +187,14 @@ function runOutcomes(sim: Simulation, byRun: Map<string, SimulatedRun>) {
     const settles = Math.min(ended, start + WINDOW_MS - sim.functions.finalMarginMs);
     // Lost: shown for a whole archiver run at least, and nothing of it archived.
     if (!archived && start + slack <= Math.min(end, visibleUntil)) counts.lost++;
-    if (settles + slack > Math.min(end, visibleUntil)) continue;
+    // Settled (or ended) two schedules before Volcengine stopped showing it (a newer run of its TaskId,
+    // its window closing): its end should be archived. Under load the refresh interval is longer than
+    // that, and these count what the policy let go. A run still shown when the simulation stops is
+    // counted only once a whole shortest refresh interval passed after those two schedules.
+    const dueBy = Math.min(visibleUntil - slack, end - slack - sim.functions.refreshMs);
+    if (settles > dueBy) continue;
     if (!(archived?.Terminal || archived?.Final)) counts.notSettled++;
-    // Ended two schedules before Volcengine stopped showing it (a newer run of its TaskId, its window
-    // closing): its end should be archived. Under load the refresh interval is longer than that, and
-    // these count what the policy let go. A run still shown when the simulation stops has had its
-    // end missed only once a whole shortest refresh interval passed after those two schedules.
-    const endDueBy = Math.min(visibleUntil - slack, end - slack - sim.functions.refreshMs);
-    if (ended <= endDueBy && !archived?.Terminal) counts.endMissed++;
+    if (ended <= dueBy && !archived?.Terminal) counts.endMissed++;
   }
   const sorted = (values: number[]) => values.sort((x, y) => x - y);
   return { counts, lags: sorted(lags), firstCaptures: sorted(firstCaptures), endCaptures: sorted(endCaptures) };
