@@ -189,16 +189,11 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   const listedAt = dueBy();
   // A refresh lane counted empty is not read: two Queries fewer on every run of an archive with no running run. A run a
   // lookup registers after the count is read on the next run (as one registered after the listing would be).
-  // The refreshes planned for one schedule: its period is not known here, but it is at least ARCHIVE_REFRESH_MS (one
-  // schedule by default) and a run's time (its timeout, a little under the period).
-  const overdueLimit = Math.ceil((options.refreshCallsPerSecond * Math.max(options.refreshMs, options.timeLeftMs())) / 1000);
   // Runs whose window closes within three late refreshes after their margin begins: the ones a late refresh could cost
   // their final capture (decision.ts: nextRefresh moves a run to the ending lane one late refresh before its margin).
   const afterMs = overdueAfter(refresh.intervalMs);
   const closingBy = listedAt + options.finalMarginMs + 3 * afterMs;
-  const order = readingOrder(listedAt, { afterMs, closingBy, limit: overdueLimit }).filter(
-    (s) => s.lane !== 'refresh' || refresh.runs !== 0,
-  );
+  const order = readingOrder(listedAt, { afterMs, closingBy }).filter((s) => s.lane !== 'refresh' || refresh.runs !== 0);
   const entries = dueEntries(registry, order);
   let listingFailed = false;
   let renewedAt = options.now();

@@ -49,28 +49,25 @@ export const LANES: readonly Lane[] = ['ending', 'first', 'refresh', 'retry'];
 
 /**
  * A stretch of the due index: one lane's entries due from `from` (when set) to `until`, both
- * included; of those, only the ones whose window closes by `closingBy` (when set), the first
- * `limit` of them.
+ * included; of those, only the ones whose window closes by `closingBy` (when set).
  */
 export interface DueStretch {
   lane: Lane;
   from?: number;
   until: number;
   closingBy?: number;
-  limit?: number;
 }
 
 /**
  * The order an archiver run reads the due index in at `now`: closing windows; refreshes due more
  * than `overdue.afterMs` ago (decision.ts: overdueAfter, the refresh interval plus a grace) of runs
- * whose window closes by `overdue.closingBy`, the `overdue.limit` longest due; first captures; every
- * refresh due; repeat asks. However many registrations arrive in the first lane, a run near its
- * close waits that long at most for its refresh, so its move to the ending lane that long before
- * its final margin (decision.ts: nextRefresh) holds, while other refreshes wait behind new
- * registrations. The refresh lane's head is listed twice: the archiver takes an entry once a run
- * (EntryWork.firstSight).
+ * whose window closes by `overdue.closingBy`; first captures; every refresh due; repeat asks.
+ * However many registrations arrive in the first lane, a run near its close waits that long at most
+ * for its refresh, so its move to the ending lane that long before its final margin (decision.ts:
+ * nextRefresh) holds, while other refreshes wait behind new registrations. The refresh lane's head
+ * is listed twice: the archiver takes an entry once a run (EntryWork.firstSight).
  */
-export function readingOrder(now: number, overdue: { afterMs: number; closingBy?: number; limit?: number }): DueStretch[] {
+export function readingOrder(now: number, overdue: { afterMs: number; closingBy?: number }): DueStretch[] {
   const { afterMs, ...only } = overdue;
   return [
     { lane: 'ending', until: now },
@@ -259,19 +256,11 @@ async function* paged<T>(read: (after?: PageCursor) => Promise<Page<T>>): AsyncG
   } while (after !== undefined);
 }
 
-/**
- * The entries of `order`'s stretches in turn, each in ascending dueAt (at most its `limit`); the
- * next page is read only when the last one is used up.
- */
+/** The entries of `order`'s stretches in turn, each in ascending dueAt; the next page is read only when the last one is used up. */
 export async function* dueEntries(registry: Pick<WatchRegistry, 'duePage'>, order: readonly DueStretch[]): AsyncGenerator<DueEntry> {
   for (const stretch of order) {
-    let listed = 0;
-    if (stretch.limit === 0) continue;
-    for await (const entry of paged((after) => registry.duePage([stretch], after))) {
-      if (stretch.closingBy !== undefined && entry.deadline > stretch.closingBy) continue;
-      yield entry;
-      if (++listed === stretch.limit) break;
-    }
+    for await (const entry of paged((after) => registry.duePage([stretch], after)))
+      if (stretch.closingBy === undefined || entry.deadline <= stretch.closingBy) yield entry;
   }
 }
 

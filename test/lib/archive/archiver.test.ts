@@ -260,8 +260,7 @@ describe('archiver', () => {
       stack.emulator.seedTask({ ...address(`b${i}`), startTime: stack.clock.now() - HOUR });
       await stack.registry.registerRun(address(`b${i}`), stack.clock.now() - HOUR, 'lookup', stack.clock.now() - i * MINUTE);
     }
-    // Five reads of the time left after the one at the start (it sizes the run's overdue refreshes).
-    let budget = 6;
+    let budget = 5;
     const partial = await stack.run({ concurrency: 1, timeLeftMs: () => (budget-- > 0 ? 1 : 0), safetyMs: 1 });
     expect(partial.stoppedEarly).toBe(true);
     expect(partial.tasksPolled).toBeGreaterThanOrEqual(2);
