@@ -103,6 +103,10 @@ export function dueAfterClaim(entry: DueEntry, now: number, policy: DecisionPoli
 export const REFRESH_GRACE_MS = 15 * 60_000;
 export const overdueAfter = (refreshMs: number): number => refreshMs + REFRESH_GRACE_MS;
 
+/** An ask due at `dueAt` that, as late as a refresh may be (overdueAfter), could fall inside the run's final margin. */
+const mayMissMargin = (dueAt: number, closingFrom: number, policy: DecisionPolicy): boolean =>
+  dueAt + overdueAfter(policy.refreshMs) >= closingFrom;
+
 /**
  * When a running run is asked about next: after the refresh interval; or, when that ask, late by
  * as much as a refresh can be before it is read ahead of first asks (overdueAfter), could fall
@@ -117,7 +121,7 @@ export function nextRefresh(deadline: number, now: number, policy: DecisionPolic
   // the run judges what is due when this instance's clock runs behind it.
   if (now >= closingFrom) return { dueAt: Math.max(now, policy.tick ?? now) + 1, lane: 'ending' };
   const next = Math.min(policy.tick ?? now, now) + policy.refreshMs;
-  return next + overdueAfter(policy.refreshMs) >= closingFrom ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
+  return mayMissMargin(next, closingFrom, policy) ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
 }
 
 /**
@@ -258,10 +262,10 @@ function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Du
   const known = entry.kind === 'run' && entry.state === 'known';
   const dueAt = nextAsk(now, policy);
   if (!known) return { dueAt, lane: 'retry' };
-  // As nextRefresh: an ask that, as late as a refresh may be, could fall inside the final margin is taken in the ending lane.
+  // As nextRefresh: an ask that could fall inside the final margin is taken in the ending lane.
   const closingFrom = entry.deadline - policy.finalMarginMs;
   if (dueAt >= closingFrom) return nextRefresh(entry.deadline, now, policy);
-  return { dueAt, lane: dueAt + overdueAfter(policy.refreshMs) >= closingFrom ? 'ending' : 'refresh' };
+  return { dueAt, lane: mayMissMargin(dueAt, closingFrom, policy) ? 'ending' : 'refresh' };
 }
 
 /**
