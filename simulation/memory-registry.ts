@@ -131,10 +131,10 @@ export class MemoryRegistry implements WatchRegistry {
   async duePage(order: readonly DueStretch[], after?: PageCursor): Promise<Page<DueEntry>> {
     let { stretch, key } = (after as MemoryDueCursor | undefined) ?? { stretch: 0, key: undefined };
     for (; stretch < order.length; stretch++, key = undefined) {
-      const { lane, from, until } = order[stretch]!;
+      const { lane, until } = order[stretch]!;
       const laneOrder = LANES.indexOf(lane);
       const items: DueEntry[] = [];
-      let at = this.#position(key ?? [laneOrder, from ?? Number.NEGATIVE_INFINITY, '', ''], key !== undefined);
+      let at = this.#position(key ?? laneStart(laneOrder), key !== undefined);
       for (; items.length < this.#pageSize && this.#index[at]?.[0] === laneOrder && this.#index[at]![1] <= until; at++) {
         const found = this.#index[at]!;
         const { address, kind, startTime, dueAt, lane: entryLane, deadline, state } = this.#entries.get(`${found[2]}\n${found[3]}`)!;

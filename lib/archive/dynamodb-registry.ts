@@ -191,19 +191,17 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     return counts;
   }
 
-  /** A stretch's entries (both ends included: a BETWEEN needs its lower end at most its upper one, or it is refused). */
-  #dueQuery({ lane, from, until }: DueStretch, page: Partial<QueryCommandInput>): Promise<QueryCommandOutput> {
-    const bounded = from !== undefined;
+  /** A lane's index items due by the stretch's `until` (its `closingBy` is for the reader: the index is ordered by due time only). */
+  #dueQuery({ lane, until }: DueStretch, page: Partial<QueryCommandInput>): Promise<QueryCommandOutput> {
     return this.read<QueryCommandOutput>(
       new QueryCommand({
         TableName: this.table,
         IndexName: DUE_INDEX,
-        KeyConditionExpression: `#dueShard = :dueShard AND ${bounded ? '#dueAt BETWEEN :from AND :until' : '#dueAt <= :until'}`,
+        KeyConditionExpression: '#dueShard = :dueShard AND #dueAt <= :until',
         ExpressionAttributeNames: { '#dueShard': 'dueShard', '#dueAt': 'dueAt' },
         ExpressionAttributeValues: {
           ':dueShard': S(LANE_PARTITION[lane]),
           ':until': N(until),
-          ...(bounded ? { ':from': N(Math.min(from, until)) } : {}),
         },
         ReturnConsumedCapacity: 'TOTAL',
         ...page,

@@ -47,13 +47,9 @@ export type RegisterOutcome = 'registered' | 'already-watched';
 export type Lane = 'ending' | 'first' | 'refresh' | 'retry';
 export const LANES: readonly Lane[] = ['ending', 'first', 'refresh', 'retry'];
 
-/**
- * A stretch of the due index: one lane's entries due from `from` (when set) to `until`, both
- * included; of those, only the ones whose window closes by `closingBy` (when set).
- */
+/** A stretch of the due index: one lane's entries due by `until`; of those, only the ones whose window closes by `closingBy` (when set). */
 export interface DueStretch {
   lane: Lane;
-  from?: number;
   until: number;
   closingBy?: number;
 }
