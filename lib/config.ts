@@ -188,6 +188,13 @@ const ArchiverEnvSchema = /* @__PURE__ */ z
     /** A running run is asked again no sooner than this: with few runs watched, on every archiver run. */
     ARCHIVE_REFRESH_MS: intFrom(60_000, 24 * 3_600_000, 5 * 60_000),
     /**
+     * A running run of an app not seen reusing TaskIds is asked again no sooner than this: only a
+     * next run of its TaskId could cost it its end before its window closes. The runs of an app that
+     * does (a TaskId seen with two runs, e.g. auto segmentation's UserIds) are asked again as often
+     * as ARCHIVE_REFRESH_MS allows.
+     */
+    ARCHIVE_NO_REUSE_REFRESH_MS: intFrom(60_000, 24 * 3_600_000, 20 * 60_000),
+    /**
      * The part of ARCHIVE_QPS refreshes may plan to take: the refresh interval is the runs waiting
      * divided by it (never below ARCHIVE_REFRESH_MS); the rest is for first captures and closing windows.
      */
@@ -346,6 +353,8 @@ export interface ArchiverSettings extends UpstreamSettings {
     safetyMs: number;
     unknownRetryMs: number;
     refreshMs: number;
+    /** The shortest refresh interval of a run of an app not seen reusing TaskIds. */
+    noReuseRefreshMs: number;
     /** The part of the archiver's rate refreshes may plan to take. */
     refreshShare: number;
     idleMarginMs: number;
@@ -452,6 +461,7 @@ export function archiverSettings(environment: Environment): ArchiverSettings {
       safetyMs: env.ARCHIVE_SAFETY_MS,
       unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
       refreshMs: env.ARCHIVE_REFRESH_MS,
+      noReuseRefreshMs: env.ARCHIVE_NO_REUSE_REFRESH_MS,
       refreshShare: env.ARCHIVE_REFRESH_SHARE,
       idleMarginMs: env.ARCHIVE_IDLE_MARGIN_MS,
     },

@@ -57,7 +57,11 @@ export interface SimulatedFunctions {
   /** The AWS requests and Volcengine calls the functions made, by function. */
   requests: RequestCounter;
   finalMarginMs: number;
-  /** ARCHIVE_REFRESH_MS: a running run's end is captured within about this long (plus a schedule). */
+  /**
+   * The shortest refresh interval of a run of an app not seen reusing TaskIds
+   * (ARCHIVE_NO_REUSE_REFRESH_MS, or ARCHIVE_REFRESH_MS when longer): a running run's end is captured within about this long (plus a
+   * schedule) while the share allows.
+   */
   refreshMs: number;
   /**
    * Runs the archiver on instance `instance` for schedule tick `tick`, as invocation `requestId`
@@ -194,7 +198,7 @@ export function simulatedFunctions(parts: SimulationParts): SimulatedFunctions {
     bus,
     requests,
     finalMarginMs: forArchiver.archiver.finalMarginMs,
-    refreshMs: forArchiver.archiver.refreshMs,
+    refreshMs: Math.max(forArchiver.archiver.refreshMs, forArchiver.archiver.noReuseRefreshMs),
     instances: INSTANCES,
     skews,
     archive: (instance, tick, requestId, timeLeftMs) =>

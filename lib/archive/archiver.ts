@@ -16,9 +16,12 @@ import {
   beforePoll,
   decide,
   dueAfterClaim,
+  needsReuseFacts,
   observe,
   overdueAfter,
   refreshInterval,
+  showsReuse,
+  type DecisionFacts,
   type DecisionPolicy,
   type Observation,
   type Plan,
@@ -66,6 +69,8 @@ export interface ArchiverOptions {
   unknownRetryMs: number;
   /** A running run is asked again after this long at the least (lib/archive/decision.ts: refreshInterval). */
   refreshMs: number;
+  /** A running run of an app not seen reusing TaskIds is asked again after this long at the least. Unset: refreshMs. */
+  noReuseRefreshMs?: number;
   /** An activity watch asks about its run once callbacks have been silent for the run's MaxIdleTime plus this long. */
   idleMarginMs: number;
   /** The calls per second refreshes may take of the archiver's share: with the runs waiting, they set the refresh interval. */
@@ -292,6 +297,14 @@ const ENTRY_OUT_OF_TIME = "the entry's work ran into the time kept for the end o
 
 const POLL_MEMORY = 5_000;
 
+/**
+ * The first time the archiver sees the entry's run: a registration or announced run Volcengine
+ * shows, or a run a lookup registered, never claimed before (a run the archiver registered was
+ * seen by the claim that registered it).
+ */
+const firstSightOfRun = (entry: RegistryEntry): boolean =>
+  entry.kind === 'pending' || entry.state !== 'known' || (entry.previousClaimAt === undefined && entry.via !== 'archiver');
+
 /** What one ask of Volcengine about an address gave. */
 type Polled = { observation: Observation; requestId: string | undefined } | { unavailable: 'throttled' | 'failed'; error: unknown };
 
@@ -330,6 +343,8 @@ class EntryWork {
   readonly #polls = new Map<string, Promise<Polled>>();
   /** The entries this run took (readingOrder lists the refresh lane's head twice): one claim each, not a second that fails. */
   readonly #seen = new Set<string>();
+  /** Per app, whether it reuses TaskIds: read from the archive once a run. */
+  readonly #appReuse = new Map<string, Promise<boolean>>();
   /** Time since each refreshed run was asked before (the first POLL_MEMORY of them, for the median), and the largest. */
   readonly #refreshIntervals: number[] = [];
   #longestRefresh = 0;
@@ -412,8 +427,49 @@ class EntryWork {
       if (polled.unavailable === 'failed') throw polled.error;
       return;
     }
-    const plan = decide(entry, polled.observation, options.now(), this.policy);
+    const facts = await this.#facts(entry, polled.observation);
+    const plan = decide(entry, polled.observation, options.now(), this.policy, facts);
     return twice(() => this.apply(entry, plan, polled.requestId));
+  }
+
+  /**
+   * Whether the entry's app reuses TaskIds, when the answer shows it or the decision needs it:
+   * the app's mark in the archive (read once a run), else, at the first sight of a run, another
+   * run of its TaskId in the archive (which marks the app). Unknown when the archive cannot be
+   * read: the shorter interval applies.
+   */
+  async #facts(entry: RegistryEntry, observation: Observation): Promise<DecisionFacts> {
+    if (showsReuse(entry, observation)) {
+      await this.#markReuse(entry.address).catch(() => undefined);
+      return { reused: true };
+    }
+    if (observation.kind !== 'shown' || !needsReuseFacts(observation, this.policy)) return {};
+    try {
+      if (await this.#appReuses(entry.address.appId)) return { reused: true };
+      if (!firstSightOfRun(entry)) return { reused: false };
+      if (!(await this.options.archive.hasOtherRun(runOf(entry.address, observation.task.StartTime)))) return { reused: false };
+      await this.#markReuse(entry.address);
+      return { reused: true };
+    } catch {
+      return {};
+    }
+  }
+
+  #appReuses(appId: string): Promise<boolean> {
+    let reuses = this.#appReuse.get(appId);
+    if (!reuses) {
+      reuses = this.options.archive.reusesTaskIds(appId);
+      reuses.catch(() => this.#appReuse.delete(appId));
+      this.#appReuse.set(appId, reuses);
+    }
+    return reuses;
+  }
+
+  /** Marks the app as reusing TaskIds, unless it is marked already (one PUT per app, ever, give or take a race). */
+  async #markReuse(address: TaskAddress): Promise<void> {
+    if (await this.#appReuses(address.appId)) return;
+    this.#appReuse.set(address.appId, Promise.resolve(true));
+    await this.options.archive.markReusesTaskIds(address, this.options.now());
   }
 
   poll(address: TaskAddress, priority: number): Promise<Polled> {

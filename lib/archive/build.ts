@@ -55,6 +55,7 @@ export function buildArchiver(settings: ArchiverSettings, overrides: ArchiverOve
       safetyMs: options.safetyMs,
       unknownRetryMs: options.unknownRetryMs,
       refreshMs: options.refreshMs,
+      noReuseRefreshMs: options.noReuseRefreshMs,
       idleMarginMs: options.idleMarginMs,
       refreshCallsPerSecond: settings.quota.bucket.qps * options.refreshShare,
       ...invocation,

@@ -18,6 +18,12 @@ export interface DecisionPolicy {
   /** A running run is asked again after this long (in the refresh lane): refreshInterval() chooses it for each archiver run. */
   refreshMs: number;
   /**
+   * A running run of an app not seen reusing TaskIds is asked again no sooner than this
+   * (ARCHIVE_NO_REUSE_REFRESH_MS): only a next run of its TaskId could cost it its end before its
+   * window closes, and its app names each run anew. Unset: refreshMs.
+   */
+  noReuseRefreshMs?: number;
+  /**
    * The schedule tick the archiver run serves: refresh intervals count from it, not from the
    * moment of the ask, so an interval of one schedule is the next run (from the ask, it would be
    * the one after). Unset: from the ask.
@@ -39,6 +45,33 @@ export interface DecisionPolicy {
  */
 export function refreshInterval(runningRuns: number, callsPerSecond: number, minMs: number): number {
   return Math.max(minMs, Math.ceil((runningRuns / callsPerSecond) * 1000));
+}
+
+/**
+ * What the archiver knows beyond the entry and the answer: whether the entry's app reuses TaskIds
+ * (a TaskId of it has had two runs, or was announced a run while another ran). Unknown when not
+ * looked up or unreadable: the shorter interval applies then.
+ */
+export interface DecisionFacts {
+  reused?: boolean;
+}
+
+/** A running run's refresh interval: at least the no-reuse interval when its app is known not to reuse TaskIds. */
+const intervalOf = (policy: DecisionPolicy, reused: boolean | undefined): number =>
+  reused === false ? Math.max(policy.refreshMs, policy.noReuseRefreshMs ?? 0) : policy.refreshMs;
+
+/** Whether deciding about this answer needs DecisionFacts: it leaves a run running, while the no-reuse interval is the longer. */
+export function needsReuseFacts(observation: Observation, policy: DecisionPolicy): boolean {
+  return observation.kind === 'shown' && !isTerminalStatus(observation.task.Status) && (policy.noReuseRefreshMs ?? 0) > policy.refreshMs;
+}
+
+/**
+ * Whether the answer shows the entry's TaskId reused: a newer run than the known one the entry
+ * watches, or a run before the one a WatchSegmentTask announced.
+ */
+export function showsReuse(entry: RegistryEntry, observation: Observation): boolean {
+  if (observation.kind !== 'shown' || entry.kind !== 'run') return false;
+  return entry.state === 'known' ? observation.task.StartTime > entry.startTime! : !namesThisRun(entry, observation.task);
 }
 
 /** Volcengine's MaxIdleTime when a task does not name its own (180 s). */
@@ -115,12 +148,12 @@ const mayMissMargin = (dueAt: number, closingFrom: number, policy: DecisionPolic
  * wait past its close); inside the margin, on every tick (the last capture is as late as the
  * window allows).
  */
-export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy): Due {
+export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy, reused?: boolean): Due {
   const closingFrom = deadline - policy.finalMarginMs;
   // Due again right after this run (a run counting what it left due counts it as reached): after its tick too, by which
   // the run judges what is due when this instance's clock runs behind it.
   if (now >= closingFrom) return { dueAt: Math.max(now, policy.tick ?? now) + 1, lane: 'ending' };
-  const next = Math.min(policy.tick ?? now, now) + policy.refreshMs;
+  const next = Math.min(policy.tick ?? now, now) + intervalOf(policy, reused);
   return mayMissMargin(next, closingFrom, policy) ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
 }
 
@@ -155,7 +188,13 @@ export function observe(task: SegmentTask | undefined, now: number): Observation
   return { kind: 'shown', task: task as SegmentTask & { StartTime: number } };
 }
 
-export function decide(entry: RegistryEntry, observation: Observation, now: number, policy: DecisionPolicy): Plan {
+export function decide(
+  entry: RegistryEntry,
+  observation: Observation,
+  now: number,
+  policy: DecisionPolicy,
+  facts: DecisionFacts = {},
+): Plan {
   switch (observation.kind) {
     case 'drift':
       return { entry: { kind: 'leave', drift: observation.problem } };
@@ -166,20 +205,27 @@ export function decide(entry: RegistryEntry, observation: Observation, now: numb
     case 'not-shown':
       return wait(entry, now, policy);
     default:
-      return decideShown(entry, observation.task, now, policy);
+      return decideShown(entry, observation.task, now, policy, facts);
   }
 }
 
-function decideShown(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
+function decideShown(
+  entry: RegistryEntry,
+  shown: SegmentTask & { StartTime: number },
+  now: number,
+  policy: DecisionPolicy,
+  facts: DecisionFacts,
+): Plan {
   const start = shown.StartTime;
-  if (entry.kind === 'run' && start === entry.startTime) return ownRun(entry, shown, now, policy);
+  if (entry.kind === 'run' && start === entry.startTime) return ownRun(entry, shown, now, policy, facts);
   if (!namesThisRun(entry, shown)) return { ...endBeforeAnnounced(entry, shown), ...wait(entry, now, policy) };
   // Another run than the entry's: a newer run of a known one, or the run a registration named.
   const final = isFinal(shown, now, policy);
   const running = !isTerminalStatus(shown.Status);
+  const reused = showsReuse(entry, { kind: 'shown', task: shown }) || facts.reused;
   return {
     record: { startTime: start, task: shown, final },
-    ...(running ? { register: { startTime: start, due: nextRefresh(start + WINDOW_MS, now, policy) } } : {}),
+    ...(running ? { register: { startTime: start, due: nextRefresh(start + WINDOW_MS, now, policy, reused) } } : {}),
     ...(entry.kind === 'run' && entry.state === 'known'
       ? { unfinished: { startTime: entry.startTime!, outcome: 'superseded' as const } }
       : {}),
@@ -218,10 +264,16 @@ function endBeforeAnnounced(entry: RegistryEntry, shown: SegmentTask & { StartTi
 /** A change that makes an activity watch a registration waiting for its run again. */
 const unwatched = (entry: RegistryEntry): Pick<EntryChange, 'activity'> => (entry.activity ? { activity: null } : {});
 
-/** The run the entry watches: archive it; retire the entry once it is terminal, else poll it on the next tick. */
-function ownRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
+/** The run the entry watches: archive it; retire the entry once it is terminal, else ask again after its interval. */
+function ownRun(
+  entry: RegistryEntry,
+  shown: SegmentTask & { StartTime: number },
+  now: number,
+  policy: DecisionPolicy,
+  facts: DecisionFacts,
+): Plan {
   const change: EntryChange = {
-    ...nextRefresh(entry.deadline, now, policy),
+    ...nextRefresh(entry.deadline, now, policy, facts.reused),
     ...(entry.state === 'known' ? {} : { state: 'known' as const }),
     ...(entry.refused ? { refused: null } : {}),
   };

@@ -8,6 +8,7 @@
  *   tasks/~{App}/~{Room}/~{Task}/runs/{StartTime}/timeline/{Seq}.json  every change, in capture order
  *   tasks/~{App}/~{Room}/~{Task}/runs/{StartTime}/retired.json         why watching ended early
  *   tasks/~{App}/~{Room}/~{Task}/not-found/{RegisteredAt}.json         a registration no run answered
+ *   tasks/~{App}/task-ids-reused.json                                  the app reuses TaskIds (the archiver's refresh interval)
  *   tasks/~{App}/~{Room}/~{Task}/events/{sha256(EventId)}.json         raw callback events (earlier versions only)
  *   runs/~{App}/~{Room}/~{Task}/{newest-first StartTime}               index of archived runs
  *   callbacks/unmatched/~{App}/{sha256(EventId)}.json                  events whose task is unknown (earlier versions only)
@@ -75,6 +76,11 @@ export class ArchiveKeys {
 
   retired(run: RunAddress): string {
     return `${this.run(run)}retired.json`;
+  }
+
+  /** Present once a TaskId of the app was seen with two runs (ids are "~"-prefixed: no room's folder can be this name). */
+  appReusesTaskIds(appId: string): string {
+    return `${this.prefix}tasks/${segment(appId)}/task-ids-reused.json`;
   }
 
   notFound(address: TaskAddress, registeredAt: number): string {

@@ -136,6 +136,34 @@ export class SegmentArchive {
     return newest === undefined ? undefined : runOf(address, newest);
   }
 
+  /**
+   * Whether the archive holds a run of the task other than `run` (its TaskId was reused): one LIST
+   * of two keys of the task's run index, newest first.
+   */
+  async hasOtherRun(run: RunAddress): Promise<boolean> {
+    const page = await this.store.listPage(this.keys.runIndexOfTask(run), { maxKeys: 2 });
+    return page.keys.some((key) => {
+      const indexed = this.keys.parseRunIndexEntry(key, run.appId, run.roomId);
+      return indexed !== undefined && indexed.startTime !== run.startTime;
+    });
+  }
+
+  /** Whether a TaskId of the app was seen reused (markReusesTaskIds): one GET. */
+  async reusesTaskIds(appId: string): Promise<boolean> {
+    return (await this.store.getJson(this.keys.appReusesTaskIds(appId))) !== undefined;
+  }
+
+  /** Records that a TaskId of the app was seen reused, once (create-only): its runs are refreshed as often as the load allows. */
+  async markReusesTaskIds(address: TaskAddress, now: number): Promise<void> {
+    const record = {
+      FormatVersion: SNAPSHOT_FORMAT_VERSION,
+      At: new Date(now).toISOString(),
+      TaskId: address.taskId,
+      RoomId: address.roomId,
+    };
+    await this.#createOnce(this.keys.appReusesTaskIds(address.appId), record);
+  }
+
   /** Records one observation of a run: a new timeline entry when it changes the run's state or makes it final. */
   async record(run: RunAddress, input: SnapshotInput): Promise<RecordResult> {
     const task = stripSecrets(input.task) as SegmentTask;

@@ -25,7 +25,15 @@ export interface ArchiverStack extends ArchiveStack {
 }
 
 export async function startArchiverStack(
-  options: { emulator?: Partial<EmulatorOptions>; qps?: number; burst?: number; registryPageSize?: number; refreshMs?: number } = {},
+  options: {
+    emulator?: Partial<EmulatorOptions>;
+    qps?: number;
+    burst?: number;
+    registryPageSize?: number;
+    refreshMs?: number;
+    /** ARCHIVE_NO_REUSE_REFRESH_MS: the refresh interval unless given (every app's runs are refreshed as a reusing app's are). */
+    noReuseRefreshMs?: number;
+  } = {},
 ): Promise<ArchiverStack> {
   // A fixed instant close to the real one: request signatures carry the clock, the emulator checks skew against the same clock.
   const clock = new ManualClock(Math.floor(Date.now() / HOUR) * HOUR);
@@ -45,6 +53,8 @@ export async function startArchiverStack(
         VOLC_RETRY_MAX_MS: '50',
         // The deployed defaults otherwise: a few runs are asked about on every run (5 minutes); ARCHIVE_QPS 12, half for refreshes.
         ...(options.refreshMs ? { ARCHIVE_REFRESH_MS: String(options.refreshMs) } : {}),
+        // The cases here are of other things than the no-reuse interval (test/lib/archive/archiver.test.ts has its own).
+        ARCHIVE_NO_REUSE_REFRESH_MS: String(options.noReuseRefreshMs ?? options.refreshMs ?? 300_000),
         ...env,
       }),
       { ...parts, limiter, now: clock.now, access: { archive: archiveStack.archive, registry: archiveStack.registry } },

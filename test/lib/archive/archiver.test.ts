@@ -320,6 +320,69 @@ describe('archiver poll policy', () => {
     expect(calls).toBe(10 * 13);
   });
 
+  /** An hour of 5-minute runs; the GetSegmentTask calls for each TaskId. */
+  async function callsPerTaskInAnHour(s: ArchiverStack): Promise<Record<string, number>> {
+    await s.run();
+    await every5Minutes(s, 12);
+    const calls: Record<string, number> = {};
+    for (const call of s.emulator.callsOf('GetSegmentTask')) calls[call.query.TaskId!] = (calls[call.query.TaskId!] ?? 0) + 1;
+    return calls;
+  }
+
+  it('asks the running runs of an app not seen reusing TaskIds every 20 minutes, not on every run', async () => {
+    // Prepare: three running runs a lookup registered, nothing else archived of their TaskIds.
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } }, noReuseRefreshMs: 20 * MINUTE });
+    for (const taskId of ['n1', 'n2', 'n3']) {
+      stack.emulator.seedTask({ ...address(taskId), maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(taskId), stack.clock.now(), 'lookup', stack.clock.now());
+    }
+    // Act
+    const calls = await callsPerTaskInAnHour(stack);
+    // Assess: at 0, 20, 40 and 60 minutes; the app is not marked.
+    expect(calls).toEqual({ n1: 4, n2: 4, n3: 4 });
+    expect(await stack.archive.reusesTaskIds(APP)).toBe(false);
+  });
+
+  it("asks every run of an app on every run once a TaskId of it had two runs, and not another app's", async () => {
+    // Prepare: TaskId u ran before (archived, ended); a new run of it, a first run of v beside it, and one of another app.
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } }, noReuseRefreshMs: 20 * MINUTE });
+    const now = stack.clock.now();
+    const ended = { StartTime: now - 3 * HOUR, EndTime: now - 2 * HOUR, Status: 3 };
+    await stack.archive.record(run('u', now - 3 * HOUR), { task: ended, capturedAt: now - 2 * HOUR, source: 'archiver', final: true });
+    const other = { appId: 'app-2', roomId: 'room-1', taskId: 'x' };
+    for (const ids of [address('v'), address('u'), other]) {
+      stack.emulator.seedTask({ ...ids, maxIdleTime: 86_400 });
+      await stack.registry.registerRun(ids, now, 'lookup', now);
+    }
+    // Act
+    const calls = await callsPerTaskInAnHour(stack);
+    // Assess: u's first ask found the earlier run and marked the app: u is asked on every run, and v from its next ask on
+    // (at 5 minutes, or at 20 when the first run asked about v before it marked the app); x every 20 minutes.
+    expect(await stack.archive.reusesTaskIds(APP)).toBe(true);
+    expect(await stack.archive.reusesTaskIds('app-2')).toBe(false);
+    expect(calls.u).toBe(13);
+    expect([13, 10]).toContain(calls.v);
+    expect(calls.x).toBe(4);
+  });
+
+  it('marks the app when Volcengine shows a newer run of a TaskId it watches', async () => {
+    // Prepare: a watched run of w, asked once; then w runs again (a new run replaces it in Volcengine's answers).
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } }, noReuseRefreshMs: 20 * MINUTE });
+    stack.emulator.seedTask({ ...address('w'), maxIdleTime: 86_400 });
+    await stack.registry.registerRun(address('w'), stack.clock.now(), 'lookup', stack.clock.now());
+    await stack.run();
+    expect(await stack.archive.reusesTaskIds(APP)).toBe(false);
+    stack.clock.advance(20 * MINUTE);
+    stack.emulator.seedTask({ ...address('w'), maxIdleTime: 86_400 });
+    // Act
+    await stack.run();
+    // Assess: the app is marked, and the new run is asked again on the next run.
+    expect(await stack.archive.reusesTaskIds(APP)).toBe(true);
+    const before = stack.emulator.callsOf('GetSegmentTask').length;
+    await every5Minutes(stack, 1);
+    expect(stack.emulator.callsOf('GetSegmentTask').length).toBe(before + 1);
+  });
+
   it('asks a running run on every run when its interval is one schedule, on instances 2 s ahead and behind the schedule', async () => {
     // Prepare: a running run; the schedule's runs land on two instances in turn, one clock ahead of it, one behind.
     stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });

@@ -6,11 +6,13 @@ import {
   decide,
   dueAfterClaim,
   likelyEndedAfter,
+  needsReuseFacts,
   nextRefresh,
   observe,
   REFRESH_GRACE_MS,
   refreshInterval,
   REGISTRATION_GRACE_MS,
+  showsReuse,
   type Observation,
 } from '../../../lib/archive/decision.ts';
 import type { RegistryEntry } from '../../../lib/archive/registry.ts';
@@ -120,6 +122,62 @@ describe('nextRefresh', () => {
 
   it('inside the final margin, is due after the tick when this clock runs behind it (the run counts it as reached)', () => {
     expect(nextRefresh(NOW + 20 * MIN, NOW, { ...policy, tick: NOW + 2_000 })).toEqual({ dueAt: NOW + 2_001, lane: 'ending' });
+  });
+});
+
+describe('a run of an app not seen reusing TaskIds', () => {
+  const light = { ...policy, refreshMs: 5 * MIN, noReuseRefreshMs: 20 * MIN };
+
+  it('is asked again after the no-reuse interval; a run of an app that reuses them, or not known to, after the refresh interval', () => {
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, light, false)).toEqual({ dueAt: NOW + 20 * MIN, lane: 'refresh' });
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, light, true)).toEqual({ dueAt: NOW + 5 * MIN, lane: 'refresh' });
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, light)).toEqual({ dueAt: NOW + 5 * MIN, lane: 'refresh' });
+  });
+
+  it('is asked again after the load interval once that is longer', () => {
+    expect(nextRefresh(NOW + 10 * HOUR, NOW, { ...light, refreshMs: 25 * MIN }, false)).toEqual({ dueAt: NOW + 25 * MIN, lane: 'refresh' });
+  });
+
+  it('needs to know whether its app reuses TaskIds only for a run left running, while the two intervals differ', () => {
+    const start = NOW - HOUR;
+    expect(needsReuseFacts(shown(start), light)).toBe(true);
+    expect(needsReuseFacts(shown(start, 3, NOW - MIN), light)).toBe(false);
+    expect(needsReuseFacts({ kind: 'not-shown' }, light)).toBe(false);
+    expect(needsReuseFacts(shown(start), { ...light, refreshMs: 20 * MIN })).toBe(false);
+    expect(needsReuseFacts(shown(start), policy)).toBe(false);
+  });
+
+  it('is decided from what the archiver knows of its app', () => {
+    const start = NOW - HOUR;
+    expect(decide(known(start), shown(start), NOW, light, { reused: false }).entry).toEqual({
+      kind: 'reschedule',
+      change: { dueAt: NOW + 20 * MIN, lane: 'refresh' },
+    });
+    expect(decide(known(start), shown(start), NOW, light, { reused: true }).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
+    expect(decide(known(start), shown(start), NOW, light).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
+  });
+
+  it('watches the run a registration leads to at its interval, and a newer run of a known one as a reused TaskId', () => {
+    expect(decide(pending(NOW - MIN), shown(NOW - 5 * MIN), NOW, light, { reused: false }).register).toEqual({
+      startTime: NOW - 5 * MIN,
+      due: { dueAt: NOW + 20 * MIN, lane: 'refresh' },
+    });
+    expect(decide(known(NOW - 2 * HOUR), shown(NOW - MIN), NOW, light, { reused: false }).register).toEqual({
+      startTime: NOW - MIN,
+      due: { dueAt: NOW + 5 * MIN, lane: 'refresh' },
+    });
+  });
+});
+
+describe('showsReuse', () => {
+  it('is a newer run than the known one an entry watches, or a run before the one announced', () => {
+    const start = NOW - HOUR;
+    expect(showsReuse(known(start), shown(NOW - MIN))).toBe(true);
+    expect(showsReuse(known(start), shown(start))).toBe(false);
+    expect(showsReuse(announced(NOW + MIN), shown(NOW - 2 * HOUR, 3, NOW - HOUR))).toBe(true);
+    expect(showsReuse(announced(NOW - MIN), shown(NOW - 2 * MIN))).toBe(false);
+    expect(showsReuse(pending(NOW - MIN), shown(start))).toBe(false);
+    expect(showsReuse(known(start), { kind: 'not-shown' })).toBe(false);
   });
 });
 

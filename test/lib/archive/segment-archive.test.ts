@@ -183,4 +183,26 @@ describe('SegmentArchive timeline', () => {
     const page = await stack.archive.runsInRoom('a', 'runs', 10, undefined);
     expect(page.runs.map((x) => x.startTime)).toEqual([START + 7_200_000, START + 3_600_000, START]);
   });
+
+  it('tells whether a task has a run other than the one named, the newest or an older one (a reused TaskId)', async () => {
+    const address = { appId: 'a', roomId: 'reuse', taskId: 'u1' };
+    const first = { ...address, startTime: START };
+    expect(await stack.archive.hasOtherRun(first)).toBe(false);
+    await stack.archive.record(first, observe(20, 1));
+    expect(await stack.archive.hasOtherRun(first)).toBe(false);
+    const second = { ...address, startTime: START + 3_600_000 };
+    expect(await stack.archive.hasOtherRun(second)).toBe(true);
+    await stack.archive.record(second, { ...observe(20, 1), capturedAt: second.startTime + 1 });
+    expect(await stack.archive.hasOtherRun(second)).toBe(true);
+    expect(await stack.archive.hasOtherRun(first)).toBe(true);
+    expect(await stack.archive.hasOtherRun({ ...address, taskId: 'u10', startTime: START })).toBe(false);
+  });
+
+  it('marks an app as reusing TaskIds once, and no other app', async () => {
+    expect(await stack.archive.reusesTaskIds('reuser')).toBe(false);
+    await stack.archive.markReusesTaskIds({ appId: 'reuser', roomId: 'r', taskId: 'u' }, START);
+    await stack.archive.markReusesTaskIds({ appId: 'reuser', roomId: 'r', taskId: 'v' }, START + 1);
+    expect(await stack.archive.reusesTaskIds('reuser')).toBe(true);
+    expect(await stack.archive.reusesTaskIds('reuse')).toBe(false);
+  });
 });
