@@ -188,12 +188,18 @@ const ArchiverEnvSchema = /* @__PURE__ */ z
     /** A running run is asked again no sooner than this: with few runs watched, on every archiver run. */
     ARCHIVE_REFRESH_MS: intFrom(60_000, 24 * 3_600_000, 5 * 60_000),
     /**
-     * A running run of an app not seen reusing TaskIds is asked again no sooner than this: only a
-     * next run of its TaskId could cost it its end before its window closes. The runs of an app that
-     * does (a TaskId seen with two runs, e.g. auto segmentation's UserIds) are asked again as often
-     * as ARCHIVE_REFRESH_MS allows.
+     * Opt-in, for accounts whose apps never reuse a TaskId: a running run of an app not seen reusing
+     * TaskIds is asked again no sooner than this (only a next run of its TaskId could cost it its
+     * end). The runs of an app seen doing so are asked as often as ARCHIVE_REFRESH_MS allows. Unset:
+     * ARCHIVE_REFRESH_MS, every app alike (the detection is a safety net, not a guarantee: a run
+     * already scheduled when its app is found reusing keeps its interval once).
      */
-    ARCHIVE_NO_REUSE_REFRESH_MS: intFrom(60_000, 24 * 3_600_000, 20 * 60_000),
+    ARCHIVE_NO_REUSE_REFRESH_MS: z.coerce
+      .number()
+      .int()
+      .min(60_000)
+      .max(24 * 3_600_000)
+      .optional(),
     /**
      * The part of ARCHIVE_QPS refreshes may plan to take: the refresh interval is the runs waiting
      * divided by it (never below ARCHIVE_REFRESH_MS); the rest is for first captures and closing windows.
@@ -353,7 +359,7 @@ export interface ArchiverSettings extends UpstreamSettings {
     safetyMs: number;
     unknownRetryMs: number;
     refreshMs: number;
-    /** The shortest refresh interval of a run of an app not seen reusing TaskIds. */
+    /** The shortest refresh interval of a run of an app not seen reusing TaskIds (opt-in; refreshMs unless set). */
     noReuseRefreshMs: number;
     /** The part of the archiver's rate refreshes may plan to take. */
     refreshShare: number;
@@ -461,7 +467,7 @@ export function archiverSettings(environment: Environment): ArchiverSettings {
       safetyMs: env.ARCHIVE_SAFETY_MS,
       unknownRetryMs: env.ARCHIVE_UNKNOWN_RETRY_MS,
       refreshMs: env.ARCHIVE_REFRESH_MS,
-      noReuseRefreshMs: env.ARCHIVE_NO_REUSE_REFRESH_MS,
+      noReuseRefreshMs: env.ARCHIVE_NO_REUSE_REFRESH_MS ?? env.ARCHIVE_REFRESH_MS,
       refreshShare: env.ARCHIVE_REFRESH_SHARE,
       idleMarginMs: env.ARCHIVE_IDLE_MARGIN_MS,
     },

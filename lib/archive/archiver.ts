@@ -297,14 +297,6 @@ const ENTRY_OUT_OF_TIME = "the entry's work ran into the time kept for the end o
 
 const POLL_MEMORY = 5_000;
 
-/**
- * The first time the archiver sees the entry's run: a registration or announced run Volcengine
- * shows, or a run a lookup registered, never claimed before (a run the archiver registered was
- * seen by the claim that registered it).
- */
-const firstSightOfRun = (entry: RegistryEntry): boolean =>
-  entry.kind === 'pending' || entry.state !== 'known' || (entry.previousClaimAt === undefined && entry.via !== 'archiver');
-
 /** What one ask of Volcengine about an address gave. */
 type Polled = { observation: Observation; requestId: string | undefined } | { unavailable: 'throttled' | 'failed'; error: unknown };
 
@@ -433,10 +425,10 @@ class EntryWork {
   }
 
   /**
-   * Whether the entry's app reuses TaskIds, when the answer shows it or the decision needs it:
-   * the app's mark in the archive (read once a run), else, at the first sight of a run, another
-   * run of its TaskId in the archive (which marks the app). Unknown when the archive cannot be
-   * read: the shorter interval applies.
+   * Whether the entry's app reuses TaskIds, when the answer shows it or the decision needs it: the
+   * app's mark in the archive (read once a run), else another run of the TaskId in the archive's
+   * run index (which marks the app), looked for on every such ask, so a mark that failed or came
+   * late is made up on the next one. Unknown when the archive cannot be read: the shorter interval.
    */
   async #facts(entry: RegistryEntry, observation: Observation): Promise<DecisionFacts> {
     if (showsReuse(entry, observation)) {
@@ -446,7 +438,6 @@ class EntryWork {
     if (observation.kind !== 'shown' || !needsReuseFacts(observation, this.policy)) return {};
     try {
       if (await this.#appReuses(entry.address.appId)) return { reused: true };
-      if (!firstSightOfRun(entry)) return { reused: false };
       if (!(await this.options.archive.hasOtherRun(runOf(entry.address, observation.task.StartTime)))) return { reused: false };
       await this.#markReuse(entry.address);
       return { reused: true };

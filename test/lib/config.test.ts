@@ -50,6 +50,15 @@ describe('the settings from the environment', () => {
       quota: { accountQps: 60, archiveQps: 12 },
     });
   });
+
+  it("refreshes every app's runs alike unless ARCHIVE_NO_REUSE_REFRESH_MS opts in", () => {
+    const archive = { ...credentials, ARCHIVE_BUCKET: 'archive-bucket', REGISTRY_TABLE: 'registry-table' };
+    expect(archiverSettings(archive).archiver).toMatchObject({ refreshMs: 300_000, noReuseRefreshMs: 300_000 });
+    const emptyOptIn = archiverSettings({ ...archive, ARCHIVE_REFRESH_MS: '600000', ARCHIVE_NO_REUSE_REFRESH_MS: '' });
+    expect(emptyOptIn.archiver.noReuseRefreshMs).toBe(600_000);
+    expect(archiverSettings({ ...archive, ARCHIVE_NO_REUSE_REFRESH_MS: '1200000' }).archiver.noReuseRefreshMs).toBe(1_200_000);
+    expect(refusal(archiverSettings, { ...archive, ARCHIVE_NO_REUSE_REFRESH_MS: '1000' })).toContain('ARCHIVE_NO_REUSE_REFRESH_MS');
+  });
 });
 
 describe('callbackSettings', () => {

@@ -258,9 +258,9 @@ describe('archiver killed between any two store calls', () => {
       const counted: SegmentTaskUpstream = { getSegmentTask: (...args) => (polls[index]!++, upstream.getSegmentTask(...args)) };
       await invoke(crashing(objects, registry, crasher), crasher, counted, clock, T0, 'invocation-0');
     };
-    // Act: killed at its 200th store call (past two records of progress); retried a minute later with the same request id.
+    // Act: killed at its 150th store call; retried a minute later with the same request id.
     clock.now = T0;
-    await invocation(0, 200);
+    await invocation(0, 150);
     clock.now = T0 + MINUTE;
     await invocation(1, undefined);
     // Assess: every run archived in this tick; the retry re-polled at most the 10 entries between two records and the one in flight.

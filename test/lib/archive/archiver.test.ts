@@ -365,6 +365,27 @@ describe('archiver poll policy', () => {
     expect(calls.x).toBe(4);
   });
 
+  it('finds a reused TaskId on the next ask when the run index could not be read (the shorter interval meanwhile)', async () => {
+    // Prepare: TaskId u ran before (archived); a new run of it a lookup registered; the bucket's LISTs fail at first.
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } }, noReuseRefreshMs: 20 * MINUTE });
+    const now = stack.clock.now();
+    const ended = { StartTime: now - 3 * HOUR, EndTime: now - 2 * HOUR, Status: 3 };
+    await stack.archive.record(run('u', now - 3 * HOUR), { task: ended, capturedAt: now - 2 * HOUR, source: 'archiver', final: true });
+    stack.emulator.seedTask({ ...address('u'), maxIdleTime: 86_400 });
+    await stack.registry.registerRun(address('u'), now, 'lookup', now);
+    stack.s3.inject({ kind: 'http5xx', operation: 'LIST' });
+    // Act
+    const first = await stack.run();
+    const markedAtFirst = await stack.archive.reusesTaskIds(APP);
+    stack.s3.clearFaults();
+    const calls = await every5Minutes(stack, 3);
+    // Assess: no error counted; asked again 5 minutes later (not 20), which found the earlier run and marked the app.
+    expect(first.errors).toBe(0);
+    expect(markedAtFirst).toBe(false);
+    expect(calls.every((summary) => summary.tasksPolled === 1)).toBe(true);
+    expect(await stack.archive.reusesTaskIds(APP)).toBe(true);
+  });
+
   it('marks the app when Volcengine shows a newer run of a TaskId it watches', async () => {
     // Prepare: a watched run of w, asked once; then w runs again (a new run replaces it in Volcengine's answers).
     stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } }, noReuseRefreshMs: 20 * MINUTE });
