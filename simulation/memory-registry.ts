@@ -14,7 +14,7 @@ import {
   PENDING_LIFETIME_MS,
   runRegistration,
   TICK_LEASE_MS,
-  type Due,
+  type FirstDue,
   type DueEntry,
   type DueStretch,
   type EntryChange,
@@ -58,7 +58,7 @@ export class MemoryRegistry implements WatchRegistry {
     this.#pageSize = options.pageSize ?? 100;
   }
 
-  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: Due) {
+  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: FirstDue) {
     const registration = runRegistration(startTime, via, now, firstDue);
     const ref: EntryRef = { address, kind: 'run', startTime };
     return this.#upsert(ref, (old) => ({
@@ -77,6 +77,7 @@ export class MemoryRegistry implements WatchRegistry {
       lastSeenAt: old?.lastSeenAt,
       burstFrom: old?.burstFrom,
       activity: old?.activity,
+      askedTick: old?.askedTick ?? firstDue?.askedTick,
     }));
   }
 
@@ -98,6 +99,7 @@ export class MemoryRegistry implements WatchRegistry {
       lastSeenAt: via === 'callback' ? now : old?.lastSeenAt,
       burstFrom: via === 'callback' ? now : old?.burstFrom,
       activity: old?.activity,
+      askedTick: old?.askedTick,
     }));
   }
 
@@ -189,6 +191,7 @@ export class MemoryRegistry implements WatchRegistry {
       ...(change.state ? { state: change.state } : {}),
       ...(change.refused === undefined ? {} : { refused: refusedAfter(stored, change.refused) }),
       ...(change.activity === undefined ? {} : { activity: change.activity ?? undefined }),
+      ...(change.askedTick === undefined ? {} : { askedTick: change.askedTick }),
     });
     return true;
   }

@@ -16,12 +16,12 @@ import {
   beforePoll,
   decide,
   dueAfterClaim,
-  needsReuseFacts,
   observe,
   overdueAfter,
   refreshInterval,
   showsReuse,
-  type DecisionFacts,
+  spacesAsks,
+  waitsToAsk,
   type DecisionPolicy,
   type Observation,
   type Plan,
@@ -366,8 +366,9 @@ class EntryWork {
   #refreshed(entry: RegistryEntry, now: number): void {
     if (entry.kind !== 'run' || entry.state !== 'known' || entry.lane === 'first') return;
     this.summary.refreshes++;
-    // Never claimed before: registered by the lookup or the archiver that captured it then.
-    const interval = Math.max(0, now - (entry.previousClaimAt ?? entry.registeredAt));
+    // Since its last ask (kept while asks are spaced: claims in between did not ask), or its previous claim; never claimed
+    // before: registered by the lookup or the archiver that captured it then.
+    const interval = Math.max(0, now - (entry.askedTick ?? entry.previousClaimAt ?? entry.registeredAt));
     this.#longestRefresh = Math.max(this.#longestRefresh, interval);
     if (this.#refreshIntervals.length < POLL_MEMORY) this.#refreshIntervals.push(interval);
   }
@@ -411,6 +412,8 @@ class EntryWork {
     if (!entry) return; // retired, moved, or taken by another invocation of this tick
     const expired = beforePoll(entry, options.now());
     if (expired) return twice(() => this.apply(entry, expired, undefined));
+    const waits = await this.#waitsToAsk(entry);
+    if (waits) return twice(() => this.apply(entry, waits, undefined));
     this.#refreshed(entry, takenAt);
     const polled = await this.poll(entry.address, entry.deadline);
     if ('unavailable' in polled) {
@@ -419,30 +422,35 @@ class EntryWork {
       if (polled.unavailable === 'failed') throw polled.error;
       return;
     }
-    const facts = await this.#facts(entry, polled.observation);
-    const plan = decide(entry, polled.observation, options.now(), this.policy, facts);
+    await this.#learnReuse(entry, polled.observation);
+    const plan = decide(entry, polled.observation, options.now(), this.policy);
     return twice(() => this.apply(entry, plan, polled.requestId));
   }
 
+  /** While asks are spaced: a plan that leaves a run of an app not seen reusing TaskIds unasked (decision.ts: waitsToAsk). */
+  async #waitsToAsk(entry: RegistryEntry): Promise<Plan | undefined> {
+    const now = this.options.now();
+    // Only what could wait needs the app's mark: most entries ask without reading it.
+    if (!waitsToAsk(entry, now, this.policy, false)) return undefined;
+    const appReuses = await this.#appReuses(entry.address.appId).catch(() => undefined);
+    return waitsToAsk(entry, now, this.policy, appReuses);
+  }
+
   /**
-   * Whether the entry's app reuses TaskIds, when the answer shows it or the decision needs it: the
-   * app's mark in the archive (read once a run), else another run of the TaskId in the archive's
-   * run index (which marks the app), looked for on every such ask, so a mark that failed or came
-   * late is made up on the next one. Unknown when the archive cannot be read: the shorter interval.
+   * Marks the entry's app as reusing TaskIds when the answer shows a TaskId of it with two runs, or,
+   * while asks are spaced and the app is not marked, the archive's run index holds another run of
+   * the TaskId shown (looked for on every such ask, so a mark that failed or a deployment that came
+   * after the TaskId's earlier run is made up on the next one). The mark lets every run of the app
+   * be asked on the next tick that finds it due. A failure leaves it for a later ask.
    */
-  async #facts(entry: RegistryEntry, observation: Observation): Promise<DecisionFacts> {
-    if (showsReuse(entry, observation)) {
-      await this.#markReuse(entry.address).catch(() => undefined);
-      return { reused: true };
-    }
-    if (observation.kind !== 'shown' || !needsReuseFacts(observation, this.policy)) return {};
+  async #learnReuse(entry: RegistryEntry, observation: Observation): Promise<void> {
     try {
-      if (await this.#appReuses(entry.address.appId)) return { reused: true };
-      if (!(await this.options.archive.hasOtherRun(runOf(entry.address, observation.task.StartTime)))) return { reused: false };
-      await this.#markReuse(entry.address);
-      return { reused: true };
+      if (showsReuse(entry, observation)) return await this.#markReuse(entry.address);
+      if (observation.kind !== 'shown' || isTerminalStatus(observation.task.Status) || !spacesAsks(this.policy)) return;
+      if (await this.#appReuses(entry.address.appId)) return;
+      if (await this.options.archive.hasOtherRun(runOf(entry.address, observation.task.StartTime))) await this.#markReuse(entry.address);
     } catch {
-      return {};
+      // Not marked yet: the next ask of one of the app's runs looks again.
     }
   }
 

@@ -8,7 +8,7 @@
  */
 import { startTimeProblem, WINDOW_MS } from '../task.ts';
 import { isTerminalStatus, type SegmentTask } from '../volc/schemas.ts';
-import type { Due, DueEntry, EntryChange, RegistryEntry } from './registry.ts';
+import type { Due, DueEntry, EntryChange, FirstDue, RegistryEntry } from './registry.ts';
 
 export interface DecisionPolicy {
   /** Captures within this long of a run's window closing are final. */
@@ -47,22 +47,23 @@ export function refreshInterval(runningRuns: number, callsPerSecond: number, min
   return Math.max(minMs, Math.ceil((runningRuns / callsPerSecond) * 1000));
 }
 
+/** Whether the runs of apps not seen reusing TaskIds are asked less often than the load's interval (ARCHIVE_NO_REUSE_REFRESH_MS). */
+export const spacesAsks = (policy: DecisionPolicy): boolean => (policy.noReuseRefreshMs ?? 0) > policy.refreshMs;
+
 /**
- * What the archiver knows beyond the entry and the answer: whether the entry's app reuses TaskIds
- * (a TaskId of it has had two runs, or was announced a run while another ran). Unknown when not
- * looked up or unreadable: the shorter interval applies then.
+ * A running run of an app not seen reusing TaskIds (`appReuses` false), asked less than
+ * ARCHIVE_NO_REUSE_REFRESH_MS of schedule ticks ago, is not asked on this tick: it stays due at the
+ * refresh interval, so once its app is found reusing TaskIds (on another entry, at any time) it is
+ * asked on the next tick that finds it, not one long interval later. Never in the ending lane;
+ * ticks, not claimants' clocks, measure the wait (the schedule's times are the same for every
+ * instance). Undefined: ask.
  */
-export interface DecisionFacts {
-  reused?: boolean;
-}
-
-/** A running run's refresh interval: at least the no-reuse interval when its app is known not to reuse TaskIds. */
-const intervalOf = (policy: DecisionPolicy, reused: boolean | undefined): number =>
-  reused === false ? Math.max(policy.refreshMs, policy.noReuseRefreshMs ?? 0) : policy.refreshMs;
-
-/** Whether deciding about this answer needs DecisionFacts: it leaves a run running, while the no-reuse interval is the longer. */
-export function needsReuseFacts(observation: Observation, policy: DecisionPolicy): boolean {
-  return observation.kind === 'shown' && !isTerminalStatus(observation.task.Status) && (policy.noReuseRefreshMs ?? 0) > policy.refreshMs;
+export function waitsToAsk(entry: RegistryEntry, now: number, policy: DecisionPolicy, appReuses: boolean | undefined): Plan | undefined {
+  if (appReuses !== false || !spacesAsks(policy) || entry.kind !== 'run' || entry.state !== 'known' || entry.lane !== 'refresh')
+    return undefined;
+  const tick = policy.tick ?? now;
+  if (entry.askedTick === undefined || tick - entry.askedTick >= policy.noReuseRefreshMs!) return undefined;
+  return { entry: { kind: 'reschedule', change: nextRefresh(entry.deadline, now, policy) } };
 }
 
 /**
@@ -102,7 +103,7 @@ export interface Plan {
   /** Archive this observation of a run (a timeline entry when it adds to the run's history). */
   record?: { startTime: number; task: SegmentTask; final: boolean };
   /** Watch this run of the address (it is newer than the entry's, or the one a registration named), first due then. */
-  register?: { startTime: number; due: Due };
+  register?: { startTime: number; due: FirstDue };
   /** The entry's run stopped being watched before a final snapshot. */
   unfinished?: { startTime: number; outcome: 'superseded' | 'expired-without-final' };
   /** The registration ends without ever having been shown a run. */
@@ -148,12 +149,12 @@ const mayMissMargin = (dueAt: number, closingFrom: number, policy: DecisionPolic
  * wait past its close); inside the margin, on every tick (the last capture is as late as the
  * window allows).
  */
-export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy, reused?: boolean): Due {
+export function nextRefresh(deadline: number, now: number, policy: DecisionPolicy): Due {
   const closingFrom = deadline - policy.finalMarginMs;
   // Due again right after this run (a run counting what it left due counts it as reached): after its tick too, by which
   // the run judges what is due when this instance's clock runs behind it.
   if (now >= closingFrom) return { dueAt: Math.max(now, policy.tick ?? now) + 1, lane: 'ending' };
-  const next = Math.min(policy.tick ?? now, now) + intervalOf(policy, reused);
+  const next = Math.min(policy.tick ?? now, now) + policy.refreshMs;
   return mayMissMargin(next, closingFrom, policy) ? { dueAt: closingFrom, lane: 'ending' } : { dueAt: next, lane: 'refresh' };
 }
 
@@ -188,13 +189,7 @@ export function observe(task: SegmentTask | undefined, now: number): Observation
   return { kind: 'shown', task: task as SegmentTask & { StartTime: number } };
 }
 
-export function decide(
-  entry: RegistryEntry,
-  observation: Observation,
-  now: number,
-  policy: DecisionPolicy,
-  facts: DecisionFacts = {},
-): Plan {
+export function decide(entry: RegistryEntry, observation: Observation, now: number, policy: DecisionPolicy): Plan {
   switch (observation.kind) {
     case 'drift':
       return { entry: { kind: 'leave', drift: observation.problem } };
@@ -205,27 +200,20 @@ export function decide(
     case 'not-shown':
       return wait(entry, now, policy);
     default:
-      return decideShown(entry, observation.task, now, policy, facts);
+      return decideShown(entry, observation.task, now, policy);
   }
 }
 
-function decideShown(
-  entry: RegistryEntry,
-  shown: SegmentTask & { StartTime: number },
-  now: number,
-  policy: DecisionPolicy,
-  facts: DecisionFacts,
-): Plan {
+function decideShown(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
   const start = shown.StartTime;
-  if (entry.kind === 'run' && start === entry.startTime) return ownRun(entry, shown, now, policy, facts);
+  if (entry.kind === 'run' && start === entry.startTime) return ownRun(entry, shown, now, policy);
   if (!namesThisRun(entry, shown)) return { ...endBeforeAnnounced(entry, shown), ...wait(entry, now, policy) };
   // Another run than the entry's: a newer run of a known one, or the run a registration named.
   const final = isFinal(shown, now, policy);
   const running = !isTerminalStatus(shown.Status);
-  const reused = showsReuse(entry, { kind: 'shown', task: shown }) || facts.reused;
   return {
     record: { startTime: start, task: shown, final },
-    ...(running ? { register: { startTime: start, due: nextRefresh(start + WINDOW_MS, now, policy, reused) } } : {}),
+    ...(running ? { register: { startTime: start, due: { ...nextRefresh(start + WINDOW_MS, now, policy), ...asked(policy) } } } : {}),
     ...(entry.kind === 'run' && entry.state === 'known'
       ? { unfinished: { startTime: entry.startTime!, outcome: 'superseded' as const } }
       : {}),
@@ -265,15 +253,10 @@ function endBeforeAnnounced(entry: RegistryEntry, shown: SegmentTask & { StartTi
 const unwatched = (entry: RegistryEntry): Pick<EntryChange, 'activity'> => (entry.activity ? { activity: null } : {});
 
 /** The run the entry watches: archive it; retire the entry once it is terminal, else ask again after its interval. */
-function ownRun(
-  entry: RegistryEntry,
-  shown: SegmentTask & { StartTime: number },
-  now: number,
-  policy: DecisionPolicy,
-  facts: DecisionFacts,
-): Plan {
+function ownRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
   const change: EntryChange = {
-    ...nextRefresh(entry.deadline, now, policy, facts.reused),
+    ...nextRefresh(entry.deadline, now, policy),
+    ...asked(policy),
     ...(entry.state === 'known' ? {} : { state: 'known' as const }),
     ...(entry.refused ? { refused: null } : {}),
   };
@@ -282,6 +265,10 @@ function ownRun(
     entry: isTerminalStatus(shown.Status) ? { kind: 'retire-if-terminal', otherwise: change } : { kind: 'reschedule', change },
   };
 }
+
+/** The tick of this ask, kept on the entry while asks are spaced (waitsToAsk). */
+const asked = (policy: DecisionPolicy): { askedTick?: number } =>
+  spacesAsks(policy) && policy.tick !== undefined ? { askedTick: policy.tick } : {};
 
 /** Final: terminal, or captured inside the margin before the window closes (later captures may still follow). */
 function isFinal(shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): boolean {

@@ -26,7 +26,7 @@ import {
   PENDING_LIFETIME_MS,
   PENDING_LANE,
   runRegistration,
-  type Due,
+  type FirstDue,
   type EntryRef,
   type RegisterOutcome,
   type RegistrationVia,
@@ -111,9 +111,10 @@ export class DynamoDbRegistrations implements Registrations {
    * generation; a run's retire deletes an entry whose run is archived final) or after (the entry
    * is created again and the next tick settles it): a registration is never lost.
    */
-  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: Due) {
+  async registerRun(address: TaskAddress, startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: FirstDue) {
     const registration = runRegistration(startTime, via, now, firstDue);
     const state = registration.state === 'known' ? ':state' : 'if_not_exists(#state, :state)';
+    const asked = firstDue?.askedTick;
     return this.#register({ address, kind: 'run', startTime }, now, via, {
       set: [
         `#state = ${state}`,
@@ -122,6 +123,7 @@ export class DynamoDbRegistrations implements Registrations {
         '#expiresAt = :expiresAt',
         '#dueAt = if_not_exists(#dueAt, :dueAt)',
         '#dueShard = if_not_exists(#dueShard, :dueShard)',
+        ...(asked === undefined ? [] : ['#askedTick = if_not_exists(#askedTick, :askedTick)']),
       ],
       values: {
         ':state': S(registration.state),
@@ -130,6 +132,7 @@ export class DynamoDbRegistrations implements Registrations {
         ':expiresAt': expiresAt(registration.deadline),
         ':dueAt': N(registration.firstDue.dueAt),
         ':dueShard': S(LANE_PARTITION[registration.firstDue.lane]),
+        ...(asked === undefined ? {} : { ':askedTick': N(asked) }),
       },
     });
   }

@@ -278,6 +278,10 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
       set.push('#watchBurst = :watchBurst', '#watchEndsAfter = :watchEndsAfter');
       Object.assign(values, { ':watchBurst': N(change.activity.burstSeen), ':watchEndsAfter': N(change.activity.endsAfterMs) });
     } else if (change.activity === null) remove.push('#watchBurst', '#watchEndsAfter');
+    if (change.askedTick !== undefined) {
+      set.push('#askedTick = :askedTick');
+      values[':askedTick'] = N(change.askedTick);
+    }
     const expression = `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`;
     const condition = all(CONDITION.exists, CONDITION.heldByTick);
     return this.conditional(
@@ -364,5 +368,6 @@ function entryOf(item: Item): RegistryEntry | undefined {
     lastSeenAt: num(item, 'lastSeenAt'),
     burstFrom: num(item, 'burstFrom'),
     activity: watchBurst === undefined ? undefined : { burstSeen: watchBurst, endsAfterMs: num(item, 'watchEndsAfter') ?? 0 },
+    askedTick: num(item, 'askedTick'),
   };
 }

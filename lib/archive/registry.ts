@@ -83,6 +83,11 @@ export interface Due {
   lane: Lane;
 }
 
+/** A run the archiver registers: when it is first due, and the tick of the ask that found it (RegistryEntry.askedTick). */
+export interface FirstDue extends Due {
+  askedTick?: number;
+}
+
 /** Names an entry: a run of an address, or the address's pending registration. */
 export interface EntryRef {
   address: TaskAddress;
@@ -134,6 +139,12 @@ export interface RegistryEntry extends DueEntry {
   burstFrom: number | undefined;
   /** Set: the entry is its address's activity watch. */
   activity: ActivityWatch | undefined;
+  /**
+   * The schedule tick of the archiver run that last asked Volcengine about it (run entries), kept
+   * while ARCHIVE_NO_REUSE_REFRESH_MS spaces the asks of apps not seen reusing TaskIds
+   * (decision.ts: waitsToAsk).
+   */
+  askedTick: number | undefined;
 }
 
 /** A claimant's change of an entry: when it is due next, and what it learnt. */
@@ -147,6 +158,8 @@ export interface EntryChange {
   refused?: { code: string; since: number } | null;
   /** Set: the entry is (or stays) its address's activity watch, with these; null: it no longer is. */
   activity?: ActivityWatch | null;
+  /** The tick of the ask this change follows (RegistryEntry.askedTick). */
+  askedTick?: number;
 }
 
 /**
@@ -172,7 +185,7 @@ export interface Registrations {
     startTime: number,
     via: Exclude<RegistrationVia, 'callback'>,
     now: number,
-    firstDue?: Due,
+    firstDue?: FirstDue,
   ): Promise<RegisterOutcome>;
   /**
    * Watches whatever run an address has, its StartTime unknown (a callback, or WatchSegmentTask
@@ -309,7 +322,7 @@ export function parseEntrySortKey(sortKey: string): Pick<EntryRef, 'kind' | 'sta
  * first lane from its StartTime on; a run a lookup saw (and archived) in the refresh lane at once,
  * taken when the lane reaches it; a run the archiver follows when its policy says (`firstDue`).
  */
-export function runRegistration(startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: Due) {
+export function runRegistration(startTime: number, via: Exclude<RegistrationVia, 'callback'>, now: number, firstDue?: FirstDue) {
   const state: RegistryState = via === 'watch' ? 'announced' : 'known';
   const due: Due = firstDue ?? (state === 'known' ? { dueAt: now, lane: 'refresh' } : { dueAt: Math.max(now, startTime), lane: 'first' });
   return { state, deadline: startTime + WINDOW_MS, firstDue: due };

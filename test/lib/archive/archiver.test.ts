@@ -356,16 +356,13 @@ describe('archiver poll policy', () => {
     }
     // Act
     const calls = await callsPerTaskInAnHour(stack);
-    // Assess: u's first ask found the earlier run and marked the app: u is asked on every run, and v from its next ask on
-    // (at 5 minutes, or at 20 when the first run asked about v before it marked the app); x every 20 minutes.
+    // Assess: u's first ask found the earlier run and marked the app: u and v are asked on every run; x every 20 minutes.
     expect(await stack.archive.reusesTaskIds(APP)).toBe(true);
     expect(await stack.archive.reusesTaskIds('app-2')).toBe(false);
-    expect(calls.u).toBe(13);
-    expect([13, 10]).toContain(calls.v);
-    expect(calls.x).toBe(4);
+    expect(calls).toEqual({ u: 13, v: 13, x: 4 });
   });
 
-  it('finds a reused TaskId on the next ask when the run index could not be read (the shorter interval meanwhile)', async () => {
+  it('finds a reused TaskId on a later ask when the run index could not be read at the first, with no error', async () => {
     // Prepare: TaskId u ran before (archived); a new run of it a lookup registered; the bucket's LISTs fail at first.
     stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } }, noReuseRefreshMs: 20 * MINUTE });
     const now = stack.clock.now();
@@ -374,16 +371,39 @@ describe('archiver poll policy', () => {
     stack.emulator.seedTask({ ...address('u'), maxIdleTime: 86_400 });
     await stack.registry.registerRun(address('u'), now, 'lookup', now);
     stack.s3.inject({ kind: 'http5xx', operation: 'LIST' });
-    // Act
+    // Act: the first run, then 40 minutes of runs with the bucket well.
     const first = await stack.run();
     const markedAtFirst = await stack.archive.reusesTaskIds(APP);
     stack.s3.clearFaults();
-    const calls = await every5Minutes(stack, 3);
-    // Assess: no error counted; asked again 5 minutes later (not 20), which found the earlier run and marked the app.
+    const later = await every5Minutes(stack, 8);
+    // Assess: no error counted; u waited as a run of an unmarked app until its ask at 20 minutes found the earlier run,
+    // marked the app, and from then on u was asked on every run.
     expect(first.errors).toBe(0);
     expect(markedAtFirst).toBe(false);
-    expect(calls.every((summary) => summary.tasksPolled === 1)).toBe(true);
+    expect(later.map((summary) => summary.tasksPolled)).toEqual([0, 0, 0, 1, 1, 1, 1, 1]);
     expect(await stack.archive.reusesTaskIds(APP)).toBe(true);
+  });
+
+  it("asks the app's other runs on the next tick once it is marked, not when their spaced ask would have come", async () => {
+    // Prepare: T1 and T2 of one app, both asked at 0 (the app not marked); T1 starts again at 8 minutes.
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } }, noReuseRefreshMs: 20 * MINUTE });
+    for (const taskId of ['t1', 't2']) {
+      stack.emulator.seedTask({ ...address(taskId), maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(taskId), stack.clock.now(), 'lookup', stack.clock.now());
+    }
+    await stack.run();
+    await every5Minutes(stack, 1);
+    stack.clock.advance(3 * MINUTE);
+    stack.emulator.seedTask({ ...address('t1'), maxIdleTime: 86_400 });
+    await stack.registry.registerPending(address('t1'), 'callback', stack.clock.now());
+    const before = stack.emulator.callsOf('GetSegmentTask').filter((call) => call.query.TaskId === 't2').length;
+    // Act: the runs at 10 and 15 minutes.
+    stack.clock.advance(2 * MINUTE);
+    await stack.run();
+    await every5Minutes(stack, 1);
+    // Assess: at 10 the callback's registration showed T1's new run and its ask marked the app; at 15, T2 was asked.
+    expect(await stack.archive.reusesTaskIds(APP)).toBe(true);
+    expect(stack.emulator.callsOf('GetSegmentTask').filter((call) => call.query.TaskId === 't2').length).toBe(before + 1);
   });
 
   it('marks the app when Volcengine shows a newer run of a TaskId it watches', async () => {

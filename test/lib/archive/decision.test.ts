@@ -6,13 +6,13 @@ import {
   decide,
   dueAfterClaim,
   likelyEndedAfter,
-  needsReuseFacts,
   nextRefresh,
   observe,
   REFRESH_GRACE_MS,
   refreshInterval,
   REGISTRATION_GRACE_MS,
   showsReuse,
+  waitsToAsk,
   type Observation,
 } from '../../../lib/archive/decision.ts';
 import type { RegistryEntry } from '../../../lib/archive/registry.ts';
@@ -40,6 +40,7 @@ const entry = (fields: Partial<RegistryEntry> & Pick<RegistryEntry, 'kind' | 'st
   lastSeenAt: undefined,
   burstFrom: undefined,
   activity: undefined,
+  askedTick: undefined,
   ...fields,
 });
 const known = (startTime: number) =>
@@ -125,47 +126,46 @@ describe('nextRefresh', () => {
   });
 });
 
-describe('a run of an app not seen reusing TaskIds', () => {
-  const light = { ...policy, refreshMs: 5 * MIN, noReuseRefreshMs: 20 * MIN };
+describe('spaced asks of the runs of an app not seen reusing TaskIds', () => {
+  // Refreshes every 5 minutes by the load; an app not seen reusing TaskIds is asked every 20.
+  const spaced = { ...policy, refreshMs: 5 * MIN, noReuseRefreshMs: 20 * MIN, tick: NOW };
+  const start = NOW - HOUR;
+  const asked = (minutesAgo: number) => ({ ...known(start), askedTick: NOW - minutesAgo * MIN });
 
-  it('is asked again after the no-reuse interval; a run of an app that reuses them, or not known to, after the refresh interval', () => {
-    expect(nextRefresh(NOW + 10 * HOUR, NOW, light, false)).toEqual({ dueAt: NOW + 20 * MIN, lane: 'refresh' });
-    expect(nextRefresh(NOW + 10 * HOUR, NOW, light, true)).toEqual({ dueAt: NOW + 5 * MIN, lane: 'refresh' });
-    expect(nextRefresh(NOW + 10 * HOUR, NOW, light)).toEqual({ dueAt: NOW + 5 * MIN, lane: 'refresh' });
+  it('lets a run asked less than the no-reuse interval of ticks ago wait, due again after the refresh interval', () => {
+    expect(waitsToAsk(asked(15), NOW, spaced, false)).toEqual({
+      entry: { kind: 'reschedule', change: { dueAt: NOW + 5 * MIN, lane: 'refresh' } },
+    });
+    expect(waitsToAsk(asked(20), NOW, spaced, false)).toBeUndefined();
   });
 
-  it('is asked again after the load interval once that is longer', () => {
-    expect(nextRefresh(NOW + 10 * HOUR, NOW, { ...light, refreshMs: 25 * MIN }, false)).toEqual({ dueAt: NOW + 25 * MIN, lane: 'refresh' });
+  it('asks at once a run of an app that reuses TaskIds, or not known to, one never asked, or one in its ending lane', () => {
+    expect(waitsToAsk(asked(5), NOW, spaced, true)).toBeUndefined();
+    expect(waitsToAsk(asked(5), NOW, spaced, undefined)).toBeUndefined();
+    expect(waitsToAsk(known(start), NOW, spaced, false)).toBeUndefined();
+    expect(waitsToAsk({ ...asked(5), lane: 'ending' }, NOW, spaced, false)).toBeUndefined();
   });
 
-  it('needs to know whether its app reuses TaskIds only for a run left running, while the two intervals differ', () => {
-    const start = NOW - HOUR;
-    expect(needsReuseFacts(shown(start), light)).toBe(true);
-    expect(needsReuseFacts(shown(start, 3, NOW - MIN), light)).toBe(false);
-    expect(needsReuseFacts({ kind: 'not-shown' }, light)).toBe(false);
-    expect(needsReuseFacts(shown(start), { ...light, refreshMs: 20 * MIN })).toBe(false);
-    expect(needsReuseFacts(shown(start), policy)).toBe(false);
+  it('never waits when the no-reuse interval is not the longer (the option unset, or the load interval as long)', () => {
+    expect(waitsToAsk(asked(5), NOW, policy, false)).toBeUndefined();
+    expect(waitsToAsk(asked(5), NOW, { ...spaced, refreshMs: 20 * MIN }, false)).toBeUndefined();
   });
 
-  it('is decided from what the archiver knows of its app', () => {
-    const start = NOW - HOUR;
-    expect(decide(known(start), shown(start), NOW, light, { reused: false }).entry).toEqual({
+  it("keeps each ask's tick on the run, and on a run the archiver starts watching, while asks are spaced", () => {
+    expect(decide(known(start), shown(start), NOW, spaced).entry).toEqual({
       kind: 'reschedule',
-      change: { dueAt: NOW + 20 * MIN, lane: 'refresh' },
+      change: { dueAt: NOW + 5 * MIN, lane: 'refresh', askedTick: NOW },
     });
-    expect(decide(known(start), shown(start), NOW, light, { reused: true }).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
-    expect(decide(known(start), shown(start), NOW, light).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
-  });
-
-  it('watches the run a registration leads to at its interval, and a newer run of a known one as a reused TaskId', () => {
-    expect(decide(pending(NOW - MIN), shown(NOW - 5 * MIN), NOW, light, { reused: false }).register).toEqual({
+    expect(decide(pending(NOW - MIN), shown(NOW - 5 * MIN), NOW, spaced).register).toEqual({
       startTime: NOW - 5 * MIN,
-      due: { dueAt: NOW + 20 * MIN, lane: 'refresh' },
+      due: { dueAt: NOW + 5 * MIN, lane: 'refresh', askedTick: NOW },
     });
-    expect(decide(known(NOW - 2 * HOUR), shown(NOW - MIN), NOW, light, { reused: false }).register).toEqual({
-      startTime: NOW - MIN,
-      due: { dueAt: NOW + 5 * MIN, lane: 'refresh' },
+    expect(decide(known(start), shown(start), NOW, { ...spaced, noReuseRefreshMs: undefined }).entry).toMatchObject({
+      change: { dueAt: NOW + 5 * MIN, lane: 'refresh' },
     });
+    expect(decide(known(start), shown(start), NOW, { ...spaced, noReuseRefreshMs: undefined }).entry).not.toHaveProperty(
+      'change.askedTick',
+    );
   });
 });
 

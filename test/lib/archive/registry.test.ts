@@ -222,6 +222,20 @@ describe.each(implementations)('%s', (_name, open) => {
     expect(await registry.dueCount(NOW + MINUTE)).toEqual({ ending: 1, first: 0, refresh: 0, retry: 0 });
   });
 
+  it("keeps the tick of a run's last ask: from the archiver's registration, over a repeat registration, and from reschedules", async () => {
+    const registry = await open();
+    const ref = { address: address('asked'), kind: 'run' as const, startTime: NOW - HOUR };
+    await registry.registerRun(ref.address, ref.startTime, 'archiver', NOW, { dueAt: NOW, lane: 'refresh', askedTick: TICK });
+    await registry.registerRun(ref.address, ref.startTime, 'lookup', NOW);
+    const first = await registry.claim(ref, TICK + 5 * MINUTE, OWNER, NOW + 5 * MINUTE, NOW);
+    expect(first?.askedTick).toBe(TICK);
+    await registry.reschedule(first!, TICK + 5 * MINUTE, { dueAt: NOW + 10 * MINUTE });
+    const second = await registry.claim(ref, TICK + 10 * MINUTE, OWNER, NOW + 10 * MINUTE, NOW + 10 * MINUTE);
+    expect(second?.askedTick).toBe(TICK);
+    await registry.reschedule(second!, TICK + 10 * MINUTE, { dueAt: NOW + 15 * MINUTE, askedTick: TICK + 10 * MINUTE });
+    expect((await entriesOf(registry, 'asked'))[0]?.askedTick).toBe(TICK + 10 * MINUTE);
+  });
+
   it('lets one invocation of a schedule tick claim an entry, and the next tick claim it again', async () => {
     const registry = await open();
     await registry.registerRun(address('c'), NOW - MINUTE, 'lookup', NOW);
