@@ -4,8 +4,6 @@
  * (dynalite and the EventBridge peer on loopback). Reports throughput and latency percentiles; p99
  * as a fraction of Volcengine's 5-second limit.
  */
-import { registryOptions } from '../lib/archive/access.ts';
-import { DynamoDbRegistrations } from '../lib/archive/dynamodb-registrations.ts';
 import { callbackSettings } from '../lib/config.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { startArchiveStack } from '../test/support/archive-stack.ts';
@@ -19,12 +17,8 @@ export async function benchCallbacks(figures: Record<string, number>): Promise<v
   try {
     const secret = 'bench-callback-secret';
     const settings = callbackSettings({ ...stack.env, CALLBACK_SECRETS: JSON.stringify({ 'bench-app': secret }) });
-    const handler = testCallbackHandler({
-      registry: new DynamoDbRegistrations(registryOptions(settings.storage, { maxAttempts: 2, requestTimeoutMs: 1000 })),
-      publisher: stack.publisher,
-      secrets: { 'bench-app': secret },
-      logLevel: 'SILENT',
-    });
+    // The function's registry and event bus, built by buildCallback from its settings as deployed.
+    const handler = testCallbackHandler({ settings, secrets: { 'bench-app': secret }, logLevel: 'SILENT' });
     const emulator = new VolcEmulator({ credentials: [] });
     const tasks = Array.from({ length: 100 }, (_, i) =>
       emulator.seedTask({ appId: 'bench-app', roomId: `room-${i % 10}`, taskId: `task-${i}` }),

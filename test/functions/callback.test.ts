@@ -3,12 +3,10 @@
  * them, to show it is never called), with events signed by the emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registryOptions } from '../../lib/archive/access.ts';
-import { DynamoDbRegistrations } from '../../lib/archive/dynamodb-registrations.ts';
 import { allEntries } from '../../lib/archive/registry.ts';
-import { EVENT_SOURCE, EventBridgePublisher } from '../../lib/callback/publisher.ts';
+import { EVENT_SOURCE } from '../../lib/callback/publisher.ts';
 import { callbackSignature } from '../../lib/callback/signature.ts';
-import { callbackSettings } from '../../lib/config.ts';
+import { callbackSettings, type CallbackSettings } from '../../lib/config.ts';
 import { VolcEmulator, type EmulatedTask } from '../emulator/volc-emulator.ts';
 import { startArchiveStack, TEST_BUS, type ArchiveStack } from '../support/archive-stack.ts';
 import { ManualClock } from '../support/clock.ts';
@@ -19,7 +17,7 @@ import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
 const SECRET = 'callback-secret-for-tests-3c9e';
 const APP = 'cb-app';
 let stack: ArchiveStack;
-let wiring: Pick<CallbackStackOptions, 'registry' | 'publisher'>;
+let settings: CallbackSettings;
 let emulator: VolcEmulator;
 let clock: ManualClock;
 let invoke: CallbackInvoker;
@@ -27,7 +25,7 @@ let invoke: CallbackInvoker;
 /** A callback instance (its own memo of recent registrations), wired from the environment as the function is. */
 function instance(options: Partial<CallbackStackOptions> = {}): CallbackInvoker {
   const invokeCallback = callbackInvoker({
-    ...wiring,
+    settings,
     secrets: { [APP]: SECRET, 'other-app': 'another-secret' },
     now: clock.now,
     maxBodyBytes: 16_384,
@@ -42,11 +40,8 @@ function instance(options: Partial<CallbackStackOptions> = {}): CallbackInvoker 
 
 beforeAll(async () => {
   stack = await startArchiveStack('cb/');
-  const settings = callbackSettings({ ...stack.env, CALLBACK_SECRETS: JSON.stringify({ [APP]: SECRET }) });
-  wiring = {
-    registry: new DynamoDbRegistrations(registryOptions(settings.storage, { maxAttempts: 2 })),
-    publisher: new EventBridgePublisher({ ...settings.events, maxAttempts: 2 }),
-  };
+  // The function's registry and event bus, built by buildCallback from its settings as deployed.
+  settings = callbackSettings({ ...stack.env, CALLBACK_SECRETS: JSON.stringify({ [APP]: SECRET }) });
   clock = new ManualClock(Date.now());
   emulator = new VolcEmulator({ credentials: [TEST_CREDENTIALS], now: clock.now });
   invoke = instance();

@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Registrations } from '../../lib/archive/registry.ts';
 import { buildCallback } from '../../lib/callback/build.ts';
-import { callbackSettings } from '../../lib/config.ts';
+import { callbackSettings, type CallbackSettings } from '../../lib/config.ts';
 import type { EventPublisher } from '../../lib/callback/publisher.ts';
 import type { RecentRegistrations } from '../../lib/callback/recent-registrations.ts';
 import type { HttpResult } from '../../lib/http/api-gateway.ts';
@@ -19,9 +19,15 @@ export interface CallbackReply extends HttpResult {
 export type CallbackInvoker = (body: string, overrides?: { method?: string; headers?: Record<string, string> }) => Promise<CallbackReply>;
 
 export interface CallbackStackOptions {
-  registry: Pick<Registrations, 'registerPending' | 'continueSighting'>;
-  /** The event bus (an EventBridgePublisher on the test's EventBridge peer). */
-  publisher: EventPublisher;
+  /**
+   * The function's settings (its registry table and event bus, built by buildCallback as deployed);
+   * a stub naming stores nobody reads when absent, with `registry` and `publisher` given.
+   */
+  settings?: CallbackSettings;
+  /** The registry registrations go to, instead of the settings' (a test may put a fault in between). */
+  registry?: Pick<Registrations, 'registerPending' | 'continueSighting'>;
+  /** The event bus, instead of the settings' (the simulation's in-memory one). */
+  publisher?: EventPublisher;
   /** The instance's memo of recent registrations; a fresh one per handler when absent. */
   recent?: RecentRegistrations;
   /** Callback SecretKeys by AppId, or one SecretKey every AppId shares. */
@@ -50,11 +56,12 @@ const SETTINGS = callbackSettings({
 
 /** The callback handler as the tests wire it: the given SecretKeys, the function's settings (a 10-minute skew window). */
 export function testCallbackHandler(options: CallbackStackOptions) {
+  const settings = options.settings ?? SETTINGS;
   return buildCallback(
-    { ...SETTINGS, maxBodyBytes: options.maxBodyBytes ?? SETTINGS.maxBodyBytes, budgetMs: options.budgetMs ?? SETTINGS.budgetMs },
+    { ...settings, maxBodyBytes: options.maxBodyBytes ?? settings.maxBodyBytes, budgetMs: options.budgetMs ?? settings.budgetMs },
     {
-      registry: options.registry,
-      publisher: options.publisher,
+      ...(options.registry ? { registry: options.registry } : {}),
+      ...(options.publisher ? { publisher: options.publisher } : {}),
       ...(options.recent ? { recent: options.recent } : {}),
       secretFor: async (appId) => secretOf(options.secrets, appId),
       logger: new Logger({ serviceName: 'callback-test', logLevel: options.logLevel ?? 'INFO' }),
