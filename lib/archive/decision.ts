@@ -63,7 +63,11 @@ export function waitsToAsk(entry: RegistryEntry, now: number, policy: DecisionPo
     return undefined;
   const tick = policy.tick ?? now;
   if (entry.askedTick === undefined || tick - entry.askedTick >= policy.noReuseRefreshMs!) return undefined;
-  return { entry: { kind: 'reschedule', change: nextRefresh(entry.deadline, now, policy) } };
+  // Due again after the refresh interval, or when the spacing runs out if that is sooner: an interval that does not
+  // divide the spacing would otherwise stretch it (15-minute refreshes, 20-minute spacing: asked every 30).
+  const next = nextRefresh(entry.deadline, now, policy);
+  const spacedUntil = entry.askedTick + policy.noReuseRefreshMs!;
+  return { entry: { kind: 'reschedule', change: next.lane === 'refresh' ? { ...next, dueAt: Math.min(next.dueAt, spacedUntil) } : next } };
 }
 
 /**

@@ -139,6 +139,13 @@ describe('spaced asks of the runs of an app not seen reusing TaskIds', () => {
     expect(waitsToAsk(asked(20), NOW, spaced, false)).toBeUndefined();
   });
 
+  it('is due again when the spacing runs out, when that comes before the next refresh', () => {
+    const fifteen = { ...spaced, refreshMs: 15 * MIN };
+    expect(waitsToAsk(asked(15), NOW, fifteen, false)).toEqual({
+      entry: { kind: 'reschedule', change: { dueAt: NOW + 5 * MIN, lane: 'refresh' } },
+    });
+  });
+
   it('asks at once a run of an app that reuses TaskIds, or not known to, one never asked, or one in its ending lane', () => {
     expect(waitsToAsk(asked(5), NOW, spaced, true)).toBeUndefined();
     expect(waitsToAsk(asked(5), NOW, spaced, undefined)).toBeUndefined();
