@@ -72,25 +72,9 @@ interface InFlight {
   answer: Promise<{ status: number; text: string }>;
 }
 
-/**
- * How long before its slot a call wakes, to sign and then wait out the rest without yielding. A
- * timer fires up to a millisecond late on an idle event loop (it counts whole ms), and later when
- * other callbacks run first: an answer being parsed, another request being handled. A call woken
- * early is already running when its slot comes, so those no longer make it late; it costs at most
- * about this much CPU per call.
- */
-const WAKE_EARLY_MS = 3;
-
-/** Sleeps until about WAKE_EARLY_MS before `at` (performance.now()); a timer that fires earlier than that sleeps again. */
-async function wakeBefore(at: number): Promise<void> {
-  for (let left = at - performance.now(); left > 2 * WAKE_EARLY_MS; left = at - performance.now()) {
-    await sleep(Math.ceil(left - WAKE_EARLY_MS));
-  }
-}
-
-/** Waits without yielding until performance.now() reaches `at` (at most about 2 × WAKE_EARLY_MS after wakeBefore). */
-function spinUntil(at: number): void {
-  while (performance.now() < at);
+/** Sleeps until performance.now() reaches `at`: timers may fire early by the time the loop spent before they were set. */
+async function sleepUntil(at: number): Promise<void> {
+  for (let left = at - performance.now(); left > 0; left = at - performance.now()) await sleep(Math.ceil(left));
 }
 
 export const ERROR_TASK_NOT_FOUND = 'InvalidParameter.ErrorActiveTaskNotFound';
@@ -207,8 +191,8 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
   }
 
   /**
-   * Takes a slot, wakes just before it, signs and sends at it: late is never sent. Right before the
-   * request leaves, a call more than the limiter's late allowance after its slot gives the slot up
+   * Takes a slot, waits for it, signs and sends: late is never sent. Right before the request
+   * leaves, a call more than the limiter's late allowance after its slot gives the slot up
    * (counted) and takes a new one, so calls never bunch behind a busy event loop. A slot is also
    * later by however far the limiter's clock moved forward while the call waited.
    */
@@ -224,10 +208,8 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
       const wait = await Promise.race([limiter.reserve(Math.max(0, remaining() - 1), priority), expired]);
       const slotAt = performance.now() + wait;
       const shift = limiter.clockShiftMs?.() ?? 0;
-      await Promise.race([wakeBefore(slotAt), expired]);
+      await Promise.race([sleepUntil(slotAt), expired]);
       const headers = this.#sign(canonicalQuery, credentials);
-      // Nothing else runs from here until the request is on its way.
-      spinUntil(slotAt);
       const late = performance.now() - slotAt + (limiter.clockShiftMs?.() ?? 0) - shift;
       if (late <= limiter.lateAllowanceMs) return { answer: this.#send(canonicalQuery, headers, remaining()) };
       limiter.missed?.();
