@@ -9,7 +9,7 @@ export interface AwsClientOptions {
   userAgent?: string | undefined;
   /** Attempts per request (the SDK's standard retries: throttling, 5xx, network errors); 3. */
   maxAttempts?: number;
-  /** Per-attempt time limit; 5 s. Connecting may take at most 3 s of it. */
+  /** Per-attempt time limit; 5 s. Connecting may take at most 3 s of it. An attempt past it is cut off (and retried). */
   requestTimeoutMs?: number;
 }
 
@@ -21,6 +21,8 @@ export function awsClientConfig(options: AwsClientOptions) {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
     maxAttempts: options.maxAttempts ?? 3,
-    requestHandler: { connectionTimeout: Math.min(requestTimeout, 3_000), requestTimeout },
+    // throwOnRequestTimeout: without it the SDK's Node handler only logs a warning when an attempt outlives
+    // requestTimeout and goes on waiting (test/lib/aws-client.test.ts): the limit would bound nothing.
+    requestHandler: { connectionTimeout: Math.min(requestTimeout, 3_000), requestTimeout, throwOnRequestTimeout: true },
   };
 }
