@@ -56,6 +56,9 @@ const SETTINGS = callbackSettings({
 
 /** The callback handler as the tests wire it: the given SecretKeys, the function's settings (a 10-minute skew window). */
 export function testCallbackHandler(options: CallbackStackOptions) {
+  // The stub names stores nobody may reach: without settings, both stores must be given.
+  if (!options.settings && !(options.registry && options.publisher))
+    throw new Error('testCallbackHandler needs settings, or both a registry and a publisher');
   const settings = options.settings ?? SETTINGS;
   return buildCallback(
     { ...settings, maxBodyBytes: options.maxBodyBytes ?? settings.maxBodyBytes, budgetMs: options.budgetMs ?? settings.budgetMs },
