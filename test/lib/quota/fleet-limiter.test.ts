@@ -158,8 +158,10 @@ describe('FleetLimiter', () => {
   }, 20_000);
 
   it('answers a caller it cannot serve within its wait with a Retry-After, a refusal costing at most one read', async () => {
+    // The limiter's clock stands still: how long this machine takes between the calls cannot move the next slot closer.
     const store = await freshStore();
-    const l = limiter(store, 'lookup', { maxWaitMs: 0 });
+    const at = Date.now();
+    const l = limiter(store, 'lookup', { maxWaitMs: 0, now: () => at });
     await l.reserve(10_000); // the lookup share's slot
     await l.reserve(10_000); // the archiver's reserve, idle
     const error = await Promise.resolve(l.reserve(10_000)).catch((e: unknown) => e);
