@@ -191,8 +191,8 @@ const ArchiverEnvSchema = /* @__PURE__ */ z
      * Opt-in, for accounts whose apps never reuse a TaskId: a running run of an app not seen reusing
      * TaskIds is asked again no sooner than this (only a next run of its TaskId could cost it its
      * end). The runs of an app seen doing so are asked as often as ARCHIVE_REFRESH_MS allows. Unset:
-     * ARCHIVE_REFRESH_MS, every app alike (the detection is a safety net, not a guarantee: a run
-     * already scheduled when its app is found reusing keeps its interval once).
+     * ARCHIVE_REFRESH_MS, every app alike (the detection is a safety net, not a guarantee: a run that
+     * ends before its app is marked loses its end if its TaskId starts again within this interval).
      */
     ARCHIVE_NO_REUSE_REFRESH_MS: z.coerce
       .number()

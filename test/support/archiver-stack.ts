@@ -31,7 +31,7 @@ export async function startArchiverStack(
     burst?: number;
     registryPageSize?: number;
     refreshMs?: number;
-    /** ARCHIVE_NO_REUSE_REFRESH_MS: the refresh interval unless given (every app's runs are refreshed as a reusing app's are). */
+    /** ARCHIVE_NO_REUSE_REFRESH_MS (unset, as deployed, unless given: every app's runs are refreshed alike). */
     noReuseRefreshMs?: number;
   } = {},
 ): Promise<ArchiverStack> {
@@ -53,8 +53,7 @@ export async function startArchiverStack(
         VOLC_RETRY_MAX_MS: '50',
         // The deployed defaults otherwise: a few runs are asked about on every run (5 minutes); ARCHIVE_QPS 12, half for refreshes.
         ...(options.refreshMs ? { ARCHIVE_REFRESH_MS: String(options.refreshMs) } : {}),
-        // The cases here are of other things than the no-reuse interval (test/lib/archive/archiver.test.ts has its own).
-        ARCHIVE_NO_REUSE_REFRESH_MS: String(options.noReuseRefreshMs ?? options.refreshMs ?? 300_000),
+        ...(options.noReuseRefreshMs ? { ARCHIVE_NO_REUSE_REFRESH_MS: String(options.noReuseRefreshMs) } : {}),
         ...env,
       }),
       { ...parts, limiter, now: clock.now, access: { archive: archiveStack.archive, registry: archiveStack.registry } },

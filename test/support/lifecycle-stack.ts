@@ -46,8 +46,6 @@ export interface LifecycleOptions {
   registryPageSize?: number;
   /** ARCHIVE_REFRESH_MS (one schedule unless given: every run asks about every running run again). */
   refreshMs?: number;
-  /** ARCHIVE_NO_REUSE_REFRESH_MS (refreshMs unless given). */
-  noReuseRefreshMs?: number;
   /** What the callback function registers through (the stack's registry unless given: a test may put a fault in between). */
   callbackRegistry?: (registry: ArchiverStack['registry']) => CallbackStackOptions['registry'];
 }
@@ -59,7 +57,6 @@ export async function startLifecycleStack(options: LifecycleOptions = {}): Promi
     emulator: { qpsLimits: { GetSegmentTask: options.emulatorQps ?? 1_000_000 } },
     registryPageSize: options.registryPageSize,
     refreshMs: options.refreshMs,
-    noReuseRefreshMs: options.noReuseRefreshMs,
   });
   const settings = lookupSettings({
     VOLC_ENDPOINT: base.emulator.url,
