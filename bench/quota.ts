@@ -10,10 +10,15 @@
  *   busiest_second        most calls in any sliding second (goal ≤ 60)
  *   least_share           the least-served lookup instance's answers over the average (goal ≥ 0.5)
  *   archiver_per_s        the archiver's calls per second while it has due work (its reserve: 12 ×
- *                         1000 / (1000 + QUOTA_LATE_MS + QUOTA_NETWORK_MS) ≈ 11)
+ *                         1000 / (1000 + QUOTA_LATE_MS + QUOTA_NETWORK_MS) ≈ 10.9)
  *   table_calls_per_call  DynamoDB requests (reads and writes, failed ones included) per upstream call
  *   table_writes_per_call of which writes (UpdateItem, failed conditions included)
  *   slots_missed          slots given up because the call would have left more than QUOTA_LATE_MS late
+ *   cpu_steal_pct         the share of this machine's CPU time its hypervisor withheld while the case
+ *                         ran (Linux /proc/stat; absent elsewhere): not a figure of ours, but it makes
+ *                         timers fire late, and late calls give their slots up (with QUOTA_LATE_MS
+ *                         at 10, the idle case gave 53.0/s and 47 slots up at 8 % steal, 54.8/s and
+ *                         5 at 0.4 %: see DEFAULT_TIMING in lib/quota/slots.ts)
  *
  * Cases: archiver idle; archiver busy; busy with calls reaching Volcengine 0–80 ms after they leave
  * (a delaying proxy); busy with one instance's clock 300 ms behind, and 300 ms ahead. Options run
@@ -23,6 +28,7 @@
  *                           the slot) against dynalite on loopback — a local figure: add DynamoDB's
  *                           own latency (single-digit ms in-region) when deployed
  */
+import { readFileSync } from 'node:fs';
 import { FleetLimiter, type QuotaStats } from '../lib/quota/fleet-limiter.ts';
 import { DynamoDbQuotaStore } from '../lib/quota/quota-store.ts';
 import { TokenBucket } from '../lib/volc/rate-limiter.ts';
@@ -90,6 +96,22 @@ function busiestSecond(times: number[]): number {
   return most;
 }
 
+/** The machine's CPU time counters (Linux /proc/stat, in ticks), or undefined elsewhere. */
+function cpuTicks(): { steal: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of CPU time the hypervisor withheld between two readings, in percent. */
+function stealPct(before: ReturnType<typeof cpuTicks>, after: ReturnType<typeof cpuTicks>): number | undefined {
+  if (!before || !after || after.total <= before.total) return undefined;
+  return round(((after.steal - before.steal) / (after.total - before.total)) * 100, 1);
+}
+
 /** The time a caller spends taking a slot (table round trips), at a steady 20 calls/s. */
 async function addedLatency(dynalite: DynaliteProcess): Promise<number[]> {
   const limiter = new FleetLimiter({
@@ -144,6 +166,8 @@ interface Measured {
   /** Table requests while the lookups ran, by operation. */
   tableDuring: { reads: number; writes: number };
   start: number;
+  /** CPU time the hypervisor withheld while the lookups ran, in percent (Linux only). */
+  stealPct: number | undefined;
 }
 
 /** Runs one case: the lookups for DURATION_MS from a common start, the archiver beside them when busy. */
@@ -167,19 +191,21 @@ async function measure(quotaCase: QuotaCase, peers: Peers): Promise<Measured> {
   const instances = Promise.all(processes.map((p) => p.result));
   await sleep(start - Date.now());
   const before = await dynalite.counts();
+  const ticksBefore = cpuTicks();
   const deadline = start + DURATION_MS;
   const archiving = archive && upstream ? runArchiverOn(archive, upstream, () => deadline - Date.now()) : undefined;
   const [results] = await Promise.all([instances, archiving]);
+  const steal = stealPct(ticksBefore, cpuTicks());
   await sleep(500); // calls of slots granted just before the end
   const after = await dynalite.counts();
   const during = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
   const tableDuring = { reads: during('GetItem'), writes: during('UpdateItem') };
-  return { calls: (await emulator.received()).filter((c) => c.at >= start), results, tableDuring, start };
+  return { calls: (await emulator.received()).filter((c) => c.at >= start), results, tableDuring, start, stealPct: steal };
 }
 
 type CaseFigures = Record<string, number>;
 
-function assess(quotaCase: QuotaCase, { calls, results, tableDuring, start }: Measured): CaseFigures {
+function assess(quotaCase: QuotaCase, { calls, results, tableDuring, start, stealPct: steal }: Measured): CaseFigures {
   const steadySeconds = (DURATION_MS - 2_000) / 1000;
   const steady = calls.filter((c) => c.at >= start + 1_000 && c.at < start + DURATION_MS - 1_000);
   const answered = results.map((r) => r.statuses['200'] ?? 0);
@@ -198,6 +224,7 @@ function assess(quotaCase: QuotaCase, { calls, results, tableDuring, start }: Me
     figures.archiver_per_s = round(steady.filter((c) => c.query.RoomId === 'closing').length / steadySeconds, 1);
   }
   if (quotaCase.skewMs) figures.skewed_share = round(answered[0]! / average, 2);
+  if (steal !== undefined) figures.cpu_steal_pct = steal;
   return figures;
 }
 
@@ -211,9 +238,10 @@ function report(quotaCase: QuotaCase, figures: CaseFigures, results: InstancesRe
     `quota, ${quotaCase.title}: ${figures.answered_per_s} answered/s while callers wait (goal ≥ 54); ` +
       `${figures.throttles} throttles (goal 0); busiest second ${figures.busiest_second} (goal ≤ 60); ` +
       `answers per lookup instance ${JSON.stringify(shares)}, the least ×${figures.least_share} of the average (goal ≥ 0.5)` +
-      (figures.archiver_per_s === undefined ? '' : `; archiver ${figures.archiver_per_s} calls/s (its reserve ≈ 11)`) +
+      (figures.archiver_per_s === undefined ? '' : `; archiver ${figures.archiver_per_s} calls/s (its reserve ≈ 10.9)`) +
       `; ${figures.table_calls_per_call} table calls per upstream call (${figures.table_writes_per_call} writes); ` +
       `${figures.slots_missed} slots missed (late); ` +
+      (figures.cpu_steal_pct === undefined ? '' : `CPU steal ${figures.cpu_steal_pct} % while it ran; `) +
       `lookup quota counters ${JSON.stringify(quota)}`,
   );
 }

@@ -14,7 +14,7 @@ export interface TokenBucketOptions {
 }
 
 /** How late after its slot a call may leave by default: see DEFAULT_TIMING in lib/quota/slots.ts. */
-export const DEFAULT_LATE_ALLOWANCE_MS = 10;
+export const DEFAULT_LATE_ALLOWANCE_MS = 20;
 
 /**
  * What the client spends before every attempt: a slot to call Volcengine in. `reserve` answers

@@ -24,7 +24,7 @@ describe('the per-instance bucket against the account', () => {
   });
 
   it('reads the slot allowances, late and network, with their defaults', () => {
-    expect(lookupSettings(CREDENTIALS).quota.timing).toEqual({ lateMs: 10, networkMs: 80 });
+    expect(lookupSettings(CREDENTIALS).quota.timing).toEqual({ lateMs: 20, networkMs: 80 });
     expect(lookupSettings({ ...CREDENTIALS, QUOTA_LATE_MS: '25', QUOTA_NETWORK_MS: '0' }).quota.timing).toEqual({
       lateMs: 25,
       networkMs: 0,

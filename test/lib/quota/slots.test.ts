@@ -6,6 +6,7 @@ import {
   planTakes,
   ratchetOffset,
   slotSpacingMs,
+  DEFAULT_TIMING,
   type PlanContext,
   type QuotaState,
 } from '../../../lib/quota/slots.ts';
@@ -27,7 +28,7 @@ const plan = (state: QuotaState, extra: Partial<PlanContext> = {}) => planTakes(
 describe('slot arithmetic', () => {
   it('spaces a share so that a second at Volcengine gathers at most its rate, calls late and delayed included', () => {
     expect(spacing.lookup * 48).toBe(1090);
-    expect(60 * (1000 / (1000 + 10 + 80))).toBeCloseTo(55.05, 2); // the account's ceiling with the defaults
+    expect(1000 / slotSpacingMs(60, DEFAULT_TIMING)).toBeCloseTo(54.55, 2); // the account's ceiling with the defaults
   });
 
   it("lets a lookup take the archiver's reserve ahead of time only while the archiver has no due work", () => {
