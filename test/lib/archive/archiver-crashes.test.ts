@@ -255,7 +255,12 @@ describe('archiver killed between any two store calls', () => {
     const invocation = async (index: number, crashAt: number | undefined) => {
       const crasher = new Crasher(crashAt, false);
       const upstream = model.port();
-      const counted: SegmentTaskUpstream = { getSegmentTask: (...args) => (polls[index]!++, upstream.getSegmentTask(...args)) };
+      const counted: SegmentTaskUpstream = {
+        getSegmentTask: (...args) => {
+          polls[index]!++;
+          return upstream.getSegmentTask(...args);
+        },
+      };
       await invoke(crashing(objects, registry, crasher), crasher, counted, clock, T0, 'invocation-0');
     };
     // Act: killed at its 150th store call; retried a minute later with the same request id.
