@@ -25,7 +25,7 @@ let callback: (event: unknown) => Promise<HttpResult>;
 
 beforeAll(async () => {
   stack = await startLookupStack({
-    env: { LOOKUP_DEADLINE_MS: '500', VOLC_MAX_ATTEMPTS: '2', LOOKUP_QPS: '50', LOOKUP_BURST: '10' },
+    env: { LOOKUP_DEADLINE_MS: '500', VOLC_MAX_ATTEMPTS: '2', LOOKUP_QPS: '50', LOOKUP_BURST: '5' },
     emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } },
   });
   stack.emulator.seedTask({ appId: 'app', roomId: 'room', taskId: 'task' });
