@@ -19,6 +19,8 @@
  *                         timers fire late, and late calls give their slots up (with QUOTA_LATE_MS
  *                         at 10, the idle case gave 53.0/s and 47 slots up at 8 % steal, 54.8/s and
  *                         5 at 0.4 %: see DEFAULT_TIMING in lib/quota/slots.ts)
+ *   cpu_busy_pct          the share of this machine's CPU time busy (not idle, not withheld) while
+ *                         the case ran: other work beside the bench makes timers late as steal does
  *
  * Cases: archiver idle; archiver busy; busy with calls reaching Volcengine 0–80 ms after they leave
  * (a delaying proxy); busy with one instance's clock 300 ms behind, and 300 ms ahead. Options run
@@ -96,20 +98,23 @@ function busiestSecond(times: number[]): number {
   return most;
 }
 
-/** The machine's CPU time counters (Linux /proc/stat, in ticks), or undefined elsewhere. */
-function cpuTicks(): { steal: number; total: number } | undefined {
+/** The machine's CPU time counters (Linux /proc/stat, in ticks: user nice system idle iowait irq softirq steal), or undefined elsewhere. */
+function cpuTicks(): { idle: number; steal: number; total: number } | undefined {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
+    return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
   } catch {
     return undefined;
   }
 }
 
-/** The share of CPU time the hypervisor withheld between two readings, in percent. */
-function stealPct(before: ReturnType<typeof cpuTicks>, after: ReturnType<typeof cpuTicks>): number | undefined {
+/** Between two readings, in percent: CPU time the hypervisor withheld, and CPU time busy (neither idle nor withheld). */
+function cpuShares(before: ReturnType<typeof cpuTicks>, after: ReturnType<typeof cpuTicks>): { steal: number; busy: number } | undefined {
   if (!before || !after || after.total <= before.total) return undefined;
-  return round(((after.steal - before.steal) / (after.total - before.total)) * 100, 1);
+  const total = after.total - before.total;
+  const steal = after.steal - before.steal;
+  const busy = total - (after.idle - before.idle) - steal;
+  return { steal: round((steal / total) * 100, 1), busy: round((busy / total) * 100, 1) };
 }
 
 /** The time a caller spends taking a slot (table round trips), at a steady 20 calls/s. */
@@ -166,8 +171,8 @@ interface Measured {
   /** Table requests while the lookups ran, by operation. */
   tableDuring: { reads: number; writes: number };
   start: number;
-  /** CPU time the hypervisor withheld while the lookups ran, in percent (Linux only). */
-  stealPct: number | undefined;
+  /** CPU time withheld by the hypervisor, and busy, while the lookups ran, in percent (Linux only). */
+  cpu: { steal: number; busy: number } | undefined;
 }
 
 /** Runs one case: the lookups for DURATION_MS from a common start, the archiver beside them when busy. */
@@ -195,17 +200,17 @@ async function measure(quotaCase: QuotaCase, peers: Peers): Promise<Measured> {
   const deadline = start + DURATION_MS;
   const archiving = archive && upstream ? runArchiverOn(archive, upstream, () => deadline - Date.now()) : undefined;
   const [results] = await Promise.all([instances, archiving]);
-  const steal = stealPct(ticksBefore, cpuTicks());
+  const cpu = cpuShares(ticksBefore, cpuTicks());
   await sleep(500); // calls of slots granted just before the end
   const after = await dynalite.counts();
   const during = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
   const tableDuring = { reads: during('GetItem'), writes: during('UpdateItem') };
-  return { calls: (await emulator.received()).filter((c) => c.at >= start), results, tableDuring, start, stealPct: steal };
+  return { calls: (await emulator.received()).filter((c) => c.at >= start), results, tableDuring, start, cpu };
 }
 
 type CaseFigures = Record<string, number>;
 
-function assess(quotaCase: QuotaCase, { calls, results, tableDuring, start, stealPct: steal }: Measured): CaseFigures {
+function assess(quotaCase: QuotaCase, { calls, results, tableDuring, start, cpu }: Measured): CaseFigures {
   const steadySeconds = (DURATION_MS - 2_000) / 1000;
   const steady = calls.filter((c) => c.at >= start + 1_000 && c.at < start + DURATION_MS - 1_000);
   const answered = results.map((r) => r.statuses['200'] ?? 0);
@@ -224,7 +229,7 @@ function assess(quotaCase: QuotaCase, { calls, results, tableDuring, start, stea
     figures.archiver_per_s = round(steady.filter((c) => c.query.RoomId === 'closing').length / steadySeconds, 1);
   }
   if (quotaCase.skewMs) figures.skewed_share = round(answered[0]! / average, 2);
-  if (steal !== undefined) figures.cpu_steal_pct = steal;
+  if (cpu) Object.assign(figures, { cpu_steal_pct: cpu.steal, cpu_busy_pct: cpu.busy });
   return figures;
 }
 
@@ -241,7 +246,7 @@ function report(quotaCase: QuotaCase, figures: CaseFigures, results: InstancesRe
       (figures.archiver_per_s === undefined ? '' : `; archiver ${figures.archiver_per_s} calls/s (its reserve ≈ 10.9)`) +
       `; ${figures.table_calls_per_call} table calls per upstream call (${figures.table_writes_per_call} writes); ` +
       `${figures.slots_missed} slots missed (late); ` +
-      (figures.cpu_steal_pct === undefined ? '' : `CPU steal ${figures.cpu_steal_pct} % while it ran; `) +
+      (figures.cpu_steal_pct === undefined ? '' : `CPU steal ${figures.cpu_steal_pct} %, busy ${figures.cpu_busy_pct} % while it ran; `) +
       `lookup quota counters ${JSON.stringify(quota)}`,
   );
 }

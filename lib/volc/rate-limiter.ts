@@ -1,7 +1,8 @@
 /**
  * Token bucket with FIFO reservations. With rate r/s and burst b, no window of T seconds sees
- * more than b + r*T requests leave, so r + b <= 60 keeps one process within Volcengine's
- * 60 requests per second for GetSegmentTask.
+ * more than b + r*T slots. A call leaves up to the late allowance after its slot and reaches
+ * Volcengine after a network delay that varies, so a second there gathers the slots of
+ * 1,000 ms + both: lib/config.ts (bucketFits) keeps b + r × that span within the account's 60.
  */
 import { VolcBudgetExhaustedError } from './errors.ts';
 

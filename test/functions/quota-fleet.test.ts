@@ -15,7 +15,7 @@ const INSTANCES_PER_PROCESS = 4;
 const LOOKUP_MS = 10_000;
 const NEAR_DEADLINE = 100;
 /**
- * Settings for this machine, not Lambda's (deployed defaults: 10 ms late, 80 ms of network, 200 ms
+ * Settings for this machine, not Lambda's (deployed defaults: 20 ms late, 80 ms of network, 200 ms
  * per table call). 16 instances in 4 processes on 2 cores, beside the archiver, dynalite, the
  * emulator and whatever else runs, leave on time less often than a Lambda instance: 25 ms late.
  * The network is loopback, where only the emulator's own scheduling spreads arrivals: 20 ms. And
