@@ -3,6 +3,7 @@
  * registrations (what the lookup and callback functions write; loaded on demand by the lookup).
  * The archiver adds the rest of the registry (lib/archive/dynamodb-registry.ts) with the same options.
  */
+import { cutBy } from '../aws-client.ts';
 import type { StorageSettings } from '../config.ts';
 import { DynamoDbRegistrations, type DynamoDbRegistryOptions } from './dynamodb-registrations.ts';
 import { ArchiveKeys } from './keys.ts';
@@ -14,6 +15,11 @@ import { SegmentArchive } from './segment-archive.ts';
 export interface ArchiveAccess<R extends Registrations = Registrations> {
   archive: SegmentArchive;
   registry: R;
+  /**
+   * The same archive, its S3 and DynamoDB requests cut when `signal` aborts (an invocation's
+   * deadline). Absent on stores that take no signal (the simulation's, in memory).
+   */
+  within?(signal: AbortSignal): ArchiveAccess;
 }
 
 /** Bounds of each S3 and DynamoDB call (kept tight by the lookup and callback functions), and the caller's user agent. */
@@ -34,6 +40,11 @@ export function registryOptions(storage: StorageSettings, options: StoreOptions 
  */
 export function openArchive(storage: StorageSettings, options: StoreOptions = {}): ArchiveAccess {
   const store = new S3ObjectStore({ bucket: storage.bucket, ...storage.s3, ...options });
-  const archive = new SegmentArchive(store, new ArchiveKeys(storage.prefix));
-  return { archive, registry: new DynamoDbRegistrations(registryOptions(storage, options)) };
+  const keys = new ArchiveKeys(storage.prefix);
+  const registry = new DynamoDbRegistrations(registryOptions(storage, options));
+  return {
+    archive: new SegmentArchive(store, keys),
+    registry,
+    within: (signal) => ({ archive: new SegmentArchive(cutBy(store, signal), keys), registry: cutBy(registry, signal) }),
+  };
 }

@@ -96,6 +96,8 @@ export class DynamoDbRegistrations implements Registrations {
   protected readonly client: DynamoDBClient;
   protected readonly table: string;
   protected readonly pageSize: number;
+  /** Each request's options: its abortSignal on a view made by cutBy (lib/aws-client.ts; hence no #private member here). */
+  private readonly sent: { abortSignal?: AbortSignal } = {};
 
   constructor(options: DynamoDbRegistryOptions) {
     this.table = options.table;
@@ -115,7 +117,7 @@ export class DynamoDbRegistrations implements Registrations {
     const registration = runRegistration(startTime, via, now, firstDue);
     const state = registration.state === 'known' ? ':state' : 'if_not_exists(#state, :state)';
     const asked = firstDue?.askedTick;
-    return this.#register({ address, kind: 'run', startTime }, now, via, {
+    return this.register({ address, kind: 'run', startTime }, now, via, {
       set: [
         `#state = ${state}`,
         '#startTime = :startTime',
@@ -144,7 +146,7 @@ export class DynamoDbRegistrations implements Registrations {
    */
   async registerPending(address: TaskAddress, via: 'callback' | 'watch', now: number) {
     const deadline = now + PENDING_LIFETIME_MS;
-    return this.#register({ address, kind: 'pending', startTime: undefined }, now, via, {
+    return this.register({ address, kind: 'pending', startTime: undefined }, now, via, {
       set: [
         '#state = :state',
         '#deadline = if_not_exists(#deadline, :deadline)',
@@ -183,7 +185,12 @@ export class DynamoDbRegistrations implements Registrations {
     );
   }
 
-  async #register(ref: EntryRef, now: number, via: RegistrationVia, update: { set: string[]; values: Item }): Promise<RegisterOutcome> {
+  private async register(
+    ref: EntryRef,
+    now: number,
+    via: RegistrationVia,
+    update: { set: string[]; values: Item },
+  ): Promise<RegisterOutcome> {
     const set = [
       '#kind = :kind',
       '#appId = :appId',
@@ -237,7 +244,7 @@ export class DynamoDbRegistrations implements Registrations {
     command: GetItemCommand | QueryCommand | ScanCommand,
   ): Promise<T> {
     this.usage.reads++;
-    const answer = (await this.client.send(command as never)) as unknown as T;
+    const answer = (await this.client.send(command as never, this.sent)) as unknown as T;
     this.count(answer.ConsumedCapacity, false);
     return answer;
   }
@@ -248,7 +255,7 @@ export class DynamoDbRegistrations implements Registrations {
   ): Promise<T> {
     this.usage.writes++;
     try {
-      const answer = (await this.client.send(command as never)) as unknown as T;
+      const answer = (await this.client.send(command as never, this.sent)) as unknown as T;
       this.count(answer.ConsumedCapacity, true);
       return answer;
     } catch (error) {

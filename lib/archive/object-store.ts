@@ -83,11 +83,14 @@ export async function* keysOf(store: Pick<ObjectStore, 'listPage'>, prefix: stri
 
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
-  readonly #s3: S3Client;
+  // Not #private: a view made by cutBy (lib/aws-client.ts) reads them through its prototype.
+  private readonly s3: S3Client;
+  /** Each request's options: its abortSignal on a view made by cutBy. */
+  private readonly sent: { abortSignal?: AbortSignal } = {};
 
   constructor(options: ObjectStoreOptions) {
     this.bucket = options.bucket;
-    this.#s3 = new S3Client({
+    this.s3 = new S3Client({
       ...awsClientConfig(options),
       forcePathStyle: options.forcePathStyle,
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -97,7 +100,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async getJson(key: string): Promise<StoredJson | undefined> {
     try {
-      const answer = await this.#s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const answer = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), this.sent);
       const text = await answer.Body!.transformToString('utf8');
       return { body: JSON.parse(text), etag: answer.ETag ?? '' };
     } catch (error) {
@@ -109,7 +112,7 @@ export class S3ObjectStore implements ObjectStore {
   /** Writes `value` as JSON; throws PreconditionFailed when the condition does not hold. */
   async putJson(key: string, value: unknown, condition?: PutCondition): Promise<string> {
     try {
-      const answer = await this.#s3.send(
+      const answer = await this.s3.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
@@ -118,6 +121,7 @@ export class S3ObjectStore implements ObjectStore {
           ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: '*' } : {}),
           ...(condition && 'ifMatch' in condition ? { IfMatch: condition.ifMatch } : {}),
         }),
+        this.sent,
       );
       return answer.ETag ?? '';
     } catch (error) {
@@ -129,11 +133,11 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), this.sent);
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    const answer = await this.#s3
+    const answer = await this.s3
       .send(
         new ListObjectsV2Command({
           Bucket: this.bucket,
@@ -142,6 +146,7 @@ export class S3ObjectStore implements ObjectStore {
           ...(options.token ? { ContinuationToken: options.token } : {}),
           ...(options.startAfter ? { StartAfter: options.startAfter } : {}),
         }),
+        this.sent,
       )
       .catch((error: unknown) => {
         if (options.token && statusOf(error) === 400) throw new InvalidListToken('the continuation token was refused', { cause: error });

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { runOf, type RunAddress, type TaskAddress } from '../task.ts';
 import { isTerminalStatus, stripSecrets, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveKeys } from './keys.ts';
+import { untilAborted } from '../deadline.ts';
 import { InvalidPageTokenError } from '../errors.ts';
 import { InvalidListToken, PreconditionFailed, type ObjectStore, type StoredJson } from './object-store.ts';
 import { SNAPSHOT_FORMAT_VERSION, SnapshotFileSchema, type NotFoundFile, type RetiredFile, type SnapshotFile } from './schemas.ts';
@@ -51,16 +52,9 @@ export interface UnansweredRegistration {
 
 const CUT_SHORT = Symbol('cut short');
 
-/** `read`'s value, or CUT_SHORT when `signal` aborts first. */
+/** `read`'s value, or CUT_SHORT once `signal` aborts (whether it cut the read or the read goes on). */
 function settledBefore<T>(read: Promise<T>, signal: AbortSignal | undefined): Promise<T | typeof CUT_SHORT> {
-  if (!signal) return read;
-  if (signal.aborted) return Promise.resolve(CUT_SHORT);
-  read.catch(() => undefined);
-  return new Promise((resolve, reject) => {
-    const abort = () => resolve(CUT_SHORT);
-    signal.addEventListener('abort', abort, { once: true });
-    read.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
-  });
+  return signal ? untilAborted(read, signal).catch((error: unknown) => (signal.aborted ? CUT_SHORT : Promise.reject(error))) : read;
 }
 
 export interface ArchivedRun {

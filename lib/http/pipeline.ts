@@ -26,8 +26,11 @@ export interface NamedRequest {
 export interface HttpFunction<R extends NamedRequest> {
   /** Reads the event into a request; what this throws is answered without an action or version. */
   read(event: HttpApiEvent): R;
-  /** `context`: the invocation's (its time left). */
-  answer(request: R, context: Context): Promise<HttpAnswer>;
+  /**
+   * `context`: the invocation's (its time left); `signal`: middy's, aborted when middy gives up on
+   * the invocation (its early timeout, just before Lambda's).
+   */
+  answer(request: R, context: Context, signal: AbortSignal): Promise<HttpAnswer>;
 }
 
 export type HttpHandler = MiddyfiedHandler<unknown, HttpResult, Error, Context, EnvelopeState>;
@@ -44,8 +47,8 @@ export function httpFunction<R extends NamedRequest>(
 ): HttpHandler {
   const { region, logger, metrics } = options;
   // The event is replaced by the request `read` made of it (below, once the envelope has its RequestId).
-  const pipeline = middy<unknown, HttpResult | HttpAnswer, Error, Context, EnvelopeState>((request: unknown, context: Context) =>
-    fn.answer(request as R, context),
+  const pipeline = middy<unknown, HttpResult | HttpAnswer, Error, Context, EnvelopeState>(
+    (request: unknown, context: Context, { signal }: { signal: AbortSignal }) => fn.answer(request as R, context, signal),
   );
   pipeline.use(injectLambdaContext(logger, { resetKeys: true }));
   if (metrics) pipeline.use(logMetrics(metrics));

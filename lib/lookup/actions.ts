@@ -10,6 +10,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { AppError, ArchiveUnavailableError, InvalidParameterError, MissingParameterError, TaskNotFoundError } from '../errors.ts';
 import type { HttpAnswer } from '../http/volc-envelope.ts';
+import type { Deadline } from '../deadline.ts';
 import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import { startTimeProblem, type TaskAddress } from '../task.ts';
 import { SegmentTaskSchema } from '../volc/schemas.ts';
@@ -19,8 +20,8 @@ import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupActionDeps {
   lookup: SegmentTaskLookup;
-  /** This invocation's deadline: the lookup's, less when the Lambda has less time left (handler.ts). */
-  deadlineMs: number;
+  /** This invocation's deadline: the lookup's, less when the Lambda has less time left (handler.ts); its calls get its signal. */
+  deadline: Deadline;
   logger: Logger;
   metrics?: Metrics | undefined;
   now: () => number;
@@ -92,11 +93,11 @@ function notFound({ address, startTime }: TaskQuery, what: string, upstreamReque
 type GetQuery = z.infer<typeof GetQuerySchema>;
 
 /** GetSegmentTask without TaskId: Volcengine's answer as it gave it, nothing of it kept. */
-async function getWithoutTaskId({ lookup, logger, metrics, deadlineMs }: LookupActionDeps, query: GetQuery, request: LookupRequest) {
+async function getWithoutTaskId({ lookup, logger, metrics, deadline }: LookupActionDeps, query: GetQuery, request: LookupRequest) {
   if (query.StartTime !== undefined) throw new InvalidParameterError('StartTime', 'it names a run of a task, so it needs a TaskId');
   const { AppId: appId, RoomId: roomId } = query;
   logger.appendKeys({ appId, roomId, withoutTaskId: true });
-  const answer = await lookup.withoutTaskId(request.version, { appId, roomId }, deadlineMs);
+  const answer = await lookup.withoutTaskId(request.version, { appId, roomId }, deadline);
   if (metrics) publishMetric(metrics, LOOKUP_METRICS, 'AnswersFromVolcengine', 1);
   return {
     result: answer.result,
@@ -107,7 +108,7 @@ async function getWithoutTaskId({ lookup, logger, metrics, deadlineMs }: LookupA
 const ANSWER_METRIC = { volcengine: 'AnswersFromVolcengine', cache: 'AnswersFromCache', archive: 'AnswersFromArchive' } as const;
 
 async function getSegmentTask(deps: LookupActionDeps, query: GetQuery, request: LookupRequest): Promise<HttpAnswer> {
-  const { lookup, logger, metrics, now, deadlineMs } = deps;
+  const { lookup, logger, metrics, now, deadline } = deps;
   if (query.TaskId === undefined) {
     // Absent, not empty: `TaskId=` stays a MissingParameter, as an empty id is no id.
     if (request.parameters.has('TaskId') || !lookup.passesWithoutTaskId) throw new MissingParameterError('TaskId');
@@ -116,7 +117,7 @@ async function getSegmentTask(deps: LookupActionDeps, query: GetQuery, request: 
   const task = checkedTask({ ...query, TaskId: query.TaskId }, now());
   const { address } = task;
   logger.appendKeys({ appId: address.appId, roomId: address.roomId, taskId: address.taskId });
-  const answer = await lookup.get(request.version, address, task.startTime, deadlineMs);
+  const answer = await lookup.get(request.version, address, task.startTime, deadline);
   if (metrics) publishMetric(metrics, LOOKUP_METRICS, ANSWER_METRIC[answer.source], 1);
   if (!answer.task) {
     throw notFound(
@@ -136,9 +137,12 @@ async function getSegmentTask(deps: LookupActionDeps, query: GetQuery, request: 
 
 type Access = Awaited<ReturnType<SegmentTaskLookup['archive']>>;
 
-/** Archive work; an archive failure that is not already one of our errors becomes ArchiveUnavailableError. */
-async function withArchive<T>(lookup: SegmentTaskLookup, work: (access: Access) => Promise<T>): Promise<T> {
-  const access = await lookup.archive();
+/**
+ * Archive work, its S3 and DynamoDB requests cut at the invocation's deadline; an archive failure
+ * (the deadline too) that is not already one of our errors becomes ArchiveUnavailableError.
+ */
+async function withArchive<T>({ lookup, deadline }: LookupActionDeps, work: (access: Access) => Promise<T>): Promise<T> {
+  const access = await lookup.archive(deadline.signal);
   try {
     return await work(access);
   } catch (error) {
@@ -148,9 +152,10 @@ async function withArchive<T>(lookup: SegmentTaskLookup, work: (access: Access) 
 }
 
 /** A run named by its StartTime is watched whatever else of the task is; without one, whatever run the task has. */
-async function watchSegmentTask({ lookup, now }: LookupActionDeps, query: z.infer<typeof WatchQuerySchema>): Promise<HttpAnswer> {
+async function watchSegmentTask(deps: LookupActionDeps, query: z.infer<typeof WatchQuerySchema>): Promise<HttpAnswer> {
+  const { now } = deps;
   const { address, startTime } = checkedTask(query, now());
-  const outcome = await withArchive(lookup, (access) =>
+  const outcome = await withArchive(deps, (access) =>
     startTime === undefined
       ? access.registry.registerPending(address, 'watch', now())
       : access.registry.registerRun(address, startTime, 'watch', now()),
@@ -159,20 +164,14 @@ async function watchSegmentTask({ lookup, now }: LookupActionDeps, query: z.infe
 }
 
 /** A page of a run's timeline, read within the lookup's deadline however long the timeline is. */
-async function listSnapshots(
-  { lookup, now, deadlineMs }: LookupActionDeps,
-  query: z.infer<typeof SnapshotsQuerySchema>,
-): Promise<HttpAnswer> {
-  const task = checkedTask(query, now());
+async function listSnapshots(deps: LookupActionDeps, query: z.infer<typeof SnapshotsQuerySchema>): Promise<HttpAnswer> {
+  const task = checkedTask(query, deps.now());
   const token = query.PageToken === undefined ? undefined : readTimelineToken(query.PageToken, task.startTime);
-  const page = await withArchive(lookup, async (access) => {
+  const page = await withArchive(deps, async (access) => {
     const run = await access.archive.namedOrNewestRun(task.address, token?.startTime ?? task.startTime);
     if (!run) return undefined;
-    const options = {
-      pageSize: query.PageSize ?? DEFAULT_SNAPSHOT_PAGE,
-      after: token?.after,
-      signal: AbortSignal.timeout(deadlineMs),
-    };
+    // The deadline's signal cuts the entries' reads, and ends the page with those read by then.
+    const options = { pageSize: query.PageSize ?? DEFAULT_SNAPSHOT_PAGE, after: token?.after, signal: deps.deadline.signal };
     return { run, ...(await access.archive.timelinePage(run, options)) };
   });
   if (!page || page.snapshots.length === 0) throw notFound(task, 'has no archived snapshot');
@@ -181,9 +180,9 @@ async function listSnapshots(
   return { result: { StartTime: page.run.startTime, Snapshots: snapshots, ...next } };
 }
 
-async function listArchived({ lookup }: LookupActionDeps, query: z.infer<typeof RoomPageQuerySchema>): Promise<HttpAnswer> {
+async function listArchived(deps: LookupActionDeps, query: z.infer<typeof RoomPageQuerySchema>): Promise<HttpAnswer> {
   const { AppId: appId, RoomId: roomId, PageToken: token } = query;
-  const page = await withArchive(lookup, (access) => access.archive.runsInRoom(appId, roomId, query.PageSize ?? 20, token));
+  const page = await withArchive(deps, (access) => access.archive.runsInRoom(appId, roomId, query.PageSize ?? 20, token));
   const runs = page.runs.map((run) => ({ TaskId: run.taskId, StartTime: run.startTime }));
   return { result: { AppId: appId, RoomId: roomId, Runs: runs, ...(page.nextToken ? { NextPageToken: page.nextToken } : {}) } };
 }

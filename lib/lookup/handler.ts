@@ -6,6 +6,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { deadlineIn, type Deadline } from '../deadline.ts';
 import { httpFunction } from '../http/pipeline.ts';
 import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
@@ -28,10 +29,14 @@ export interface LookupHandlerDeps {
 /** What a lookup keeps of its invocation's time beyond its deadline: the response, the logs, the metrics. */
 const TIMEOUT_MARGIN_MS = 2_000;
 
-/** The lookup's deadline, cut to the Lambda's time left less the margin (Lambda's timeout is not configured twice). */
-function deadlineOf(deadlineMs: number, context: Context): number {
-  if (typeof context.getRemainingTimeInMillis !== 'function') return deadlineMs;
-  return Math.max(0, Math.min(deadlineMs, context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS));
+/**
+ * The invocation's one deadline: the lookup's, cut to the Lambda's time left less the margin
+ * (Lambda's timeout is not configured twice), and cancelled with middy's signal. middy's own early
+ * timeout stays its default backstop, just before Lambda's: moved up to the margin, its answer would
+ * pre-empt the lookup's own at the same instant (a 504 naming Volcengine, or the archive's answer).
+ */
+function deadlineOf(deadlineMs: number, context: Context, cancelled: AbortSignal): Deadline {
+  return deadlineIn(Math.min(deadlineMs, (context.getRemainingTimeInMillis?.() ?? Infinity) - TIMEOUT_MARGIN_MS), cancelled);
 }
 
 export function createLookupHandler(deps: LookupHandlerDeps) {
@@ -46,9 +51,9 @@ export function createLookupHandler(deps: LookupHandlerDeps) {
   const handler = httpFunction(
     {
       read: (event) => readLookupRequest(event, names),
-      answer: (request, context) => {
+      answer: (request, context, signal) => {
         const action = served.get(request.action)!;
-        const invocation = { ...actionDeps, deadlineMs: deadlineOf(lookup.deadlineMs, context) };
+        const invocation = { ...actionDeps, deadline: deadlineOf(lookup.deadlineMs, context, signal) };
         return action.run(invocation, readQuery(action.query, request.parameters), request);
       },
     },

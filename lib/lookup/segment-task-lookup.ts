@@ -10,13 +10,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ArchiveUnavailableError } from '../errors.ts';
 import { runOf, startTimeProblem, taskIdentity, type RunAddress, type TaskAddress } from '../task.ts';
-import { withTimeout } from '../timeout.ts';
+import { untilAborted, type Deadline } from '../deadline.ts';
 import type { GetSegmentTaskResult, RoomAddress, SegmentTaskUpstream, WithoutTaskIdResult, WithoutTaskIdUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import type { SnapshotInput } from '../archive/segment-archive.ts';
-import { isThrottle } from '../volc/errors.ts';
+import { isThrottle, VolcDeadlineError } from '../volc/errors.ts';
 
 export interface Answer {
   /** Undefined: Volcengine does not show the run and the archive has nothing of it. */
@@ -32,7 +32,7 @@ export interface SegmentTaskLookupOptions {
   upstream: SegmentTaskUpstream;
   /** Passes GetSegmentTask without TaskId to Volcengine; without it, TaskId is required. */
   withoutTaskId?: WithoutTaskIdUpstream | undefined;
-  /** The whole lookup's budget: quota wait, upstream attempts and archive work together. */
+  /** The whole lookup's budget (quota wait, upstream attempts and archive work together), from which each invocation's deadline is made. */
   deadlineMs: number;
   /** Kept of the deadline for the archive when Volcengine fails (the upstream call gets the rest). */
   archiveReserveMs?: number;
@@ -47,14 +47,15 @@ export interface SegmentTaskLookupOptions {
 
 const REGISTERED_MEMORY = 10_000;
 
-/** Time left until a lookup's deadline. */
-type Budget = () => number;
-
-class ArchiveWorkTimeout extends Error {
-  override name = 'ArchiveWorkTimeout';
-}
-
 type Remembered = Omit<Answer, 'source'> & { at: number };
+
+/**
+ * An upstream call under `deadline`, `reserveMs` of it kept for the archive: the client's own
+ * timer fires then, and the deadline's signal cancels the call if the invocation ends first.
+ */
+function upstreamCall({ at, signal }: Deadline, reserveMs: number) {
+  return { timeoutMs: Math.max(1, at - performance.now() - reserveMs), signal };
+}
 
 export class SegmentTaskLookup {
   readonly #options: SegmentTaskLookupOptions;
@@ -84,10 +85,10 @@ export class SegmentTaskLookup {
    * its answer is returned as it gave it; nothing is remembered, registered or archived, and the
    * archive is not read (no run can be named). Its errors are the Volcengine client's, as any lookup's.
    */
-  async withoutTaskId(version: ApiVersion, room: RoomAddress, deadlineMs = this.#options.deadlineMs): Promise<WithoutTaskIdResult> {
+  async withoutTaskId(version: ApiVersion, room: RoomAddress, deadline: Deadline): Promise<WithoutTaskIdResult> {
     const upstream = this.#options.withoutTaskId;
     if (!upstream) throw new Error('GetSegmentTask without TaskId is not passed to Volcengine by this lookup');
-    const answer = await upstream.getSegmentTaskWithoutTaskId(version, room, { timeoutMs: deadlineMs });
+    const answer = await upstream.getSegmentTaskWithoutTaskId(version, room, upstreamCall(deadline, 0));
     if (answer.drift) {
       this.#options.logger?.warn('schema drift: a SegmentTask answered without TaskId does not have the documented shape; passed on', {
         schemaDrift: true,
@@ -102,19 +103,29 @@ export class SegmentTaskLookup {
     return this.#options.openArchive !== undefined;
   }
 
-  /** The archive, opened once; throws ArchiveUnavailableError when there is none or it fails to load. */
-  async archive(): Promise<ArchiveAccess> {
+  /**
+   * The archive, opened once, its S3 and DynamoDB requests cut when `signal` (an invocation's
+   * deadline) aborts. Throws ArchiveUnavailableError when there is none or it fails to load.
+   */
+  async archive(signal: AbortSignal): Promise<ArchiveAccess> {
     const open = this.#options.openArchive;
     if (!open) throw new ArchiveUnavailableError(new Error('no archive is configured'));
     this.#archive ??= open().catch((error: unknown) => {
       this.#archive = undefined;
       throw new ArchiveUnavailableError(error);
     });
-    return this.#archive;
+    const access = await this.#archive;
+    return access.within?.(signal) ?? access;
   }
 
-  /** The task's current run, or with `startTime` that run of it, within `deadlineMs` (the lookup's by default). */
-  async get(version: ApiVersion, address: TaskAddress, startTime?: number, deadlineMs = this.#options.deadlineMs): Promise<Answer> {
+  /**
+   * The task's current run, or with `startTime` that run of it, by `deadline`. Concurrent lookups of
+   * one run share one answer, worked out under the deadline of the lookup that started it: a lookup
+   * that joins it waits no later than its own deadline (then fails as a late Volcengine call does),
+   * and its giving up cuts nothing of the shared work, which the first lookup still awaits. One that
+   * joins with a later deadline than the first's gets the first's outcome, its timeout too.
+   */
+  async get(version: ApiVersion, address: TaskAddress, startTime: number | undefined, deadline: Deadline): Promise<Answer> {
     const key = `${version}\n${taskIdentity(address)}\n${startTime ?? ''}`;
     const remembered = this.#terminal.get(key);
     if (remembered && this.#now() - remembered.at < this.#options.terminalTtlMs) {
@@ -122,34 +133,38 @@ export class SegmentTaskLookup {
       return { ...answer, source: 'cache' };
     }
     const pending = this.#inFlight.get(key);
-    if (pending) return pending;
-    const deadline = performance.now() + deadlineMs;
-    const call = this.#answer(version, address, startTime, key, () => deadline - performance.now()).finally(() =>
-      this.#inFlight.delete(key),
-    );
+    if (pending) return untilAborted(pending, deadline.signal, () => new VolcDeadlineError());
+    const call = this.#answer(version, address, startTime, key, deadline).finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, call);
     return call;
   }
 
-  async #answer(version: ApiVersion, address: TaskAddress, startTime: number | undefined, key: string, left: Budget): Promise<Answer> {
+  async #answer(
+    version: ApiVersion,
+    address: TaskAddress,
+    startTime: number | undefined,
+    key: string,
+    deadline: Deadline,
+  ): Promise<Answer> {
+    // Kept of the deadline for the archive, should Volcengine fail: the upstream call's own timer fires that much sooner.
     const reserve = this.hasArchive ? Math.min(this.#options.archiveReserveMs ?? 0, this.#options.deadlineMs / 4) : 0;
     let live: GetSegmentTaskResult;
     try {
-      live = await this.#options.upstream.getSegmentTask(version, address, { timeoutMs: Math.max(1, left() - reserve) });
+      live = await this.#options.upstream.getSegmentTask(version, address, upstreamCall(deadline, reserve));
     } catch (error) {
       // Refused a slot or throttled: the run may have changed since the archive's answer (a TaskId is reused), so the
       // refusal stands, unless the caller named a run the archive holds terminal or final. Else the client's error stands.
       const refused = isThrottle(error);
-      const archived = refused && startTime === undefined ? undefined : await this.#archived(address, startTime, left);
+      const archived = refused && startTime === undefined ? undefined : await this.#archived(address, startTime, deadline);
       if (archived && (!refused || archived.snapshot?.Final || isTerminalStatus(archived.task?.Status))) return archived;
       throw error;
     }
     const task = live.task;
     if (task && (startTime === undefined || task.StartTime === startTime)) {
-      await this.#keep(version, address, task, live.requestId, key, left);
+      await this.#keep(version, address, task, live.requestId, key, deadline);
       return { task, upstreamRequestId: live.requestId, source: 'volcengine' };
     }
-    const archived = await this.#archived(address, startTime, left);
+    const archived = await this.#archived(address, startTime, deadline);
     if (archived && isTerminalStatus(archived.task?.Status)) this.#remember(key, archived);
     return archived ?? { task: undefined, upstreamRequestId: live.requestId, source: 'volcengine' };
   }
@@ -164,7 +179,7 @@ export class SegmentTaskLookup {
     task: SegmentTask,
     requestId: string | undefined,
     key: string,
-    left: Budget,
+    deadline: Deadline,
   ): Promise<void> {
     const terminal = isTerminalStatus(task.Status);
     if (terminal) this.#remember(key, { task, upstreamRequestId: requestId });
@@ -183,15 +198,15 @@ export class SegmentTaskLookup {
         'archive a terminal answer',
         (access) =>
           access.archive.record(run, { task, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: requestId }),
-        left,
+        deadline,
       );
     } else {
-      await this.#register(run, { task, capturedAt: this.#now(), source: 'lookup', final: false, upstreamRequestId: requestId }, left);
+      await this.#register(run, { task, capturedAt: this.#now(), source: 'lookup', final: false, upstreamRequestId: requestId }, deadline);
     }
   }
 
   /** The archived latest snapshot of the run asked about (the newest archived run when none is named). */
-  async #archived(address: TaskAddress, startTime: number | undefined, left: Budget): Promise<Answer | undefined> {
+  async #archived(address: TaskAddress, startTime: number | undefined, deadline: Deadline): Promise<Answer | undefined> {
     let snapshot: SnapshotFile | undefined;
     await this.#bestEffort(
       'read the archive',
@@ -199,7 +214,7 @@ export class SegmentTaskLookup {
         const run = await access.archive.namedOrNewestRun(address, startTime);
         snapshot = run && (await access.archive.newestSnapshot(run));
       },
-      left,
+      deadline,
     );
     return snapshot && { task: snapshot.SegmentTask, upstreamRequestId: snapshot.UpstreamRequestId, source: 'archive', snapshot };
   }
@@ -209,7 +224,7 @@ export class SegmentTaskLookup {
    * the archive even when no archiver run reaches it before Volcengine shows a newer run of the
    * TaskId (archiver invocations failing for that long, or a run shorter than a schedule).
    */
-  async #register(run: RunAddress, seen: SnapshotInput, left: Budget): Promise<void> {
+  async #register(run: RunAddress, seen: SnapshotInput, deadline: Deadline): Promise<void> {
     const { startTime, ...address } = run;
     const memo = `${taskIdentity(address)}\n${startTime}`;
     if (this.#registered.has(memo)) return;
@@ -221,22 +236,21 @@ export class SegmentTaskLookup {
         this.#registered.add(memo);
         if (outcome === 'registered') await access.archive.record(run, seen);
       },
-      left,
+      deadline,
     );
   }
 
   /**
    * Archive work on the live path never fails a lookup nor holds it past its deadline: a failure
-   * or the deadline is logged and the live answer stands (work left behind is idempotent).
+   * or the deadline is logged and the live answer stands. The deadline's signal cuts the S3 and
+   * DynamoDB requests themselves; the wait ends with it too, so that what no request holds (the
+   * SDK's backoff between attempts, opening the archive, stores that take no signal) cannot
+   * outlast it. Work cut part-way is idempotent: the next writer finishes it.
    */
-  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>, left: Budget): Promise<void> {
+  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>, deadline: Deadline): Promise<void> {
     if (!this.hasArchive) return;
     try {
-      await withTimeout(
-        this.archive().then(work),
-        left(),
-        () => new ArchiveWorkTimeout('the lookup deadline passed before the archive answered'),
-      );
+      await untilAborted(this.archive(deadline.signal).then(work), deadline.signal);
     } catch (error) {
       this.#options.logger?.warn(`could not ${what}`, { error });
     }

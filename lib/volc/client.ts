@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { SigningKeyCache, canonicalQueryString, signWithCanonicalQuery, type VolcCredentials } from './signer.ts';
 import { GenericResponseSchema, GetSegmentTaskResponseSchema, readResultWithoutTaskId, type ApiVersion } from './schemas.ts';
 import {
+  DEADLINE_PASSED,
   VolcApiError,
   VolcBudgetExhaustedError,
   VolcCredentialsError,
@@ -138,19 +139,17 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
     const { retry } = this.#options;
     // The query is signed and sent in its canonical form, so the bytes signed are the bytes sent.
     const canonicalQuery = canonicalQueryString(query);
-    // One timer per call settles `expired` when the deadline passes (or the caller cancels); every
-    // wait and attempt races it, and undici's own timeouts end a request left behind.
+    // One timer per call settles `expired` when the call's time is up, and so does the caller's signal (its
+    // invocation's deadline, past that time when part of it is kept for other work); every wait and attempt
+    // races it, and undici's own timeouts end a request left behind.
     let expire: (error: VolcError) => void = () => undefined;
     const expired = new Promise<never>((_, reject) => {
       expire = reject;
     });
     expired.catch(() => undefined);
-    const timer = setTimeout(
-      () => expire(new VolcDeadlineError('the deadline passed before Volcengine answered')),
-      Math.max(1, Math.ceil(options.timeoutMs)),
-    );
-    const onCallerAbort = () => expire(new VolcDeadlineError('the call was cancelled'));
-    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const late = () => expire(new VolcDeadlineError());
+    const timer = setTimeout(late, Math.max(1, Math.ceil(options.timeoutMs)));
+    options.signal?.addEventListener('abort', late, { once: true });
     let lastError: VolcError | undefined;
     try {
       for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
@@ -175,10 +174,11 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
           lastError = volcError;
         }
       }
-      throw lastError ?? new VolcDeadlineError('the deadline passed before Volcengine was called');
+      // Unreached with one attempt or more (the first waits for nothing): every attempt made sets lastError.
+      throw lastError ?? new VolcDeadlineError();
     } finally {
       clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onCallerAbort);
+      options.signal?.removeEventListener('abort', late);
     }
   }
 
@@ -249,8 +249,7 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
       return { status: response.statusCode, text: await response.body.text() };
     } catch (error) {
       const code = describeNetworkError(error);
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-        throw new VolcDeadlineError('the deadline passed before Volcengine answered', {}, error);
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new VolcDeadlineError(DEADLINE_PASSED, {}, error);
       throw new VolcTransportError(`the connection to Volcengine failed (${code})`, error);
     }
   }

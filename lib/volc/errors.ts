@@ -45,9 +45,11 @@ export class VolcMalformedResponseError extends VolcError {
   }
 }
 
+export const DEADLINE_PASSED = 'the deadline passed before Volcengine answered';
+
 /** The caller's deadline passed before an answer arrived. */
 export class VolcDeadlineError extends VolcError {
-  constructor(message: string, upstream: UpstreamDetails = {}, cause?: unknown) {
+  constructor(message = DEADLINE_PASSED, upstream: UpstreamDetails = {}, cause?: unknown) {
     super(message, upstream, false, cause);
   }
 }

@@ -48,9 +48,16 @@ interface Answer {
 
 export class DynaliteServer {
   readonly #dynalite: Server;
-  readonly #front = createServer((req, res) => void this.#serve(req, res));
+  // A request its client gave up on (or one reaching dynalite after stop) just ends.
+  readonly #front = createServer((req, res) =>
+    this.#serve(req, res).catch(() => {
+      if (!res.headersSent && !res.destroyed) res.writeHead(502).end();
+    }),
+  );
   /** Requests served, by operation (UpdateItem, GetItem, …); `<operation>Refused` counts those answered with an error. */
   readonly counts: Record<string, number> = {};
+  /** Requests whose client closed the connection before they were answered (a caller's abort cut them). */
+  abandoned = 0;
   readonly #throttles: ThrottlingError[] = [];
   readonly #faults: Array<DynamoDbFault & { seen: number }> = [];
   #inner = '';
@@ -120,11 +127,15 @@ export class DynaliteServer {
     this.counts[operation] = (this.counts[operation] ?? 0) + 1;
     const throttled = this.#throttles.shift();
     const fault = throttled ? undefined : this.#faultFor(operation);
+    res.on('close', () => {
+      if (!res.writableFinished && fault?.kind !== 'drop') this.abandoned++;
+    });
     if (fault?.kind === 'drop') {
       req.socket.destroy();
       return;
     }
     if (fault?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.latencyMs ?? 1_000));
+    if (res.destroyed) return; // the client gave up waiting: the request is not served
     const injected = throttled ?? (fault?.kind === 'throttle' ? 'ThrottlingException' : undefined);
     const answer = injected
       ? throttlingAnswer(injected)

@@ -1,5 +1,5 @@
 /** The lookup function with an archive: handler → client → emulator, and → S3-protocol server and dynalite. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ArchiveAccess } from '../../lib/archive/access.ts';
 import { allEntries, type WatchRegistry } from '../../lib/archive/registry.ts';
 import { HOUR } from '../support/clock.ts';
@@ -166,6 +166,45 @@ describe('GetSegmentTask with the archive', () => {
       const failing = await slow.get(APP, 'room', 'slow-bucket');
       expect(failing.statusCode).toBeGreaterThanOrEqual(500);
       expect(Date.now() - started2).toBeLessThan(1_000 + 500);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('cuts an S3 request still running at the lookup deadline, not left to run on', async () => {
+    // S3 answers in 8 s, each attempt may take 10 s: only the lookup's deadline (1 s) can cut the request.
+    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
+    try {
+      slow.emulator.seedTask({ ...address('cut-s3'), status: 3, stopReason: 'StopByAPI', endTime: slow.clock.now() });
+      slow.s3!.inject({ kind: 'latency', latencyMs: 8_000 });
+      const response = await slow.get(APP, 'room', 'cut-s3'); // archiving the terminal answer reads latest.json
+      expect(response.headers['X-Answer-Source']).toBe('volcengine');
+      await vi.waitFor(() => expect(slow.s3!.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('cuts a DynamoDB request still running at the lookup deadline, not left to run on', async () => {
+    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
+    try {
+      slow.emulator.seedTask({ ...address('cut-ddb') });
+      slow.archive!.dynamodb.inject({ kind: 'latency', latencyMs: 8_000 });
+      const response = await slow.get(APP, 'room', 'cut-ddb'); // a running answer registers its run
+      expect(response.headers['X-Answer-Source']).toBe('volcengine');
+      await vi.waitFor(() => expect(slow.archive!.dynamodb.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('cuts the archive reads of ListSegmentTaskSnapshots at the lookup deadline and answers 503', async () => {
+    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
+    try {
+      slow.s3!.inject({ kind: 'latency', latencyMs: 8_000, operation: 'LIST' });
+      const result = await slow.invoke(httpEvent(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'x' })));
+      expect(result.statusCode).toBe(503);
+      await vi.waitFor(() => expect(slow.s3!.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
     } finally {
       await slow.stop();
     }

@@ -346,6 +346,44 @@ describe('lookup: upstream trouble', () => {
     expect(whole.statusCode).toBe(200);
   });
 
+  it("answers a lookup that joins another's call by its own deadline, without cutting the shared call", async () => {
+    // Prepare: Volcengine answering in 1 s; a lookup with 30 s left, then one of the same task with 2.3 s left (300 ms deadline)
+    stack = await startLookupStack({ env: { LOOKUP_DEADLINE_MS: '2000' } });
+    stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: 'Task1' });
+    stack.emulator.inject({ kind: 'latency', latencyMs: 1000 });
+    const query = getTaskQuery(APP, 'Room1', 'Task1');
+    const finished: string[] = [];
+    const invoke = (name: string, leftMs: number) =>
+      stack.invoke(httpEvent(query), lambdaContext(leftMs)).then((result) => {
+        finished.push(name);
+        return result;
+      });
+    // Act: the second joins the first's call (in flight once the first's microtasks have run)
+    const first = invoke('first', 30_000);
+    await new Promise(setImmediate);
+    const joined = invoke('joined', 2_300);
+    const [whole, cut] = await Promise.all([first, joined]);
+    // Assess: the joiner gives up at its own deadline, first; the shared call goes on for the first lookup
+    expect(cut.statusCode).toBe(504);
+    expect(JSON.parse(cut.body).ResponseMetadata.Error.Code).toBe('UpstreamTimeout');
+    expect(whole.statusCode).toBe(200);
+    expect(finished).toEqual(['joined', 'first']);
+    expect(stack.emulator.callsOf('GetSegmentTask')).toHaveLength(1);
+  });
+
+  it("runs a shared call under the first lookup's deadline: one that joins with more time left shares its timeout", async () => {
+    stack = await startLookupStack({ env: { LOOKUP_DEADLINE_MS: '2000' } });
+    stack.emulator.seedTask({ appId: APP, roomId: 'Room1', taskId: 'Task1' });
+    stack.emulator.inject({ kind: 'latency', latencyMs: 1000 });
+    const query = getTaskQuery(APP, 'Room1', 'Task1');
+    const first = stack.invoke(httpEvent(query), lambdaContext(2_300));
+    await new Promise(setImmediate);
+    const joined = stack.invoke(httpEvent(query), lambdaContext(30_000));
+    const answers = await Promise.all([first, joined]);
+    expect(answers.map((a) => a.statusCode)).toEqual([504, 504]);
+    expect(stack.emulator.callsOf('GetSegmentTask').length).toBeLessThanOrEqual(1);
+  });
+
   it('answers 502 naming SignatureDoesNotMatch when our secret is wrong', async () => {
     stack = await startLookupStack({ env: { VOLC_SECRET_ACCESS_KEY: 'not-the-right-secret' } });
     const response = await stack.get(APP, 'Room1', 'Task1');

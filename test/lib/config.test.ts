@@ -27,7 +27,9 @@ describe('the settings from the environment', () => {
     // Alone, the archiver may use the whole account, but not burst past its second (issue 17).
     // 10 × (1,000 + 20 + 80) / 1,000 + 1 = 12: calls late and delayed by the allowances still fit the account's second.
     expect(refusal(archiverSettings, { ...shared, QUOTA_TABLE: '', ARCHIVE_QPS: '10', ARCHIVE_BURST: '1' })).toBeUndefined();
-    expect(refusal(archiverSettings, { ...shared, QUOTA_TABLE: '', ARCHIVE_QPS: '11', ARCHIVE_BURST: '1' })).toContain('ARCHIVE_QPS + ARCHIVE_BURST');
+    expect(refusal(archiverSettings, { ...shared, QUOTA_TABLE: '', ARCHIVE_QPS: '11', ARCHIVE_BURST: '1' })).toContain(
+      'ARCHIVE_QPS + ARCHIVE_BURST',
+    );
     expect(refusal(archiverSettings, { ...shared, QUOTA_TABLE: '' })).toContain('ARCHIVE_QPS + ARCHIVE_BURST must not exceed');
   });
 

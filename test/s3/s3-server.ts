@@ -37,6 +37,8 @@ export interface S3ServerOptions {
 export class S3TestServer {
   readonly bucket: string;
   readonly counts: Record<S3Operation, number> = { GET: 0, PUT: 0, DELETE: 0, LIST: 0, HEAD: 0 };
+  /** Requests whose client closed the connection before they were answered (a caller's abort cut them). */
+  abandoned = 0;
   readonly #faults: Array<S3Fault & { seen: number }> = [];
   readonly #locks = new Map<string, Promise<void>>();
   readonly #sockets = new Set<Socket>();
@@ -129,7 +131,11 @@ export class S3TestServer {
     const key = decodeURIComponent(url.pathname);
 
     const fault = this.#takeFault(operation, key);
+    res.on('close', () => {
+      if (!res.writableFinished && fault?.kind !== 'drop') this.abandoned++;
+    });
     if (fault?.kind === 'latency') await new Promise((r) => setTimeout(r, fault.latencyMs ?? 1000));
+    if (res.destroyed) return; // the client gave up waiting: the request is not served
     if (fault?.kind === 'drop') {
       req.socket.destroy();
       return;

@@ -12,8 +12,11 @@ import { SegmentTaskLookup } from '../../../lib/lookup/segment-task-lookup.ts';
 import { atMinute, ScenarioTaskSchema } from '../../../simulation/scenario.ts';
 import { steppedClock, VolcengineModel } from '../../../simulation/volcengine-model.ts';
 import { WINDOW_MS } from '../../../lib/task.ts';
+import { deadlineIn } from '../../../lib/deadline.ts';
 
 const address = { appId: 'a', roomId: 'r', taskId: 'u1' };
+/** Each lookup's own deadline, as an invocation makes it. */
+const inTime = () => deadlineIn(1_000, new AbortController().signal);
 const run = (StartAt: number, EndAt: number | null) => ScenarioTaskSchema.parse({ AppId: 'a', RoomId: 'r', TaskId: 'u1', StartAt, EndAt });
 
 function lookupOver(runs: ReturnType<typeof run>[], minute: number, terminalTtlMs = 30_000) {
@@ -34,7 +37,7 @@ function lookupOver(runs: ReturnType<typeof run>[], minute: number, terminalTtlM
 describe('SegmentTaskLookup', () => {
   it('answers the running run live and registers it for watching with its StartTime', async () => {
     const { lookup, access } = lookupOver([run(10, null)], 20);
-    const answer = await lookup.get('2023-11-01', address);
+    const answer = await lookup.get('2023-11-01', address, undefined, inTime());
     expect(answer).toMatchObject({ source: 'volcengine', task: { StartTime: atMinute(10), Status: 2 } });
     const entries = [];
     for await (const entry of allEntries(access.registry)) entries.push(entry);
@@ -43,13 +46,13 @@ describe('SegmentTaskLookup', () => {
 
   it('archives a terminal answer, remembers it for the TTL only, and then asks again', async () => {
     const { lookup, clock, model, access } = lookupOver([run(10, 30)], 40);
-    expect((await lookup.get('2023-11-01', address)).source).toBe('volcengine');
+    expect((await lookup.get('2023-11-01', address, undefined, inTime())).source).toBe('volcengine');
     expect((await access.archive.latest({ ...address, startTime: atMinute(10) }))?.Final).toBe(true);
-    expect((await lookup.get('2023-11-01', address)).source).toBe('cache');
-    expect((await lookup.get('2022-06-01', address)).source).toBe('volcengine'); // another Version, another key
+    expect((await lookup.get('2023-11-01', address, undefined, inTime())).source).toBe('cache');
+    expect((await lookup.get('2022-06-01', address, undefined, inTime())).source).toBe('volcengine'); // another Version, another key
     clock.now += 30_001;
     const calls = model.calls;
-    expect((await lookup.get('2023-11-01', address)).source).toBe('volcengine');
+    expect((await lookup.get('2023-11-01', address, undefined, inTime())).source).toBe('volcengine');
     expect(model.calls).toBe(calls + 1);
   });
 
@@ -57,17 +60,17 @@ describe('SegmentTaskLookup', () => {
     const first = run(10, 30);
     const second = run(60, 90);
     const { lookup, clock } = lookupOver([first, second], 100, 0);
-    await lookup.get('2023-11-01', address); // archives the second run (terminal)
+    await lookup.get('2023-11-01', address, undefined, inTime()); // archives the second run (terminal)
     clock.now = atMinute(60) + WINDOW_MS + 60_000; // both runs are older than 72 h now
-    const answer = await lookup.get('2023-11-01', address);
+    const answer = await lookup.get('2023-11-01', address, undefined, inTime());
     expect(answer).toMatchObject({ source: 'archive', task: { StartTime: atMinute(60), Status: 3 } });
-    const older = await lookup.get('2023-11-01', address, atMinute(10));
+    const older = await lookup.get('2023-11-01', address, atMinute(10), inTime());
     expect(older).toMatchObject({ source: 'volcengine', task: undefined }); // the first run was never archived
   });
 
   it('shares one upstream call among concurrent lookups of one run', async () => {
     const { lookup, model } = lookupOver([run(10, 30)], 40, 0);
-    const answers = await Promise.all(Array.from({ length: 20 }, () => lookup.get('2023-11-01', address)));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => lookup.get('2023-11-01', address, undefined, inTime())));
     expect(model.calls).toBe(1);
     expect(new Set(answers.map((a) => a.task?.StartTime))).toEqual(new Set([atMinute(10)]));
   });

@@ -1,0 +1,33 @@
+/**
+ * One invocation's deadline: the AbortSignal every call under it is given (S3 and DynamoDB cut
+ * their requests with it, the Volcengine client gives up with it) and the instant it fires, from
+ * which a call that keeps its own timer (the Volcengine client, by design: one timer per call is
+ * cheaper than a signal per attempt) takes its budget.
+ */
+export interface Deadline {
+  /** Aborts when the deadline passes, or sooner when the invocation is cancelled. */
+  readonly signal: AbortSignal;
+  /** When it passes, on performance.now()'s clock. */
+  readonly at: number;
+}
+
+/** A deadline `ms` from now; `cancelled` (middy's signal, for one) aborts it sooner. */
+export function deadlineIn(ms: number, cancelled: AbortSignal): Deadline {
+  ms = Math.max(0, ms);
+  return { signal: AbortSignal.any([cancelled, AbortSignal.timeout(ms)]), at: performance.now() + ms };
+}
+
+/**
+ * `work`'s outcome, or `expired()` (the signal's reason by default) once `signal` aborts: for work
+ * the signal cannot cut itself (one shared by callers with other deadlines, a store that ignores
+ * signals), so that awaiting it never outlasts the deadline. The work goes on unawaited (its late
+ * failure handled here, not reported as unhandled).
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, expired: () => unknown = () => signal.reason): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(expired());
+    if (signal.aborted) abort();
+    signal.addEventListener('abort', abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
