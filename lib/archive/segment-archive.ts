@@ -267,6 +267,9 @@ export class SegmentArchive {
     const startAfter = options.after === undefined ? undefined : this.keys.timelineEntry(run, options.after);
     const page = await this.store.listPage(this.keys.timeline(run), { startAfter, maxKeys: options.pageSize });
     const reads = page.keys.map((key) => this.store.getJson(key).then((stored) => stored && parseSnapshot(stored)));
+    // The loop stops at the first read the signal cuts short; the signal cuts the reads after it too, and nothing
+    // awaits them: their rejections are handled here, not left unhandled (fatal to a Node process).
+    for (const read of reads) read.catch(() => undefined);
     const snapshots: SnapshotFile[] = [];
     for (const read of reads) {
       const snapshot = await settledBefore(read, options.signal);

@@ -210,6 +210,38 @@ describe('GetSegmentTask with the archive', () => {
     }
   });
 
+  it('leaves no timeline read rejected unhandled when the deadline cuts a page part-way', async () => {
+    // Prepare: six entries; the first two GETs answer at once, the rest outlast the 1 s deadline.
+    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const cut = run('cut-page', slow.clock.now());
+      for (let i = 1; i <= 6; i++) {
+        await slow.archive!.archive.record(cut, {
+          task: { Status: 2, Duration: i },
+          capturedAt: cut.startTime + i,
+          source: 'archiver',
+          final: false,
+        });
+      }
+      slow.s3!.inject({ kind: 'latency', latencyMs: 8_000, operation: 'GET', keyContains: 'timeline/', after: 2 });
+      // Act
+      const query = { AppId: APP, RoomId: 'room', TaskId: 'cut-page', StartTime: String(cut.startTime) };
+      const result = await slow.invoke(httpEvent(action('ListSegmentTaskSnapshots', query)));
+      // Assess: the entries read by then, where to go on; the four reads cut, none of their rejections unhandled.
+      expect(result.statusCode).toBe(200);
+      expect(JSON.parse(result.body).Result.Snapshots).toHaveLength(2);
+      await vi.waitFor(() => expect(slow.s3!.abandoned).toBeGreaterThanOrEqual(4), { timeout: 5_000, interval: 50 });
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the rejections' turn of the event loop, and then some
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await slow.stop();
+    }
+  });
+
   it('still answers live when the archive is down', async () => {
     stack.emulator.seedTask({ ...address('live') });
     stack.s3!.inject({ kind: 'http5xx' });
