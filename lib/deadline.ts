@@ -11,10 +11,15 @@ export interface Deadline {
   readonly at: number;
 }
 
-/** A deadline `ms` from now; `cancelled` (middy's signal, for one) aborts it sooner. */
+/**
+ * A deadline `ms` from now, in whole ms (AbortSignal.timeout takes nothing else: a runner reporting
+ * 3000.5 ms left would make it throw); a time that is not a number, or below zero, is none left.
+ * Finite: the lookup's own deadline bounds it (handler.ts).
+ * `cancelled` (middy's signal, for one) aborts it sooner.
+ */
 export function deadlineIn(ms: number, cancelled: AbortSignal): Deadline {
-  ms = Math.max(0, ms);
-  return { signal: AbortSignal.any([cancelled, AbortSignal.timeout(ms)]), at: performance.now() + ms };
+  const whole = Math.max(0, Math.floor(ms)) || 0; // NaN → 0
+  return { signal: AbortSignal.any([cancelled, AbortSignal.timeout(whole)]), at: performance.now() + whole };
 }
 
 /**
