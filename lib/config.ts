@@ -101,7 +101,7 @@ const bucketFits = (qps: number, burst: number, env: BucketEnv) =>
     : qps + burst <= 60;
 const BUCKET_LIMIT_TEXT =
   '60, nor, without QUOTA_TABLE, VOLC_ACCOUNT_QPS with the rate counted over 1,000 + QUOTA_LATE_MS + QUOTA_NETWORK_MS ms ' +
-  '(Volcengine allows 60 GetSegmentTask calls per second per account, and calls arrive up to those allowances apart from their slots)';
+  '(the slots one second at Volcengine gathers)';
 const SHARE_MESSAGE = { message: 'ARCHIVE_QPS must be below VOLC_ACCOUNT_QPS (lookups get the rest)', path: ['ARCHIVE_QPS'] };
 
 /**

@@ -245,7 +245,10 @@ export class SegmentTaskLookup {
    * or the deadline is logged and the live answer stands. The deadline's signal cuts the S3 and
    * DynamoDB requests themselves; the wait ends with it too, so that what no request holds (the
    * SDK's backoff between attempts, opening the archive, stores that take no signal) cannot
-   * outlast it. Work cut part-way is idempotent: the next writer finishes it.
+   * outlast it. Work cut part-way: a terminal answer's latest.json is rolled forward by the next
+   * lookup; a run registered whose first snapshot was cut is captured by the archiver's first ask
+   * of it (the state this lookup saw is not kept, and a run shorter than that ask is lost to the
+   * archive unless a later lookup sees it: the memo below is set before the snapshot is written).
    */
   async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>, deadline: Deadline): Promise<void> {
     if (!this.hasArchive) return;
