@@ -105,9 +105,9 @@ export class SegmentTaskLookup {
 
   /**
    * The archive, opened once, its S3 and DynamoDB requests cut when `signal` (an invocation's
-   * deadline) aborts. Throws ArchiveUnavailableError when there is none or it fails to load.
+   * deadline) aborts; without one, not cut. Throws ArchiveUnavailableError when there is none or it fails to load.
    */
-  async archive(signal: AbortSignal): Promise<ArchiveAccess> {
+  async archive(signal?: AbortSignal): Promise<ArchiveAccess> {
     const open = this.#options.openArchive;
     if (!open) throw new ArchiveUnavailableError(new Error('no archive is configured'));
     this.#archive ??= open().catch((error: unknown) => {
@@ -115,7 +115,7 @@ export class SegmentTaskLookup {
       throw new ArchiveUnavailableError(error);
     });
     const access = await this.#archive;
-    return access.within?.(signal) ?? access;
+    return (signal && access.within?.(signal)) ?? access;
   }
 
   /**
@@ -199,6 +199,7 @@ export class SegmentTaskLookup {
         (access) =>
           access.archive.record(run, { task, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: requestId }),
         deadline,
+        true,
       );
     } else {
       await this.#register(run, { task, capturedAt: this.#now(), source: 'lookup', final: false, upstreamRequestId: requestId }, deadline);
@@ -237,23 +238,22 @@ export class SegmentTaskLookup {
         if (outcome === 'registered') await access.archive.record(run, seen);
       },
       deadline,
+      true,
     );
   }
 
   /**
    * Archive work on the live path never fails a lookup nor holds it past its deadline: a failure
-   * or the deadline is logged and the live answer stands. The deadline's signal cuts the S3 and
-   * DynamoDB requests themselves; the wait ends with it too, so that what no request holds (the
-   * SDK's backoff between attempts, opening the archive, stores that take no signal) cannot
-   * outlast it. Work cut part-way: a terminal answer's latest.json is rolled forward by the next
-   * lookup; a run registered whose first snapshot was cut is captured by the archiver's first ask
-   * of it (the state this lookup saw is not kept, and a run shorter than that ask is lost to the
-   * archive unless a later lookup sees it: the memo below is set before the snapshot is written).
+   * or the deadline is logged and the live answer stands. The wait ends with the deadline, so that
+   * nothing (the SDK's backoff between attempts, opening the archive, stores that take no signal)
+   * outlasts it. Reads' requests are cut with it too. `writes` are not: what the lookup stopped
+   * waiting for goes on within the clients' per-attempt limit, because no later lookup writes it
+   * again (a run's first snapshot follows its registration, which the next lookup finds done).
    */
-  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>, deadline: Deadline): Promise<void> {
+  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>, deadline: Deadline, writes = false): Promise<void> {
     if (!this.hasArchive) return;
     try {
-      await untilAborted(this.archive(deadline.signal).then(work), deadline.signal);
+      await untilAborted(this.archive(writes ? undefined : deadline.signal).then(work), deadline.signal);
     } catch (error) {
       this.#options.logger?.warn(`could not ${what}`, { error });
     }

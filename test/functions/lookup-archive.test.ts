@@ -171,27 +171,26 @@ describe('GetSegmentTask with the archive', () => {
     }
   });
 
-  it('cuts an S3 request still running at the lookup deadline, not left to run on', async () => {
+  it('cuts an archive read still running at the lookup deadline, not left to run on', async () => {
     // S3 answers in 8 s, each attempt may take 10 s: only the lookup's deadline (1 s) can cut the request.
     const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
     try {
-      slow.emulator.seedTask({ ...address('cut-s3'), status: 3, stopReason: 'StopByAPI', endTime: slow.clock.now() });
+      slow.emulator.inject({ kind: 'http5xx' });
       slow.s3!.inject({ kind: 'latency', latencyMs: 8_000 });
-      const response = await slow.get(APP, 'room', 'cut-s3'); // archiving the terminal answer reads latest.json
-      expect(response.headers['X-Answer-Source']).toBe('volcengine');
+      const response = await slow.get(APP, 'room', 'cut-s3'); // Volcengine failing: the archive is read instead
+      expect(response.statusCode).toBeGreaterThanOrEqual(500);
       await vi.waitFor(() => expect(slow.s3!.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
     } finally {
       await slow.stop();
     }
   });
 
-  it('cuts a DynamoDB request still running at the lookup deadline, not left to run on', async () => {
+  it('cuts a Watch registration still running at the lookup deadline, not left to run on', async () => {
     const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
     try {
-      slow.emulator.seedTask({ ...address('cut-ddb') });
       slow.archive!.dynamodb.inject({ kind: 'latency', latencyMs: 8_000 });
-      const response = await slow.get(APP, 'room', 'cut-ddb'); // a running answer registers its run
-      expect(response.headers['X-Answer-Source']).toBe('volcengine');
+      const result = await slow.invoke(httpEvent(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'cut-ddb' })));
+      expect(result.statusCode).toBe(503); // the caller is told to try again: the registration is idempotent
       await vi.waitFor(() => expect(slow.archive!.dynamodb.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
     } finally {
       await slow.stop();
@@ -205,6 +204,27 @@ describe('GetSegmentTask with the archive', () => {
       const result = await slow.invoke(httpEvent(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'x' })));
       expect(result.statusCode).toBe(503);
       await vi.waitFor(() => expect(slow.s3!.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it("writes a running run's first snapshot even when S3 takes it past the lookup's deadline", async () => {
+    // Prepare: S3 writes answer in 2 s, after the 1 s deadline (each attempt may take 10 s).
+    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
+    try {
+      const seeded = slow.emulator.seedTask({ ...address('slow-put') });
+      slow.s3!.inject({ kind: 'latency', latencyMs: 2_000, operation: 'PUT' });
+      // Act: the live answer comes at the deadline; the run is registered, its snapshot still being written.
+      const response = await slow.get(APP, 'room', 'slow-put');
+      expect(response.headers['X-Answer-Source']).toBe('volcengine');
+      // Assess: the write is not cut with the answer (no later lookup writes the run's first snapshot again).
+      const registered = run('slow-put', seeded.startTime);
+      await vi.waitFor(async () => expect(await slow.archive!.archive.timeline(registered)).toHaveLength(1), {
+        timeout: 8_000,
+        interval: 100,
+      });
+      expect(slow.s3!.abandoned).toBe(0);
     } finally {
       await slow.stop();
     }
