@@ -145,6 +145,7 @@ describe('the packaged functions boot as Lambda boots them', () => {
     ssm.parameters.set('/rtc-segment-tasks/ci/callback-secrets', JSON.stringify({ 'boot-app': CALLBACK_SECRET }));
     const looked = emulator.seedTask({ appId: 'boot-app', roomId: 'room', taskId: 'looked-up' });
     const reported = emulator.seedTask({ appId: 'boot-app', roomId: 'room', taskId: 'reported' });
+    emulator.withoutTaskId = 'task-list'; // one plausible form of Volcengine's unconfirmed answer without TaskId
 
     const lookup = await boot('lookup', [
       httpEvent(lookupQuery('GetSegmentTask', { TaskId: 'looked-up' })),
@@ -152,6 +153,7 @@ describe('the packaged functions boot as Lambda boots them', () => {
       httpEvent(lookupQuery('WatchSegmentTask', { TaskId: 'watched' })),
       httpEvent(lookupQuery('ListArchivedSegmentTasks')),
       httpEvent(lookupQuery('GetSegmentTask', { TaskId: 'looked-up' }), { method: 'POST' }),
+      httpEvent(lookupQuery('GetSegmentTask')), // without TaskId: Volcengine's answer passed on, nothing registered
     ]);
     const body = JSON.stringify(emulator.segmentEvent(reported, CALLBACK_SECRET));
     const callback = await boot('callback', [
@@ -160,8 +162,10 @@ describe('the packaged functions boot as Lambda boots them', () => {
     const archive = await boot('archive', [scheduled]);
 
     expect(lookup.error).toBeUndefined();
-    expect(lookup.results!.map((r) => r.statusCode)).toEqual([200, 404, 200, 200, 405]);
+    expect(lookup.results!.map((r) => r.statusCode)).toEqual([200, 404, 200, 200, 405, 200]);
     expect(JSON.parse(lookup.results![0].body).Result.SegmentTask.StartTime).toBe(looked.startTime);
+    const listed = JSON.parse(lookup.results![5].body).Result.SegmentTasks as Array<{ TaskId: string }>;
+    expect(listed.map((task) => task.TaskId).sort()).toEqual(['looked-up', 'reported']);
     expect(callback.error).toBeUndefined();
     expect([callback.results![0].statusCode, JSON.parse(callback.results![0].body).Result.Outcome]).toEqual([200, 'registered']);
     // Published to the bus the template names, through the runtime's EventBridge client; nothing written to S3 by the callback.
