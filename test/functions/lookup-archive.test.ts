@@ -28,6 +28,23 @@ async function registryEntries() {
   return entries;
 }
 
+/**
+ * A stack whose lookups have 1 s while each S3 or DynamoDB attempt may take 10 s: only the lookup's
+ * deadline can cut a request. Stopped after `work`, whatever it throws.
+ */
+async function withShortDeadline(work: (slow: LookupStack) => Promise<void>): Promise<void> {
+  const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
+  try {
+    await work(slow);
+  } finally {
+    await slow.stop();
+  }
+}
+
+/** Waits until a test peer counts `atLeast` requests their client abandoned (cut by a deadline). */
+const abandoned = (count: () => number, atLeast = 1) =>
+  vi.waitFor(() => expect(count()).toBeGreaterThanOrEqual(atLeast), { timeout: 5_000, interval: 50 });
+
 beforeEach(async () => {
   stack = await startLookupStack({ archive: true });
   access = stack.archive!;
@@ -171,48 +188,35 @@ describe('GetSegmentTask with the archive', () => {
     }
   });
 
-  it('cuts an archive read still running at the lookup deadline, not left to run on', async () => {
-    // S3 answers in 8 s, each attempt may take 10 s: only the lookup's deadline (1 s) can cut the request.
-    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
-    try {
+  it('cuts an archive read still running at the lookup deadline, not left to run on', () =>
+    withShortDeadline(async (slow) => {
+      // S3 answers in 8 s, each attempt may take 10 s: only the lookup's deadline (1 s) can cut the request.
       slow.emulator.inject({ kind: 'http5xx' });
       slow.s3!.inject({ kind: 'latency', latencyMs: 8_000 });
       const response = await slow.get(APP, 'room', 'cut-s3'); // Volcengine failing: the archive is read instead
       expect(response.statusCode).toBeGreaterThanOrEqual(500);
-      await vi.waitFor(() => expect(slow.s3!.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
-    } finally {
-      await slow.stop();
-    }
-  });
+      await abandoned(() => slow.s3!.abandoned);
+    }));
 
-  it('cuts a Watch registration still running at the lookup deadline, not left to run on', async () => {
-    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
-    try {
+  it('cuts a Watch registration still running at the lookup deadline, not left to run on', () =>
+    withShortDeadline(async (slow) => {
       slow.archive!.dynamodb.inject({ kind: 'latency', latencyMs: 8_000 });
       const result = await slow.invoke(httpEvent(action('WatchSegmentTask', { AppId: APP, RoomId: 'room', TaskId: 'cut-ddb' })));
       expect(result.statusCode).toBe(503); // the caller is told to try again: the registration is idempotent
-      await vi.waitFor(() => expect(slow.archive!.dynamodb.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
-    } finally {
-      await slow.stop();
-    }
-  });
+      await abandoned(() => slow.archive!.dynamodb.abandoned);
+    }));
 
-  it('cuts the archive reads of ListSegmentTaskSnapshots at the lookup deadline and answers 503', async () => {
-    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
-    try {
+  it('cuts the archive reads of ListSegmentTaskSnapshots at the lookup deadline and answers 503', () =>
+    withShortDeadline(async (slow) => {
       slow.s3!.inject({ kind: 'latency', latencyMs: 8_000, operation: 'LIST' });
       const result = await slow.invoke(httpEvent(action('ListSegmentTaskSnapshots', { AppId: APP, RoomId: 'room', TaskId: 'x' })));
       expect(result.statusCode).toBe(503);
-      await vi.waitFor(() => expect(slow.s3!.abandoned).toBeGreaterThan(0), { timeout: 5_000, interval: 50 });
-    } finally {
-      await slow.stop();
-    }
-  });
+      await abandoned(() => slow.s3!.abandoned);
+    }));
 
-  it("writes a running run's first snapshot even when S3 takes it past the lookup's deadline", async () => {
-    // Prepare: S3 writes answer in 2 s, after the 1 s deadline (each attempt may take 10 s).
-    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
-    try {
+  it("writes a running run's first snapshot even when S3 takes it past the lookup's deadline", () =>
+    withShortDeadline(async (slow) => {
+      // Prepare: S3 writes answer in 2 s, after the 1 s deadline (each attempt may take 10 s).
       const seeded = slow.emulator.seedTask({ ...address('slow-put') });
       slow.s3!.inject({ kind: 'latency', latencyMs: 2_000, operation: 'PUT' });
       // Act: the live answer comes at the deadline; the run is registered, its snapshot still being written.
@@ -225,18 +229,11 @@ describe('GetSegmentTask with the archive', () => {
         interval: 100,
       });
       expect(slow.s3!.abandoned).toBe(0);
-    } finally {
-      await slow.stop();
-    }
-  });
+    }));
 
-  it('leaves no timeline read rejected unhandled when the deadline cuts a page part-way', async () => {
-    // Prepare: six entries; the first two GETs answer at once, the rest outlast the 1 s deadline.
-    const slow = await startLookupStack({ archive: true, env: { LOOKUP_DEADLINE_MS: '1000', LOOKUP_ARCHIVE_TIMEOUT_MS: '10000' } });
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+  it('leaves no timeline read rejected unhandled when the deadline cuts a page part-way', () =>
+    withShortDeadline(async (slow) => {
+      // Prepare: six entries; the first two GETs answer at once, the rest outlast the 1 s deadline.
       const cut = run('cut-page', slow.clock.now());
       for (let i = 1; i <= 6; i++) {
         await slow.archive!.archive.record(cut, {
@@ -247,20 +244,23 @@ describe('GetSegmentTask with the archive', () => {
         });
       }
       slow.s3!.inject({ kind: 'latency', latencyMs: 8_000, operation: 'GET', keyContains: 'timeline/', after: 2 });
-      // Act
-      const query = { AppId: APP, RoomId: 'room', TaskId: 'cut-page', StartTime: String(cut.startTime) };
-      const result = await slow.invoke(httpEvent(action('ListSegmentTaskSnapshots', query)));
-      // Assess: the entries read by then, where to go on; the four reads cut, none of their rejections unhandled.
-      expect(result.statusCode).toBe(200);
-      expect(JSON.parse(result.body).Result.Snapshots).toHaveLength(2);
-      await vi.waitFor(() => expect(slow.s3!.abandoned).toBeGreaterThanOrEqual(4), { timeout: 5_000, interval: 50 });
-      await new Promise((resolve) => setTimeout(resolve, 200)); // the rejections' turn of the event loop, and then some
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-      await slow.stop();
-    }
-  });
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        // Act
+        const query = { AppId: APP, RoomId: 'room', TaskId: 'cut-page', StartTime: String(cut.startTime) };
+        const result = await slow.invoke(httpEvent(action('ListSegmentTaskSnapshots', query)));
+        // Assess: the entries read by then, where to go on; the four reads cut, none of their rejections unhandled.
+        expect(result.statusCode).toBe(200);
+        expect(JSON.parse(result.body).Result.Snapshots).toHaveLength(2);
+        await abandoned(() => slow.s3!.abandoned, 4);
+        await new Promise((resolve) => setTimeout(resolve, 200)); // the rejections' turn of the event loop, and then some
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    }));
 
   it('still answers live when the archive is down', async () => {
     stack.emulator.seedTask({ ...address('live') });
