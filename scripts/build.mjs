@@ -5,6 +5,26 @@
 // The AWS SDK is not bundled: the Lambda runtime provides it (see below).
 import { build } from 'esbuild';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+// zod's namespaces (`z`, and core's) re-export all of its ~50 locales as `locales`, and esbuild
+// cannot drop a namespace's unused members: 258 KiB of the lookup's code. We speak English only
+// (zod sets it as the default itself, importing locales/en.js directly), so the locale index
+// resolves to English alone. The boot test runs the built functions' validation end to end.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, ({ importer }) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(importer)
+        ? { path: join(dirname(importer), '../locales/index.js'), namespace: 'zod-locales' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, ({ path }) => ({
+      contents: "export { default as en } from './en.js';",
+      resolveDir: dirname(path),
+    }));
+  },
+};
 
 const names = readdirSync('functions')
   .filter((file) => file.endsWith('.ts'))
@@ -32,6 +52,7 @@ for (const name of names) {
     // CommonJS dependencies call require(); ESM output needs a real one.
     banner: { js: "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);" },
     logLevel: 'warning',
+    plugins: [zodEnglishOnly],
   });
   writeFileSync(`dist/${name}/meta.json`, JSON.stringify(result.metafile));
   const code = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.mjs'));

@@ -65,6 +65,15 @@ describe('dist/lookup/lookup.mjs', () => {
     expect(bytes).toBeLessThanOrEqual(1024 * 1024);
   });
 
+  it("carries zod's English locale only (scripts/build.mjs: the namespaces' other locales are 258 KiB)", () => {
+    // Prepare
+    const meta = JSON.parse(readFileSync('dist/lookup/meta.json', 'utf8')) as { inputs: Record<string, unknown> };
+    // Act
+    const locales = Object.keys(meta.inputs).filter((file) => /^node_modules\/zod\/v4\/locales\//.test(file));
+    // Assess
+    expect(locales.map((file) => file.replace(/.*\//, ''))).toEqual(['en.js']);
+  });
+
   it('answers a lookup end to end', async () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', invokeScript], {
       env: {
