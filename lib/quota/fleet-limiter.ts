@@ -11,10 +11,12 @@
  * on the current state), or nothing when the state was seen less than three slots ago. DynamoDB
  * throttling is retried with backoff within the caller's budget. Only when the table times out or
  * fails does the limiter fall back to a conservative per-instance rate (twice in a row: every
- * caller, for a second; it logs that once per minute and counts every fallback).
+ * caller, for a second; it logs that once per minute and counts every fallback). A caller's
+ * deadline (the AbortSignal it reserves with) drops it from the queue and cuts its table calls.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VolcBudgetExhaustedError } from '../volc/errors.ts';
+import { untilAborted } from '../deadline.ts';
+import { VolcBudgetExhaustedError, VolcDeadlineError } from '../volc/errors.ts';
 import type { RateLimiter } from '../volc/rate-limiter.ts';
 import { isTableThrottling, type QuotaStore, type TakeRequest } from './quota-store.ts';
 import {
@@ -111,31 +113,21 @@ interface Waiter {
   /** The longest it may wait for a slot. */
   maxWaitMs: number;
   priority: number;
+  /** The caller's deadline: once it aborts, the caller is dropped from the queue and its table call is cut. */
+  signal: AbortSignal | undefined;
   resolve: (waitMs: number) => void;
   reject: (error: unknown) => void;
 }
 
 /**
- * `work`, or `expired()` once `ms` have passed. The timer's verdict waits one more turn of the
- * event loop (setImmediate, after I/O): when this process did not run at the deadline (a busy
- * machine), an answer that arrived meanwhile is read first, and a slow process is not taken for a
- * failing table. Work left behind goes on; its late failure is not reported as unhandled.
+ * A signal that aborts `ms` from now, one more turn of the event loop later (setImmediate, after
+ * I/O): when this process did not run at the deadline (a busy machine), an answer that arrived
+ * meanwhile is read first, and a slow process is not taken for a failing table.
  */
-function answerOrTimeout<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (done: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      done();
-    };
-    const timer = setTimeout(() => setImmediate(() => settle(() => reject(expired()))), ms);
-    work.then(
-      (value) => settle(() => resolve(value)),
-      (error: unknown) => settle(() => reject(error)),
-    );
-  });
+function expiring(ms: number): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => setImmediate(() => controller.abort()), ms);
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
@@ -249,11 +241,36 @@ export class FleetLimiter implements RateLimiter {
     return this.#offset;
   }
 
-  /** The wait until the slot, in ms (negative: the slot began that long ago), or VolcBudgetExhaustedError. */
-  reserve(budgetMs: number, priority = Number.POSITIVE_INFINITY): Promise<number> {
+  /**
+   * The wait until the slot, in ms (negative: the slot began that long ago), or
+   * VolcBudgetExhaustedError; VolcDeadlineError once `signal` (the caller's deadline) aborts: a
+   * caller that gave up is dropped from the queue, so no slot is taken for it, and its table call is cut.
+   */
+  reserve(budgetMs: number, priority = Number.POSITIVE_INFINITY, signal?: AbortSignal): Promise<number> {
     const maxWaitMs = Math.min(budgetMs, this.#options.maxWaitMs ?? Number.POSITIVE_INFINITY);
     return new Promise((resolve, reject) => {
-      const waiter = { budgetMs, maxWaitMs, priority, resolve, reject };
+      if (signal?.aborted) return reject(new VolcDeadlineError());
+      const gaveUp = () => {
+        const at = this.#queue.indexOf(waiter);
+        if (at >= 0) this.#queue.splice(at, 1);
+        reject(new VolcDeadlineError());
+      };
+      const settled = () => signal?.removeEventListener('abort', gaveUp);
+      const waiter: Waiter = {
+        budgetMs,
+        maxWaitMs,
+        priority,
+        signal,
+        resolve: (wait) => {
+          settled();
+          resolve(wait);
+        },
+        reject: (error) => {
+          settled();
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', gaveUp, { once: true });
       const at = this.#queue.findIndex((w) => w.priority > priority);
       this.#queue.splice(at < 0 ? this.#queue.length : at, 0, waiter);
       void this.#pump();
@@ -278,15 +295,17 @@ export class FleetLimiter implements RateLimiter {
   }
 
   /** One slot: the wait until it, or VolcBudgetExhaustedError. */
-  async #take({ budgetMs, maxWaitMs }: Waiter): Promise<number> {
+  async #take({ budgetMs, maxWaitMs, signal }: Waiter): Promise<number> {
     const leased = this.#leasedSlot(maxWaitMs);
     if (leased !== undefined) return this.#granted(leased);
     if (this.#now() < this.#degradedUntil) return this.#fallback(maxWaitMs);
     try {
-      const slot = await this.#slot(budgetMs, maxWaitMs);
+      const slot = await this.#slot(budgetMs, maxWaitMs, signal);
       this.#recovered();
       return this.#granted(slot);
     } catch (error) {
+      // The caller gave up, or was refused: neither says anything of the table.
+      if (error instanceof VolcDeadlineError) throw error;
       if (error instanceof VolcBudgetExhaustedError) {
         this.#stats.tokensDenied++;
         throw error;
@@ -311,10 +330,12 @@ export class FleetLimiter implements RateLimiter {
   }
 
   /** The slot's fleet time: one conditional write, planned on the state last seen, and again on the state a failure returns. */
-  async #slot(budgetMs: number, maxWaitMs: number): Promise<number> {
+  async #slot(budgetMs: number, maxWaitMs: number, signal: AbortSignal | undefined): Promise<number> {
     const started = this.#now();
     const left = () => budgetMs - FALLBACK_HEADROOM_MS - (this.#now() - started);
-    await this.#join(left());
+    // The join is shared by every caller of this instance: not cut by one caller's deadline, only left at it.
+    const joining = this.#join(left());
+    await (signal ? untilAborted(joining, signal, () => new VolcDeadlineError()) : joining);
     // The state last seen is as good as a read while it is younger than a few of the share's slots:
     // the frontier and the caller's latest slot move on together while the share is busy, so a
     // refusal it decides would be decided on the read too, give or take the random margin. Once per
@@ -337,7 +358,7 @@ export class FleetLimiter implements RateLimiter {
       const plan = planTakes(this.#state ?? {}, context)[0];
       if (!plan && !fresh) {
         // The state last seen rules every slot out, but it may be old: one consistent read (a read, not a write, per refusal).
-        this.#learn(await this.#call(left(), (signal) => this.#options.store.read(signal)));
+        this.#learn(await this.#call(left(), (cut) => this.#options.store.read(cut), signal));
         fresh = true;
         readNow = true;
         continue;
@@ -347,7 +368,7 @@ export class FleetLimiter implements RateLimiter {
         throw new VolcBudgetExhaustedError(retryAfterMs(this.#state?.[this.#options.role], now, maxWaitMs));
       }
       const request = this.#request(plan, now);
-      const result = await this.#call(left(), (signal) => this.#options.store.take(request, signal));
+      const result = await this.#call(left(), (cut) => this.#options.store.take(request, cut), signal);
       writes++;
       fresh = true;
       this.#learn(result.before);
@@ -387,37 +408,46 @@ export class FleetLimiter implements RateLimiter {
 
   /**
    * One table call within the store timeout and what the caller has left; throttling is retried
-   * with backoff within that, and a refusal once it is spent.
+   * with backoff within that, and a refusal once it is spent. `signal` (the caller's deadline) cuts it.
    */
-  async #call<T>(leftMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #call<T>(leftMs: number, work: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const until = this.#now() + leftMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#withTimeout(until - this.#now(), work);
+        return await this.#withTimeout(until - this.#now(), work, signal);
       } catch (error) {
         if (!isTableThrottling(error)) throw error;
         const backoff = this.#random() * Math.min(THROTTLE_BACKOFF_MS.max, THROTTLE_BACKOFF_MS.base * 2 ** attempt);
         // Throttled for longer than the caller can wait: a refusal, not an outage.
         if (this.#now() + backoff >= until) throw new VolcBudgetExhaustedError(1000);
-        await sleep(backoff);
+        await sleep(backoff, undefined, signal && { signal }).catch(() => {
+          throw new VolcDeadlineError();
+        });
       }
     }
   }
 
-  async #withTimeout<T>(budgetMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
+  /**
+   * `work` given a signal that aborts at the store timeout, at what the caller has left, or when the
+   * caller gives up, whichever comes first; a store that ignores its signal is left at that moment.
+   */
+  async #withTimeout<T>(budgetMs: number, work: (signal: AbortSignal) => Promise<T>, caller?: AbortSignal): Promise<T> {
     const timeout = this.#answered ? this.#options.storeTimeoutMs : Math.max(this.#options.storeTimeoutMs, FIRST_CALL_TIMEOUT_MS);
     // A caller with less time left than a table call may take is refused, not a sign that the table is failing.
     if (budgetMs < 1) throw new VolcBudgetExhaustedError(1000);
+    if (caller?.aborted) throw new VolcDeadlineError();
     const budget = Math.min(timeout, budgetMs);
     this.#stats.tableCalls++;
     const sent = this.#now();
-    const result = await answerOrTimeout(work(controller.signal), budget, () => {
-      controller.abort();
+    const expiry = expiring(budget);
+    const signal = caller ? AbortSignal.any([caller, expiry.signal]) : expiry.signal;
+    const expired = () => {
+      if (caller?.aborted) return new VolcDeadlineError();
       return budget < this.#options.storeTimeoutMs
         ? new VolcBudgetExhaustedError(1000)
         : new Error(`the quota table did not answer within ${budget} ms`);
-    });
+    };
+    const result = await untilAborted(work(signal), signal, expired).finally(expiry.clear);
     // The first call opens the connection: not a round trip to plan slots by.
     if (this.#answered) this.#roundTrips.push({ at: this.#now(), ms: this.#now() - sent });
     if (this.#roundTrips.length > ROUND_TRIPS_KEPT) this.#roundTrips.shift();

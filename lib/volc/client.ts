@@ -160,7 +160,7 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
           if (backoff > 0) await Promise.race([sleep(backoff), expired]);
           // Credentials first (SSM on a cold start), so that fetching them never makes a call late for its slot.
           const credentials = await Promise.race([this.#credentials(), expired]);
-          sent = await this.#sendInSlot(canonicalQuery, credentials, remaining, options.priority, expired);
+          sent = await this.#sendInSlot(canonicalQuery, credentials, remaining, options, expired);
         } catch (error) {
           if (error instanceof VolcBudgetExhaustedError && lastError) break;
           throw this.#failure(error, lastError);
@@ -200,12 +200,12 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
     canonicalQuery: string,
     credentials: VolcCredentials,
     remaining: () => number,
-    priority: number | undefined,
+    { priority, signal }: CallOptions,
     expired: Promise<never>,
   ): Promise<InFlight> {
     const { limiter } = this.#options;
     for (;;) {
-      const wait = await Promise.race([limiter.reserve(Math.max(0, remaining() - 1), priority), expired]);
+      const wait = await Promise.race([limiter.reserve(Math.max(0, remaining() - 1), priority, signal), expired]);
       const slotAt = performance.now() + wait;
       const shift = limiter.clockShiftMs?.() ?? 0;
       await Promise.race([sleepUntil(slotAt), expired]);

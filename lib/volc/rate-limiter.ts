@@ -21,10 +21,10 @@ export const DEFAULT_LATE_ALLOWANCE_MS = 20;
  * What the client spends before every attempt: a slot to call Volcengine in. `reserve` answers
  * how long to wait for the slot, or throws VolcBudgetExhaustedError (with a retry-after) when the
  * wait would pass maxWaitMs. `priority` orders waiting callers (lower first: the archiver passes
- * a task's deadline).
+ * a task's deadline); `signal` is the caller's deadline (a limiter that waits on a store stops at it).
  */
 export interface RateLimiter {
-  reserve(maxWaitMs: number, priority?: number): number | Promise<number>;
+  reserve(maxWaitMs: number, priority?: number, signal?: AbortSignal): number | Promise<number>;
   /**
    * How late after its slot a call may still leave. The client checks right before a request
    * leaves; a later one gives its slot up (`missed`) and takes another: late is never sent.

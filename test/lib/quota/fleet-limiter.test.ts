@@ -3,10 +3,10 @@
  * instances sharing one table, on the real clock.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FleetLimiter } from '../../../lib/quota/fleet-limiter.ts';
 import { DynamoDbQuotaStore, type QuotaStore } from '../../../lib/quota/quota-store.ts';
-import { VolcBudgetExhaustedError } from '../../../lib/volc/errors.ts';
+import { VolcBudgetExhaustedError, VolcDeadlineError } from '../../../lib/volc/errors.ts';
 import { TokenBucket } from '../../../lib/volc/rate-limiter.ts';
 import { DynaliteServer } from '../../dynamodb/dynalite-server.ts';
 
@@ -213,6 +213,48 @@ describe('FleetLimiter', () => {
     release();
     await Promise.all([first, ...rest]);
     expect(order).toEqual([10, 30, 50, 90]);
+  });
+
+  it('drops a caller that gave up while queued: no table call and no slot for it', async () => {
+    // Prepare: the first caller's write is slow, so the second waits in the queue behind it.
+    const store = await freshStore();
+    const l = limiter(store, 'lookup', { storeTimeoutMs: 5_000 });
+    await l.warm();
+    l.drainStats();
+    const writesBefore = server.counts.UpdateItem ?? 0;
+    server.inject({ kind: 'latency', operation: 'UpdateItem', latencyMs: 400, times: 1 });
+    const gaveUp = new AbortController();
+    // Act
+    const first = l.reserve(5_000);
+    const second = Promise.resolve(l.reserve(5_000, undefined, gaveUp.signal));
+    gaveUp.abort();
+    // Assess
+    await expect(second).rejects.toBeInstanceOf(VolcDeadlineError);
+    await first;
+    expect(server.counts.UpdateItem! - writesBefore).toBe(1);
+    expect(l.drainStats()).toMatchObject({ tokensTaken: 1, tokensDenied: 0, fallbacks: 0 }); // gave up: not refused
+  });
+
+  it("cuts a caller's table call when the caller gives up, without falling back or counting a table failure", async () => {
+    // Prepare
+    const store = await freshStore();
+    const l = limiter(store, 'lookup', { storeTimeoutMs: 5_000 });
+    await l.warm();
+    l.drainStats();
+    const [abandonedBefore, writesBefore] = [server.abandoned, server.counts.UpdateItem ?? 0];
+    server.inject({ kind: 'latency', operation: 'UpdateItem', latencyMs: 3_000, times: 1 });
+    const gaveUp = new AbortController();
+    // Act
+    const taking = Promise.resolve(l.reserve(5_000, undefined, gaveUp.signal));
+    await vi.waitFor(() => expect(server.counts.UpdateItem).toBeGreaterThan(writesBefore));
+    await sleep(50);
+    gaveUp.abort();
+    // Assess
+    await expect(taking).rejects.toBeInstanceOf(VolcDeadlineError);
+    await vi.waitFor(() => expect(server.abandoned).toBe(abandonedBefore + 1));
+    expect(l.drainStats()).toMatchObject({ tokensTaken: 0, tokensDenied: 0, fallbacks: 0 });
+    server.clearFaults();
+    expect(await l.reserve(1_000)).toBeLessThan(50); // not degraded: the table still serves it
   });
 
   it("retries DynamoDB throttling within the caller's budget, never falling back for it", async () => {
