@@ -5,7 +5,9 @@
  *   signer:     signatures/s of lib/volc/signer.ts vs the official SDK Signer and vs
  *               @smithy/signature-v4 + @smithy/hash-node (higher is better)
  *   client:     CPU per signed GetSegmentTask of VolcClient vs the official SDK Service path,
- *               both against the same emulator running in another process (lower is better)
+ *               both against the same emulator running in another process (lower is better);
+ *               and the transport it ships (two undici files) vs Node's own fetch: CPU per
+ *               request and cold import + first request
  *   cold start: cold import of each dist/ bundle vs a bundle of @volcengine/openapi +
  *               @aws-sdk/client-s3 + @middy/core + zod + undici + Powertools logger (lower is better)
  *   cost:       the README's cost table, from the simulation's counted requests (bench/cost.ts)
@@ -205,18 +207,61 @@ async function benchClient(): Promise<void> {
       const response = await undiciRequest(`${emulator.url}/?Action=GetSegmentTask&Version=2023-11-01`, { dispatcher: floorAgent });
       await response.body.text();
     };
-    const [oursCpu, sdkCpu, floorCpu] = (await cpuPerCall([ours, sdk, floor])) as [number, number, number];
+    // The same request through Node's own fetch (its bundled undici, no code of ours to ship).
+    const fetched = async () => {
+      const response = await fetch(`${emulator.url}/?Action=GetSegmentTask&Version=2023-11-01`);
+      await response.text();
+    };
+    const [oursCpu, sdkCpu, floorCpu, fetchCpu] = (await cpuPerCall([ours, sdk, floor, fetched])) as [number, number, number, number];
     figures.client_cpu_us_per_call = round(oursCpu);
     figures.client_cpu_vs_sdk = round(oursCpu / sdkCpu);
     figures.client_transport_floor_us = round(floorCpu);
+    figures.fetch_cpu_vs_undici_request = round(fetchCpu / floorCpu);
+    const cold = await coldFirstRequest(emulator.url);
+    figures.fetch_cold_first_request_vs_undici = round(cold.fetchMs / cold.undiciMs);
     console.log(
       `client: ${round(oursCpu)} µs CPU per GetSegmentTask; ` +
         `official SDK Service ${round(sdkCpu)} µs (×${figures.client_cpu_vs_sdk}, goal ≤ 0.3); ` +
-        `bare undici request ${round(floorCpu)} µs`,
+        `bare undici request ${round(floorCpu)} µs; Node's fetch ${round(fetchCpu)} µs (×${figures.fetch_cpu_vs_undici_request}); ` +
+        `cold import + first request: undici's files ${round(cold.undiciMs)} ms, fetch ${round(cold.fetchMs)} ms ` +
+        `(×${figures.fetch_cold_first_request_vs_undici})`,
     );
   } finally {
     emulator.stop();
   }
+}
+
+/**
+ * Cold import + first request to `url` in a fresh process (median of runs), through the two undici
+ * files lib/volc/client.ts imports and through Node's own fetch, each bundled like the functions.
+ */
+async function coldFirstRequest(url: string, runs = 9): Promise<{ undiciMs: number; fetchMs: number }> {
+  const dir = join('dist', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const target = JSON.stringify(`${url}/?Action=GetSegmentTask&Version=2023-11-01`);
+  const sources = {
+    undici: [
+      "import { Agent, request } from './lib/volc/undici-lite.ts';",
+      `const url = new URL(${target});`,
+      "const options = { origin: url.origin, path: '/' + url.search, method: 'GET' };",
+      'export const first = async () => (await request(new Agent({}), options)).body.text();',
+    ].join('\n'),
+    fetch: `export const first = async () => (await fetch(${target})).text();`,
+  };
+  const times: Record<string, number> = {};
+  for (const [name, contents] of Object.entries(sources)) {
+    const outfile = join(dir, `first-request-${name}.mjs`);
+    await bundle({ stdin: { contents, resolveDir: process.cwd(), loader: 'ts' }, outfile });
+    const script = [
+      'const t=performance.now();',
+      `const m=await import(${JSON.stringify(resolve(outfile))});`,
+      'await m.first();process.stdout.write(String(performance.now()-t));process.exit(0);',
+    ].join('');
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) samples.push(Number(execFileSync(process.execPath, ['--input-type=module', '-e', script]).toString()));
+    times[name] = median(samples);
+  }
+  return { undiciMs: times.undici!, fetchMs: times.fetch! };
 }
 
 async function buildAnchor(): Promise<string> {

@@ -3,7 +3,10 @@
  * index: the index pulls in fetch, WebSocket, mocks, caches and proxies. Measured 2026-11-28 with
  * `npm run bench -- cold`, importing the index adds 254 KiB to the lookup bundle (1,266 KiB, over
  * the 1,024 KiB goal) and ~20 ms to its cold import (×0.49–0.51 of the anchor instead of
- * ×0.33–0.37). Types come from the public package.
+ * ×0.33–0.37). Node's own fetch ships no code at all, but measured 2026-12-03 with `npm run bench
+ * -- client` it costs ×3.0 the CPU per request of undici's request (218 vs 72 µs) for a cold import
+ * and first request ×0.88 as long (56 vs 63 ms): the CPU of every warm call outweighs ~7 ms once per
+ * instance, so the client keeps these files. Types come from the public package.
  */
 import type { Agent as AgentType, Dispatcher } from 'undici';
 // @ts-expect-error undici ships no declarations for its internal files; typed below.
