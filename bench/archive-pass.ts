@@ -7,7 +7,7 @@ import { buildArchiver } from '../lib/archive/build.ts';
 import { DynamoDbRegistry } from '../lib/archive/dynamodb-registry.ts';
 import { archiverSettings } from '../lib/config.ts';
 import { buildUpstream } from '../lib/volc/build-upstream.ts';
-import { TokenBucket } from '../lib/volc/rate-limiter.ts';
+import { TokenBucket } from '../lib/volc/client.ts';
 import { REGISTRY_TABLE } from '../test/dynamodb/dynalite-server.ts';
 
 const settings = archiverSettings({

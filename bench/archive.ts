@@ -17,7 +17,7 @@ import { DynamoDbRegistry } from '../lib/archive/dynamodb-registry.ts';
 import { archiverSettings } from '../lib/config.ts';
 import { ScenarioSchema } from '../simulation/scenario.ts';
 import { simulate } from '../simulation/simulate.ts';
-import { TokenBucket } from '../lib/volc/rate-limiter.ts';
+import { TokenBucket } from '../lib/volc/client.ts';
 import { DynaliteProcess } from '../test/dynamodb/dynalite-process.ts';
 import { REGISTRY_TABLE } from '../test/dynamodb/dynalite-server.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';

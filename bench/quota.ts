@@ -33,7 +33,7 @@
 import { readFileSync } from 'node:fs';
 import { FleetLimiter, type QuotaStats } from '../lib/quota/fleet-limiter.ts';
 import { DynamoDbQuotaStore } from '../lib/quota/quota-store.ts';
-import { TokenBucket } from '../lib/volc/rate-limiter.ts';
+import { TokenBucket } from '../lib/volc/client.ts';
 import { QUOTA_TABLE } from '../test/dynamodb/dynalite-server.ts';
 import { DynaliteProcess } from '../test/dynamodb/dynalite-process.ts';
 import type { ReceivedRequest } from '../test/emulator/volc-emulator.ts';

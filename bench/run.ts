@@ -27,8 +27,7 @@ import { benchPass, benchQpsUse, simulateCapacity, simulateScenarios } from './a
 import { benchCallbacks } from './callback.ts';
 import { benchCost } from './cost.ts';
 import { benchQuota, quotaCases } from './quota.ts';
-import type { VolcClient as VolcClientType } from '../lib/volc/client.ts';
-import type { TokenBucket as TokenBucketType } from '../lib/volc/rate-limiter.ts';
+import type { TokenBucket as TokenBucketType, VolcClient as VolcClientType } from '../lib/volc/client.ts';
 
 const require = createRequire(import.meta.url);
 const SdkSigner = require('@volcengine/openapi/lib/base/sign.js').default;
@@ -162,7 +161,7 @@ async function loadShippedClient(): Promise<{ VolcClient: typeof VolcClientType;
   const outfile = join('dist', 'bench', 'volc-client.mjs');
   await bundle({
     stdin: {
-      contents: "export { VolcClient } from './lib/volc/client.ts'; export { TokenBucket } from './lib/volc/rate-limiter.ts';",
+      contents: "export { TokenBucket, VolcClient } from './lib/volc/client.ts';",
       resolveDir: process.cwd(),
       loader: 'ts',
     },
@@ -241,7 +240,7 @@ async function coldFirstRequest(url: string, runs = 9): Promise<{ undiciMs: numb
   const target = JSON.stringify(`${url}/?Action=GetSegmentTask&Version=2023-11-01`);
   const sources = {
     undici: [
-      "import { Agent, request } from './lib/volc/undici-lite.ts';",
+      "import { Agent, request } from './lib/volc/client.ts';",
       `const url = new URL(${target});`,
       "const options = { origin: url.origin, path: '/' + url.search, method: 'GET' };",
       'export const first = async () => (await request(new Agent({}), options)).body.text();',

@@ -9,7 +9,6 @@
  * Times here are **fleet time** (see `ratchetOffset`): never one instance's clock read against
  * another's.
  */
-import { DEFAULT_LATE_ALLOWANCE_MS } from '../volc/rate-limiter.ts';
 
 export type Share = 'lookup' | 'archiver';
 
@@ -37,6 +36,9 @@ export interface SlotTiming {
  * given up; steal 0.4, 8, 7.1, 0.3 %), at 20 ms 54.3, 54.4, 54.6, 54.6/s (5, 2, 1, 0; steal 6.2,
  * 0.2, 3.1, 1.3 %). Network: calls that reach Volcengine 0–80 ms after they leave are never throttled.
  */
+/** How late after its slot a call may leave by default (QUOTA_LATE_MS), here and in the client's TokenBucket. */
+export const DEFAULT_LATE_ALLOWANCE_MS = 20;
+
 export const DEFAULT_TIMING: SlotTiming = { lateMs: DEFAULT_LATE_ALLOWANCE_MS, networkMs: 80 };
 
 export function shareRate(shares: QuotaShares, share: Share): number {

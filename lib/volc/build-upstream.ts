@@ -11,8 +11,8 @@ import { FleetLimiter, type QuotaStats } from '../quota/fleet-limiter.ts';
 import type { QuotaStore } from '../quota/quota-store.ts';
 import { slotSpacingMs, type Share } from '../quota/slots.ts';
 import { cachedParameter } from '../secrets.ts';
-import { VolcClient, type CredentialsProvider, type VolcClientOptions } from './client.ts';
-import { TokenBucket, type RateLimiter } from './rate-limiter.ts';
+import { TokenBucket, VolcClient, type CredentialsProvider, type RateLimiter, type VolcClientOptions } from './client.ts';
+import type { VolcCredentials } from './signer.ts';
 
 const ARCHIVER_LEASE_SLOTS = 3;
 
@@ -30,7 +30,7 @@ class CredentialsFormatError extends Error {
   override name = 'CredentialsFormatError';
 }
 
-function credentialsOf(volc: VolcSettings, secrets: SecretsSettings, userAgent: string): CredentialsProvider {
+function credentialsOf(volc: VolcSettings, secrets: SecretsSettings, userAgent: string): VolcCredentials | CredentialsProvider {
   const source = volc.credentials;
   if ('parameter' in source) {
     const { parameter } = source;
@@ -47,8 +47,7 @@ function credentialsOf(volc: VolcSettings, secrets: SecretsSettings, userAgent: 
       return { accessKeyId: parsed.data.AccessKeyId, secretAccessKey: parsed.data.SecretAccessKey, sessionToken: parsed.data.SessionToken };
     };
   }
-  const credentials = { accessKeyId: source.accessKeyId, secretAccessKey: source.secretAccessKey, sessionToken: source.sessionToken };
-  return () => credentials;
+  return { accessKeyId: source.accessKeyId, secretAccessKey: source.secretAccessKey, sessionToken: source.sessionToken };
 }
 
 /** The shared quota's counters, published with a function's metrics. */

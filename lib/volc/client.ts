@@ -1,12 +1,17 @@
 /**
  * Volcengine RTC OpenAPI client on undici: signs the exact bytes it sends, keeps one keep-alive
- * Agent per process, spends a local token bucket before each attempt, retries throttling, 429,
- * 5xx and network errors with exponential backoff and full jitter, and never waits past the
- * caller's deadline.
+ * Agent per process, takes a slot from its RateLimiter before each attempt (the fleet's shared
+ * quota, lib/quota/fleet-limiter.ts, or the TokenBucket below), retries throttling, 429, 5xx and
+ * network errors with exponential backoff and full jitter, and never waits past the caller's
+ * deadline. In order: the transport (two undici files), the limiter port and its token bucket,
+ * the client.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
-import { Agent, request } from './undici-lite.ts';
+import type { Agent as AgentType, Dispatcher } from 'undici';
+// @ts-expect-error undici ships no declarations for its internal files; typed below.
+import AgentImpl from 'undici/lib/dispatcher/agent.js';
+// @ts-expect-error as above
+import requestImpl from 'undici/lib/api/api-request.js';
 import type { z } from 'zod';
 import { SigningKeyCache, canonicalQueryString, signWithCanonicalQuery, type VolcCredentials } from './signer.ts';
 import { GenericResponseSchema, GetSegmentTaskResponseSchema, readResultWithoutTaskId, type ApiVersion } from './schemas.ts';
@@ -20,7 +25,7 @@ import {
   VolcMalformedResponseError,
   VolcTransportError,
 } from './errors.ts';
-import type { RateLimiter } from './rate-limiter.ts';
+import { DEFAULT_LATE_ALLOWANCE_MS } from '../quota/slots.ts';
 import type { TaskAddress } from '../task.ts';
 import type {
   CallOptions,
@@ -30,6 +35,103 @@ import type {
   WithoutTaskIdResult,
   WithoutTaskIdUpstream,
 } from '../upstream.ts';
+
+// ── The transport ──
+
+/**
+ * The two parts of undici the client uses, imported from undici's own files rather than its
+ * index: the index pulls in fetch, WebSocket, mocks, caches and proxies. Measured 2026-11-28 with
+ * `npm run bench -- cold`, importing the index adds 254 KiB to the lookup bundle (1,266 KiB, over
+ * the 1,024 KiB goal) and ~20 ms to its cold import (×0.49–0.51 of the anchor instead of
+ * ×0.33–0.37). Node's own fetch ships no code at all, but measured 2026-12-03 with `npm run bench
+ * -- client` it costs ×3.0 the CPU per request of undici's request (218 vs 72 µs) for a cold import
+ * and first request ×0.88 as long (56 vs 63 ms): the CPU of every warm call outweighs ~7 ms once per
+ * instance, so the client keeps these files. Types come from the public package.
+ */
+export const Agent = AgentImpl as typeof AgentType;
+
+/** undici's Dispatcher#request, bound to the given dispatcher. */
+export function request(dispatcher: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+  return (requestImpl as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>).call(dispatcher, options);
+}
+
+// ── The limiter port, and the per-instance token bucket ──
+
+/**
+ * Token bucket with FIFO reservations. With rate r/s and burst b, no window of T seconds sees
+ * more than b + r*T slots. A call leaves up to the late allowance after its slot and reaches
+ * Volcengine after a network delay that varies, so a second there gathers the slots of
+ * 1,000 ms + both: lib/config.ts (bucketFits) keeps b + r × that span within the account's 60.
+ */
+export interface TokenBucketOptions {
+  ratePerSecond: number;
+  burst: number;
+  /** How late after its slot a call may still leave (default DEFAULT_LATE_ALLOWANCE_MS). */
+  lateAllowanceMs?: number;
+  now?: () => number;
+}
+
+/**
+ * What the client spends before every attempt: a slot to call Volcengine in. `reserve` answers
+ * how long to wait for the slot, or throws VolcBudgetExhaustedError (with a retry-after) when the
+ * wait would pass maxWaitMs. `priority` orders waiting callers (lower first: the archiver passes
+ * a task's deadline); `signal` is the caller's deadline (a limiter that waits on a store stops at it).
+ */
+export interface RateLimiter {
+  reserve(maxWaitMs: number, priority?: number, signal?: AbortSignal): number | Promise<number>;
+  /**
+   * How late after its slot a call may still leave. The client checks right before a request
+   * leaves; a later one gives its slot up (`missed`) and takes another: late is never sent.
+   */
+  readonly lateAllowanceMs: number;
+  missed?(): void;
+  /**
+   * How far the limiter's clock has been moved forward in all (the shared quota's fleet time): a
+   * slot granted before a move lies that much earlier than its wait said, and the client counts
+   * it as that much later.
+   */
+  clockShiftMs?(): number;
+}
+
+/** The per-instance limiter: right for one instance only (local runs, or QUOTA_TABLE unset). */
+export class TokenBucket implements RateLimiter {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  readonly lateAllowanceMs: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #updatedAt: number;
+
+  constructor(options: TokenBucketOptions) {
+    if (!(options.ratePerSecond > 0) || !(options.burst >= 1)) throw new RangeError('rate must be > 0 and burst >= 1');
+    this.ratePerSecond = options.ratePerSecond;
+    this.burst = options.burst;
+    this.lateAllowanceMs = options.lateAllowanceMs ?? DEFAULT_LATE_ALLOWANCE_MS;
+    this.#now = options.now ?? (() => performance.now());
+    this.#tokens = options.burst;
+    this.#updatedAt = this.#now();
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updatedAt) * this.ratePerSecond) / 1000);
+    this.#updatedAt = now;
+  }
+
+  /**
+   * Reserves the next slot and returns how long to wait for it, or throws
+   * VolcBudgetExhaustedError (reserving nothing) when the wait would be longer than maxWaitMs.
+   */
+  reserve(maxWaitMs = Number.POSITIVE_INFINITY): number {
+    this.#refill();
+    const waitMs = this.#tokens >= 1 ? 0 : ((1 - this.#tokens) * 1000) / this.ratePerSecond;
+    if (waitMs > maxWaitMs) throw new VolcBudgetExhaustedError(waitMs);
+    this.#tokens -= 1;
+    return waitMs;
+  }
+}
+
+// ── The client ──
 
 export type CredentialsProvider = () => VolcCredentials | Promise<VolcCredentials>;
 
@@ -44,7 +146,8 @@ export interface VolcClientOptions {
   endpoint: string;
   region: string;
   service: string;
-  credentials: CredentialsProvider;
+  /** The keys, or what reads them when a call needs them (an SSM SecureString, cached). */
+  credentials: VolcCredentials | CredentialsProvider;
   limiter: RateLimiter;
   retry: RetryPolicy;
   /** Wall clock for X-Date (epoch ms). */
@@ -183,8 +286,10 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
   }
 
   async #credentials(): Promise<VolcCredentials> {
+    const { credentials } = this.#options;
+    if (typeof credentials !== 'function') return credentials;
     try {
-      return await this.#options.credentials();
+      return await credentials();
     } catch (error) {
       throw new VolcCredentialsError(error);
     }

@@ -4,7 +4,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
 import { buildArchiver, type Archiver } from '../../lib/archive/build.ts';
 import { archiverSettings } from '../../lib/config.ts';
-import { TokenBucket } from '../../lib/volc/rate-limiter.ts';
+import { TokenBucket } from '../../lib/volc/client.ts';
 import type { TaskAddress } from '../../lib/task.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
 import { startArchiveStack, type ArchiveStack } from './archive-stack.ts';

@@ -1,19 +1,19 @@
 /**
- * lib/volc/undici-lite.ts imports undici's Agent and request from undici's own files (the index
- * costs the lookup ~30 ms of cold start). Those paths are not undici's public API, so undici is
+ * lib/volc/client.ts's transport: undici's Agent and request, imported from undici's own files
+ * (the index costs the lookup ~20 ms of cold start). Those paths are not undici's public API, so undici is
  * pinned exactly, and this test fails loudly when the pin or the files change.
  */
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Agent, request } from '../../../lib/volc/undici-lite.ts';
+import { Agent, request } from '../../../lib/volc/client.ts';
 
 const require = createRequire(import.meta.url);
 const pinned = (require('../../../package.json') as { dependencies: Record<string, string> }).dependencies.undici!;
 const installed = (require('undici/package.json') as { version: string }).version;
 
-describe('undici-lite', () => {
+describe("the client's transport (two undici files)", () => {
   it('relies on an exactly pinned undici, the one installed', () => {
     expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
     expect(installed).toBe(pinned);
