@@ -19,7 +19,7 @@ export interface ArchiveAccess<R extends Registrations = Registrations> {
    * The same archive, its S3 and DynamoDB requests cut when `signal` aborts (an invocation's
    * deadline). Absent on stores that take no signal (the simulation's, in memory).
    */
-  within?(signal: AbortSignal): ArchiveAccess;
+  within?(signal: AbortSignal): ArchiveAccess<R>;
 }
 
 /** Bounds of each S3 and DynamoDB call (kept tight by the lookup and callback functions), and the caller's user agent. */

@@ -4,11 +4,24 @@
  * writes no entry twice), asks Volcengine once per address, and applies what
  * lib/archive/decision.ts plans: archive the observation, watch a newer run, record why a run or
  * registration ended, reschedule or retire the entry. It stops taking entries when the Lambda time
- * budget runs low; an entry whose work fails or is cut short stays claimed for this tick only and
- * is due again on the next.
+ * budget runs low, and its work at its deadline (where the time kept for the run's end begins); an
+ * entry whose work fails or is cut short stays claimed for this tick only and is due again on the next.
+ *
+ * What the deadline cuts (its signal given to the requests themselves; Volcengine's answer is given
+ * up on) and what it does not (only waited for until the deadline, then left to go on within the
+ * clients' per-attempt limit):
+ *   cut      reads (the due index's pages and counts, Volcengine's answer, the run index, whether an
+ *            app is marked as reusing TaskIds) and the claim: nothing observed is lost with them, and
+ *            a claim cut either way leaves what an invocation that died there leaves (the entry due
+ *            again on the next tick, asked again then).
+ *   not cut  every write that follows an observation (snapshots, registrations of newer runs, records
+ *            of why a run or registration ended, an app's reuse mark, reschedules, retirements) and
+ *            the tick's lease: a snapshot cut part-way is not rewritten with what this run saw (the
+ *            next ask may find a later state, or the run's window closed), as a cut write lost a
+ *            lookup's first snapshot (SegmentTaskLookup's #bestEffort says why).
  */
+import { untilAborted, type Deadline } from '../deadline.ts';
 import { runOf, taskIdentity, type TaskAddress } from '../task.ts';
-import { withTimeout } from '../timeout.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion } from '../volc/schemas.ts';
 import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
@@ -40,11 +53,10 @@ import {
   type TickHold,
   type WatchRegistry,
 } from './registry.ts';
-import type { SegmentArchive } from './segment-archive.ts';
+import type { ArchiveAccess } from './access.ts';
 
-export interface ArchiverOptions {
-  registry: WatchRegistry;
-  archive: SegmentArchive;
+/** The registry and the archive; `within`, when the stores take a signal, the same with their requests cut by it. */
+export interface ArchiverOptions extends ArchiveAccess<WatchRegistry> {
   upstream: SegmentTaskUpstream;
   version: ApiVersion;
   now: () => number;
@@ -60,11 +72,11 @@ export interface ArchiverOptions {
   timeLeftMs: () => number;
   safetyMs: number;
   /**
-   * Kept of the time left for the run's end (summary, metrics): an entry's work that would run
-   * into it is abandoned (its effects are idempotent), the entry kept, and the run ends. Unset:
-   * no bound per entry.
+   * The run's deadline for its work: where the time kept for its end (summary, metrics) begins, or
+   * sooner when the invocation is cancelled. Work still running then is cut or abandoned (see above),
+   * its entry kept, and the run ends. Unset: no bound.
    */
-  finishReserveMs?: number;
+  deadline?: Deadline | undefined;
   /** An entry Volcengine does not show a run for is asked again after this long, until its deadline. */
   unknownRetryMs: number;
   /** A running run is asked again after this long at the least (lib/archive/decision.ts: refreshInterval). */
@@ -174,18 +186,23 @@ class Progress {
 export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunSummary> {
   const summary = emptySummary();
   const { registry, tick, owner } = options;
+  const signal = options.deadline?.signal;
+  // Reads and claims go through `reads`: their requests are cut at the deadline where the stores take a signal.
+  const reads: ArchiveAccess<WatchRegistry> = (signal && options.within?.(signal)) ?? options;
+  /** `work`, awaited until the deadline at the latest (then left to go on: a store that takes no signal, or a write). */
+  const until: Until = (work, expired) => (signal ? untilAborted(work, signal, expired) : work);
   let hold: TickHold | undefined;
   try {
-    hold = await registry.beginTick(tick, owner, options.now());
+    hold = await until(registry.beginTick(tick, owner, options.now()));
     if (!hold) return { ...summary, duplicate: true };
   } catch (error) {
     summary.errors++;
     options.onError?.(error);
     return summary;
   }
-  const refresh = await chooseRefresh(options);
+  const refresh = await chooseRefresh(options, reads.registry, until);
   summary.refreshTargetMs = refresh.intervalMs;
-  const work = new EntryWork(options, { ...options, refreshMs: summary.refreshTargetMs }, summary, hold);
+  const work = new EntryWork(options, { ...options, refreshMs: summary.refreshTargetMs }, summary, hold, reads);
   const progress = new Progress();
   // What is due is due by the schedule tick this run serves, or by this instance's clock once past it: an entry due at the
   // tick (an interval of one schedule counts from the previous tick) is taken although this clock runs behind the
@@ -199,17 +216,18 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   const afterMs = overdueAfter(refresh.intervalMs);
   const closingBy = listedAt + options.finalMarginMs + 3 * afterMs;
   const order = readingOrder(listedAt, { afterMs, closingBy }).filter((s) => s.lane !== 'refresh' || refresh.runs !== 0);
-  const entries = dueEntries(registry, order);
+  // Each page is read with the deadline's signal: one that is slow to answer ends with it, not in the time kept for the end.
+  const entries = dueEntries(reads.registry, order);
   let listingFailed = false;
   let renewedAt = options.now();
   let held = true;
-  const outOfTime = () => options.timeLeftMs() < options.safetyMs;
+  const outOfTime = () => signal?.aborted === true || options.timeLeftMs() < options.safetyMs;
   /** Renews the hold on the tick now and then; false once another invocation took it over. */
   const holding = async () => {
     if (!held || (options.now() - renewedAt < RENEW_EVERY_MS && progress.finishedSinceRenewal < RENEW_EVERY_ENTRIES)) return held;
     renewedAt = options.now();
     progress.finishedSinceRenewal = 0;
-    held = await registry.renewTick(tick, owner, renewedAt, progress.claimedBefore()).catch(() => true);
+    held = await until(registry.renewTick(tick, owner, renewedAt, progress.claimedBefore())).catch(() => true);
     return held;
   };
 
@@ -217,8 +235,10 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
     while (!outOfTime() && (await holding())) {
       let next: IteratorResult<DueEntry>;
       try {
-        next = await entries.next();
+        next = await until(entries.next());
       } catch (error) {
+        // A page cut at the deadline: the run is out of time, as when the deadline came between two pages.
+        if (signal?.aborted) return;
         // The registry cannot be read (a storage fault): end the run cleanly; the next run starts over.
         if (!listingFailed) summary.errors++;
         listingFailed = true;
@@ -239,14 +259,15 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
   if (outOfTime()) summary.stoppedEarly = true;
   if (summary.stoppedEarly && !listingFailed) {
-    const next = await entries.next().catch(() => undefined);
+    // The next entry not reached, for oldestDeadlineLeft: read only before the deadline (past it, the read is cut).
+    const next = await until(entries.next()).catch(() => undefined);
     if (next && !next.done) work.kept(next.value.deadline);
   }
-  await entries.return(undefined).catch(() => undefined);
+  await until(entries.return(undefined)).catch(() => undefined);
   work.summariseRefreshes();
   // What the run could not reach is counted, never dropped in silence (the *NotReached metrics): what was due when it
   // began listing and still is (what it asked about is due later), within the time kept for the run's end.
-  if (summary.stoppedEarly && !listingFailed) summary.notReached = await countLeft(options, listedAt, summary.notReached);
+  if (summary.stoppedEarly && !listingFailed) summary.notReached = await countLeft(options, reads.registry, until, listedAt);
   // Done with this tick: a later delivery of it (Lambda's retry of a run that failed at its end) stops at once.
   if (held && !listingFailed) await registry.endTick(tick, owner).catch((error: unknown) => options.onError?.(error));
   return summary;
@@ -255,10 +276,17 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
 /** Far enough ahead to count every entry of a lane. */
 const EVER = 8_640_000_000_000_000;
 
+/** Awaits `work` until the run's deadline at the latest, then fails with `expired()` (the deadline's reason by default). */
+type Until = <T>(work: Promise<T>, expired?: () => unknown) => Promise<T>;
+
 /** The runs in the refresh lane (one paged count) and the refresh interval they give; the minimum when they cannot be counted. */
-async function chooseRefresh(options: ArchiverOptions): Promise<{ intervalMs: number; runs: number | undefined }> {
+async function chooseRefresh(
+  options: ArchiverOptions,
+  registry: WatchRegistry,
+  until: Until,
+): Promise<{ intervalMs: number; runs: number | undefined }> {
   try {
-    const { refresh } = await options.registry.dueCount(EVER, ['refresh']);
+    const { refresh } = await until(registry.dueCount(EVER, ['refresh']));
     return { intervalMs: refreshInterval(refresh, options.refreshCallsPerSecond, options.refreshMs), runs: refresh };
   } catch (error) {
     options.onError?.(error);
@@ -266,17 +294,12 @@ async function chooseRefresh(options: ArchiverOptions): Promise<{ intervalMs: nu
   }
 }
 
-/** The entries still due at `listedAt`, per lane, if the count fits in the time left before the finish reserve (when one is kept). */
-async function countLeft(options: ArchiverOptions, listedAt: number, none: Record<Lane, number>): Promise<Record<Lane, number>> {
-  const reserve = options.finishReserveMs;
-  const budget = reserve === undefined ? undefined : options.timeLeftMs() - reserve;
-  if (budget !== undefined && budget <= 0) return none;
-  const counting = options.registry.dueCount(listedAt);
-  const count =
-    budget === undefined ? counting : withTimeout(counting, budget, () => new OutOfTime('counting what was left ran out of time'));
-  return count.catch((error: unknown) => {
+/** The entries still due at `listedAt`, per lane, if the count ends by the run's deadline (its requests cut then); none past it. */
+async function countLeft(options: ArchiverOptions, registry: WatchRegistry, until: Until, listedAt: number): Promise<Record<Lane, number>> {
+  if (options.deadline?.signal.aborted) return noLanes();
+  return until(registry.dueCount(listedAt), () => new OutOfTime('counting what was left ran out of time')).catch((error: unknown) => {
     options.onError?.(error);
-    return none;
+    return noLanes();
   });
 }
 
@@ -347,6 +370,8 @@ class EntryWork {
     readonly policy: DecisionPolicy,
     readonly summary: ArchiveRunSummary,
     readonly hold: TickHold,
+    /** The stores for reads and claims: their requests cut at the run's deadline (see the top of this file). */
+    readonly reads: ArchiveAccess<WatchRegistry> = options,
   ) {}
 
   /** True the first time this run meets `entry`. */
@@ -379,22 +404,25 @@ class EntryWork {
     this.summary.oldestDeadlineLeft = left === undefined ? deadline : Math.min(left, deadline);
   }
 
-  /** One entry within the time left; false when the run must end (its work ran into the finish reserve). */
+  /**
+   * One entry by the run's deadline; false when the run must end (its work ran into the deadline: what
+   * it was reading is cut, what it was writing goes on unawaited, see the top of this file).
+   */
   async bounded(entry: DueEntry, takenAt: number): Promise<boolean> {
     const { options, summary } = this;
-    const left = options.timeLeftMs();
+    const signal = options.deadline?.signal;
     try {
       const work = this.process(entry, takenAt);
-      await (options.finishReserveMs === undefined
-        ? work
-        : withTimeout(work, left - options.finishReserveMs, () => new OutOfTime(ENTRY_OUT_OF_TIME)));
+      await (signal ? untilAborted(work, signal, () => new OutOfTime(ENTRY_OUT_OF_TIME)) : work);
       return true;
     } catch (error) {
+      // A request the deadline cut may fail the work first: past the deadline, the entry ran out of time all the same.
+      const outOfTime = error instanceof OutOfTime || signal?.aborted === true;
       summary.errors++;
       this.kept(entry.deadline);
-      options.onError?.(error, entry);
-      if (error instanceof OutOfTime) summary.stoppedEarly = true;
-      return !(error instanceof OutOfTime);
+      options.onError?.(outOfTime && !(error instanceof OutOfTime) ? new OutOfTime(ENTRY_OUT_OF_TIME, { cause: error }) : error, entry);
+      if (outOfTime) summary.stoppedEarly = true;
+      return !outOfTime;
     }
   }
 
@@ -407,8 +435,9 @@ class EntryWork {
     const { options } = this;
     // The claim records takenAt (this run's progress is kept in those terms); taking the tick over from an invocation
     // that died, it takes back what that one claimed after its last record of progress.
+    // Cut at the deadline: nothing is observed yet, and a cut claim leaves what one that died there leaves.
     const entry = await twice(() =>
-      options.registry.claim(due, options.tick, options.owner, takenAt, dueAfterClaim(due, takenAt, this.policy), this.hold.inherit),
+      this.reads.registry.claim(due, options.tick, options.owner, takenAt, dueAfterClaim(due, takenAt, this.policy), this.hold.inherit),
     );
     if (!entry) return; // retired, moved, or taken by another invocation of this tick
     const expired = beforePoll(entry, options.now());
@@ -449,7 +478,7 @@ class EntryWork {
       if (showsReuse(entry, observation)) return await this.#markReuse(entry.address);
       if (observation.kind !== 'shown' || isTerminalStatus(observation.task.Status) || !spacesAsks(this.policy)) return;
       if (await this.#appReuses(entry.address.appId)) return;
-      if (await this.options.archive.hasOtherRun(runOf(entry.address, observation.task.StartTime))) await this.#markReuse(entry.address);
+      if (await this.reads.archive.hasOtherRun(runOf(entry.address, observation.task.StartTime))) await this.#markReuse(entry.address);
     } catch {
       // Not marked yet: the next ask of one of the app's runs looks again.
     }
@@ -458,7 +487,7 @@ class EntryWork {
   #appReuses(appId: string): Promise<boolean> {
     let reuses = this.#appReuse.get(appId);
     if (!reuses) {
-      reuses = this.options.archive.reusesTaskIds(appId);
+      reuses = this.reads.archive.reusesTaskIds(appId);
       reuses.catch(() => this.#appReuse.delete(appId));
       this.#appReuse.set(appId, reuses);
     }
@@ -486,7 +515,8 @@ class EntryWork {
   async #ask(address: TaskAddress, priority: number): Promise<Polled> {
     const { options, summary } = this;
     try {
-      const answer = await options.upstream.getSegmentTask(options.version, address, { timeoutMs: options.callTimeoutMs, priority });
+      const call = { timeoutMs: options.callTimeoutMs, priority, signal: options.deadline?.signal };
+      const answer = await options.upstream.getSegmentTask(options.version, address, call);
       summary.tasksPolled++;
       const observation = observe(answer.task, options.now());
       if (observation.kind === 'not-shown') summary.notFound++;

@@ -1,6 +1,7 @@
 /** The archiver function's composition root: its parts from its settings, or what a test, the bench or the simulation gives instead. */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { cutBy } from '../aws-client.ts';
 import type { ArchiverSettings } from '../config.ts';
 import { createLogger, createMetrics, userAgentOf } from '../log.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
@@ -64,11 +65,17 @@ export function buildArchiver(settings: ArchiverSettings, overrides: ArchiverOve
   return { handler: createArchiverHandler({ run, logger, metrics, now, quota: built?.quota }), run };
 }
 
-/** The S3 history and the whole watch registry on DynamoDB, named as the archive function in their user agent. */
+/**
+ * The S3 history and the whole watch registry on DynamoDB, named as the archive function in their user
+ * agent; `within` a run's deadline, the same with their requests cut by it.
+ */
 function openStores(settings: ArchiverSettings): ArchiveAccess<WatchRegistry> {
   const bounds = { userAgent: userAgentOf('archive') };
+  const history = openArchive(settings.storage, bounds);
+  const registry = new DynamoDbRegistry(registryOptions(settings.storage, bounds));
   return {
-    archive: openArchive(settings.storage, bounds).archive,
-    registry: new DynamoDbRegistry(registryOptions(settings.storage, bounds)),
+    archive: history.archive,
+    registry,
+    within: (signal) => ({ archive: history.within!(signal).archive, registry: cutBy(registry, signal) }),
   };
 }

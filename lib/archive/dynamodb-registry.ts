@@ -92,6 +92,7 @@ const TICK_CONDITION = {
   heldBy: '#owner = :heldBy',
 } as const;
 
+// No #private member: a view made by cutBy (lib/aws-client.ts), whose requests a run's deadline cuts, reads them through its prototype.
 export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegistry {
   /**
    * The tick item { tick, owner, leaseUntil, ended, claimedBefore }. A duplicate delivery of the tick reads it and
@@ -136,17 +137,17 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
 
   async renewTick(tick: number, owner: string, now: number, claimedBefore?: number): Promise<boolean> {
     const values: Item = { ':leaseUntil': N(now + TICK_LEASE_MS) };
-    if (claimedBefore === undefined) return this.#tickWrite('SET #leaseUntil = :leaseUntil', tick, owner, values);
+    if (claimedBefore === undefined) return this.tickWrite('SET #leaseUntil = :leaseUntil', tick, owner, values);
     const expression = 'SET #leaseUntil = :leaseUntil, #claimedBefore = :claimedBefore';
-    return this.#tickWrite(expression, tick, owner, { ...values, ':claimedBefore': N(claimedBefore) });
+    return this.tickWrite(expression, tick, owner, { ...values, ':claimedBefore': N(claimedBefore) });
   }
 
   async endTick(tick: number, owner: string): Promise<void> {
-    await this.#tickWrite('SET #ended = :ended', tick, owner, { ':ended': { BOOL: true } });
+    await this.tickWrite('SET #ended = :ended', tick, owner, { ':ended': { BOOL: true } });
   }
 
   /** A write to the tick item by its holder only. */
-  #tickWrite(expression: string, tick: number, owner: string, values: Item): Promise<boolean> {
+  private tickWrite(expression: string, tick: number, owner: string, values: Item): Promise<boolean> {
     const condition = '#tick = :tick AND #owner = :owner';
     return this.conditional(
       new UpdateItemCommand({
@@ -165,7 +166,7 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
   async duePage(order: readonly DueStretch[], after?: PageCursor): Promise<Page<DueEntry>> {
     let { stretch, key } = (after as DueCursor | undefined) ?? { stretch: 0, key: undefined };
     for (; stretch < order.length; stretch++, key = undefined) {
-      const answer = await this.#dueQuery(order[stretch]!, { Limit: this.pageSize, ...(key ? { ExclusiveStartKey: key } : {}) });
+      const answer = await this.dueQuery(order[stretch]!, { Limit: this.pageSize, ...(key ? { ExclusiveStartKey: key } : {}) });
       const items = (answer.Items ?? []).map(dueEntryOf).filter((entry): entry is DueEntry => entry !== undefined);
       const next: DueCursor | undefined = answer.LastEvaluatedKey
         ? { stretch, key: answer.LastEvaluatedKey }
@@ -183,7 +184,7 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
     for (const lane of lanes) {
       let key: Item | undefined;
       do {
-        const answer = await this.#dueQuery({ lane, until: now }, { Select: 'COUNT', ...(key ? { ExclusiveStartKey: key } : {}) });
+        const answer = await this.dueQuery({ lane, until: now }, { Select: 'COUNT', ...(key ? { ExclusiveStartKey: key } : {}) });
         counts[lane] += answer.Count ?? 0;
         key = answer.LastEvaluatedKey;
       } while (key);
@@ -192,7 +193,7 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
   }
 
   /** A lane's index items due by the stretch's `until` (its `closingBy` is for the reader: the index is ordered by due time only). */
-  #dueQuery({ lane, until }: DueStretch, page: Partial<QueryCommandInput>): Promise<QueryCommandOutput> {
+  private dueQuery({ lane, until }: DueStretch, page: Partial<QueryCommandInput>): Promise<QueryCommandOutput> {
     return this.read<QueryCommandOutput>(
       new QueryCommand({
         TableName: this.table,

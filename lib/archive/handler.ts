@@ -5,6 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
+import { deadlineIn, type Deadline } from '../deadline.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import type { ArchiveRunSummary, ArchiverOptions } from './archiver.ts';
@@ -26,6 +27,15 @@ export interface ArchiverDeps {
 const FINISH_RESERVE_MS = 3_000;
 
 /**
+ * The invocation's one deadline for its work: where the time kept for its end begins (FINISH_RESERVE_MS
+ * before the Lambda's), or sooner when middy gives up on the invocation (its `cancelled` signal). A
+ * run without a time limit (npm run archive:once) has none but the cancellation.
+ */
+function deadlineOf(timeLeftMs: number, cancelled: AbortSignal): Deadline {
+  return Number.isFinite(timeLeftMs) ? deadlineIn(timeLeftMs - FINISH_RESERVE_MS, cancelled) : { signal: cancelled, at: Infinity };
+}
+
+/**
  * The schedule tick an invocation serves: EventBridge's scheduled time, the same in every delivery
  * of one tick (it delivers at least once); now for a manual run (npm run archive:once).
  */
@@ -39,15 +49,16 @@ export function createArchiverHandler(deps: ArchiverDeps) {
   const { logger, metrics } = deps;
   const now = deps.now ?? Date.now;
 
-  const handle = async (event: unknown, context: Context): Promise<ArchiveRunSummary> => {
+  const handle = async (event: unknown, context: Context, { signal }: { signal: AbortSignal }): Promise<ArchiveRunSummary> => {
     const startedAt = now();
     const tick = tickOf(event, startedAt);
+    const timeLeftMs = () =>
+      typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY;
     const summary = await deps.run({
       tick,
       owner: context.awsRequestId,
-      timeLeftMs: () =>
-        typeof context.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY,
-      finishReserveMs: FINISH_RESERVE_MS,
+      timeLeftMs,
+      deadline: deadlineOf(timeLeftMs(), signal),
       onError: (error, task) =>
         task
           ? logger.warn('task left for the next run', {

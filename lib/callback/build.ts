@@ -2,6 +2,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { registryOptions } from '../archive/access.ts';
+import { cutBy } from '../aws-client.ts';
 import { DynamoDbRegistrations } from '../archive/dynamodb-registrations.ts';
 import type { CallbackSettings } from '../config.ts';
 import { createLogger, createMetrics, userAgentOf } from '../log.ts';
@@ -20,8 +21,11 @@ export function buildCallback(settings: CallbackSettings, overrides: CallbackOve
   const userAgent = userAgentOf('callback');
   // Each call is bounded so a slow store or bus cannot hold up the answer past Volcengine's 5 s.
   const bounds = { maxAttempts: 2, requestTimeoutMs: settings.storageCallMs, userAgent };
+  const own = overrides.registry ? undefined : new DynamoDbRegistrations(registryOptions(settings.storage, bounds));
   return createCallbackHandler({
-    registry: overrides.registry ?? new DynamoDbRegistrations(registryOptions(settings.storage, bounds)),
+    registry: overrides.registry ?? own!,
+    // Each invocation's view of the table, its requests cut at the invocation's deadline.
+    registryWithin: own && ((signal) => cutBy(own, signal)),
     publisher: overrides.publisher ?? new EventBridgePublisher({ ...settings.events, ...bounds }),
     ...(overrides.recent ? { recent: overrides.recent } : {}),
     settings: {

@@ -2,6 +2,8 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { deadlineIn, untilAborted, type Deadline } from '../deadline.ts';
 import {
   BodyTooLargeError,
   CallbackBudgetExceededError,
@@ -17,7 +19,6 @@ import { httpFunction } from '../http/pipeline.ts';
 import { CALLBACK_METRICS, publishMetric } from '../metrics.ts';
 import type { Registrations } from '../archive/registry.ts';
 import { verifyCallbackSignature } from './signature.ts';
-import { withTimeout } from '../timeout.ts';
 import type { EventPublisher } from './publisher.ts';
 import { RecentRegistrations } from './recent-registrations.ts';
 import { receiveEvent } from './receiver.ts';
@@ -31,9 +32,16 @@ export interface CallbackSettings {
   budgetMs: number;
 }
 
+type CallbackRegistry = Pick<Registrations, 'registerPending' | 'continueSighting'>;
+
 export interface CallbackHandlerDeps {
   /** Where a segment event's task is registered (a pending registration). */
-  registry: Pick<Registrations, 'registerPending' | 'continueSighting'>;
+  registry: CallbackRegistry;
+  /**
+   * The same registry, its requests cut when `signal` (an invocation's deadline) aborts. Absent on one
+   * that takes no signal (the simulation's, in memory): only waited for until the deadline.
+   */
+  registryWithin?: ((signal: AbortSignal) => CallbackRegistry) | undefined;
   /** The stack's event bus: every verified event is published there before the 2xx. */
   publisher: EventPublisher;
   /** What this instance registered lately (a fresh memo when absent). */
@@ -43,6 +51,17 @@ export interface CallbackHandlerDeps {
   metrics: Metrics;
   region: string;
   now?: () => number;
+}
+
+/** Kept of the Lambda's time for the answer, its logs and metrics, when less than the budget is left. */
+const ANSWER_MARGIN_MS = 1_000;
+
+/**
+ * The invocation's one deadline: the budget, or the Lambda's time left less the margin when sooner,
+ * cancelled with middy's signal.
+ */
+function deadlineOf(budgetMs: number, context: Context, cancelled: AbortSignal): Deadline {
+  return deadlineIn(Math.min(budgetMs, (context.getRemainingTimeInMillis?.() ?? Infinity) - ANSWER_MARGIN_MS), cancelled);
 }
 
 // Not @middy/http-json-body-parser: it would need the 405 and 413 checks moved into middlewares ahead
@@ -60,7 +79,8 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
   const receiver = { registry: deps.registry, publisher: deps.publisher, recent: deps.recent ?? new RecentRegistrations() };
   const now = deps.now ?? Date.now;
 
-  const answer = async (http: HttpApiEvent) => {
+  const answer = async (http: HttpApiEvent, context: Context, cancelled: AbortSignal) => {
+    const { signal } = deadlineOf(settings.budgetMs, context, cancelled);
     if (http.requestContext.http.method.toUpperCase() !== 'POST') {
       throw new MethodNotAllowedError(printable(http.requestContext.http.method), 'POST');
     }
@@ -97,7 +117,12 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
       throw new InvalidTimestampError(settings.maxSkewMs);
     }
 
-    const outcome = await withTimeout(receiveEvent(receiver, event, now()), settings.budgetMs, () => new CallbackBudgetExceededError());
+    // Every request is cut at the deadline, its writes too: the 503 has Volcengine deliver the event again, and each
+    // step is an idempotent upsert (a sighting, a registration, a publication consumers dedupe), so what a cut leaves
+    // is what a delivery that died there leaves, and the redelivery does it over. What takes no signal is left to
+    // finish unawaited.
+    const within = { ...receiver, registry: deps.registryWithin?.(signal) ?? receiver.registry };
+    const outcome = await untilAborted(receiveEvent(within, event, now(), signal), signal, () => new CallbackBudgetExceededError());
 
     publishMetric(metrics, CALLBACK_METRICS, 'CallbacksReceived', 1);
     publishMetric(metrics, CALLBACK_METRICS, 'EventsPublished', 1);
@@ -108,7 +133,7 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
     return { result: { EventId: event.EventId, Outcome: outcome } };
   };
   return httpFunction(
-    { read: (http) => ({ action: 'Callback', http }), answer: ({ http }) => answer(http) },
+    { read: (http) => ({ action: 'Callback', http }), answer: ({ http }, context, signal) => answer(http, context, signal) },
     { region, logger, metrics, beforeRead: [httpHeaderNormalizer()] },
   );
 }

@@ -10,9 +10,9 @@ import type { PublishedEvent } from './schemas.ts';
 /** The Source of every entry the callback publishes. */
 export const EVENT_SOURCE = 'rtc-segment-tasks.callback';
 
-/** Publishes one verified event; resolves once the bus accepted it, rejects otherwise. */
+/** Publishes one verified event; resolves once the bus accepted it, rejects otherwise (its request cut when `signal` aborts). */
 export interface EventPublisher {
-  publish(event: PublishedEvent): Promise<void>;
+  publish(event: PublishedEvent, signal?: AbortSignal): Promise<void>;
 }
 
 /** The bus refused the entry (FailedEntryCount > 0); its ErrorCode, never the event. */
@@ -38,7 +38,7 @@ export class EventBridgePublisher implements EventPublisher {
     this.#client = new EventBridgeClient(awsClientConfig(options));
   }
 
-  async publish(event: PublishedEvent): Promise<void> {
+  async publish(event: PublishedEvent, signal?: AbortSignal): Promise<void> {
     const answer = await this.#client.send(
       new PutEventsCommand({
         Entries: [
@@ -51,6 +51,7 @@ export class EventBridgePublisher implements EventPublisher {
           },
         ],
       }),
+      { abortSignal: signal },
     );
     if ((answer.FailedEntryCount ?? 0) > 0 || answer.Entries?.[0]?.EventId === undefined) {
       const entry = answer.Entries?.[0];

@@ -35,12 +35,19 @@ export type ReceiveOutcome = 'registered' | 'recent' | 'unmatched' | 'ignored';
 export const burstGapMs = (recent: Pick<RecentRegistrations, 'freshMs'>): number => 2 * recent.freshMs + 30_000;
 
 export interface Receiver {
+  /** The registry, its requests cut at the invocation's deadline where it takes a signal (the handler's view of it). */
   registry: Pick<Registrations, 'registerPending' | 'continueSighting'>;
   publisher: EventPublisher;
   recent: RecentRegistrations;
 }
 
-export async function receiveEvent(receiver: Receiver, event: CallbackEnvelope, now: number): Promise<ReceiveOutcome> {
+/** `signal`: the invocation's deadline, which cuts the bus's request (and the registry's, through the receiver's view of it). */
+export async function receiveEvent(
+  receiver: Receiver,
+  event: CallbackEnvelope,
+  now: number,
+  signal?: AbortSignal,
+): Promise<ReceiveOutcome> {
   const segment = event.EventType === SEGMENT_EVENT;
   const task = segment ? taskOfEventData(event.EventData) : undefined;
   const address = task && VOLC_ID_PATTERN.test(event.AppId) ? { appId: event.AppId, ...task } : undefined;
@@ -67,7 +74,7 @@ export async function receiveEvent(receiver: Receiver, event: CallbackEnvelope, 
     Matched: address !== undefined,
   };
   try {
-    await receiver.publisher.publish(published);
+    await receiver.publisher.publish(published, signal);
   } catch (error) {
     throw new EventBusUnavailableError(error);
   }

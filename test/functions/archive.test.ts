@@ -1,9 +1,10 @@
 /** The archiver function (middy + Powertools): one run per invocation, one log line, EMF metrics. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ArchiveAccess } from '../../lib/archive/access.ts';
 import type { ArchiveRunSummary } from '../../lib/archive/archiver.ts';
-import { allEntries } from '../../lib/archive/registry.ts';
+import { allEntries, type WatchRegistry } from '../../lib/archive/registry.ts';
 import { lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';
 import { startArchiverStack, type ArchiverStack } from '../support/archiver-stack.ts';
@@ -15,11 +16,12 @@ beforeAll(async () => {
 });
 afterAll(() => stack.stop());
 
-/** The archiver function's handler over the stack, with the archiver's environment (plus `env`). */
-function archiverHandler(env: Record<string, string> = {}) {
-  return stack.archiver(env, {
+/** The archiver function's handler over `on` (the shared stack by default), with the archiver's environment (plus `env`). */
+function archiverHandler(env: Record<string, string> = {}, on = stack, access?: ArchiveAccess<WatchRegistry>) {
+  return on.archiver(env, {
     logger: new Logger({ serviceName: 'archive-test' }),
     metrics: new Metrics({ namespace: 'RtcSegmentTasks', serviceName: 'archive-test' }),
+    ...(access ? { access } : {}),
   }).handler;
 }
 
@@ -109,4 +111,106 @@ describe('archive function', () => {
     for await (const entry of allEntries(stack.registry)) if (entry.address.roomId === 'slow') left++;
     expect(left).toBe(6);
   }, 30_000);
+});
+
+/**
+ * A stack of its own whose archiver invocations have 7 s left, so their work has 4 s (3 s are kept for the run's end),
+ * while each S3 or DynamoDB attempt may take 20 s: only the invocation's deadline can cut a request. One watched running
+ * run. Stopped after `work`, whatever it throws.
+ */
+async function withSlowStores(work: (own: ArchiverStack, invoke: () => Promise<ArchiveRunSummary>) => Promise<void>): Promise<void> {
+  const own = await startArchiverStack();
+  try {
+    own.emulator.seedTask(SLOW);
+    await own.watch(SLOW, own.clock.now());
+    const handler = archiverHandler({ ARCHIVE_SAFETY_MS: '1000' }, own, own.stores({ requestTimeoutMs: 20_000 }));
+    const output = captureOutput();
+    const invoke = async () => {
+      try {
+        return await handler(scheduled(own.clock.now()), lambdaContext(7_000));
+      } finally {
+        lines = output.jsonLines();
+      }
+    };
+    try {
+      await work(own, invoke);
+    } finally {
+      output.restore();
+    }
+  } finally {
+    await own.stop();
+  }
+}
+
+const SLOW = { appId: 'app', roomId: 'deadline', taskId: 'slow' };
+/** What the last invocation under withSlowStores logged. */
+let lines: Array<Record<string, unknown>> = [];
+
+/** Waits until a test peer counts `atLeast` requests their client abandoned (cut by a deadline). */
+const abandoned = (count: () => number, atLeast = 1) =>
+  vi.waitFor(() => expect(count()).toBeGreaterThanOrEqual(atLeast), { timeout: 8_000, interval: 50 });
+
+async function entriesOf(own: ArchiverStack, roomId: string) {
+  const found = [];
+  for await (const entry of allEntries(own.registry)) if (entry.address.roomId === roomId) found.push(entry);
+  return found;
+}
+
+describe('archive function: one deadline per invocation, where the time kept for the end of the run begins', () => {
+  it(
+    "cuts an entry's DynamoDB request still running at its deadline, and keeps the entry for the next run",
+    () =>
+      withSlowStores(async (own, invoke) => {
+        // Prepare: the entry's claim (the UpdateItem after the tick's) answers in 10 s.
+        own.dynamodb.inject({ kind: 'latency', latencyMs: 10_000, operation: 'UpdateItem', after: 1, times: 1 });
+        // Act
+        const summary = await invoke();
+        // Assess: the claim was cut, not left to run on; the entry waits for the next run, unclaimed.
+        expect(summary).toMatchObject({ stoppedEarly: true, errors: 1, tasksPolled: 0 });
+        await abandoned(() => own.dynamodb.abandoned);
+        expect(await entriesOf(own, SLOW.roomId)).toMatchObject([{ polledTick: undefined }]);
+        expect(lines.filter((line) => line.message === 'archive run finished')).toHaveLength(1);
+      }),
+    30_000,
+  );
+
+  it(
+    'cuts a page of the due index still being read at its deadline: the run ends in time, stopped early, with no error',
+    () =>
+      withSlowStores(async (own, invoke) => {
+        // Prepare: the first page of the due index (the Query after the count of the refresh lane) answers in 10 s, past the
+        // Lambda's 7 s.
+        own.dynamodb.inject({ kind: 'latency', latencyMs: 10_000, operation: 'Query', after: 1, times: 1 });
+        // Act
+        const summary = await invoke();
+        // Assess: the page was cut at the deadline (not awaited into the time kept for the end, nor past the Lambda's); a
+        // read cut by the deadline is no storage fault: the run ended its tick, and the entry waits for the next run.
+        expect(summary).toMatchObject({ stoppedEarly: true, errors: 0, tasksPolled: 0 });
+        await abandoned(() => own.dynamodb.abandoned);
+        expect(lines.some((line) => String(line.message).includes('could not be listed'))).toBe(false);
+        expect(await entriesOf(own, SLOW.roomId)).toHaveLength(1);
+        const duplicate = await invoke();
+        expect(duplicate.duplicate).toBe(true);
+      }),
+    30_000,
+  );
+
+  it(
+    "does not cut a snapshot's write still running at its deadline: the entry is left, and the snapshot is written",
+    () =>
+      withSlowStores(async (own, invoke) => {
+        // Prepare: the run's first timeline entry takes 6 s to write.
+        own.s3.inject({ kind: 'latency', latencyMs: 6_000, operation: 'PUT', keyContains: '/timeline/', times: 1 });
+        // Act
+        const summary = await invoke();
+        // Assess: the run stopped waiting for the entry at its deadline, and the write went on: no later ask rewrites what
+        // this one saw.
+        expect(summary).toMatchObject({ stoppedEarly: true, errors: 1, tasksPolled: 1 });
+        const [entry] = await entriesOf(own, SLOW.roomId);
+        const run = { ...SLOW, startTime: entry!.startTime! };
+        await vi.waitFor(async () => expect(await own.archive.timeline(run)).toHaveLength(1), { timeout: 10_000, interval: 100 });
+        expect(own.s3.abandoned).toBe(0);
+      }),
+    30_000,
+  );
 });

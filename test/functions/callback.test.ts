@@ -2,7 +2,7 @@
  * The callback function over dynalite and the EventBridge peer (with the S3-protocol server beside
  * them, to show it is never called), with events signed by the emulator.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { allEntries } from '../../lib/archive/registry.ts';
 import { EVENT_SOURCE } from '../../lib/callback/publisher.ts';
 import { callbackSignature } from '../../lib/callback/signature.ts';
@@ -382,15 +382,38 @@ describe('callback: the 5-second limit', () => {
     stack.dynamodb.inject({ kind: 'latency', latencyMs: 1_500, operation: 'UpdateItem', times: 1 });
     const slow = await send(body);
     stack.dynamodb.clearFaults();
-    await new Promise((resolve) => setTimeout(resolve, 1_600)); // let the slow write finish
+    await new Promise((resolve) => setTimeout(resolve, 1_600)); // past the slow write's answer
     const redelivered = await send(body);
     expect(slow.statusCode).toBe(503);
     expect(slow.json.ResponseMetadata.Error.Code).toBe('ServiceUnavailable');
     expect(slow.headers['Retry-After']).toBe('1');
     expect(redelivered.statusCode).toBe(200);
     expect(await registryFor(task.taskId)).toHaveLength(1);
-    // The late first attempt went on to publish after its 503: the event is on the bus at least once.
+    // The redelivery registered the task and published the event: it is on the bus at least once.
     expect(publishedOf(event.EventId!).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('cuts its DynamoDB request still running at its budget, answering 503 as before (the redelivery does the work)', async () => {
+    // Prepare: each DynamoDB attempt may take 4 s; the registry answers in 2 s, past the 500 ms budget: only the budget
+    // can cut the request.
+    const slowStores = callbackSettings({
+      ...stack.env,
+      CALLBACK_SECRETS: JSON.stringify({ [APP]: SECRET }),
+      CALLBACK_STORAGE_TIMEOUT_MS: '4000',
+    });
+    const send = instance({ settings: slowStores, budgetMs: 500, logLevel: 'SILENT' });
+    const event = emulator.segmentEvent(newTask(), SECRET);
+    const abandoned = stack.dynamodb.abandoned;
+    stack.dynamodb.inject({ kind: 'latency', latencyMs: 2_000, operation: 'UpdateItem', times: 1 });
+    // Act
+    const slow = await send(JSON.stringify(event));
+    stack.dynamodb.clearFaults();
+    // Assess: the answer a late delivery always had, and the request cut, not left to run on.
+    expect(slow.statusCode).toBe(503);
+    expect(slow.json.ResponseMetadata.Error.Code).toBe('ServiceUnavailable');
+    expect(slow.headers['Retry-After']).toBe('1');
+    await vi.waitFor(() => expect(stack.dynamodb.abandoned).toBeGreaterThan(abandoned), { timeout: 5_000, interval: 50 });
+    expect(publishedOf(event.EventId!)).toHaveLength(0);
   });
 });
 

@@ -14,7 +14,7 @@ import { DynaliteServer, REGISTRY_TABLE } from '../dynamodb/dynalite-server.ts';
 import { EventBridgeTestServer } from '../eventbridge/eventbridge-server.ts';
 import { S3TestServer } from '../s3/s3-server.ts';
 
-export interface ArchiveStack extends ArchiveAccess {
+export interface ArchiveStack extends ArchiveAccess<DynamoDbRegistry> {
   s3: S3TestServer;
   dynamodb: DynaliteServer;
   store: ObjectStore;

@@ -1,11 +1,18 @@
 /** Emulator + S3 test server + archiver, all on one controllable clock. */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { cutBy } from '../../lib/aws-client.ts';
+import type { ArchiveAccess } from '../../lib/archive/access.ts';
 import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
 import { buildArchiver, type Archiver } from '../../lib/archive/build.ts';
+import { DynamoDbRegistry } from '../../lib/archive/dynamodb-registry.ts';
+import { S3ObjectStore } from '../../lib/archive/object-store.ts';
+import type { WatchRegistry } from '../../lib/archive/registry.ts';
+import { SegmentArchive } from '../../lib/archive/segment-archive.ts';
 import { archiverSettings } from '../../lib/config.ts';
 import { TokenBucket } from '../../lib/volc/client.ts';
 import type { TaskAddress } from '../../lib/task.ts';
+import { REGISTRY_TABLE } from '../dynamodb/dynalite-server.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
 import { startArchiveStack, type ArchiveStack } from './archive-stack.ts';
 import { HOUR, ManualClock } from './clock.ts';
@@ -19,8 +26,16 @@ export interface ArchiverStack extends ArchiveStack {
    * time, or a millisecond past the last run's): pass `tick` to run a duplicate delivery of one.
    */
   run(overrides?: Partial<ArchiverOptions>): Promise<ArchiveRunSummary>;
-  /** The archiver function over the stack, with the function's settings from its environment plus `env`. */
-  archiver(env?: Record<string, string>, parts?: { logger?: Logger; metrics?: Metrics }): Archiver;
+  /**
+   * The archiver function over the stack, with the function's settings from its environment plus `env`, on the stack's
+   * stores (or `parts.access`).
+   */
+  archiver(env?: Record<string, string>, parts?: { logger?: Logger; metrics?: Metrics; access?: ArchiveAccess<WatchRegistry> }): Archiver;
+  /**
+   * The stack's bucket and registry as the archiver function opens them: clients of their own, each attempt limited to
+   * `requestTimeoutMs` (the SDK's 5 s unless given), whose requests a run's deadline cuts (`within`).
+   */
+  stores(options?: { requestTimeoutMs?: number }): ArchiveAccess<WatchRegistry>;
   watch(address: TaskAddress, startTime?: number): Promise<void>;
 }
 
@@ -42,6 +57,23 @@ export async function startArchiverStack(
   const archiveStack = await startArchiveStack(undefined, { registryPageSize: options.registryPageSize });
   // Calls paced by the test (the emulator's own limit applies), retried quickly.
   const limiter = new TokenBucket({ ratePerSecond: options.qps ?? 1000, burst: options.burst ?? 50 });
+  // The stack's own clients, and views of them whose requests a run's deadline cuts, as the function's stores have.
+  const { archive, registry, s3, dynamodb, keys } = archiveStack;
+  const ownStores: ArchiveAccess<WatchRegistry> = {
+    archive,
+    registry,
+    within: (signal) => ({ archive: new SegmentArchive(cutBy(archive.store, signal), keys), registry: cutBy(registry, signal) }),
+  };
+  const stores: ArchiverStack['stores'] = ({ requestTimeoutMs } = {}) => {
+    const bounds = { region: 'us-east-1', ...(requestTimeoutMs ? { requestTimeoutMs } : {}) };
+    const store = new S3ObjectStore({ bucket: s3.bucket, endpoint: s3.url, forcePathStyle: true, ...bounds });
+    const own = new DynamoDbRegistry({ table: REGISTRY_TABLE, endpoint: dynamodb.url, ...bounds });
+    return {
+      archive: new SegmentArchive(store, keys),
+      registry: own,
+      within: (signal) => ({ archive: new SegmentArchive(cutBy(store, signal), keys), registry: cutBy(own, signal) }),
+    };
+  };
   const archiver: ArchiverStack['archiver'] = (env = {}, parts = {}) =>
     buildArchiver(
       archiverSettings({
@@ -56,7 +88,7 @@ export async function startArchiverStack(
         ...(options.noReuseRefreshMs ? { ARCHIVE_NO_REUSE_REFRESH_MS: String(options.noReuseRefreshMs) } : {}),
         ...env,
       }),
-      { ...parts, limiter, now: clock.now, access: { archive: archiveStack.archive, registry: archiveStack.registry } },
+      { logger: parts.logger, metrics: parts.metrics, limiter, now: clock.now, access: parts.access ?? ownStores },
     );
   // The tests' runs: no time limit, and each call may take 2 s.
   const { run } = archiver({ ARCHIVE_CALL_TIMEOUT_MS: '2000' });
@@ -68,6 +100,7 @@ export async function startArchiverStack(
     emulator,
     clock,
     archiver,
+    stores,
     run: (overrides = {}) =>
       run({
         tick: overrides.tick ?? nextTick(),
