@@ -4,10 +4,11 @@
  * time (lib/quota/slots.ts). Each slot is taken with one conditional UpdateItem that returns the
  * item as it was, whether the write went through (ReturnValues) or its condition failed
  * (ReturnValuesOnConditionCheckFailure): no read before a write. expiresAt (the table's TTL
- * attribute) lets DynamoDB drop the item of a quota no longer used.
+ * attribute) lets DynamoDB drop the item of a quota no longer used. The DynamoDB client is
+ * imported on the first call, so that a function's cold start does not load it (a lookup without
+ * QUOTA_TABLE never does; one with it does while it joins the fleet, at cold start).
  */
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { QuotaState, Share } from './slots.ts';
 
 const EXPIRES_AFTER_S = 86_400;
@@ -116,27 +117,48 @@ export function takeUpdate(request: TakeRequest) {
   };
 }
 
+type Sdk = typeof import('@aws-sdk/client-dynamodb');
+type StoreOptions = { endpoint?: string | undefined; region?: string | undefined; userAgent?: string | undefined };
+
 export class DynamoDbQuotaStore implements QuotaStore {
-  readonly #client: DynamoDBClient;
+  readonly #options: StoreOptions;
+  /** The SDK and the client, from the first call on (a failed import is tried again by the next call). */
+  #opened: Promise<{ sdk: Sdk; client: DynamoDBClient }> | undefined;
 
   constructor(
     readonly table: string,
-    options: { endpoint?: string | undefined; region?: string | undefined; userAgent?: string | undefined } = {},
+    options: StoreOptions = {},
   ) {
-    this.#client = new DynamoDBClient({
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.region ? { region: options.region } : {}),
-      // Names the calling function in CloudTrail's userAgent.
-      ...(options.userAgent ? { customUserAgent: options.userAgent } : {}),
-      // Throttling is retried by the limiter, within its caller's budget.
-      maxAttempts: 1,
-    });
+    this.#options = options;
+  }
+
+  #open(): Promise<{ sdk: Sdk; client: DynamoDBClient }> {
+    const { endpoint, region, userAgent } = this.#options;
+    this.#opened ??= import('@aws-sdk/client-dynamodb').then(
+      (sdk) => {
+        const client = new sdk.DynamoDBClient({
+          ...(endpoint ? { endpoint } : {}),
+          ...(region ? { region } : {}),
+          // Names the calling function in CloudTrail's userAgent.
+          ...(userAgent ? { customUserAgent: userAgent } : {}),
+          // Throttling is retried by the limiter, within its caller's budget.
+          maxAttempts: 1,
+        });
+        return { sdk, client };
+      },
+      (error: unknown) => {
+        this.#opened = undefined;
+        throw error;
+      },
+    );
+    return this.#opened;
   }
 
   async take(request: TakeRequest, signal: AbortSignal): Promise<TakeResult> {
+    const { sdk, client } = await this.#open();
     try {
-      const answer = await this.#client.send(
-        new UpdateItemCommand({
+      const answer = await client.send(
+        new sdk.UpdateItemCommand({
           TableName: this.table,
           Key: KEY,
           ...takeUpdate(request),
@@ -155,9 +177,10 @@ export class DynamoDbQuotaStore implements QuotaStore {
   }
 
   async join(pushMs: number, stamp: number, toleranceMs: number, signal: AbortSignal): Promise<TakeResult> {
+    const { sdk, client } = await this.#open();
     try {
-      const answer = await this.#client.send(
-        new UpdateItemCommand({
+      const answer = await client.send(
+        new sdk.UpdateItemCommand({
           TableName: this.table,
           Key: KEY,
           // A missing frontier is created at pushMs, which lies long in the past. Unconditional on the frontiers: a push
@@ -185,15 +208,15 @@ export class DynamoDbQuotaStore implements QuotaStore {
   }
 
   async read(signal: AbortSignal): Promise<QuotaState | undefined> {
-    const answer = await this.#client.send(new GetItemCommand({ TableName: this.table, Key: KEY, ConsistentRead: true }), {
+    const { sdk, client } = await this.#open();
+    const answer = await client.send(new sdk.GetItemCommand({ TableName: this.table, Key: KEY, ConsistentRead: true }), {
       abortSignal: signal,
     });
     return stateOf(answer.Item);
   }
 }
 
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
+const isConditionFailure = (error: unknown) => (error as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 
 /** DynamoDB's answers that mean "too fast, try again": retried within the caller's budget, never a fallback. */
 export function isTableThrottling(error: unknown): boolean {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { SecretsSettings, UpstreamSettings, VolcSettings } from '../config.ts';
 import { userAgentOf } from '../log.ts';
 import { FleetLimiter, type QuotaStats } from '../quota/fleet-limiter.ts';
-import type { QuotaStore } from '../quota/quota-store.ts';
+import { DynamoDbQuotaStore } from '../quota/quota-store.ts';
 import { slotSpacingMs, type Share } from '../quota/slots.ts';
 import { cachedParameter } from '../secrets.ts';
 import { TokenBucket, VolcClient, type CredentialsProvider, type RateLimiter, type VolcClientOptions } from './client.ts';
@@ -98,7 +98,7 @@ function fleetLimiter(settings: UpstreamSettings, role: Share, userAgent: string
   const { quota } = settings;
   const { logger } = overrides;
   const limiter = new FleetLimiter({
-    store: lazyStore(quota.table!, quota, userAgent),
+    store: new DynamoDbQuotaStore(quota.table!, { endpoint: quota.dynamodbEndpoint, region: quota.region, userAgent }),
     role,
     shares: { accountQps: quota.accountQps, archiveQps: quota.archiveQps },
     timing: quota.timing,
@@ -119,23 +119,4 @@ function fleetLimiter(settings: UpstreamSettings, role: Share, userAgent: string
   });
   void limiter.warm();
   return limiter;
-}
-
-/** The DynamoDB store, with the DynamoDB client imported on first use (not at cold start). */
-function lazyStore(table: string, quota: UpstreamSettings['quota'], userAgent: string): QuotaStore {
-  let store: Promise<QuotaStore> | undefined;
-  const open = () =>
-    (store ??= import('../quota/quota-store.ts')
-      .then(
-        ({ DynamoDbQuotaStore }) => new DynamoDbQuotaStore(table, { endpoint: quota.dynamodbEndpoint, region: quota.region, userAgent }),
-      )
-      .catch((error: unknown) => {
-        store = undefined;
-        throw error;
-      }));
-  return {
-    take: async (...args) => (await open()).take(...args),
-    join: async (...args) => (await open()).join(...args),
-    read: async (...args) => (await open()).read(...args),
-  };
 }

@@ -32,7 +32,7 @@ const event = {
 };
 
 describe('dist/lookup/lookup.mjs', () => {
-  it('loads the archive and the S3 client only on first use (dynamic import)', () => {
+  it('loads the archive, the S3 client and the DynamoDB client only on first use (dynamic import)', () => {
     const meta = JSON.parse(readFileSync('dist/lookup/meta.json', 'utf8')) as {
       outputs: Record<string, { imports: Array<{ path: string; kind: string }> }>;
     };
@@ -51,6 +51,8 @@ describe('dist/lookup/lookup.mjs', () => {
       (file) => meta.outputs[file]?.imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path) ?? [],
     );
     expect(staticImports.some((path) => path.includes('client-s3'))).toBe(false);
+    // The shared quota's table client too: a lookup without QUOTA_TABLE never loads it, one with it loads it while it joins.
+    expect(staticImports.some((path) => path.includes('client-dynamodb'))).toBe(false);
     expect(dynamicImports.some((path) => path.includes('chunks/access'))).toBe(true);
   });
 
