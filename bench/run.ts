@@ -310,6 +310,8 @@ function coldImportMs(file: string, runs = 9): number {
     VOLC_ACCESS_KEY_ID: 'AKLTBENCH',
     VOLC_SECRET_ACCESS_KEY: 'bench',
     ARCHIVE_BUCKET: 'bench-bucket',
+    REGISTRY_TABLE: 'bench-registry',
+    EVENT_BUS_NAME: 'bench-bus',
     CALLBACK_SECRETS: '{"bench-app":"bench"}',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   };
