@@ -230,6 +230,7 @@ export async function simulateCapacity(figures: Record<string, number>): Promise
       [`${prefix}_first_capture_p95_min`]: s.firstCaptureP95Minutes,
       [`${prefix}_end_capture_p95_min`]: s.endCaptureP95Minutes,
       [`${prefix}_calls_per_run`]: s.archiverCallsPerRun,
+      [`${prefix}_calls_per_run_steady`]: s.archiverCallsPerRunSteady ?? Number.NaN,
       [`${prefix}_throttled`]: s.upstreamThrottled,
       [`${prefix}_lost`]: s.runsLost,
       [`${prefix}_end_missed`]: s.runsEndMissed,
@@ -239,7 +240,8 @@ export async function simulateCapacity(figures: Record<string, number>): Promise
     });
     console.log(
       `capacity ${label}: ${s.runsInScenario} runs over ${input.hours} h in ${s.wallSeconds} s; first capture p95 ` +
-        `${s.firstCaptureP95Minutes} min, end capture p95 ${s.endCaptureP95Minutes} min, ${s.archiverCallsPerRun} calls per run, ` +
+        `${s.firstCaptureP95Minutes} min, end capture p95 ${s.endCaptureP95Minutes} min, ${s.archiverCallsPerRun} calls per run ` +
+        `(${s.archiverCallsPerRunSteady} at a steady load), ` +
         `${s.upstreamThrottled} throttled; refresh interval p50 ${s.refreshIntervalMinutes.p50} / ` +
         `max ${s.refreshIntervalMinutes.max} min; ` +
         `${s.archiverRunsStoppedEarly} archiver runs stopped early, most left due ${JSON.stringify(s.mostDueNotReached)}; ` +

@@ -144,6 +144,25 @@ function lagsOf(run: ScenarioTask, archived: SimulatedRun | undefined): number[]
   return lags;
 }
 
+/**
+ * Archiver calls per run at a steady load: the calls made while runs arrive at their full rate
+ * (from a quarter of the way through the arrivals to the last one) over the runs that arrived
+ * meanwhile, calls and runs alike counted by when they happen. The whole scenario's figure also
+ * counts its start, when few runs share the archiver's reserve and each is refreshed at the
+ * shortest interval, and its drain, when the runs still running are the long ones. Undefined
+ * without runs arriving over time.
+ */
+function steadyCallsPerRun(sim: Simulation): number | undefined {
+  const starts = sim.scenario.tasks.map((task) => atMinute(task.StartAt)).sort((a, b) => a - b);
+  const [first, last] = [starts[0], starts.at(-1)];
+  if (first === undefined || last === undefined || last <= first) return undefined;
+  const from = first + (last - first) / 4;
+  const arrived = starts.filter((start) => start >= from && start < last).length;
+  let calls = 0;
+  for (const times of sim.polls.values()) for (const at of times) if (at >= from && at < last) calls++;
+  return arrived ? Math.round((calls / arrived) * 100) / 100 : undefined;
+}
+
 function ghostFigures(sim: Simulation) {
   const withRuns = new Set(sim.scenario.tasks.map((t) => taskIdentity(addressOf(t))));
   const ghosts = new Set(sim.scenario.events.map((e) => taskIdentity(addressOf(e))).filter((id) => !withRuns.has(id)));
@@ -265,6 +284,7 @@ export async function summarise(sim: Simulation, wallSeconds: number): Promise<S
         max: minutesOf(sim.longestRefreshMs / 1000),
       },
       archiverCallsPerRun: counts.discovered ? Math.round((archiverCalls / counts.discovered) * 100) / 100 : 0,
+      archiverCallsPerRunSteady: steadyCallsPerRun(sim),
       firstCaptureP95Minutes: minutesOf(percentile(firstCaptures, 0.95)),
       endCaptureP95Minutes: minutesOf(percentile(endCaptures, 0.95)),
       ghosts: ghost.ghosts.size,

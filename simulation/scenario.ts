@@ -172,6 +172,8 @@ export interface SimulationSummary {
   refreshIntervalMinutes: { p50: number; max: number };
   /** The archiver's GetSegmentTask calls per discovered run. */
   archiverCallsPerRun: number;
+  /** The same while runs arrive at their full rate (see results.ts: steadyCallsPerRun); undefined without arrivals over time. */
+  archiverCallsPerRunSteady: number | undefined;
   /** p95 of firstCapture and endCapture, in minutes. */
   firstCaptureP95Minutes: number;
   endCaptureP95Minutes: number;

@@ -8,6 +8,7 @@ import { simulate } from '../../simulation/simulate.ts';
 import {
   aboveCapacity,
   announcedWhileWatched,
+  capacity,
   endingNearWindowClose,
   ghosts,
   ISSUE_FAULTS,
@@ -66,6 +67,25 @@ describe('simulate', () => {
     expect(Math.max(...result.polls.map((p) => p.Count))).toBeLessThanOrEqual(72 * 12 + 1);
     expect(result.lag.max).toBeGreaterThan(300);
   }, 120_000);
+
+  it('counts calls per run at a steady load apart from the start, when few runs share the reserve, and the drain', async () => {
+    // Prepare: 600 runs an hour of 60 minutes on average, 0.25 refreshes a second: a 40-minute interval once loaded.
+    const input = capacity({ runsPerHour: 600, hours: 8, accountQps: 2, archiveQps: 0.5, tailHours: 2 });
+    // Act
+    const { summary } = await run(input);
+    // Assess: the start refreshes its few runs at the shortest interval, so the whole scenario costs more per run.
+    expect(summary.upstreamThrottled).toBe(0);
+    expect(summary.archiverCallsPerRunSteady).toBeGreaterThan(1);
+    expect(summary.archiverCallsPerRunSteady).toBeLessThan(summary.archiverCallsPerRun);
+  });
+
+  it('has no steady figure for a scenario whose runs all start at once', async () => {
+    const tasks = ['a', 'b'].map((TaskId) => ({ AppId: 'app', RoomId: 'room', TaskId, StartAt: 0, EndAt: 30 }));
+    const events = tasks.map((task) => ({ AppId: task.AppId, RoomId: task.RoomId, TaskId: task.TaskId, Kind: 'callback', At: 1 }));
+    const { summary } = await run({ hours: 2, tasks, events });
+    expect(summary.runsDiscovered).toBe(2);
+    expect(summary.archiverCallsPerRunSteady).toBeUndefined();
+  });
 
   it('watches a run announced ahead beside the run running now: both archived, each to its end', async () => {
     // The defect: registration was per address, so the announced run swallowed the running one (or was dropped).
