@@ -9,7 +9,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { AppError, ArchiveUnavailableError, InvalidParameterError, MissingParameterError, TaskNotFoundError } from '../errors.ts';
-import type { HttpAnswer } from '../http/volc-envelope.ts';
+import type { HttpAnswer } from '../http/http-function.ts';
 import type { Deadline } from '../deadline.ts';
 import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import { startTimeProblem, type TaskAddress } from '../task.ts';

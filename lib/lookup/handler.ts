@@ -1,13 +1,13 @@
 /**
  * The lookup function: the declared actions (actions.ts) this deployment serves, read and
- * dispatched in the HTTP pipeline every function shares (lib/http/pipeline.ts), which renders
+ * dispatched in the HTTP pipeline every function shares (lib/http/http-function.ts), which renders
  * their answers and errors.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { deadlineIn, type Deadline } from '../deadline.ts';
-import { httpFunction } from '../http/pipeline.ts';
+import { httpFunction } from '../http/http-function.ts';
 import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';

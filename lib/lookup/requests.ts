@@ -5,8 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidActionOrVersionError, InvalidParameterError, MethodNotAllowedError, MissingParameterError } from '../errors.ts';
-import type { HttpApiEvent } from '../http/api-gateway.ts';
-import { parseQuery, printable, requireParameter, type QueryParameters } from '../http/query.ts';
+import { parseQuery, printable, requireParameter, type HttpApiEvent, type QueryParameters } from '../http/http-function.ts';
 import { SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
 
 export const ID_RULE = 'it must be 1 to 128 characters of letters, digits, "_", "@", "-" or "."';
