@@ -152,7 +152,7 @@ const LookupEnvSchema = /* @__PURE__ */ z
     LOOKUP_BURST: intFrom(1, 59, 5),
     /**
      * Whole-request budget for a lookup: quota wait, retries and archive work included. An
-     * invocation with less time left than this plus 2 s gets that less 2 s (lib/lookup/handler.ts).
+     * invocation with less time left than this plus 2 s gets that less 2 s (lib/lookup/actions.ts).
      */
     LOOKUP_DEADLINE_MS: intFrom(100, 29_000, 5_000),
     VOLC_MAX_ATTEMPTS: intFrom(1, 10, 4),

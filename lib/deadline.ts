@@ -14,7 +14,7 @@ export interface Deadline {
 /**
  * A deadline `ms` from now, in whole ms (AbortSignal.timeout takes nothing else: a runner reporting
  * 3000.5 ms left would make it throw); a time that is not a number, or below zero, is none left.
- * Finite: the lookup's own deadline bounds it (handler.ts).
+ * Finite: the lookup's own deadline bounds it (lib/lookup/actions.ts, deadlineOf).
  * `cancelled` (middy's signal, for one) aborts it sooner.
  */
 export function deadlineIn(ms: number, cancelled: AbortSignal): Deadline {

@@ -12,7 +12,7 @@ import { SUPPORTED_VERSIONS } from './volc/schemas.ts';
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output' = 'output') =>
   z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
 
-/** ResponseMetadata of every answer of ours (lib/http/volc-envelope.ts renders it). */
+/** ResponseMetadata of every answer of ours (lib/http/http-function.ts renders it). */
 export const ResponseMetadataSchema = z.object({
   RequestId: z.string(),
   Action: z.string().optional(),

@@ -21,7 +21,7 @@ import { buildCallback } from '../lib/callback/build.ts';
 import { MemoryPublisher } from './memory-publisher.ts';
 import { callbackSignature } from '../lib/callback/signature.ts';
 import { archiverSettings, callbackSettings, lookupSettings } from '../lib/config.ts';
-import type { HttpResult } from '../lib/http/api-gateway.ts';
+import type { HttpResult } from '../lib/http/http-function.ts';
 import { buildLookup } from '../lib/lookup/build.ts';
 import type { TaskAddress } from '../lib/task.ts';
 import type { AppliedRegistration, StoreCalls } from './faults.ts';

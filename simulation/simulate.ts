@@ -23,7 +23,7 @@ import { Scheduler } from './scheduler.ts';
 import { summarise, type PollLog } from './results.ts';
 import { VolcengineModel } from './volcengine-model.ts';
 import { countEntries } from '../lib/archive/registry.ts';
-import type { HttpResult } from '../lib/http/api-gateway.ts';
+import type { HttpResult } from '../lib/http/http-function.ts';
 
 export interface SimulateOptions {
   /** Told about progress every few virtual hours. */

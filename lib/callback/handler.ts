@@ -13,9 +13,7 @@ import {
   SignatureMismatchError,
   UnsupportedMediaTypeError,
 } from '../errors.ts';
-import type { HttpApiEvent } from '../http/api-gateway.ts';
-import { printable } from '../http/query.ts';
-import { httpFunction } from '../http/pipeline.ts';
+import { httpFunction, printable, type HttpApiEvent } from '../http/http-function.ts';
 import { CALLBACK_METRICS, publishMetric } from '../metrics.ts';
 import type { Registrations } from '../archive/registry.ts';
 import { verifyCallbackSignature } from './signature.ts';

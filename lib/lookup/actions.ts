@@ -1,26 +1,166 @@
 /**
- * The lookup's actions, one declaration each (LOOKUP_ACTIONS): its name, the query it reads, the
- * Result it answers, whether it needs the archive, and the function that runs it. Request parsing
- * and dispatch (handler.ts), the OpenAPI document (lib/openapi.ts) and the test that checks real
- * answers against each Result schema (test/functions/lookup-results.test.ts) all read this list:
- * adding an action is one declaration and its function.
+ * The lookup's actions and the handler that serves them, in the order a request meets them:
+ *
+ * - the request: a GET naming a served Action and a supported Version, and its query, read by the
+ *   action's zod schema (GetSegmentTask takes the same query a Volcengine client sends);
+ * - the actions, one declaration each (LOOKUP_ACTIONS): its name, the query it reads, the Result
+ *   it answers, whether it needs the archive, and the function that runs it. The handler below,
+ *   the OpenAPI document (lib/openapi.ts) and the test that checks real answers against each
+ *   Result schema (test/functions/lookup-results.test.ts) all read this list: adding an action is
+ *   one declaration and its function;
+ * - createLookupHandler: the actions this deployment serves, read and dispatched in the HTTP
+ *   pipeline every function shares (lib/http/http-function.ts), each run within the invocation's
+ *   one deadline.
+ *
+ * The answers themselves come from segment-task-lookup.ts; build.ts composes the function.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { AppError, ArchiveUnavailableError, InvalidParameterError, MissingParameterError, TaskNotFoundError } from '../errors.ts';
-import type { HttpAnswer } from '../http/volc-envelope.ts';
-import type { Deadline } from '../deadline.ts';
+import {
+  AppError,
+  ArchiveUnavailableError,
+  InvalidActionOrVersionError,
+  InvalidParameterError,
+  MethodNotAllowedError,
+  MissingParameterError,
+  TaskNotFoundError,
+} from '../errors.ts';
+import { deadlineIn, type Deadline } from '../deadline.ts';
+import {
+  httpFunction,
+  parseQuery,
+  printable,
+  requireParameter,
+  type HttpAnswer,
+  type HttpApiEvent,
+  type QueryParameters,
+} from '../http/http-function.ts';
 import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
+import type { QuotaStats } from '../quota/fleet-limiter.ts';
+import { addQuotaMetrics } from '../quota/metrics.ts';
 import { startTimeProblem, type TaskAddress } from '../task.ts';
-import { SegmentTaskSchema } from '../volc/schemas.ts';
+import { isThrottle } from '../volc/errors.ts';
+import { SegmentTaskSchema, SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
 import { SnapshotFileSchema, type SnapshotFile } from '../archive/schemas.ts';
-import { GetQuerySchema, RoomPageQuerySchema, SnapshotsQuerySchema, WatchQuerySchema, type LookupRequest } from './requests.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 
-export interface LookupActionDeps {
+// ---- The request ----
+
+/** A request read: the Action it names (one this deployment serves), its Version, and its query's parameters. */
+interface LookupRequest {
+  action: string;
+  version: ApiVersion;
+  parameters: QueryParameters;
+}
+
+/** A GET with no body, naming one of `actions` (listed in errors in their order) and a supported Version. */
+function readLookupRequest(event: HttpApiEvent, actions: readonly string[]): LookupRequest {
+  const method = event.requestContext.http.method.toUpperCase();
+  if (method !== 'GET') {
+    throw new MethodNotAllowedError(printable(method), 'GET');
+  }
+  if (event.body) throw new InvalidParameterError('body', 'a GET request must not carry one');
+  const parameters = parseQuery(event.rawQueryString);
+  const action = requireParameter(parameters, 'Action');
+  const version = requireParameter(parameters, 'Version');
+  if (!actions.includes(action)) {
+    throw new InvalidActionOrVersionError(`The Action ${printable(action)} is not supported; use one of ${actions.join(', ')}.`);
+  }
+  if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
+    throw new InvalidActionOrVersionError(
+      `The Version ${printable(version)} is not supported for ${action}; use ${SUPPORTED_VERSIONS.join(' or ')}.`,
+    );
+  }
+  return { action, version: version as ApiVersion, parameters };
+}
+
+/**
+ * Reads the parameters `schema` names, in the order it names them; the first problem becomes a
+ * MissingParameter (absent or empty) or InvalidParameter error naming the parameter.
+ */
+function readQuery<S extends z.ZodObject>(schema: S, parameters: QueryParameters): z.infer<S> {
+  const names = Object.keys(schema.shape);
+  const values: Record<string, string> = {};
+  for (const name of names) {
+    const value = parameters.get(name);
+    if (value !== undefined && value !== '') values[name] = value;
+  }
+  const parsed = schema.safeParse(values);
+  if (parsed.success) return parsed.data;
+  const issue = [...parsed.error.issues].sort((a, b) => names.indexOf(String(a.path[0])) - names.indexOf(String(b.path[0])))[0]!;
+  const name = String(issue.path[0]);
+  if (values[name] === undefined) throw new MissingParameterError(name);
+  throw new InvalidParameterError(name, issue.message);
+}
+
+// ---- The queries ----
+
+const ID_RULE = 'it must be 1 to 128 characters of letters, digits, "_", "@", "-" or "."';
+
+/** AppId, RoomId, TaskId (or UserId for auto segmentation). @example "room1-audit@corp" */
+const IdSchema = z.string().regex(VOLC_ID_PATTERN, ID_RULE);
+const WholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, 'it must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min, `it must be between ${min} and ${max}`).max(max, `it must be between ${min} and ${max}`));
+
+/** A run's StartTime, epoch milliseconds (2020-01-01 to now + 1 day, checked against the clock when read). @example "1795593600000" */
+const StartTimeSchema = WholeNumber(0, Number.MAX_SAFE_INTEGER);
+
+/**
+ * A task, and optionally one run of it by its StartTime (epoch ms); without StartTime, the current
+ * (or newest archived) run. The queries below extend it.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
+ */
+const TaskQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, TaskId: IdSchema, StartTime: StartTimeSchema.optional() });
+
+/**
+ * Query of GetSegmentTask: a task (TaskId is optional, as in Volcengine's own docs: without it the
+ * request is passed to Volcengine as sent and its answer returned, whatever it is; StartTime then
+ * cannot be given), and optionally one run of it by its StartTime (epoch ms).
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1" }
+ */
+const GetQuerySchema = TaskQuerySchema.extend({ TaskId: IdSchema.optional() });
+
+/**
+ * Query of WatchSegmentTask: StartTime (epoch ms) when known gives the run its deadline; one
+ * announced ahead is waited for.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "StartTime": "1795593600000" }
+ */
+const WatchQuerySchema = TaskQuerySchema;
+
+/** A page's size and where it goes on (a token an earlier page answered). */
+const PagingShape = {
+  PageSize: WholeNumber(1, 100).optional(),
+  PageToken: z
+    .string()
+    .regex(/^[A-Za-z0-9+/=_.~-]{1,1024}$/, 'it is not a token this API returned')
+    .optional(),
+};
+
+/**
+ * Query of ListArchivedSegmentTasks.
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "PageSize": "20" }
+ */
+const RoomPageQuerySchema = z.object({ AppId: IdSchema, RoomId: IdSchema, ...PagingShape });
+
+/**
+ * Query of ListSegmentTaskSnapshots: a task, optionally one run of it by its StartTime (else its
+ * newest archived run), and a page of its timeline (PageSize 1–100, default 100; PageToken from
+ * the previous page, which stays on the same run).
+ * @example { "AppId": "661e3b4c9a5f7d0012a543cf", "RoomId": "Room1", "TaskId": "Task1", "PageSize": "50" }
+ */
+const SnapshotsQuerySchema = TaskQuerySchema.extend(PagingShape);
+
+// ---- The actions ----
+
+interface LookupActionDeps {
   lookup: SegmentTaskLookup;
-  /** This invocation's deadline: the lookup's, less when the Lambda has less time left (handler.ts); its calls get its signal. */
+  /** This invocation's deadline: the lookup's, less when the Lambda has less time left (deadlineOf); its calls get its signal. */
   deadline: Deadline;
   logger: Logger;
   metrics?: Metrics | undefined;
@@ -238,3 +378,65 @@ export const LOOKUP_ACTIONS: readonly LookupAction[] = [
     run: listArchived,
   }),
 ];
+
+// ---- The handler ----
+
+interface LookupHandlerDeps {
+  lookup: SegmentTaskLookup;
+  region: string;
+  logger: Logger;
+  now?: () => number;
+  /** Published per invocation when given: answers by source, upstream throttles, quota use. */
+  metrics?: Metrics | undefined;
+  quota?: { drainStats(): QuotaStats } | undefined;
+}
+
+/** What a lookup keeps of its invocation's time beyond its deadline: the response, the logs, the metrics. */
+const TIMEOUT_MARGIN_MS = 2_000;
+
+/**
+ * The invocation's one deadline: the lookup's, cut to the Lambda's time left less the margin
+ * (Lambda's timeout is not configured twice), and cancelled with middy's signal. middy's own early
+ * timeout stays its default backstop, just before Lambda's: moved up to the margin, its answer would
+ * pre-empt the lookup's own at the same instant (a 504 naming Volcengine, or the archive's answer).
+ */
+function deadlineOf(deadlineMs: number, context: Context, cancelled: AbortSignal): Deadline {
+  return deadlineIn(Math.min(deadlineMs, (context.getRemainingTimeInMillis?.() ?? Infinity) - TIMEOUT_MARGIN_MS), cancelled);
+}
+
+export function createLookupHandler(deps: LookupHandlerDeps) {
+  const { lookup, region, logger, metrics, quota } = deps;
+  const actionDeps = { lookup, logger, metrics, now: deps.now ?? Date.now };
+  // The archive's actions only with an archive; in the declarations' order, which errors list.
+  const served = new Map(
+    LOOKUP_ACTIONS.filter((action) => lookup.hasArchive || !action.needsArchive).map((action) => [action.name, action]),
+  );
+  const names = [...served.keys()];
+
+  const handler = httpFunction(
+    {
+      read: (event) => readLookupRequest(event, names),
+      answer: (request, context, signal) => {
+        const action = served.get(request.action)!;
+        const invocation = { ...actionDeps, deadline: deadlineOf(lookup.deadlineMs, context, signal) };
+        return action.run(invocation, readQuery(action.query, request.parameters), request);
+      },
+    },
+    { region, logger, metrics },
+  );
+  return metrics ? handler.use(lookupMetrics(metrics, quota)) : handler;
+}
+
+/** Per invocation: upstream throttles, and the shared quota's use when there is one. */
+function lookupMetrics(metrics: Metrics, quota: LookupHandlerDeps['quota']) {
+  const drain = () => {
+    if (quota) addQuotaMetrics(metrics, quota.drainStats());
+  };
+  return {
+    after: drain,
+    onError: (request: { error: unknown }) => {
+      if (isThrottle(request.error)) publishMetric(metrics, LOOKUP_METRICS, 'UpstreamThrottles', 1);
+      drain();
+    },
+  };
+}

@@ -6,7 +6,7 @@ import type { LookupSettings } from '../config.ts';
 import { createLogger, userAgentOf } from '../log.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
 import { buildUpstream, type QuotaCounters, type UpstreamOverrides } from '../volc/build-upstream.ts';
-import { createLookupHandler } from './handler.ts';
+import { createLookupHandler } from './actions.ts';
 import { SegmentTaskLookup } from './segment-task-lookup.ts';
 
 export interface LookupOverrides extends Pick<UpstreamOverrides, 'quotaNow' | 'client'> {

@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupSettings } from '../../lib/config.ts';
-import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import type { HttpResult } from '../../lib/http/http-function.ts';
 import { buildLookup } from '../../lib/lookup/build.ts';
 import { DynamoDbQuotaStore } from '../../lib/quota/quota-store.ts';
 import { DynaliteServer, QUOTA_TABLE } from '../dynamodb/dynalite-server.ts';

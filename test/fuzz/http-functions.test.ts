@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callbackSignature } from '../../lib/callback/signature.ts';
-import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import type { HttpResult } from '../../lib/http/http-function.ts';
 import { startArchiveStack, type ArchiveStack } from '../support/archive-stack.ts';
 import { testCallbackHandler } from '../support/callback-stack.ts';
 import { lambdaContext } from '../support/http-events.ts';

@@ -10,7 +10,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { lookupSettings } from '../../lib/config.ts';
-import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import type { HttpResult } from '../../lib/http/http-function.ts';
 import { buildLookup } from '../../lib/lookup/build.ts';
 import type { QuotaStats } from '../../lib/quota/fleet-limiter.ts';
 import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildArchiver } from '../../lib/archive/build.ts';
 import { archiverSettings } from '../../lib/config.ts';
-import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import type { HttpResult } from '../../lib/http/http-function.ts';
 import { callbackEvent, testCallbackHandler } from '../support/callback-stack.ts';
 import { ALL_SECRETS, STORAGE_SECRETS, TEST_CREDENTIALS } from '../support/credentials.ts';
 import { getTaskQuery, httpEvent, lambdaContext } from '../support/http-events.ts';

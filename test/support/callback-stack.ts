@@ -6,7 +6,7 @@ import { buildCallback } from '../../lib/callback/build.ts';
 import { callbackSettings, type CallbackSettings } from '../../lib/config.ts';
 import type { EventPublisher } from '../../lib/callback/publisher.ts';
 import type { RecentRegistrations } from '../../lib/callback/recent-registrations.ts';
-import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import type { HttpResult } from '../../lib/http/http-function.ts';
 import { httpEvent, lambdaContext } from './http-events.ts';
 import { captureOutput } from './logs.ts';
 

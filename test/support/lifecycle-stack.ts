@@ -5,7 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { lookupSettings } from '../../lib/config.ts';
-import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import type { HttpResult } from '../../lib/http/http-function.ts';
 import { buildLookup } from '../../lib/lookup/build.ts';
 import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
 import type { EmulatedTask } from '../emulator/volc-emulator.ts';

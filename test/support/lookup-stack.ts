@@ -2,7 +2,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { lookupSettings, type LookupSettings } from '../../lib/config.ts';
-import type { HttpResult } from '../../lib/http/api-gateway.ts';
+import type { HttpResult } from '../../lib/http/http-function.ts';
 import { buildLookup } from '../../lib/lookup/build.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
 import type { S3TestServer } from '../s3/s3-server.ts';

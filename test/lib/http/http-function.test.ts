@@ -1,7 +1,7 @@
-/** The strict query reader: each parameter once, percent-encoding checked, names safe to echo. */
+/** The HTTP layer's strict query reader: each parameter once, percent-encoding checked, names safe to echo. */
 import { describe, expect, it } from 'vitest';
 import { InvalidParameterError, MissingParameterError } from '../../../lib/errors.ts';
-import { parseQuery, printable, requireParameter } from '../../../lib/http/query.ts';
+import { parseQuery, printable, requireParameter } from '../../../lib/http/http-function.ts';
 
 describe('parseQuery', () => {
   it('decodes names and values, + as a space, and keeps an empty value', () => {
