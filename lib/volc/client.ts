@@ -244,13 +244,18 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
     const canonicalQuery = canonicalQueryString(query);
     // One timer per call settles `expired` when the call's time is up, and so does the caller's signal (its
     // invocation's deadline, past that time when part of it is kept for other work); every wait and attempt
-    // races it, and undici's own timeouts end a request left behind.
+    // races it, and undici's own timeouts end a request left behind. `gaveUp` tells the limiter: a caller
+    // still waiting for a slot leaves its queue then, and no slot is written in the quota table for it.
     let expire: (error: VolcError) => void = () => undefined;
     const expired = new Promise<never>((_, reject) => {
       expire = reject;
     });
     expired.catch(() => undefined);
-    const late = () => expire(new VolcDeadlineError());
+    const gaveUp = new AbortController();
+    const late = () => {
+      expire(new VolcDeadlineError());
+      gaveUp.abort();
+    };
     const timer = setTimeout(late, Math.max(1, Math.ceil(options.timeoutMs)));
     options.signal?.addEventListener('abort', late, { once: true });
     let lastError: VolcError | undefined;
@@ -263,7 +268,7 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
           if (backoff > 0) await Promise.race([sleep(backoff), expired]);
           // Credentials first (SSM on a cold start), so that fetching them never makes a call late for its slot.
           const credentials = await Promise.race([this.#credentials(), expired]);
-          sent = await this.#sendInSlot(canonicalQuery, credentials, remaining, options, expired);
+          sent = await this.#sendInSlot(canonicalQuery, credentials, remaining, options.priority, gaveUp.signal, expired);
         } catch (error) {
           if (error instanceof VolcBudgetExhaustedError && lastError) break;
           throw this.#failure(error, lastError);
@@ -305,7 +310,8 @@ export class VolcClient implements SegmentTaskUpstream, WithoutTaskIdUpstream {
     canonicalQuery: string,
     credentials: VolcCredentials,
     remaining: () => number,
-    { priority, signal }: CallOptions,
+    priority: number | undefined,
+    signal: AbortSignal,
     expired: Promise<never>,
   ): Promise<InFlight> {
     const { limiter } = this.#options;

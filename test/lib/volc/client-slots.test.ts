@@ -6,6 +6,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VolcClient } from '../../../lib/volc/client.ts';
+import { VolcDeadlineError } from '../../../lib/volc/errors.ts';
 import type { RateLimiter } from '../../../lib/volc/client.ts';
 import { VolcEmulator } from '../../emulator/volc-emulator.ts';
 import { TEST_CREDENTIALS } from '../../support/credentials.ts';
@@ -75,5 +76,23 @@ describe('VolcClient and its slots', () => {
     expect(slots).toHaveLength(3);
     expect(slots[2]! - slots[1]!).toBeGreaterThan(100);
     expect(emulator.callsOf('GetSegmentTask').length - callsBefore).toBe(2);
+  });
+
+  it("tells the limiter when the call gives up: the signal it reserves with aborts at the call's own timeout", async () => {
+    // Prepare: a limiter that never grants, keeping the signal it was given.
+    const given: Array<AbortSignal | undefined> = [];
+    const limiter: RateLimiter = {
+      lateAllowanceMs: 10,
+      reserve: (_maxWaitMs, _priority, signal) => {
+        given.push(signal);
+        return new Promise<number>(() => undefined);
+      },
+    };
+    // Act: no invocation signal, only the call's 100 ms.
+    const call = clientOn(limiter).getSegmentTask('2023-11-01', address, { timeoutMs: 100 });
+    // Assess: the call ends at its timeout, and the waiter the limiter holds for it is told so (no slot taken for nobody).
+    await expect(call).rejects.toBeInstanceOf(VolcDeadlineError);
+    expect(given).toHaveLength(1);
+    expect(given[0]?.aborted).toBe(true);
   });
 });
