@@ -164,6 +164,7 @@ export class FleetLimiter implements RateLimiter {
   #refusedFreeAt = Number.NEGATIVE_INFINITY;
   /** The join, once it started; settled with the first table answers. */
   #joining: Promise<void> | undefined;
+  #joined = false;
   /** Slots of the own share leased by the last write and not used yet, earliest first (fleet time). */
   #leased: number[] = [];
   /** The last table round trips (when, how long): a restarted share's slot lies where its write's answer is expected. */
@@ -216,6 +217,7 @@ export class FleetLimiter implements RateLimiter {
         // Refused: a newer instance's stamp lies ahead of ours; fleet time is learnt from it and the push computed again.
         if (!result.taken) continue;
         this.#state = pushed(this.#state ?? {}, push, stamp);
+        this.#joined = true;
         return;
       }
     })().catch((error: unknown) => {
@@ -223,6 +225,25 @@ export class FleetLimiter implements RateLimiter {
       throw error;
     });
     return this.#joining;
+  }
+
+  /**
+   * Waits for the join, the caller's own budget at most: the join is shared by every caller of this
+   * instance, started by the first with its budget, and goes on when that caller leaves; a later
+   * caller is not held by it past its own budget or deadline (it is refused, or falls back, as if
+   * its own table call had not answered).
+   */
+  async #awaitJoin(budgetMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const joining = this.#join(budgetMs);
+    const within = expiring(Math.max(0, budgetMs));
+    const leave = signal ? AbortSignal.any([signal, within.signal]) : within.signal;
+    const expired = () => {
+      if (signal?.aborted) return new VolcDeadlineError();
+      return budgetMs < this.#options.storeTimeoutMs
+        ? new VolcBudgetExhaustedError(1000)
+        : new Error(`the quota table did not answer the join within ${Math.round(budgetMs)} ms`);
+    };
+    await untilAborted(joining, leave, expired).finally(within.clear);
   }
 
   /** The counters since the last call, for metrics. */
@@ -333,9 +354,7 @@ export class FleetLimiter implements RateLimiter {
   async #slot(budgetMs: number, maxWaitMs: number, signal: AbortSignal | undefined): Promise<number> {
     const started = this.#now();
     const left = () => budgetMs - FALLBACK_HEADROOM_MS - (this.#now() - started);
-    // The join is shared by every caller of this instance: not cut by one caller's deadline, only left at it.
-    const joining = this.#join(left());
-    await (signal ? untilAborted(joining, signal, () => new VolcDeadlineError()) : joining);
+    if (!this.#joined) await this.#awaitJoin(left(), signal);
     // The state last seen is as good as a read while it is younger than a few of the share's slots:
     // the frontier and the caller's latest slot move on together while the share is busy, so a
     // refusal it decides would be decided on the read too, give or take the random margin. Once per

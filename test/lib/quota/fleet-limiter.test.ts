@@ -257,6 +257,35 @@ describe('FleetLimiter', () => {
     expect(await l.reserve(1_000)).toBeLessThan(50); // not degraded: the table still serves it
   });
 
+  it("leaves a join started by a caller that gave up at the next caller's own budget, not the first one's", async () => {
+    // Prepare: a cold instance whose table answers its join (the first read) only after 5 s.
+    const real = await freshStore();
+    let joinAnswered = false;
+    const store: QuotaStore = {
+      read: async (signal) => {
+        await sleep(5_000);
+        joinAnswered = true;
+        return real.read(signal);
+      },
+      take: (request, signal) => real.take(request, signal),
+      join: (pushMs, stamp, toleranceMs, signal) => real.join(pushMs, stamp, toleranceMs, signal),
+    };
+    const l = limiter(store, 'lookup', { storeTimeoutMs: 10_000 });
+    const gaveUp = new AbortController();
+    const first = Promise.resolve(l.reserve(10_000, undefined, gaveUp.signal));
+    await sleep(30); // its join has begun
+    gaveUp.abort();
+    await expect(first).rejects.toBeInstanceOf(VolcDeadlineError);
+    // Act: the next caller may wait 300 ms.
+    const second = await Promise.resolve(l.reserve(300)).then(
+      () => 'granted',
+      (error: unknown) => (error as Error).name,
+    );
+    // Assess: it was answered before the join it found came back, and not with a slot from nowhere.
+    expect(joinAnswered).toBe(false);
+    expect(second).toBe('VolcBudgetExhaustedError');
+  });
+
   it("retries DynamoDB throttling within the caller's budget, never falling back for it", async () => {
     const store = await freshStore();
     const l = limiter(store, 'lookup', { maxWaitMs: 250 });
