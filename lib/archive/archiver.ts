@@ -268,10 +268,21 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   // What the run could not reach is counted, never dropped in silence (the *NotReached metrics): what was due when it
   // began listing and still is (what it asked about is due later), within the time kept for the run's end.
   if (summary.stoppedEarly && !listingFailed) summary.notReached = await countLeft(options, reads.registry, until, listedAt);
-  // Done with this tick: a later delivery of it (Lambda's retry of a run that failed at its end) stops at once.
-  if (held && !listingFailed) await registry.endTick(tick, owner).catch((error: unknown) => options.onError?.(error));
+  // Done with this tick: a later delivery of it (Lambda's retry of a run that failed at its end) stops at once. Waited for
+  // while the time kept for the run's end allows, then left to go on: a run that ends without it leaves what one that
+  // died there leaves (its tick's lease lapses), where waiting on would end the invocation with no summary.
+  if (held && !listingFailed) {
+    const ending = registry.endTick(tick, owner);
+    const left = options.timeLeftMs() - END_WRITE_MARGIN_MS;
+    await (Number.isFinite(left) ? untilAborted(ending, AbortSignal.timeout(Math.max(0, Math.floor(left)))) : ending).catch(
+      (error: unknown) => options.onError?.(error),
+    );
+  }
   return summary;
 }
+
+/** What the tick's end write leaves of the Lambda's time, for the summary and the metrics. */
+const END_WRITE_MARGIN_MS = 1_000;
 
 /** Far enough ahead to count every entry of a lane. */
 const EVER = 8_640_000_000_000_000;

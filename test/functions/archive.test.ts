@@ -213,4 +213,21 @@ describe('archive function: one deadline per invocation, where the time kept for
       }),
     30_000,
   );
+
+  it(
+    "waits for the tick's end write only while the time kept for the run's end allows: the run still ends with its summary",
+    () =>
+      withSlowStores(async (own, invoke) => {
+        // Prepare: the first due page answers in 10 s (cut at the 4 s deadline), then the tick's end write takes 8 s, past the
+        // Lambda's 7 s.
+        own.dynamodb.inject({ kind: 'latency', latencyMs: 10_000, operation: 'Query', after: 1, times: 1 });
+        own.dynamodb.inject({ kind: 'latency', latencyMs: 8_000, operation: 'UpdateItem', after: 1, times: 1 });
+        // Act
+        const summary = await invoke();
+        // Assess: the invocation answered (no Lambda timeout), with its summary line; the end write was left to go on.
+        expect(summary).toMatchObject({ stoppedEarly: true, errors: 0 });
+        expect(lines.filter((line) => line.message === 'archive run finished')).toHaveLength(1);
+      }),
+    30_000,
+  );
 });
