@@ -44,7 +44,7 @@ import type {
  * `npm run bench -- cold`, importing the index adds 254 KiB to the lookup bundle (1,266 KiB, over
  * the 1,024 KiB goal) and ~20 ms to its cold import (×0.49–0.51 of the anchor instead of
  * ×0.33–0.37). Node's own fetch ships no code at all, but measured 2026-12-03 with `npm run bench
- * -- client` (five runs) it costs ×2.5–3.0 the CPU per request of undici's request (about 150-220 µs
+ * -- client` (six runs) it costs ×2.4–3.0 the CPU per request of undici's request (about 150-220 µs
  * more) and saves 7-37 ms of cold import and first request (×0.57–0.88) once per instance: past a
  * few hundred calls, which a warm instance under the quota's load makes in seconds, the CPU of
  * every call outweighs it, so the client keeps these files. Types come from the public package.
