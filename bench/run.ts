@@ -11,6 +11,7 @@
  *   cold start: cold import of each dist/ bundle vs a bundle of @volcengine/openapi +
  *               @aws-sdk/client-s3 + @middy/core + zod + undici + Powertools logger (lower is better)
  *   cost:       the README's cost table, from the simulation's counted requests (bench/cost.ts)
+ *   path:       the lib/ files a warm lookup runs code in, live and deployed (bench/path.ts)
  */
 import { createRequire } from 'node:module';
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,6 +27,7 @@ import { useFakeAwsCredentials } from '../test/support/fake-aws-credentials.ts';
 import { benchPass, benchQpsUse, simulateCapacity, simulateScenarios } from './archive.ts';
 import { benchCallbacks } from './callback.ts';
 import { benchCost } from './cost.ts';
+import { benchPath } from './path.ts';
 import { benchQuota, quotaCases } from './quota.ts';
 import type { TokenBucket as TokenBucketType, VolcClient as VolcClientType } from '../lib/volc/client.ts';
 
@@ -356,6 +358,7 @@ const sections: Record<string, () => Promise<void>> = {
   capacity: () => simulateCapacity(figures),
   cost: () => benchCost(figures),
   quota: () => benchQuota(figures, quotaCases(options)),
+  path: () => benchPath(figures),
 };
 // Options (--name=value) are the quota section's: --jitter=MIN-MAX, --skew=MS, --archiver=idle|busy.
 const options = process.argv.slice(2).filter((arg) => arg.startsWith('--'));
