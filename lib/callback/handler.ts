@@ -102,7 +102,8 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
       );
     }
     const event = parsed.data;
-    const secret = await settings.secretFor(event.AppId);
+    // The SecretKeys' read is shared by the instance's deliveries (one SSM fetch for all): left at the deadline, not cut.
+    const secret = await untilAborted(settings.secretFor(event.AppId), signal, () => new CallbackBudgetExceededError());
     if (!secret || !verifyCallbackSignature(event, secret)) {
       logger.warn('callback refused: bad signature', { eventId: event.EventId });
       publishMetric(metrics, CALLBACK_METRICS, 'CallbacksRefused', 1);

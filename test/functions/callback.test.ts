@@ -13,6 +13,7 @@ import { ManualClock } from '../support/clock.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';
 import { callbackInvoker, type CallbackInvoker, type CallbackStackOptions } from '../support/callback-stack.ts';
 import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
+import { SsmTestServer } from '../ssm/ssm-server.ts';
 
 const SECRET = 'callback-secret-for-tests-3c9e';
 const APP = 'cb-app';
@@ -414,6 +415,34 @@ describe('callback: the 5-second limit', () => {
     expect(slow.headers['Retry-After']).toBe('1');
     await vi.waitFor(() => expect(stack.dynamodb.abandoned).toBeGreaterThan(abandoned), { timeout: 5_000, interval: 50 });
     expect(publishedOf(event.EventId!)).toHaveLength(0);
+  });
+});
+
+describe('callback: its secret read under its deadline', () => {
+  it('answers 503 at its budget while the secret parameter is slow to read, before any storage or bus call', async () => {
+    // Prepare: the callback SecretKeys in an SSM parameter that answers in 2 s; a 500 ms budget.
+    const ssm = new SsmTestServer();
+    const endpoint = await ssm.start();
+    process.env.AWS_REGION ??= 'us-east-1'; // the SSM client's, as Lambda sets it
+    try {
+      ssm.parameters.set('/rtc/callback-secrets', JSON.stringify({ [APP]: SECRET }));
+      ssm.latencyMs = 2_000;
+      const fromSsm = callbackSettings({ ...stack.env, CALLBACK_SECRETS_PARAMETER: '/rtc/callback-secrets', SSM_ENDPOINT: endpoint });
+      const send = instance({ settings: fromSsm, secrets: undefined, budgetMs: 500, logLevel: 'SILENT' });
+      const event = emulator.segmentEvent(newTask(), SECRET);
+      const writes = stack.dynamodb.counts.UpdateItem ?? 0;
+      // Act
+      const slow = await send(JSON.stringify(event));
+      // Assess: answered before SSM was (the read goes on, shared, for the next delivery), as a late delivery is answered.
+      expect(ssm.answered).toBe(0);
+      expect(slow.statusCode).toBe(503);
+      expect(slow.json.ResponseMetadata.Error.Code).toBe('ServiceUnavailable');
+      expect(slow.headers['Retry-After']).toBe('1');
+      expect(stack.dynamodb.counts.UpdateItem ?? 0).toBe(writes);
+      expect(publishedOf(event.EventId!)).toHaveLength(0);
+    } finally {
+      await ssm.stop();
+    }
   });
 });
 

@@ -12,17 +12,23 @@ export class SsmTestServer {
   /** The User-Agent header of every request received. */
   readonly userAgents: string[] = [];
   failing = false;
+  /** How long each answer waits (a slow SSM); GetParameter calls answered so far. */
+  latencyMs = 0;
+  answered = 0;
   #server: Server | undefined;
 
   async start(): Promise<string> {
     this.#server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
+      req.on('end', async () => {
         this.calls++;
         this.userAgents.push(String(req.headers['user-agent'] ?? ''));
-        const send = (status: number, body: unknown) =>
-          res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' }).end(JSON.stringify(body));
+        if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+        const send = (status: number, body: unknown) => {
+          this.answered++;
+          if (!res.destroyed) res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1' }).end(JSON.stringify(body));
+        };
         if (this.failing) return send(500, { __type: 'InternalServerError', message: 'injected' });
         if (req.headers['x-amz-target'] !== 'AmazonSSM.GetParameter') return send(400, { __type: 'UnknownOperationException' });
         const { Name } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Name: string };

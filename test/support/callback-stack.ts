@@ -30,8 +30,8 @@ export interface CallbackStackOptions {
   publisher?: EventPublisher;
   /** The instance's memo of recent registrations; a fresh one per handler when absent. */
   recent?: RecentRegistrations;
-  /** Callback SecretKeys by AppId, or one SecretKey every AppId shares. */
-  secrets: Record<string, string> | string;
+  /** Callback SecretKeys by AppId, or one SecretKey every AppId shares; the settings' own source (SSM) when absent. */
+  secrets?: Record<string, string> | string;
   /** The clock the skew window is checked against; Date.now when absent. */
   now?: () => number;
   maxBodyBytes?: number;
@@ -66,7 +66,7 @@ export function testCallbackHandler(options: CallbackStackOptions) {
       ...(options.registry ? { registry: options.registry } : {}),
       ...(options.publisher ? { publisher: options.publisher } : {}),
       ...(options.recent ? { recent: options.recent } : {}),
-      secretFor: async (appId) => secretOf(options.secrets, appId),
+      ...(options.secrets === undefined ? {} : { secretFor: async (appId: string) => secretOf(options.secrets!, appId) }),
       logger: new Logger({ serviceName: 'callback-test', logLevel: options.logLevel ?? 'INFO' }),
       metrics: new Metrics({ namespace: 'Test', serviceName: 'callback-test' }),
       ...(options.now ? { now: options.now } : {}),
