@@ -14,12 +14,26 @@ export interface Deadline {
 /**
  * A deadline `ms` from now, in whole ms (AbortSignal.timeout takes nothing else: a runner reporting
  * 3000.5 ms left would make it throw); a time that is not a number, or below zero, is none left.
- * Finite: the lookup's own deadline bounds it (lib/lookup/actions.ts, deadlineOf).
+ * Finite: the invocation's budget bounds it (invocationDeadline).
  * `cancelled` (middy's signal, for one) aborts it sooner.
  */
 export function deadlineIn(ms: number, cancelled: AbortSignal): Deadline {
   const whole = Math.max(0, Math.floor(ms)) || 0; // NaN → 0
   return { signal: AbortSignal.any([cancelled, AbortSignal.timeout(whole)]), at: performance.now() + whole };
+}
+
+/**
+ * The deadline of an invocation that answers within `budgetMs`: sooner when the Lambda has less
+ * than that left, less `marginMs` (kept for the answer, its logs and metrics), and cancelled with
+ * `cancelled` (middy's signal). Lambda's timeout is read from the context, not configured twice.
+ */
+export function invocationDeadline(
+  budgetMs: number,
+  marginMs: number,
+  context: { getRemainingTimeInMillis?: (() => number) | undefined },
+  cancelled: AbortSignal,
+): Deadline {
+  return deadlineIn(Math.min(budgetMs, (context.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY) - marginMs), cancelled);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { deadlineIn, untilAborted, type Deadline } from '../deadline.ts';
+import { invocationDeadline, untilAborted } from '../deadline.ts';
 import {
   BodyTooLargeError,
   CallbackBudgetExceededError,
@@ -54,14 +54,6 @@ export interface CallbackHandlerDeps {
 /** Kept of the Lambda's time for the answer, its logs and metrics, when less than the budget is left. */
 const ANSWER_MARGIN_MS = 1_000;
 
-/**
- * The invocation's one deadline: the budget, or the Lambda's time left less the margin when sooner,
- * cancelled with middy's signal.
- */
-function deadlineOf(budgetMs: number, context: Context, cancelled: AbortSignal): Deadline {
-  return deadlineIn(Math.min(budgetMs, (context.getRemainingTimeInMillis?.() ?? Infinity) - ANSWER_MARGIN_MS), cancelled);
-}
-
 // Not @middy/http-json-body-parser: it would need the 405 and 413 checks moved into middlewares ahead
 // of it and its 415/422 errors translated into our envelope's 415/400, to replace one JSON.parse.
 function readBody(event: { body?: string | null | undefined; isBase64Encoded?: boolean | undefined }, maxBytes: number): string {
@@ -78,7 +70,7 @@ export function createCallbackHandler(deps: CallbackHandlerDeps) {
   const now = deps.now ?? Date.now;
 
   const answer = async (http: HttpApiEvent, context: Context, cancelled: AbortSignal) => {
-    const { signal } = deadlineOf(settings.budgetMs, context, cancelled);
+    const { signal } = invocationDeadline(settings.budgetMs, ANSWER_MARGIN_MS, context, cancelled);
     if (http.requestContext.http.method.toUpperCase() !== 'POST') {
       throw new MethodNotAllowedError(printable(http.requestContext.http.method), 'POST');
     }

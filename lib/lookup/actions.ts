@@ -27,7 +27,7 @@ import {
   MissingParameterError,
   TaskNotFoundError,
 } from '../errors.ts';
-import { deadlineIn, type Deadline } from '../deadline.ts';
+import { invocationDeadline, type Deadline } from '../deadline.ts';
 import {
   httpFunction,
   parseQuery,
@@ -395,14 +395,13 @@ interface LookupHandlerDeps {
 const TIMEOUT_MARGIN_MS = 2_000;
 
 /**
- * The invocation's one deadline: the lookup's, cut to the Lambda's time left less the margin
- * (Lambda's timeout is not configured twice), and cancelled with middy's signal. middy's own early
- * timeout stays its default backstop, just before Lambda's: moved up to the margin, its answer would
- * pre-empt the lookup's own at the same instant (a 504 naming Volcengine, or the archive's answer).
+ * The invocation's one deadline: the lookup's, cut to the Lambda's time left less the margin, and
+ * cancelled with middy's signal (invocationDeadline). middy's own early timeout stays its default
+ * backstop, just before Lambda's: moved up to the margin, its answer would pre-empt the lookup's own
+ * at the same instant (a 504 naming Volcengine, or the archive's answer).
  */
-function deadlineOf(deadlineMs: number, context: Context, cancelled: AbortSignal): Deadline {
-  return deadlineIn(Math.min(deadlineMs, (context.getRemainingTimeInMillis?.() ?? Infinity) - TIMEOUT_MARGIN_MS), cancelled);
-}
+const deadlineOf = (deadlineMs: number, context: Context, cancelled: AbortSignal): Deadline =>
+  invocationDeadline(deadlineMs, TIMEOUT_MARGIN_MS, context, cancelled);
 
 export function createLookupHandler(deps: LookupHandlerDeps) {
   const { lookup, region, logger, metrics, quota } = deps;
