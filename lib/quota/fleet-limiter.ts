@@ -233,17 +233,26 @@ export class FleetLimiter implements RateLimiter {
    * caller is not held by it past its own budget or deadline (it is refused, or falls back, as if
    * its own table call had not answered).
    */
-  async #awaitJoin(budgetMs: number, signal: AbortSignal | undefined): Promise<void> {
-    const joining = this.#join(budgetMs);
-    const within = expiring(Math.max(0, budgetMs));
-    const leave = signal ? AbortSignal.any([signal, within.signal]) : within.signal;
+  #awaitJoin(budgetMs: number, signal: AbortSignal | undefined): Promise<void> {
+    return this.#bounded(() => this.#join(budgetMs), budgetMs, signal, ' the join');
+  }
+
+  /**
+   * `work`, given a signal that aborts when `budgetMs` have passed (see expiring) or the caller
+   * gives up, whichever is first, and left then if it ignores its signal. Left: VolcDeadlineError
+   * when the caller gave up; a refusal when the caller had less time than a table call may take (not
+   * a sign that the table is failing); else the table's failure.
+   */
+  #bounded<T>(work: (signal: AbortSignal) => Promise<T>, budgetMs: number, caller: AbortSignal | undefined, what = ''): Promise<T> {
+    const expiry = expiring(Math.max(0, budgetMs));
+    const signal = caller ? AbortSignal.any([caller, expiry.signal]) : expiry.signal;
     const expired = () => {
-      if (signal?.aborted) return new VolcDeadlineError();
+      if (caller?.aborted) return new VolcDeadlineError();
       return budgetMs < this.#options.storeTimeoutMs
         ? new VolcBudgetExhaustedError(1000)
-        : new Error(`the quota table did not answer the join within ${Math.round(budgetMs)} ms`);
+        : new Error(`the quota table did not answer${what} within ${Math.round(budgetMs)} ms`);
     };
-    await untilAborted(joining, leave, expired).finally(within.clear);
+    return untilAborted(work(signal), signal, expired).finally(expiry.clear);
   }
 
   /** The counters since the last call, for metrics. */
@@ -446,10 +455,7 @@ export class FleetLimiter implements RateLimiter {
     }
   }
 
-  /**
-   * `work` given a signal that aborts at the store timeout, at what the caller has left, or when the
-   * caller gives up, whichever comes first; a store that ignores its signal is left at that moment.
-   */
+  /** `work` within the store timeout and what the caller has left, cut when the caller gives up (#bounded). */
   async #withTimeout<T>(budgetMs: number, work: (signal: AbortSignal) => Promise<T>, caller?: AbortSignal): Promise<T> {
     const timeout = this.#answered ? this.#options.storeTimeoutMs : Math.max(this.#options.storeTimeoutMs, FIRST_CALL_TIMEOUT_MS);
     // A caller with less time left than a table call may take is refused, not a sign that the table is failing.
@@ -458,15 +464,7 @@ export class FleetLimiter implements RateLimiter {
     const budget = Math.min(timeout, budgetMs);
     this.#stats.tableCalls++;
     const sent = this.#now();
-    const expiry = expiring(budget);
-    const signal = caller ? AbortSignal.any([caller, expiry.signal]) : expiry.signal;
-    const expired = () => {
-      if (caller?.aborted) return new VolcDeadlineError();
-      return budget < this.#options.storeTimeoutMs
-        ? new VolcBudgetExhaustedError(1000)
-        : new Error(`the quota table did not answer within ${budget} ms`);
-    };
-    const result = await untilAborted(work(signal), signal, expired).finally(expiry.clear);
+    const result = await this.#bounded(work, budget, caller);
     // The first call opens the connection: not a round trip to plan slots by.
     if (this.#answered) this.#roundTrips.push({ at: this.#now(), ms: this.#now() - sent });
     if (this.#roundTrips.length > ROUND_TRIPS_KEPT) this.#roundTrips.shift();
