@@ -189,8 +189,7 @@ export async function runArchiver(options: ArchiverOptions): Promise<ArchiveRunS
   const signal = options.deadline?.signal;
   // Reads and claims go through `reads`: their requests are cut at the deadline where the stores take a signal.
   const reads: ArchiveAccess<WatchRegistry> = (signal && options.within?.(signal)) ?? options;
-  /** `work`, awaited until the deadline at the latest (then left to go on: a store that takes no signal, or a write). */
-  const until: Until = (work, expired) => (signal ? untilAborted(work, signal, expired) : work);
+  const until = untilDeadline(options);
   let hold: TickHold | undefined;
   try {
     hold = await until(registry.beginTick(tick, owner, options.now()));
@@ -289,6 +288,12 @@ const EVER = 8_640_000_000_000_000;
 
 /** Awaits `work` until the run's deadline at the latest, then fails with `expired()` (the deadline's reason by default). */
 type Until = <T>(work: Promise<T>, expired?: () => unknown) => Promise<T>;
+
+/** `work`, awaited until the run's deadline at the latest (then left to go on: a store that takes no signal, or a write). */
+function untilDeadline(options: Pick<ArchiverOptions, 'deadline'>): Until {
+  const signal = options.deadline?.signal;
+  return (work, expired) => (signal ? untilAborted(work, signal, expired) : work);
+}
 
 /** The runs in the refresh lane (one paged count) and the refresh interval they give; the minimum when they cannot be counted. */
 async function chooseRefresh(
@@ -424,7 +429,7 @@ class EntryWork {
     const signal = options.deadline?.signal;
     try {
       const work = this.process(entry, takenAt);
-      await (signal ? untilAborted(work, signal, () => new OutOfTime(ENTRY_OUT_OF_TIME)) : work);
+      await untilDeadline(options)(work, () => new OutOfTime(ENTRY_OUT_OF_TIME));
       return true;
     } catch (error) {
       // A request the deadline cut may fail the work first: past the deadline, the entry ran out of time all the same.
