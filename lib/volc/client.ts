@@ -58,12 +58,6 @@ export function request(dispatcher: Dispatcher, options: Dispatcher.RequestOptio
 
 // ── The limiter port, and the per-instance token bucket ──
 
-/**
- * Token bucket with FIFO reservations. With rate r/s and burst b, no window of T seconds sees
- * more than b + r*T slots. A call leaves up to the late allowance after its slot and reaches
- * Volcengine after a network delay that varies, so a second there gathers the slots of
- * 1,000 ms + both: lib/config.ts (bucketFits) keeps b + r × that span within the account's 60.
- */
 export interface TokenBucketOptions {
   ratePerSecond: number;
   burst: number;
@@ -94,7 +88,13 @@ export interface RateLimiter {
   clockShiftMs?(): number;
 }
 
-/** The per-instance limiter: right for one instance only (local runs, or QUOTA_TABLE unset). */
+/**
+ * The per-instance limiter: right for one instance only (local runs, or QUOTA_TABLE unset). A token
+ * bucket with FIFO reservations: with rate r/s and burst b, no window of T seconds sees more than
+ * b + r*T slots. A call leaves up to the late allowance after its slot and reaches Volcengine after
+ * a network delay that varies, so a second there gathers the slots of 1,000 ms + both:
+ * lib/config.ts (bucketFits) keeps b + r × that span within the account's 60.
+ */
 export class TokenBucket implements RateLimiter {
   readonly ratePerSecond: number;
   readonly burst: number;
