@@ -199,7 +199,7 @@ export class SegmentTaskLookup {
         (access) =>
           access.archive.record(run, { task, capturedAt: this.#now(), source: 'lookup', final: true, upstreamRequestId: requestId }),
         deadline,
-        true,
+        { writes: true },
       );
     } else {
       await this.#register(run, { task, capturedAt: this.#now(), source: 'lookup', final: false, upstreamRequestId: requestId }, deadline);
@@ -238,7 +238,7 @@ export class SegmentTaskLookup {
         if (outcome === 'registered') await access.archive.record(run, seen);
       },
       deadline,
-      true,
+      { writes: true },
     );
   }
 
@@ -250,7 +250,12 @@ export class SegmentTaskLookup {
    * waiting for goes on within the clients' per-attempt limit, because no later lookup writes it
    * again (a run's first snapshot follows its registration, which the next lookup finds done).
    */
-  async #bestEffort(what: string, work: (access: ArchiveAccess) => Promise<unknown>, deadline: Deadline, writes = false): Promise<void> {
+  async #bestEffort(
+    what: string,
+    work: (access: ArchiveAccess) => Promise<unknown>,
+    deadline: Deadline,
+    { writes = false }: { writes?: boolean } = {},
+  ): Promise<void> {
     if (!this.hasArchive) return;
     try {
       await untilAborted(this.archive(writes ? undefined : deadline.signal).then(work), deadline.signal);
