@@ -9,6 +9,7 @@ import { lambdaContext } from '../support/http-events.ts';
 import { captureOutput } from '../support/logs.ts';
 import { startArchiverStack, type ArchiverStack } from '../support/archiver-stack.ts';
 import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
+import { abandoned } from '../support/abandoned.ts';
 
 let stack: ArchiverStack;
 beforeAll(async () => {
@@ -146,10 +147,6 @@ const SLOW = { appId: 'app', roomId: 'deadline', taskId: 'slow' };
 /** What the last invocation under withSlowStores logged. */
 let lines: Array<Record<string, unknown>> = [];
 
-/** Waits until a test peer counts `atLeast` requests their client abandoned (cut by a deadline). */
-const abandoned = (count: () => number, atLeast = 1) =>
-  vi.waitFor(() => expect(count()).toBeGreaterThanOrEqual(atLeast), { timeout: 8_000, interval: 50 });
-
 async function entriesOf(own: ArchiverStack, roomId: string) {
   const found = [];
   for await (const entry of allEntries(own.registry)) if (entry.address.roomId === roomId) found.push(entry);
@@ -167,7 +164,7 @@ describe('archive function: one deadline per invocation, where the time kept for
         const summary = await invoke();
         // Assess: the claim was cut, not left to run on; the entry waits for the next run, unclaimed.
         expect(summary).toMatchObject({ stoppedEarly: true, errors: 1, tasksPolled: 0 });
-        await abandoned(() => own.dynamodb.abandoned);
+        await abandoned(() => own.dynamodb.abandoned, 1, 8_000);
         expect(await entriesOf(own, SLOW.roomId)).toMatchObject([{ polledTick: undefined }]);
         expect(lines.filter((line) => line.message === 'archive run finished')).toHaveLength(1);
       }),
@@ -186,7 +183,7 @@ describe('archive function: one deadline per invocation, where the time kept for
         // Assess: the page was cut at the deadline (not awaited into the time kept for the end, nor past the Lambda's); a
         // read cut by the deadline is no storage fault: the run ended its tick, and the entry waits for the next run.
         expect(summary).toMatchObject({ stoppedEarly: true, errors: 0, tasksPolled: 0 });
-        await abandoned(() => own.dynamodb.abandoned);
+        await abandoned(() => own.dynamodb.abandoned, 1, 8_000);
         expect(lines.some((line) => String(line.message).includes('could not be listed'))).toBe(false);
         expect(await entriesOf(own, SLOW.roomId)).toHaveLength(1);
         const duplicate = await invoke();

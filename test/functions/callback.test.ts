@@ -2,7 +2,7 @@
  * The callback function over dynalite and the EventBridge peer (with the S3-protocol server beside
  * them, to show it is never called), with events signed by the emulator.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allEntries } from '../../lib/archive/registry.ts';
 import { EVENT_SOURCE } from '../../lib/callback/publisher.ts';
 import { callbackSignature } from '../../lib/callback/signature.ts';
@@ -14,6 +14,7 @@ import { TEST_CREDENTIALS } from '../support/credentials.ts';
 import { callbackInvoker, type CallbackInvoker, type CallbackStackOptions } from '../support/callback-stack.ts';
 import { publishedMetrics, uncatalogued } from '../support/metrics.ts';
 import { SsmTestServer } from '../ssm/ssm-server.ts';
+import { abandoned as waitForAbandoned } from '../support/abandoned.ts';
 
 const SECRET = 'callback-secret-for-tests-3c9e';
 const APP = 'cb-app';
@@ -413,7 +414,7 @@ describe('callback: the 5-second limit', () => {
     expect(slow.statusCode).toBe(503);
     expect(slow.json.ResponseMetadata.Error.Code).toBe('ServiceUnavailable');
     expect(slow.headers['Retry-After']).toBe('1');
-    await vi.waitFor(() => expect(stack.dynamodb.abandoned).toBeGreaterThan(abandoned), { timeout: 5_000, interval: 50 });
+    await waitForAbandoned(() => stack.dynamodb.abandoned, abandoned + 1);
     expect(publishedOf(event.EventId!)).toHaveLength(0);
   });
 });

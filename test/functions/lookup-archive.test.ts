@@ -5,6 +5,7 @@ import { allEntries, type WatchRegistry } from '../../lib/archive/registry.ts';
 import { HOUR } from '../support/clock.ts';
 import { httpEvent } from '../support/http-events.ts';
 import { startLookupStack, type LookupStack } from '../support/lookup-stack.ts';
+import { abandoned } from '../support/abandoned.ts';
 
 const APP = 'app-archive';
 let stack: LookupStack;
@@ -40,10 +41,6 @@ async function withShortDeadline(work: (slow: LookupStack) => Promise<void>): Pr
     await slow.stop();
   }
 }
-
-/** Waits until a test peer counts `atLeast` requests their client abandoned (cut by a deadline). */
-const abandoned = (count: () => number, atLeast = 1) =>
-  vi.waitFor(() => expect(count()).toBeGreaterThanOrEqual(atLeast), { timeout: 5_000, interval: 50 });
 
 beforeEach(async () => {
   stack = await startLookupStack({ archive: true });
