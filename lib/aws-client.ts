@@ -13,15 +13,6 @@ export interface AwsClientOptions {
   requestTimeoutMs?: number;
 }
 
-/**
- * A view of `store` (one of ours on an SDK client, passing its `sent` options with each request)
- * whose requests carry `signal` as their abortSignal, so that a caller's deadline cuts the requests
- * themselves: the same client and state, made per caller. The store has no #private member, which a view could not read.
- */
-export function cutBy<T extends object>(store: T, signal: AbortSignal): T {
-  return Object.assign(Object.create(store) as T, { sent: { abortSignal: signal } });
-}
-
 /** The SDK client configuration for `options`. */
 export function awsClientConfig(options: AwsClientOptions) {
   const requestTimeout = options.requestTimeoutMs ?? 5_000;

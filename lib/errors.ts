@@ -2,7 +2,7 @@
  * The error tree: what went wrong, in the terms of the module that raises it. None of these
  * errors knows HTTP: how each is answered (status, Volcengine-style code, headers such as
  * Retry-After and Allow, whether its message is shown) is decided in one place,
- * lib/http/errors.ts, which also answers the Volcengine client's errors (lib/volc/errors.ts).
+ * lib/http/errors.ts, which also answers the Volcengine client's errors (lib/volc/client.ts).
  * Messages are written for the caller and never contain credentials.
  */
 

@@ -2,8 +2,7 @@
  * The upstream port: what the lookup and the archiver need from Volcengine. VolcClient
  * implements it over HTTPS; the capacity simulation implements it with a model of Volcengine.
  */
-import type { TaskAddress } from './task.ts';
-import type { ApiVersion, SegmentTask } from './volc/schemas.ts';
+import type { ApiVersion, SegmentTask, TaskAddress } from './volc/schemas.ts';
 
 export interface CallOptions {
   /** Time budget for the whole call, retries included. */

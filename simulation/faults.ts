@@ -5,7 +5,7 @@
  * right after sending it (the call applied or not, with equal chance), and any call may fail with
  * a retryable error without being applied.
  */
-import type { TaskAddress } from '../lib/task.ts';
+import type { TaskAddress } from '../lib/volc/schemas.ts';
 import { keysOf, type ObjectStore } from '../lib/archive/object-store.ts';
 import type { RegistrationVia, WatchRegistry } from '../lib/archive/registry.ts';
 import type { Scheduler } from './scheduler.ts';

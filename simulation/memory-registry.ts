@@ -4,7 +4,7 @@
  * request of DynamoDbRegistry and holds the same condition, atomically: the fidelity test
  * (test/lib/archive/registry.test.ts) runs the same cases against both.
  */
-import type { TaskAddress } from '../lib/task.ts';
+import type { TaskAddress } from '../lib/volc/schemas.ts';
 import {
   addressKey,
   entrySortKey,

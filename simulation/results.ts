@@ -2,8 +2,7 @@
 import { ANNOUNCED_START_TOLERANCE_MS } from '../lib/archive/decision.ts';
 import { allEntries, countEntries } from '../lib/archive/registry.ts';
 import type { SnapshotFile } from '../lib/archive/schemas.ts';
-import { runOf, taskIdentity, WINDOW_MS, type TaskAddress } from '../lib/task.ts';
-import { isTerminalStatus } from '../lib/volc/schemas.ts';
+import { isTerminalStatus, runOf, taskIdentity, WINDOW_MS, type TaskAddress } from '../lib/volc/schemas.ts';
 import { costOf } from './cost.ts';
 import type { AppliedRegistration } from './faults.ts';
 import { atMinute, MINUTE_MS, type ScenarioEvent, type ScenarioTask, type SimulatedRun, type SimulationResult } from './scenario.ts';

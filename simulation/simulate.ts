@@ -7,7 +7,7 @@
  * injected at every store call.
  */
 import { LANES, noLanes } from '../lib/archive/registry.ts';
-import { taskIdentity, type TaskAddress } from '../lib/task.ts';
+import { taskIdentity, type TaskAddress } from '../lib/volc/schemas.ts';
 import { StoreCalls, type AppliedRegistration } from './faults.ts';
 import { simulatedFunctions, type SimulatedFunctions } from './functions.ts';
 import {

@@ -6,10 +6,9 @@
  * interleaving point of the scheduler; a paced caller (the archiver's token bucket) makes its
  * calls at most `ratePerSecond` a second, evenly spaced in virtual time, never in a burst.
  */
-import { taskIdentity, WINDOW_MS, type TaskAddress } from '../lib/task.ts';
 import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../lib/upstream.ts';
-import { QPS_OVER_LIMIT, VolcApiError } from '../lib/volc/errors.ts';
-import type { SegmentTask } from '../lib/volc/schemas.ts';
+import { QPS_OVER_LIMIT, VolcApiError } from '../lib/volc/client.ts';
+import { type SegmentTask, taskIdentity, WINDOW_MS, type TaskAddress } from '../lib/volc/schemas.ts';
 import { atMinute, type ScenarioTask } from './scenario.ts';
 
 /** The model's time: the scheduler's in a simulation. */

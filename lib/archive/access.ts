@@ -3,13 +3,11 @@
  * registrations (what the lookup and callback functions write; loaded on demand by the lookup).
  * The archiver adds the rest of the registry (lib/archive/dynamodb-registry.ts) with the same options.
  */
-import { cutBy } from '../aws-client.ts';
 import type { StorageSettings } from '../config.ts';
 import { DynamoDbRegistrations, type DynamoDbRegistryOptions } from './dynamodb-registrations.ts';
-import { ArchiveKeys } from './keys.ts';
 import { S3ObjectStore } from './object-store.ts';
 import type { Registrations } from './registry.ts';
-import { SegmentArchive } from './segment-archive.ts';
+import { ArchiveKeys, SegmentArchive } from './segment-archive.ts';
 
 /** The history and the registry: its registrations, or (the archiver's) the whole registry. */
 export interface ArchiveAccess<R extends Registrations = Registrations> {
@@ -47,4 +45,14 @@ export function openArchive(storage: StorageSettings, options: StoreOptions = {}
     registry,
     within: (signal) => ({ archive: new SegmentArchive(cutBy(store, signal), keys), registry: cutBy(registry, signal) }),
   };
+}
+
+/**
+ * A view of `store` (one of the archive's stores on an SDK client, S3ObjectStore or a registry,
+ * passing its `sent` options with each request) whose requests carry `signal` as their
+ * abortSignal, so that a caller's deadline cuts the requests themselves: the same client and
+ * state, made per caller. The store has no #private member, which a view could not read.
+ */
+export function cutBy<T extends object>(store: T, signal: AbortSignal): T {
+  return Object.assign(Object.create(store) as T, { sent: { abortSignal: signal } });
 }

@@ -21,10 +21,9 @@
  *            lookup's first snapshot (SegmentTaskLookup's #bestEffort says why).
  */
 import { untilAborted, type Deadline } from '../deadline.ts';
-import { runOf, taskIdentity, type TaskAddress } from '../task.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
-import { isTerminalStatus, type ApiVersion } from '../volc/schemas.ts';
-import { VolcApiError, VolcBudgetExhaustedError } from '../volc/errors.ts';
+import { isTerminalStatus, type ApiVersion, runOf, taskIdentity, type TaskAddress } from '../volc/schemas.ts';
+import { VolcApiError, VolcBudgetExhaustedError } from '../volc/client.ts';
 import {
   beforePoll,
   decide,

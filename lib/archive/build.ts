@@ -1,12 +1,11 @@
 /** The archiver function's composition root: its parts from its settings, or what a test, the bench or the simulation gives instead. */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { cutBy } from '../aws-client.ts';
 import type { ArchiverSettings } from '../config.ts';
 import { createLogger, createMetrics, userAgentOf } from '../log.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
 import { buildUpstream, type UpstreamOverrides } from '../volc/build-upstream.ts';
-import { openArchive, registryOptions, type ArchiveAccess } from './access.ts';
+import { cutBy, openArchive, registryOptions, type ArchiveAccess } from './access.ts';
 import { runArchiver, type ArchiveRunSummary } from './archiver.ts';
 import { DynamoDbRegistry } from './dynamodb-registry.ts';
 import { createArchiverHandler, type ArchiverInvocation } from './handler.ts';

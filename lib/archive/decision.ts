@@ -6,8 +6,7 @@
  * between any two steps leaves it for the next tick, which finds the same plan and repeats only
  * what is idempotent.
  */
-import { startTimeProblem, WINDOW_MS } from '../task.ts';
-import { isTerminalStatus, type SegmentTask } from '../volc/schemas.ts';
+import { isTerminalStatus, type SegmentTask, startTimeProblem, WINDOW_MS } from '../volc/schemas.ts';
 import type { Due, DueEntry, EntryChange, FirstDue, RegistryEntry } from './registry.ts';
 
 export interface DecisionPolicy {

@@ -18,7 +18,7 @@ import {
   type ScanCommand,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import type { TaskAddress } from '../task.ts';
+import type { TaskAddress } from '../volc/schemas.ts';
 import {
   addressKey,
   entrySortKey,
@@ -96,7 +96,7 @@ export class DynamoDbRegistrations implements Registrations {
   protected readonly client: DynamoDBClient;
   protected readonly table: string;
   protected readonly pageSize: number;
-  /** Each request's options: its abortSignal on a view made by cutBy (lib/aws-client.ts; hence no #private member here). */
+  /** Each request's options: its abortSignal on a view made by cutBy (lib/archive/access.ts; hence no #private member here). */
   private readonly sent: { abortSignal?: AbortSignal } = {};
 
   constructor(options: DynamoDbRegistryOptions) {

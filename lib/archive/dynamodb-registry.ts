@@ -92,7 +92,7 @@ const TICK_CONDITION = {
   heldBy: '#owner = :heldBy',
 } as const;
 
-// No #private member: a view made by cutBy (lib/aws-client.ts), whose requests a run's deadline cuts, reads them through its prototype.
+// No #private member: a view made by cutBy (lib/archive/access.ts), whose requests a run's deadline cuts, reads them through its prototype.
 export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegistry {
   /**
    * The tick item { tick, owner, leaseUntil, ended, claimedBefore }. A duplicate delivery of the tick reads it and

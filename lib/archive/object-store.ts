@@ -83,7 +83,7 @@ export async function* keysOf(store: Pick<ObjectStore, 'listPage'>, prefix: stri
 
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
-  // Not #private: a view made by cutBy (lib/aws-client.ts) reads them through its prototype.
+  // Not #private: a view made by cutBy (lib/archive/access.ts) reads them through its prototype.
   private readonly s3: S3Client;
   /** Each request's options: its abortSignal on a view made by cutBy. */
   private readonly sent: { abortSignal?: AbortSignal } = {};

@@ -20,9 +20,8 @@
  * dropped. DynamoDbRegistry implements the port on DynamoDB; MemoryRegistry in memory, with the
  * same conditions, for the capacity simulation (a fidelity test runs the same cases on both).
  */
-import { VOLC_ID_PATTERN } from '../volc/schemas.ts';
-import { WINDOW_MS, type TaskAddress } from '../task.ts';
-import { timeDigits } from './keys.ts';
+import { VOLC_ID_PATTERN, WINDOW_MS, type TaskAddress } from '../volc/schemas.ts';
+import { timeDigits } from './segment-archive.ts';
 
 export type EntryKind = 'run' | 'pending';
 /** How much is known of a watched run's StartTime: seen from Volcengine, announced by a caller, or nothing yet. */

@@ -1,8 +1,7 @@
 /** The callback function's composition root: its parts, from its settings, with what a test or the simulation puts in their place. */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { registryOptions } from '../archive/access.ts';
-import { cutBy } from '../aws-client.ts';
+import { cutBy, registryOptions } from '../archive/access.ts';
 import { DynamoDbRegistrations } from '../archive/dynamodb-registrations.ts';
 import type { CallbackSettings } from '../config.ts';
 import { createLogger, createMetrics, userAgentOf } from '../log.ts';

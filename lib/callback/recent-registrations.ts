@@ -8,7 +8,7 @@
  * for an address whose write is in flight wait for that write instead of writing again (and fail
  * with it: answered 5xx, they are delivered again).
  */
-import type { TaskAddress } from '../task.ts';
+import type { TaskAddress } from '../volc/schemas.ts';
 
 export class RecentRegistrations {
   readonly #writtenAt = new Map<string, number>();

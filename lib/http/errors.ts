@@ -2,7 +2,7 @@
  * How every error is answered over HTTP: its status, its Volcengine-style code, its headers
  * (Retry-After, Allow) and the message the caller sees. This is the one place that knows: errors
  * are raised in their own module's terms (lib/errors.ts, and the Volcengine client's
- * lib/volc/errors.ts), and anything else is our own fault, answered 500 without its message.
+ * lib/volc/client.ts), and anything else is our own fault, answered 500 without its message.
  */
 import {
   AppError,
@@ -30,7 +30,7 @@ import {
   VolcError,
   VolcMalformedResponseError,
   VolcTransportError,
-} from '../volc/errors.ts';
+} from '../volc/client.ts';
 
 export interface ErrorAnswer {
   statusCode: number;

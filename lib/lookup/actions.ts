@@ -40,9 +40,15 @@ import {
 import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';
-import { startTimeProblem, type TaskAddress } from '../task.ts';
-import { isThrottle } from '../volc/errors.ts';
-import { SegmentTaskSchema, SUPPORTED_VERSIONS, VOLC_ID_PATTERN, type ApiVersion } from '../volc/schemas.ts';
+import { isThrottle } from '../volc/client.ts';
+import {
+  SegmentTaskSchema,
+  SUPPORTED_VERSIONS,
+  VOLC_ID_PATTERN,
+  type ApiVersion,
+  startTimeProblem,
+  type TaskAddress,
+} from '../volc/schemas.ts';
 import { SnapshotFileSchema, type SnapshotFile } from '../archive/schemas.ts';
 import type { SegmentTaskLookup } from './segment-task-lookup.ts';
 

@@ -9,14 +9,22 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ArchiveUnavailableError } from '../errors.ts';
-import { runOf, startTimeProblem, taskIdentity, type RunAddress, type TaskAddress } from '../task.ts';
 import { untilAborted, type Deadline } from '../deadline.ts';
 import type { GetSegmentTaskResult, RoomAddress, SegmentTaskUpstream, WithoutTaskIdResult, WithoutTaskIdUpstream } from '../upstream.ts';
-import { isTerminalStatus, type ApiVersion, type SegmentTask } from '../volc/schemas.ts';
+import {
+  isTerminalStatus,
+  type ApiVersion,
+  type SegmentTask,
+  runOf,
+  startTimeProblem,
+  taskIdentity,
+  type RunAddress,
+  type TaskAddress,
+} from '../volc/schemas.ts';
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import type { SnapshotInput } from '../archive/segment-archive.ts';
-import { isThrottle, VolcDeadlineError } from '../volc/errors.ts';
+import { isThrottle, VolcDeadlineError } from '../volc/client.ts';
 
 export interface Answer {
   /** Undefined: Volcengine does not show the run and the archive has nothing of it. */

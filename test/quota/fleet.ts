@@ -8,7 +8,7 @@ import { archiverSettings } from '../../lib/config.ts';
 import type { QuotaStats } from '../../lib/quota/fleet-limiter.ts';
 import { buildUpstream } from '../../lib/volc/build-upstream.ts';
 import type { VolcClient } from '../../lib/volc/client.ts';
-import { WINDOW_MS } from '../../lib/task.ts';
+import { WINDOW_MS } from '../../lib/volc/schemas.ts';
 import type { EmulatorProcess } from '../emulator/emulator-process.ts';
 import { QUOTA_TABLE, REGISTRY_TABLE } from '../dynamodb/dynalite-server.ts';
 import { TEST_CREDENTIALS } from '../support/credentials.ts';

@@ -5,10 +5,9 @@
  */
 import type { ArchiveAccess } from '../../lib/archive/access.ts';
 import { DynamoDbRegistry } from '../../lib/archive/dynamodb-registry.ts';
-import { ArchiveKeys } from '../../lib/archive/keys.ts';
 import { S3ObjectStore, type ObjectStore } from '../../lib/archive/object-store.ts';
 import { allEntries } from '../../lib/archive/registry.ts';
-import { SegmentArchive } from '../../lib/archive/segment-archive.ts';
+import { ArchiveKeys, SegmentArchive } from '../../lib/archive/segment-archive.ts';
 import { EventBridgePublisher } from '../../lib/callback/publisher.ts';
 import { DynaliteServer, REGISTRY_TABLE } from '../dynamodb/dynalite-server.ts';
 import { EventBridgeTestServer } from '../eventbridge/eventbridge-server.ts';

@@ -1,7 +1,7 @@
 /** Emulator + S3 test server + archiver, all on one controllable clock. */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { cutBy } from '../../lib/aws-client.ts';
+import { cutBy } from '../../lib/archive/access.ts';
 import type { ArchiveAccess } from '../../lib/archive/access.ts';
 import type { ArchiveRunSummary, ArchiverOptions } from '../../lib/archive/archiver.ts';
 import { buildArchiver, type Archiver } from '../../lib/archive/build.ts';
@@ -11,7 +11,7 @@ import type { WatchRegistry } from '../../lib/archive/registry.ts';
 import { SegmentArchive } from '../../lib/archive/segment-archive.ts';
 import { archiverSettings } from '../../lib/config.ts';
 import { TokenBucket } from '../../lib/volc/client.ts';
-import type { TaskAddress } from '../../lib/task.ts';
+import type { TaskAddress } from '../../lib/volc/schemas.ts';
 import { REGISTRY_TABLE } from '../dynamodb/dynalite-server.ts';
 import { VolcEmulator, type EmulatorOptions } from '../emulator/volc-emulator.ts';
 import { startArchiveStack, type ArchiveStack } from './archive-stack.ts';

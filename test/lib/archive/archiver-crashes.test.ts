@@ -8,12 +8,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildArchiver } from '../../../lib/archive/build.ts';
-import { ArchiveKeys } from '../../../lib/archive/keys.ts';
 import { MemoryObjectStore } from '../../../simulation/memory-object-store.ts';
 import { MemoryRegistry } from '../../../simulation/memory-registry.ts';
 import { keysOf, type ObjectStore } from '../../../lib/archive/object-store.ts';
 import { allEntries, type WatchRegistry } from '../../../lib/archive/registry.ts';
-import { SegmentArchive } from '../../../lib/archive/segment-archive.ts';
+import { ArchiveKeys, SegmentArchive } from '../../../lib/archive/segment-archive.ts';
 import { archiverSettings } from '../../../lib/config.ts';
 import type { SegmentTaskUpstream } from '../../../lib/upstream.ts';
 import { atMinute, ScenarioTaskSchema } from '../../../simulation/scenario.ts';

@@ -16,7 +16,7 @@ import {
   type Observation,
 } from '../../../lib/archive/decision.ts';
 import type { RegistryEntry } from '../../../lib/archive/registry.ts';
-import { WINDOW_MS } from '../../../lib/task.ts';
+import { WINDOW_MS } from '../../../lib/volc/schemas.ts';
 
 const NOW = Date.UTC(2026, 11, 1, 12);
 const MIN = 60_000;

@@ -16,7 +16,7 @@ import {
   type RegistryEntry,
   type WatchRegistry,
 } from '../../../lib/archive/registry.ts';
-import { WINDOW_MS, type TaskAddress } from '../../../lib/task.ts';
+import { WINDOW_MS, type TaskAddress } from '../../../lib/volc/schemas.ts';
 import { createRegistryTable, DynaliteServer } from '../../dynamodb/dynalite-server.ts';
 
 const NOW = Date.UTC(2026, 11, 1, 12);

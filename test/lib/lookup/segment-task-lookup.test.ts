@@ -3,15 +3,14 @@
  * (an implementation of the upstream port) and the in-memory object store (of the store port).
  */
 import { describe, expect, it } from 'vitest';
-import { ArchiveKeys } from '../../../lib/archive/keys.ts';
 import { MemoryObjectStore } from '../../../simulation/memory-object-store.ts';
-import { SegmentArchive } from '../../../lib/archive/segment-archive.ts';
+import { ArchiveKeys, SegmentArchive } from '../../../lib/archive/segment-archive.ts';
 import { MemoryRegistry } from '../../../simulation/memory-registry.ts';
 import { allEntries } from '../../../lib/archive/registry.ts';
 import { SegmentTaskLookup } from '../../../lib/lookup/segment-task-lookup.ts';
 import { atMinute, ScenarioTaskSchema } from '../../../simulation/scenario.ts';
 import { steppedClock, VolcengineModel } from '../../../simulation/volcengine-model.ts';
-import { WINDOW_MS } from '../../../lib/task.ts';
+import { WINDOW_MS } from '../../../lib/volc/schemas.ts';
 import { deadlineIn } from '../../../lib/deadline.ts';
 
 const address = { appId: 'a', roomId: 'r', taskId: 'u1' };

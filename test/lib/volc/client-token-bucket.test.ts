@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VolcBudgetExhaustedError } from '../../../lib/volc/errors.ts';
+import { VolcBudgetExhaustedError } from '../../../lib/volc/client.ts';
 import { TokenBucket } from '../../../lib/volc/client.ts';
 
 describe('TokenBucket', () => {

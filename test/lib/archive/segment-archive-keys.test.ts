@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArchiveKeys, UnsafeIdError, timeDigits } from '../../../lib/archive/keys.ts';
+import { ArchiveKeys, UnsafeIdError, timeDigits } from '../../../lib/archive/segment-archive.ts';
 import { addressKey, entrySortKey, parseAddressKey, parseEntrySortKey } from '../../../lib/archive/registry.ts';
 import { startArchiveStack, type ArchiveStack } from '../../support/archive-stack.ts';
 
