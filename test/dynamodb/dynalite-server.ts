@@ -61,6 +61,9 @@ export class DynaliteServer {
   readonly #throttles: ThrottlingError[] = [];
   readonly #faults: Array<DynamoDbFault & { seen: number }> = [];
   #inner = '';
+  /** Requests on their way to dynalite and back: stop() lets them end before it closes dynalite. */
+  readonly #forwarding = new Set<Promise<Answer>>();
+  #stopping = false;
   #url = '';
 
   /** `path`: a folder to keep the tables in across restarts (the local stack); in memory without it. */
@@ -111,11 +114,19 @@ export class DynaliteServer {
     await createQuotaTable(this.#url, QUOTA_TABLE);
   }
 
+  /**
+   * Closes the front, then dynalite once the requests it is serving are answered: dynalite closes its
+   * database on close, and a write reaching it after that throws in dynalite's own code (an uncaught
+   * exception in the test's process), so a request a test left running (one its client stopped
+   * awaiting) ends first.
+   */
   async stop(): Promise<void> {
-    for (const server of [this.#front, this.#dynalite]) {
-      server.closeAllConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    this.#stopping = true;
+    this.#front.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.#front.close(() => resolve()));
+    await Promise.allSettled(this.#forwarding);
+    this.#dynalite.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.#dynalite.close(() => resolve()));
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -135,7 +146,7 @@ export class DynaliteServer {
       return;
     }
     if (fault?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.latencyMs ?? 1_000));
-    if (res.destroyed) return; // the client gave up waiting: the request is not served
+    if (res.destroyed || this.#stopping) return; // the client gave up waiting, or the peer stops: the request is not served
     const injected = throttled ?? (fault?.kind === 'throttle' ? 'ThrottlingException' : undefined);
     const answer = injected
       ? throttlingAnswer(injected)
@@ -167,6 +178,12 @@ export class DynaliteServer {
   }
 
   #forward(req: Pick<IncomingMessage, 'headers'>, body: string): Promise<Answer> {
+    const forwarded = this.#send(req, body);
+    this.#forwarding.add(forwarded);
+    return forwarded.finally(() => this.#forwarding.delete(forwarded));
+  }
+
+  #send(req: Pick<IncomingMessage, 'headers'>, body: string): Promise<Answer> {
     const headers = { ...req.headers, 'content-length': String(Buffer.byteLength(body)) };
     delete headers.host;
     return new Promise((resolve, reject) => {
