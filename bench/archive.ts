@@ -22,7 +22,16 @@ import { DynaliteProcess } from '../test/dynamodb/dynalite-process.ts';
 import { REGISTRY_TABLE } from '../test/dynamodb/dynalite-server.ts';
 import { VolcEmulator } from '../test/emulator/volc-emulator.ts';
 import { S3TestServer } from '../test/s3/s3-server.ts';
-import { aboveCapacity, capacity, ghosts, registrationBeforeStart, taskIdReuse, type ScenarioInput } from '../test/support/scenarios.ts';
+import {
+  aboveCapacity,
+  appsReusingTaskIds,
+  capacity,
+  ghosts,
+  registrationBeforeStart,
+  taskIdReuse,
+  withFaults,
+  type ScenarioInput,
+} from '../test/support/scenarios.ts';
 
 const CREDENTIALS = { accessKeyId: 'AKLTBENCHARCHIVER', secretAccessKey: 'bench-archiver-secret' };
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -247,6 +256,39 @@ export async function simulateCapacity(figures: Record<string, number>): Promise
         `${s.archiverRunsStoppedEarly} archiver runs stopped early, most left due ${JSON.stringify(s.mostDueNotReached)}; ` +
         `lost ${s.runsLost}, end missed ${s.runsEndMissed}, not settled ${s.runsDiscoveredNotSettled}, ` +
         `final snapshots missed ${result.finalSnapshotsMissed}`,
+    );
+  }
+}
+
+/**
+ * What the refresh minimum buys (`npm run bench -- refresh-floor`): the capacity shape's archiver
+ * calls per run, and the ends lost by apps that reuse TaskIds for the first time (30 apps × 4
+ * users × 4 runs, 11–19-minute gaps; without and with the issue's faults), under the defaults and
+ * the two ways of asking running runs less often: a 10-minute minimum for every app, and 15-minute
+ * spacing for the runs of apps not seen reusing TaskIds.
+ */
+export async function simulateRefreshFloor(figures: Record<string, number>): Promise<void> {
+  const settings: Array<[string, Record<string, string>]> = [
+    ['default', {}],
+    ['refresh_10min', { ARCHIVE_REFRESH_MS: '600000' }],
+    ['no_reuse_15min', { ARCHIVE_NO_REUSE_REFRESH_MS: '900000' }],
+  ];
+  for (const [label, env] of settings) {
+    const run = async (input: ScenarioInput) => (await simulate(ScenarioSchema.parse({ ...input, env: { ...input.env, ...env } }))).summary;
+    const base = await run(capacity({ runsPerHour: BASE_RUNS_PER_HOUR, hours: 12 }));
+    const apps = await run(appsReusingTaskIds(30, 4, 4));
+    const faulted = await run(withFaults(appsReusingTaskIds(30, 4, 4)));
+    const prefix = `refresh_floor_${label}`;
+    Object.assign(figures, {
+      [`${prefix}_calls_per_run`]: base.archiverCallsPerRun,
+      [`${prefix}_end_capture_p95_min`]: base.endCaptureP95Minutes,
+      [`${prefix}_reuse_end_missed`]: apps.runsEndMissed,
+      [`${prefix}_reuse_faults_end_missed`]: faulted.runsEndMissed,
+    });
+    console.log(
+      `refresh floor ${label}: capacity shape ${base.archiverCallsPerRun} calls per run (end capture p95 ` +
+        `${base.endCaptureP95Minutes} min); apps reusing TaskIds: ends missed ${apps.runsEndMissed} of ${apps.runsInScenario}, ` +
+        `${faulted.runsEndMissed} with the issue's faults`,
     );
   }
 }

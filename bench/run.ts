@@ -24,7 +24,7 @@ import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { signVolcRequest } from '../lib/volc/signer.ts';
 import { useFakeAwsCredentials } from '../test/support/fake-aws-credentials.ts';
-import { benchPass, benchQpsUse, simulateCapacity, simulateScenarios } from './archive.ts';
+import { benchPass, benchQpsUse, simulateCapacity, simulateRefreshFloor, simulateScenarios } from './archive.ts';
 import { benchCallbacks } from './callback.ts';
 import { benchCost } from './cost.ts';
 import { benchPath } from './path.ts';
@@ -356,6 +356,7 @@ const sections: Record<string, () => Promise<void>> = {
   callbacks: () => benchCallbacks(figures),
   simulation: () => simulateScenarios(figures),
   capacity: () => simulateCapacity(figures),
+  'refresh-floor': () => simulateRefreshFloor(figures),
   cost: () => benchCost(figures),
   quota: () => benchQuota(figures, quotaCases(options)),
   path: () => benchPath(figures),

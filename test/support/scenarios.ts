@@ -50,6 +50,32 @@ export function taskIdReuse(users: number, runsPerUser: number, seed = 1, callba
   return { hours: 100, tasks, events };
 }
 
+/**
+ * Many apps, each reusing TaskIds for the first time: `apps` apps of `users` users, each user
+ * running `runsPerUser` runs of 10–100 min under one TaskId with gaps of 11–19 min between them,
+ * one callback after each start and one lookup while it runs. No app is known to reuse TaskIds
+ * until one of its TaskIds shows a second run: what a longer refresh minimum, or spacing the asks
+ * of apps not seen reusing TaskIds, costs in ends lost.
+ */
+export function appsReusingTaskIds(apps: number, users: number, runsPerUser: number, seed = 11): ScenarioInput {
+  const rand = seeded(seed);
+  const tasks: ScenarioInput['tasks'] = [];
+  const events: ScenarioEvent[] = [];
+  for (let a = 0; a < apps; a++)
+    for (let u = 0; u < users; u++) {
+      const ids = { AppId: `app-${a}`, RoomId: `room-${a}`, TaskId: `user-${u}` };
+      let at = rand() * 60;
+      for (let r = 0; r < runsPerUser; r++) {
+        const end = at + 10 + rand() * 90;
+        tasks.push({ ...ids, StartAt: minutes(at), EndAt: minutes(end), StopReason: 'UserDisconnect' });
+        events.push({ ...ids, Kind: 'callback', At: minutes(at + 0.5) });
+        events.push({ ...ids, Kind: 'lookup', At: minutes(at + rand() * (end - at)) });
+        at = end + 11 + rand() * 8;
+      }
+    }
+  return { hours: 30, tasks, events };
+}
+
 /** `count` registrations that never become tasks (WatchSegmentTask and callbacks of unknown tasks), beside a few real tasks. */
 export function ghosts(count: number, seed = 2): ScenarioInput {
   const rand = seeded(seed);
