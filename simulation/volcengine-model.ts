@@ -7,9 +7,9 @@
  * calls at most `ratePerSecond` a second, evenly spaced in virtual time, never in a burst.
  */
 import type { GetSegmentTaskResult, SegmentTaskUpstream } from '../lib/upstream.ts';
-import { QPS_OVER_LIMIT, VolcApiError } from '../lib/volc/client.ts';
 import { type SegmentTask, taskIdentity, WINDOW_MS, type TaskAddress } from '../lib/volc/schemas.ts';
 import { atMinute, type ScenarioTask } from './scenario.ts';
+import { QPS_OVER_LIMIT, VolcApiError } from '../lib/errors.ts';
 
 /** The model's time: the scheduler's in a simulation. */
 export interface VirtualClock {

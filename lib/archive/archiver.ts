@@ -23,7 +23,6 @@
 import { untilAborted, type Deadline } from '../deadline.ts';
 import type { SegmentTaskUpstream } from '../upstream.ts';
 import { isTerminalStatus, type ApiVersion, runOf, taskIdentity, type TaskAddress } from '../volc/schemas.ts';
-import { VolcApiError, VolcBudgetExhaustedError } from '../volc/client.ts';
 import {
   beforePoll,
   decide,
@@ -53,6 +52,7 @@ import {
   type WatchRegistry,
 } from './registry.ts';
 import type { ArchiveAccess } from './access.ts';
+import { VolcApiError, VolcBudgetExhaustedError } from '../errors.ts';
 
 /** The registry and the archive; `within`, when the stores take a signal, the same with their requests cut by it. */
 export interface ArchiverOptions extends ArchiveAccess<WatchRegistry> {

@@ -21,8 +21,6 @@ import {
   TaskNotFoundError,
   UnsupportedMediaTypeError,
   type UpstreamDetails,
-} from '../errors.ts';
-import {
   QPS_OVER_LIMIT,
   VolcApiError,
   VolcBudgetExhaustedError,
@@ -30,7 +28,7 @@ import {
   VolcError,
   VolcMalformedResponseError,
   VolcTransportError,
-} from '../volc/client.ts';
+} from '../errors.ts';
 
 export interface ErrorAnswer {
   statusCode: number;

@@ -26,6 +26,7 @@ import {
   MethodNotAllowedError,
   MissingParameterError,
   TaskNotFoundError,
+  isThrottle,
 } from '../errors.ts';
 import { invocationDeadline, type Deadline } from '../deadline.ts';
 import {
@@ -40,7 +41,6 @@ import {
 import { LOOKUP_METRICS, publishMetric } from '../metrics.ts';
 import type { QuotaStats } from '../quota/fleet-limiter.ts';
 import { addQuotaMetrics } from '../quota/metrics.ts';
-import { isThrottle } from '../volc/client.ts';
 import {
   SegmentTaskSchema,
   SUPPORTED_VERSIONS,

@@ -8,7 +8,7 @@
  * without TaskId (a room) is only passed to Volcengine: nothing of it is remembered, registered or archived.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { ArchiveUnavailableError } from '../errors.ts';
+import { ArchiveUnavailableError, isThrottle, VolcDeadlineError } from '../errors.ts';
 import { untilAborted, type Deadline } from '../deadline.ts';
 import type { GetSegmentTaskResult, RoomAddress, SegmentTaskUpstream, WithoutTaskIdResult, WithoutTaskIdUpstream } from '../upstream.ts';
 import {
@@ -24,7 +24,6 @@ import {
 import type { ArchiveAccess } from '../archive/access.ts';
 import type { SnapshotFile } from '../archive/schemas.ts';
 import type { SnapshotInput } from '../archive/segment-archive.ts';
-import { isThrottle, VolcDeadlineError } from '../volc/client.ts';
 
 export interface Answer {
   /** Undefined: Volcengine does not show the run and the archive has nothing of it. */

@@ -16,7 +16,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { untilAborted } from '../deadline.ts';
-import { VolcBudgetExhaustedError, VolcDeadlineError } from '../volc/client.ts';
+import { VolcBudgetExhaustedError, VolcDeadlineError } from '../errors.ts';
 import type { RateLimiter } from '../volc/client.ts';
 import { isTableThrottling, type QuotaStore, type TakeRequest } from './quota-store.ts';
 import {

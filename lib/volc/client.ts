@@ -3,8 +3,8 @@
  * Agent per process, takes a slot from its RateLimiter before each attempt (the fleet's shared
  * quota, lib/quota/fleet-limiter.ts, or the TokenBucket below), retries throttling, 429, 5xx and
  * network errors with exponential backoff and full jitter, and never waits past the caller's
- * deadline. In order: the errors it raises (what Volcengine said, never credentials), the
- * transport (two undici files), the limiter port and its token bucket, the client.
+ * deadline. It raises the Volcengine errors of lib/errors.ts. In order: the transport (two undici
+ * files), the limiter port and its token bucket, the client.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent as AgentType, Dispatcher } from 'undici';
@@ -22,7 +22,16 @@ import {
   type TaskAddress,
 } from './schemas.ts';
 import { DEFAULT_LATE_ALLOWANCE_MS } from '../quota/slots.ts';
-import type { UpstreamDetails } from '../errors.ts';
+import {
+  DEADLINE_PASSED,
+  VolcApiError,
+  VolcBudgetExhaustedError,
+  VolcCredentialsError,
+  VolcDeadlineError,
+  VolcError,
+  VolcMalformedResponseError,
+  VolcTransportError,
+} from '../errors.ts';
 import type {
   CallOptions,
   GetSegmentTaskResult,
@@ -31,81 +40,6 @@ import type {
   WithoutTaskIdResult,
   WithoutTaskIdUpstream,
 } from '../upstream.ts';
-
-// ── The errors it raises: what Volcengine said, never credentials ──
-
-export const QPS_OVER_LIMIT = 'FlowLimitExceeded.QPSOverLimit';
-
-export class VolcError extends Error {
-  readonly upstream: UpstreamDetails;
-  readonly retryable: boolean;
-  constructor(message: string, upstream: UpstreamDetails, retryable: boolean, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = new.target.name;
-    this.upstream = upstream;
-    this.retryable = retryable;
-  }
-}
-
-/** Volcengine answered with an error envelope (or a non-200 status). */
-export class VolcApiError extends VolcError {
-  constructor(message: string, upstream: UpstreamDetails) {
-    const status = upstream.httpStatus ?? 0;
-    const retryable =
-      upstream.code === QPS_OVER_LIMIT ||
-      status === 429 ||
-      status >= 500 ||
-      (upstream.code?.startsWith('InternalError') ?? false) ||
-      upstream.code === 'InternalServiceTimeout';
-    super(message, upstream, retryable);
-  }
-  get throttled(): boolean {
-    return this.upstream.code === QPS_OVER_LIMIT || this.upstream.httpStatus === 429;
-  }
-}
-
-/** The connection failed or was reset before a full answer arrived. */
-export class VolcTransportError extends VolcError {
-  constructor(message: string, cause: unknown) {
-    super(message, {}, true, cause);
-  }
-}
-
-/** Volcengine answered 200 with a body we cannot read (not JSON, or not the documented shape). */
-export class VolcMalformedResponseError extends VolcError {
-  constructor(message: string, upstream: UpstreamDetails, cause?: unknown) {
-    super(message, upstream, false, cause);
-  }
-}
-
-export const DEADLINE_PASSED = 'the deadline passed before Volcengine answered';
-
-/** The caller's deadline passed before an answer arrived. */
-export class VolcDeadlineError extends VolcError {
-  constructor(message = DEADLINE_PASSED, upstream: UpstreamDetails = {}, cause?: unknown) {
-    super(message, upstream, false, cause);
-  }
-}
-
-/** Our own QPS budget cannot grant a slot before the deadline. */
-export class VolcBudgetExhaustedError extends VolcError {
-  readonly retryAfterMs: number;
-  constructor(retryAfterMs: number) {
-    super('the local Volcengine request budget is exhausted', {}, false);
-    this.retryAfterMs = retryAfterMs;
-  }
-}
-
-/** Our own credentials could not be obtained (e.g. the SSM parameter is unreadable): a configuration fault. */
-export class VolcCredentialsError extends VolcError {
-  constructor(cause: unknown) {
-    super('the Volcengine credentials could not be loaded', {}, false, cause);
-  }
-}
-
-/** Refused for throttling: our own budget had no slot in time, or Volcengine throttled the account. */
-export const isThrottle = (error: unknown): boolean =>
-  error instanceof VolcBudgetExhaustedError || (error instanceof VolcApiError && error.throttled);
 
 // ── The transport ──
 

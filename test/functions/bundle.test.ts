@@ -114,3 +114,15 @@ describe('dist/lookup/lookup.mjs', () => {
     expect(failure?.stderr).not.toContain('super-secret-value-xyz');
   });
 });
+
+describe('dist/callback/callback.mjs', () => {
+  it("carries no Volcengine client: undici is not in it (the callback never calls Volcengine; the client's errors live apart)", () => {
+    // Prepare
+    const meta = JSON.parse(readFileSync('dist/callback/meta.json', 'utf8')) as { inputs: Record<string, unknown> };
+    // Act
+    const inputs = Object.keys(meta.inputs);
+    // Assess
+    expect(inputs.filter((file) => file.includes('node_modules/undici/'))).toEqual([]);
+    expect(inputs).not.toContain('lib/volc/client.ts');
+  });
+});

@@ -6,9 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FleetLimiter } from '../../../lib/quota/fleet-limiter.ts';
 import { DynamoDbQuotaStore, type QuotaStore } from '../../../lib/quota/quota-store.ts';
-import { VolcBudgetExhaustedError, VolcDeadlineError } from '../../../lib/volc/client.ts';
 import { TokenBucket } from '../../../lib/volc/client.ts';
 import { DynaliteServer } from '../../dynamodb/dynalite-server.ts';
+import { VolcBudgetExhaustedError, VolcDeadlineError } from '../../../lib/errors.ts';
 
 let server: DynaliteServer;
 let table = 0;

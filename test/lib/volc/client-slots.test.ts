@@ -6,10 +6,10 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VolcClient } from '../../../lib/volc/client.ts';
-import { VolcDeadlineError } from '../../../lib/volc/client.ts';
 import type { RateLimiter } from '../../../lib/volc/client.ts';
 import { VolcEmulator } from '../../emulator/volc-emulator.ts';
 import { TEST_CREDENTIALS } from '../../support/credentials.ts';
+import { VolcDeadlineError } from '../../../lib/errors.ts';
 
 let emulator: VolcEmulator;
 beforeAll(async () => {

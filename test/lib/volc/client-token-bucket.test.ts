@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { VolcBudgetExhaustedError } from '../../../lib/volc/client.ts';
 import { TokenBucket } from '../../../lib/volc/client.ts';
+import { VolcBudgetExhaustedError } from '../../../lib/errors.ts';
 
 describe('TokenBucket', () => {
   it('never lets more than burst + rate requests start in any one-second window', () => {
