@@ -60,9 +60,11 @@ const clientOn = (limiter: RateLimiter) =>
 
 describe('VolcClient and its slots', () => {
   it('gives up a slot it would leave more than the late allowance after, and sends on a new one', async () => {
-    // Prepare: the second call's slot is 100 ms away; the event loop is blocked for 150 ms from 20 ms before it.
-    const { limiter, slots, counts } = scripted([0, 100], 10, (n, wait) => {
-      if (n === 1) setTimeout(() => block(150), wait - 20);
+    // Prepare: the second call's slot is 100 ms away; the event loop is blocked for 400 ms from 20 ms before it, so the
+    // call would leave some 380 ms late. A 100 ms allowance: far below that, far above the few ms a busy machine (three
+    // test workers beside a CPU-bound process) adds to the third slot, which must be sent on.
+    const { limiter, slots, counts } = scripted([0, 100], 100, (n, wait) => {
+      if (n === 1) setTimeout(() => block(400), wait - 20);
     });
     const client = clientOn(limiter);
     const callsBefore = emulator.callsOf('GetSegmentTask').length;
