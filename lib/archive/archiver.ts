@@ -406,10 +406,9 @@ class EntryWork {
   #refreshed(entry: RegistryEntry, now: number): void {
     if (entry.kind !== 'run' || entry.state !== 'known' || entry.lane === 'first') return;
     this.summary.refreshes++;
-    // Since its last ask while asks are spaced (claims in between did not ask; askedTick is not kept otherwise, and may be
-    // stale), else its previous claim; never claimed before: registered by the lookup or the archiver that captured it then.
-    const askedAt = spacesAsks(this.policy) ? entry.askedTick : undefined;
-    const interval = Math.max(0, now - (askedAt ?? entry.previousClaimAt ?? entry.registeredAt));
+    // Since its last ask (claims in between, while asks are spaced, did not ask), else its previous claim (an entry written
+    // before asks kept their tick); never claimed before: registered by the lookup or the archiver that captured it then.
+    const interval = Math.max(0, now - (entry.askedTick ?? entry.previousClaimAt ?? entry.registeredAt));
     this.#longestRefresh = Math.max(this.#longestRefresh, interval);
     if (this.#refreshIntervals.length < POLL_MEMORY) this.#refreshIntervals.push(interval);
   }

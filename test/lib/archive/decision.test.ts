@@ -9,6 +9,7 @@ import {
   nextRefresh,
   observe,
   REFRESH_GRACE_MS,
+  REFRESH_SHRINK,
   refreshInterval,
   REGISTRATION_GRACE_MS,
   showsReuse,
@@ -158,7 +159,7 @@ describe('spaced asks of the runs of an app not seen reusing TaskIds', () => {
     expect(waitsToAsk(asked(5), NOW, { ...spaced, refreshMs: 20 * MIN }, false)).toBeUndefined();
   });
 
-  it("keeps each ask's tick on the run, and on a run the archiver starts watching, while asks are spaced", () => {
+  it("keeps each ask's tick on the run, and on a run the archiver starts watching", () => {
     expect(decide(known(start), shown(start), NOW, spaced).entry).toEqual({
       kind: 'reschedule',
       change: { dueAt: NOW + 5 * MIN, lane: 'refresh', askedTick: NOW },
@@ -168,11 +169,10 @@ describe('spaced asks of the runs of an app not seen reusing TaskIds', () => {
       due: { dueAt: NOW + 5 * MIN, lane: 'refresh', askedTick: NOW },
     });
     expect(decide(known(start), shown(start), NOW, { ...spaced, noReuseRefreshMs: undefined }).entry).toMatchObject({
-      change: { dueAt: NOW + 5 * MIN, lane: 'refresh' },
+      change: { dueAt: NOW + 5 * MIN, lane: 'refresh', askedTick: NOW },
     });
-    expect(decide(known(start), shown(start), NOW, { ...spaced, noReuseRefreshMs: undefined }).entry).not.toHaveProperty(
-      'change.askedTick',
-    );
+    // Without a schedule tick (a lookup's registration), none.
+    expect(decide(known(start), shown(start), NOW, { ...spaced, tick: undefined }).entry).not.toHaveProperty('change.askedTick');
   });
 });
 
@@ -185,6 +185,42 @@ describe('showsReuse', () => {
     expect(showsReuse(announced(NOW - MIN), shown(NOW - 2 * MIN))).toBe(false);
     expect(showsReuse(pending(NOW - MIN), shown(start))).toBe(false);
     expect(showsReuse(known(start), { kind: 'not-shown' })).toBe(false);
+  });
+});
+
+describe("decide: a running run's interval after the load fell", () => {
+  // The load now gives 5-minute refreshes; the run was last given 25 minutes (asked at the peak).
+  const atLoad = { ...policy, refreshMs: 5 * MIN, tick: NOW };
+  const start = NOW - HOUR;
+  const given = (minutes: number) => ({ ...known(start), askedTick: NOW - minutes * MIN, dueAt: NOW });
+
+  it('is at least REFRESH_SHRINK of the interval it was last given', () => {
+    expect(REFRESH_SHRINK).toBe(0.9);
+    expect(decide(given(25), shown(start), NOW, atLoad).entry).toEqual({
+      kind: 'reschedule',
+      change: { dueAt: NOW + 22.5 * MIN, lane: 'refresh', askedTick: NOW },
+    });
+  });
+
+  it('takes a longer interval from the load at once', () => {
+    expect(decide(given(5), shown(start), NOW, { ...atLoad, refreshMs: 25 * MIN }).entry).toMatchObject({
+      change: { dueAt: NOW + 25 * MIN, lane: 'refresh' },
+    });
+  });
+
+  it("takes the load's interval for a run never asked before, and for one in its ending lane", () => {
+    expect(decide(known(start), shown(start), NOW, atLoad).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
+    expect(decide({ ...given(25), lane: 'ending' }, shown(start), NOW, atLoad).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
+  });
+
+  it('does not carry the spaced asks of an app not seen reusing TaskIds over to its runs once it is', () => {
+    const spaced = { ...atLoad, noReuseRefreshMs: 20 * MIN };
+    expect(decide(given(20), shown(start), NOW, spaced).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
+  });
+
+  it('counts from the ask of a refused or unanswered ask too, which keeps its tick', () => {
+    const refused = decide(given(25), { kind: 'refused', code: 'InvalidParameter' }, NOW, atLoad);
+    expect(refused.entry).toMatchObject({ change: { dueAt: NOW + policy.unknownRetryMs, lane: 'refresh', askedTick: NOW } });
   });
 });
 
