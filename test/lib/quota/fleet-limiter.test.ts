@@ -104,16 +104,17 @@ function timed(store: QuotaStore): { store: QuotaStore; longestMs: () => number 
 }
 
 describe('FleetLimiter', () => {
-  it("lets lookups use the archiver's reserve while the archiver has no due work: six instances use the account", async () => {
+  // What the fleet is granted (54/s, fair shares, the archiver's reserve) is measured on a virtual clock, where this
+  // machine's speed cannot move it: fleet-limiter-shares.test.ts. Here, on dynalite and the real clock, the bound.
+  it('holds six instances on dynalite to 60 calls in any second, on the real clock', async () => {
     const store = await freshStore();
     const fleet = Array.from({ length: 6 }, () => limiter(store, 'lookup', { maxWaitMs: 250 }));
     const slots = (await saturateReal(fleet, 2_000, 5_000)).flat().sort((a, b) => a - b);
-    const steady = slots.filter((t) => t >= slots[0]! + 500 && t < slots[0]! + 1_500);
+    expect(slots.length).toBeGreaterThan(0);
     expect(busiestSecond(slots)).toBeLessThanOrEqual(60);
-    expect(steady.length).toBeGreaterThanOrEqual(0.9 * 60);
   }, 20_000);
 
-  it('gives instances whose clocks are 300 ms apart each a fair share, within the bound in real time', async () => {
+  it('holds instances whose clocks are 300 ms apart to the bound, and to one fleet time within a table round trip', async () => {
     // Fleet time lags the fastest clock by up to a table round trip (asserted below against the longest one seen, which
     // in this one busy process, four limiters saturating an in-process dynalite, is some 20 ms); the network allowance
     // covers it and this loop's own lateness here, where calls go nowhere (deployed, QUOTA_NETWORK_MS covers it).
@@ -121,40 +122,13 @@ describe('FleetLimiter', () => {
     const skews = [0, 0, -300, 300];
     const timing = { lateMs: TIMING.lateMs, networkMs: 40 };
     const fleet = skews.map((offset) => limiter(table.store, 'lookup', { maxWaitMs: 250, now: skewed(offset), timing }));
-    const perInstance = await saturateReal(fleet, 2_000, 5_000);
-    const all = perInstance.flat().sort((a, b) => a - b);
+    const all = (await saturateReal(fleet, 2_000, 5_000)).flat().sort((a, b) => a - b);
+    expect(all.length).toBeGreaterThan(0);
     expect(busiestSecond(all)).toBeLessThanOrEqual(60);
-    const average = all.length / fleet.length;
-    for (const slots of perInstance) expect(slots.length).toBeGreaterThanOrEqual(average / 2);
     // They agree on fleet time: the fastest clock's, each within a table round trip of it.
     const fleetTimes = fleet.map((l) => l.fleetNow());
     expect(Math.max(...fleetTimes) - Math.min(...fleetTimes)).toBeLessThanOrEqual(table.longestMs());
     expect(Math.max(...fleetTimes) - Math.min(...fleetTimes)).toBeLessThan(300); // not the skew itself
-  }, 20_000);
-
-  it('gives the archiver its reserve back within a second of having due work, against saturating lookups', async () => {
-    const store = await freshStore();
-    const lookups = Array.from({ length: 4 }, () => limiter(store, 'lookup', { maxWaitMs: 250 }));
-    const archiver = limiter(store, 'archiver', { leaseSlots: 3 });
-    const [busy, workers] = await Promise.all([
-      saturateReal(lookups, 2_500, 5_000),
-      sleep(500).then(() => saturateReal([archiver, archiver, archiver, archiver], 2_000, 2_000)),
-    ]);
-    const archived = workers.flat().sort((a, b) => a - b);
-    const all = [...busy.flat(), ...archived].sort((a, b) => a - b);
-    expect(busiestSecond(all)).toBeLessThanOrEqual(60);
-    const first = archived[0]!;
-    expect(first - (all[0]! + 500)).toBeLessThan(1_000);
-    const served = archived.filter((t) => t >= first + 500 && t < first + 1_500).length;
-    expect(served).toBeGreaterThanOrEqual(0.9 * 12 * (1000 / (1000 + TIMING.lateMs)));
-  }, 20_000);
-
-  it('lets the archiver alone take the idle lookup share too', async () => {
-    const store = await freshStore();
-    const worker = limiter(store, 'archiver', { leaseSlots: 3 });
-    const slots = (await saturateReal([worker, worker, worker, worker], 1_500, 2_000)).flat().sort((a, b) => a - b);
-    expect(slots.length / 1.5).toBeGreaterThan(0.85 * 60);
-    expect(busiestSecond(slots)).toBeLessThanOrEqual(60);
   }, 20_000);
 
   it('answers a caller it cannot serve within its wait with a Retry-After, a refusal costing at most one read', async () => {
