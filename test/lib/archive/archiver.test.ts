@@ -322,6 +322,27 @@ describe('archiver poll policy', () => {
     expect(calls).toBe(10 * 13);
   });
 
+  it('asks a running run again no sooner than nine tenths of its last interval when the load falls', async () => {
+    // Prepare: 10 running runs; the first archiver run's share gives them 25 minutes (10 runs at 1 call in 150 s).
+    stack = await startArchiverStack({ emulator: { qpsLimits: { GetSegmentTask: 1_000_000 } } });
+    for (let i = 0; i < 10; i++) {
+      stack.emulator.seedTask({ ...address(`f${i}`), maxIdleTime: 86_400 });
+      await stack.registry.registerRun(address(`f${i}`), stack.clock.now(), 'lookup', stack.clock.now());
+    }
+    const first = await stack.run({ refreshCallsPerSecond: 10 / 1_500 });
+    // Act: then the load falls (the share allows 5 minutes) for 80 minutes of 5-minute runs.
+    const targets: number[] = [];
+    for (let i = 0; i < 16; i++) {
+      stack.clock.advance(5 * MINUTE);
+      targets.push((await stack.run({ refreshCallsPerSecond: 6 })).refreshTargetMs);
+    }
+    // Assess: asked at 0, then after 25 minutes (as given), 22.5 (the 50-minute run) and 20.25 (the 75-minute run): 4 asks
+    // each, where every 5 minutes from the 25-minute run would have been 12.
+    expect(first.refreshTargetMs).toBe(25 * MINUTE);
+    expect(targets.every((t) => t === 5 * MINUTE)).toBe(true);
+    expect(stack.emulator.callsOf('GetSegmentTask')).toHaveLength(10 * 4);
+  });
+
   /** An hour of 5-minute runs; the GetSegmentTask calls for each TaskId. */
   async function callsPerTaskInAnHour(s: ArchiverStack): Promise<Record<string, number>> {
     await s.run();
