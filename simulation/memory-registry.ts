@@ -192,6 +192,7 @@ export class MemoryRegistry implements WatchRegistry {
       ...(change.refused === undefined ? {} : { refused: refusedAfter(stored, change.refused) }),
       ...(change.activity === undefined ? {} : { activity: change.activity ?? undefined }),
       ...(change.askedTick === undefined ? {} : { askedTick: change.askedTick }),
+      ...(change.intervalMs === undefined ? {} : { intervalMs: change.intervalMs ?? undefined }),
     });
     return true;
   }

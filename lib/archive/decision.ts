@@ -50,17 +50,18 @@ export function refreshInterval(runningRuns: number, callsPerSecond: number, min
  * A running run is asked again no sooner than this share of the interval it was last given: the
  * interval follows the load up at once and down by at most a tenth an ask, so the long runs that
  * outlast a peak are not asked again at the idle minimum as soon as the load falls (in the capacity
- * scenario, its last hours: 4.09 calls a run without, 3.93 with; the ends they capture come as soon).
+ * scenario, its last hours: 4.09 calls a run without, 3.94 with; the ends they capture come as soon).
  */
 export const REFRESH_SHRINK = 0.9;
 
 /**
- * The interval a running run was given at its last ask (its due time less that ask's tick), in its
- * refresh lane; 0 otherwise. Not while asks are spaced: a spaced app's interval is not the load's.
+ * The refresh interval a running run's last ask gave it (RegistryEntry.intervalMs, recorded with
+ * the ask: a retry's wait or the ending lane records none), in its refresh lane; 0 otherwise. Not
+ * while asks are spaced: a spaced app's interval is not the load's.
  */
 function lastGiven(entry: RegistryEntry, policy: DecisionPolicy): number {
-  if (entry.kind !== 'run' || entry.state !== 'known' || entry.lane !== 'refresh' || entry.askedTick === undefined) return 0;
-  return spacesAsks(policy) ? 0 : Math.max(0, entry.dueAt - entry.askedTick);
+  if (entry.kind !== 'run' || entry.state !== 'known' || entry.lane !== 'refresh' || spacesAsks(policy)) return 0;
+  return entry.intervalMs ?? 0;
 }
 
 /** The policy for a running run's next refresh: the load's interval, or REFRESH_SHRINK of its last one if longer. */
@@ -280,9 +281,12 @@ const unwatched = (entry: RegistryEntry): Pick<EntryChange, 'activity'> => (entr
 
 /** The run the entry watches: archive it; retire the entry once it is terminal, else ask again after its interval. */
 function ownRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }, now: number, policy: DecisionPolicy): Plan {
+  const runPolicy = forRun(entry, policy);
+  const next = nextRefresh(entry.deadline, now, runPolicy);
   const change: EntryChange = {
-    ...nextRefresh(entry.deadline, now, forRun(entry, policy)),
+    ...next,
     ...asked(policy),
+    ...intervalOf(entry, next.lane === 'refresh' ? runPolicy.refreshMs : undefined),
     ...(entry.state === 'known' ? {} : { state: 'known' as const }),
     ...(entry.refused ? { refused: null } : {}),
   };
@@ -292,7 +296,11 @@ function ownRun(entry: RegistryEntry, shown: SegmentTask & { StartTime: number }
   };
 }
 
-/** The tick of this ask, kept on the run: for the interval it was given (forRun), and while asks are spaced (waitsToAsk). */
+/** The interval an ask gives a run (`undefined`: none, clearing the one it had). */
+const intervalOf = (entry: RegistryEntry, intervalMs: number | undefined): Pick<EntryChange, 'intervalMs'> =>
+  intervalMs !== undefined ? { intervalMs } : entry.intervalMs !== undefined ? { intervalMs: null } : {};
+
+/** The tick of this ask, kept on the run: how long ago it was asked while asks are spaced (waitsToAsk). */
 const asked = (policy: DecisionPolicy): { askedTick?: number } => (policy.tick !== undefined ? { askedTick: policy.tick } : {});
 
 /** Final: terminal, or captured inside the margin before the window closes (later captures may still follow). */
@@ -322,14 +330,16 @@ function wait(entry: RegistryEntry, now: number, policy: DecisionPolicy): Plan {
  * lane is for first asks, the refresh lane for running runs, so registrations that never become
  * runs (asked every ARCHIVE_UNKNOWN_RETRY_MS for 72 h) never go ahead of either.
  */
-function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): FirstDue {
+function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Due & Pick<EntryChange, 'askedTick' | 'intervalMs'> {
   const known = entry.kind === 'run' && entry.state === 'known';
   const dueAt = nextAsk(now, policy);
   if (!known) return { dueAt, lane: 'retry' };
   // As nextRefresh: an ask that could fall inside the final margin is taken in the ending lane.
   const closingFrom = entry.deadline - policy.finalMarginMs;
-  if (dueAt >= closingFrom) return { ...nextRefresh(entry.deadline, now, policy), ...asked(policy) };
-  return { dueAt, lane: mayMissMargin(dueAt, closingFrom, policy) ? 'ending' : 'refresh', ...asked(policy) };
+  // The wait is not the load's interval: the run's next ask takes the load's again.
+  const asks = { ...asked(policy), ...intervalOf(entry, undefined) };
+  if (dueAt >= closingFrom) return { ...nextRefresh(entry.deadline, now, policy), ...asks };
+  return { dueAt, lane: mayMissMargin(dueAt, closingFrom, policy) ? 'ending' : 'refresh', ...asks };
 }
 
 /**

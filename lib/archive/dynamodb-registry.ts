@@ -283,6 +283,10 @@ export class DynamoDbRegistry extends DynamoDbRegistrations implements WatchRegi
       set.push('#askedTick = :askedTick');
       values[':askedTick'] = N(change.askedTick);
     }
+    if (typeof change.intervalMs === 'number') {
+      set.push('#intervalMs = :intervalMs');
+      values[':intervalMs'] = N(change.intervalMs);
+    } else if (change.intervalMs === null) remove.push('#intervalMs');
     const expression = `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`;
     const condition = all(CONDITION.exists, CONDITION.heldByTick);
     return this.conditional(
@@ -370,5 +374,6 @@ function entryOf(item: Item): RegistryEntry | undefined {
     burstFrom: num(item, 'burstFrom'),
     activity: watchBurst === undefined ? undefined : { burstSeen: watchBurst, endsAfterMs: num(item, 'watchEndsAfter') ?? 0 },
     askedTick: num(item, 'askedTick'),
+    intervalMs: num(item, 'intervalMs'),
   };
 }

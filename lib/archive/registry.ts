@@ -139,11 +139,13 @@ export interface RegistryEntry extends DueEntry {
   /** Set: the entry is its address's activity watch. */
   activity: ActivityWatch | undefined;
   /**
-   * The schedule tick of the archiver run that last asked Volcengine about it (run entries), kept
-   * while ARCHIVE_NO_REUSE_REFRESH_MS spaces the asks of apps not seen reusing TaskIds
-   * (decision.ts: waitsToAsk).
+   * The schedule tick of the archiver run that last asked Volcengine about it (run entries): how
+   * long ago it was asked while ARCHIVE_NO_REUSE_REFRESH_MS spaces the asks of apps not seen
+   * reusing TaskIds (decision.ts: waitsToAsk).
    */
   askedTick: number | undefined;
+  /** The refresh interval its last ask gave it (a running run in its refresh lane): the next is at least REFRESH_SHRINK of it. */
+  intervalMs?: number | undefined;
 }
 
 /** A claimant's change of an entry: when it is due next, and what it learnt. */
@@ -159,6 +161,8 @@ export interface EntryChange {
   activity?: ActivityWatch | null;
   /** The tick of the ask this change follows (RegistryEntry.askedTick). */
   askedTick?: number;
+  /** Set: the refresh interval this ask gave (RegistryEntry.intervalMs); null: none (a retry's wait, the ending lane). */
+  intervalMs?: number | null;
 }
 
 /**

@@ -162,7 +162,7 @@ describe('spaced asks of the runs of an app not seen reusing TaskIds', () => {
   it("keeps each ask's tick on the run, and on a run the archiver starts watching", () => {
     expect(decide(known(start), shown(start), NOW, spaced).entry).toEqual({
       kind: 'reschedule',
-      change: { dueAt: NOW + 5 * MIN, lane: 'refresh', askedTick: NOW },
+      change: { dueAt: NOW + 5 * MIN, lane: 'refresh', askedTick: NOW, intervalMs: 5 * MIN },
     });
     expect(decide(pending(NOW - MIN), shown(NOW - 5 * MIN), NOW, spaced).register).toEqual({
       startTime: NOW - 5 * MIN,
@@ -192,14 +192,25 @@ describe("decide: a running run's interval after the load fell", () => {
   // The load now gives 5-minute refreshes; the run was last given 25 minutes (asked at the peak).
   const atLoad = { ...policy, refreshMs: 5 * MIN, tick: NOW };
   const start = NOW - HOUR;
-  const given = (minutes: number) => ({ ...known(start), askedTick: NOW - minutes * MIN, dueAt: NOW });
+  const given = (minutes: number) => ({ ...known(start), askedTick: NOW - minutes * MIN, dueAt: NOW, intervalMs: minutes * MIN });
 
   it('is at least REFRESH_SHRINK of the interval it was last given', () => {
     expect(REFRESH_SHRINK).toBe(0.9);
     expect(decide(given(25), shown(start), NOW, atLoad).entry).toEqual({
       kind: 'reschedule',
-      change: { dueAt: NOW + 22.5 * MIN, lane: 'refresh', askedTick: NOW },
+      change: { dueAt: NOW + 22.5 * MIN, lane: 'refresh', askedTick: NOW, intervalMs: 22.5 * MIN },
     });
+  });
+
+  it('reads the interval the ask recorded, not the tick: a tick left behind by an older ask gives none', () => {
+    // Written before asks recorded their interval: an ask's tick 3 hours back, due now.
+    const stale = { ...known(start), askedTick: NOW - 180 * MIN, dueAt: NOW + 25 * MIN };
+    expect(decide(stale, shown(start), NOW, atLoad).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
+  });
+
+  it('records the interval of a refresh counted from its tick, not when the ask came', () => {
+    const late = decide(given(25), shown(start), NOW + 10 * MIN, atLoad).entry;
+    expect(late).toMatchObject({ change: { dueAt: NOW + 22.5 * MIN, intervalMs: 22.5 * MIN } });
   });
 
   it('takes a longer interval from the load at once', () => {
@@ -218,9 +229,18 @@ describe("decide: a running run's interval after the load fell", () => {
     expect(decide(given(20), shown(start), NOW, spaced).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
   });
 
-  it('counts from the ask of a refused or unanswered ask too, which keeps its tick', () => {
+  it('does not take the wait after a refused or unanswered ask for an interval: the next ask takes the load', () => {
     const refused = decide(given(25), { kind: 'refused', code: 'InvalidParameter' }, NOW, atLoad);
-    expect(refused.entry).toMatchObject({ change: { dueAt: NOW + policy.unknownRetryMs, lane: 'refresh', askedTick: NOW } });
+    expect(refused.entry).toMatchObject({
+      change: { dueAt: NOW + policy.unknownRetryMs, lane: 'refresh', askedTick: NOW, intervalMs: null },
+    });
+    const afterRetry = { ...given(25), intervalMs: undefined, dueAt: NOW };
+    expect(decide(afterRetry, shown(start), NOW, atLoad).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
+  });
+
+  it('leaves no interval on a run moved to its ending lane', () => {
+    const closing = { ...given(25), deadline: NOW + 40 * MIN };
+    expect(decide(closing, shown(start), NOW, atLoad).entry).toMatchObject({ change: { lane: 'ending', intervalMs: null } });
   });
 });
 

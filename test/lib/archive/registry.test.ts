@@ -236,6 +236,19 @@ describe.each(implementations)('%s', (_name, open) => {
     expect((await entriesOf(registry, 'asked'))[0]?.askedTick).toBe(TICK + 10 * MINUTE);
   });
 
+  it('keeps the refresh interval an ask gave a run until a reschedule sets another or clears it', async () => {
+    const registry = await open();
+    const ref = { address: address('interval'), kind: 'run' as const, startTime: NOW - HOUR };
+    await registry.registerRun(ref.address, ref.startTime, 'archiver', NOW, { dueAt: NOW, lane: 'refresh' });
+    const first = await registry.claim(ref, TICK, OWNER, NOW, NOW);
+    expect(first?.intervalMs).toBeUndefined();
+    await registry.reschedule(first!, TICK, { dueAt: NOW + 25 * MINUTE, intervalMs: 25 * MINUTE });
+    const second = await registry.claim(ref, TICK + 25 * MINUTE, OWNER, NOW + 25 * MINUTE, NOW + 25 * MINUTE);
+    expect(second?.intervalMs).toBe(25 * MINUTE);
+    await registry.reschedule(second!, TICK + 25 * MINUTE, { dueAt: NOW + 40 * MINUTE, intervalMs: null });
+    expect((await entriesOf(registry, 'interval'))[0]?.intervalMs).toBeUndefined();
+  });
+
   it('lets one invocation of a schedule tick claim an entry, and the next tick claim it again', async () => {
     const registry = await open();
     await registry.registerRun(address('c'), NOW - MINUTE, 'lookup', NOW);
