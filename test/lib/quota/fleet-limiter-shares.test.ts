@@ -182,7 +182,9 @@ describe('FleetLimiter on a virtual clock', () => {
     const busy = { ms: 5_000, budgetMs: 2_000 };
     const calls = await run([
       ...lookups(w, 6, busy),
-      ...Array.from({ length: 4 }, () => ({ limiter: archiver, load: { ms: 3_000, budgetMs: 2_000 }, startMs: 1_500 })),
+      // A budget short enough that the archiver needs the slots lookups would borrow ahead of time (with seconds of budget
+      // it takes slots past the lookups' 250 ms reach, demand marker or not).
+      ...Array.from({ length: 4 }, () => ({ limiter: archiver, load: { ms: 3_000, budgetMs: 300 }, startMs: 1_500 })),
     ]);
     const archived = sorted(calls.slice(6), 'departures');
     const first = archived[0]!;
@@ -204,11 +206,11 @@ describe('FleetLimiter on a virtual clock', () => {
   it('gives up a slot a call would leave too late for, and takes another: a busy process costs slots, never the bound', async () => {
     const w = world(8);
     const late = seeded(18);
-    // Calls leave 0-30 ms after their slots: a third of them later than the 20 ms allowance.
-    const calls = await run(lookups(w, 6, { ms: 5_000, budgetMs: 2_000, lateMs: () => late() * 30 }));
+    // Calls leave 0-22 ms after their slots: about one in eleven later than the 20 ms allowance.
+    const calls = await run(lookups(w, 6, { ms: 5_000, budgetMs: 2_000, lateMs: () => late() * 22 }));
     const missed = calls.reduce((sum, c) => sum + c.missed, 0);
     const departures = sorted(calls, 'departures');
-    expect(missed).toBeGreaterThan(0.2 * (missed + departures.length));
+    expect(missed).toBeGreaterThan(0.04 * (missed + departures.length));
     expect(shortestSpan(departures, ACCOUNT_QPS + 1)).toBeGreaterThanOrEqual(1000 + DEFAULT_TIMING.networkMs);
   });
 
