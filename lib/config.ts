@@ -76,6 +76,8 @@ const QuotaEnvShape = {
   QUOTA_LATE_MS: intFrom(1, 500, DEFAULT_TIMING.lateMs),
   /** How much the network delay to Volcengine may vary between calls without a call being throttled. */
   QUOTA_NETWORK_MS: intFrom(0, 1_000, DEFAULT_TIMING.networkMs),
+  /** How far an instance's fleet time may lag the fastest clock's (lib/quota/slots.ts SlotTiming.clockMs): 0 where clocks agree. */
+  QUOTA_CLOCK_MS: intFrom(0, 1_000, 0),
 };
 
 const shareFitsTheAccount = (env: { QUOTA_TABLE?: string | undefined; ARCHIVE_QPS: number; VOLC_ACCOUNT_QPS: number }) =>
@@ -437,7 +439,7 @@ function quotaOf(env: LookupEnv | ArchiverEnv, bucket: QuotaSettings['bucket']):
     archiveQps: env.ARCHIVE_QPS,
     timeoutMs: env.QUOTA_TIMEOUT_MS,
     fallbackQps: env.QUOTA_FALLBACK_QPS,
-    timing: { lateMs: env.QUOTA_LATE_MS, networkMs: env.QUOTA_NETWORK_MS },
+    timing: { lateMs: env.QUOTA_LATE_MS, networkMs: env.QUOTA_NETWORK_MS, clockMs: env.QUOTA_CLOCK_MS },
     bucket,
   };
 }

@@ -24,6 +24,13 @@ export interface SlotTiming {
   lateMs: number;
   /** How much the network delay to Volcengine may vary from call to call (QUOTA_NETWORK_MS). */
   networkMs: number;
+  /**
+   * How far an instance's fleet time may run behind the fastest clock's (QUOTA_CLOCK_MS, 0 by
+   * default): a call leaves at its slot by its own view, that much later by the fastest clock's
+   * (see ratchetOffset). About a table round trip where clocks differ by more than one; 0 where
+   * they agree (Lambda's follow the Amazon Time Sync Service, well within a millisecond).
+   */
+  clockMs?: number;
 }
 
 /** How late after its slot a call may leave by default (QUOTA_LATE_MS), here and in the client's TokenBucket: see DEFAULT_TIMING. */
@@ -46,11 +53,12 @@ export function shareRate(shares: QuotaShares, share: Share): number {
 }
 
 /**
- * A call of slot s reaches Volcengine in [s + least delay, s + least delay + lateMs + networkMs],
- * so a second there gathers the slots of 1,000 + lateMs + networkMs ms: `rate` of them, at most.
+ * A call of slot s reaches Volcengine in [s + least delay, s + least delay + lateMs + clockMs +
+ * networkMs] (by the fastest clock), so a second there gathers the slots of 1,000 + lateMs +
+ * clockMs + networkMs ms: `rate` of them, at most.
  */
 export function slotSpacingMs(ratePerSecond: number, timing: SlotTiming): number {
-  return (1000 + timing.lateMs + timing.networkMs) / ratePerSecond;
+  return (1000 + timing.lateMs + (timing.clockMs ?? 0) + timing.networkMs) / ratePerSecond;
 }
 
 /** Bounds of the random margin (in slots of the share) an advance keeps before the caller's latest slot. */

@@ -214,23 +214,36 @@ describe('FleetLimiter on a virtual clock', () => {
     expect(shortestSpan(departures, ACCOUNT_QPS + 1)).toBeGreaterThanOrEqual(1000 + DEFAULT_TIMING.networkMs);
   });
 
+  /** Six instances, clocks 300 ms apart: the one whose clock leads leaves on time, the others as late as their allowance lets them. */
+  async function skewedWorstCase(seed: number, timing = DEFAULT_TIMING): Promise<number[]> {
+    const w = world(seed, [10, 30]);
+    const skews = [0, 300, 0, -300, 0, 0];
+    const calls = await run(
+      skews.map((skewMs) => ({
+        limiter: instance(w, 'lookup', { skewMs, timing }),
+        load: { ms: 5_000, budgetMs: 2_000, lateMs: (l: FleetLimiter) => (skewMs === 300 ? 0 : l.lateAllowanceMs - 0.5) },
+      })),
+    );
+    return sorted(calls, 'departures');
+  }
+
   it.each([1, 2, 3])(
     'keeps any 61 calls 1,000 ms + the network allowance apart, less a table round trip, with clocks 300 ms apart (seed %i)',
     async (seed) => {
       // The known limit (README): fleet time follows the fastest clock about a table round trip behind it, which the
-      // spacing does not count. The instance whose clock leads leaves on time, the others as late as their allowance lets
-      // them: the worst case. Round trips of 10-30 ms.
-      const w = world(seed, [10, 30]);
-      const skews = [0, 300, 0, -300, 0, 0];
-      const calls = await run(
-        skews.map((skewMs) => ({
-          limiter: instance(w, 'lookup', { skewMs }),
-          load: { ms: 5_000, budgetMs: 2_000, lateMs: (l: FleetLimiter) => (skewMs === 300 ? 0 : l.lateAllowanceMs - 0.5) },
-        })),
-      );
-      const departures = sorted(calls, 'departures');
+      // spacing does not count by default (QUOTA_CLOCK_MS 0). Round trips of 10-30 ms; the worst case.
+      const departures = await skewedWorstCase(seed);
       expect(departures.length).toBeGreaterThan(250);
       expect(shortestSpan(departures, ACCOUNT_QPS + 1)).toBeGreaterThanOrEqual(1000 + DEFAULT_TIMING.networkMs - 30);
+    },
+  );
+
+  it.each([1, 2, 3])(
+    'keeps any 61 calls 1,000 ms + the network allowance apart with clocks 300 ms apart when QUOTA_CLOCK_MS covers a round trip (seed %i)',
+    async (seed) => {
+      const departures = await skewedWorstCase(seed, { ...DEFAULT_TIMING, clockMs: 30 });
+      expect(departures.length).toBeGreaterThan(250);
+      expect(shortestSpan(departures, ACCOUNT_QPS + 1)).toBeGreaterThanOrEqual(1000 + DEFAULT_TIMING.networkMs);
     },
   );
 });

@@ -34,11 +34,12 @@ describe('the per-instance bucket against the account', () => {
     expect(lookupSettings(env).quota).toMatchObject({ bucket: { qps: 40, burst: 5 }, accountQps: 30 });
   });
 
-  it('reads the slot allowances, late and network, with their defaults', () => {
-    expect(lookupSettings(CREDENTIALS).quota.timing).toEqual({ lateMs: 20, networkMs: 80 });
-    expect(lookupSettings({ ...CREDENTIALS, QUOTA_LATE_MS: '25', QUOTA_NETWORK_MS: '0' }).quota.timing).toEqual({
+  it('reads the slot allowances, late, network and clock, with their defaults', () => {
+    expect(lookupSettings(CREDENTIALS).quota.timing).toEqual({ lateMs: 20, networkMs: 80, clockMs: 0 });
+    expect(lookupSettings({ ...CREDENTIALS, QUOTA_LATE_MS: '25', QUOTA_NETWORK_MS: '0', QUOTA_CLOCK_MS: '15' }).quota.timing).toEqual({
       lateMs: 25,
       networkMs: 0,
+      clockMs: 15,
     });
     expect(() => lookupSettings({ ...CREDENTIALS, QUOTA_LATE_MS: '0' })).toThrow(/QUOTA_LATE_MS/);
   });

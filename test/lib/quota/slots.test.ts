@@ -29,6 +29,8 @@ describe('slot arithmetic', () => {
   it('spaces a share so that a second at Volcengine gathers at most its rate, calls late and delayed included', () => {
     expect(spacing.lookup * 48).toBe(1090);
     expect(1000 / slotSpacingMs(60, DEFAULT_TIMING)).toBeCloseTo(54.55, 2); // the account's ceiling with the defaults
+    // Fleet time that may lag the fastest clock's by 10 ms (QUOTA_CLOCK_MS) spaces the slots by that too.
+    expect(slotSpacingMs(48, { lateMs: 10, networkMs: 80, clockMs: 10 }) * 48).toBe(1100);
   });
 
   it("lets a lookup take the archiver's reserve ahead of time only while the archiver has no due work", () => {
