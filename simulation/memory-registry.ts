@@ -78,6 +78,7 @@ export class MemoryRegistry implements WatchRegistry {
       burstFrom: old?.burstFrom,
       activity: old?.activity,
       askedTick: old?.askedTick ?? firstDue?.askedTick,
+      intervalMs: old?.intervalMs,
     }));
   }
 

@@ -611,7 +611,9 @@ class EntryWork {
       (change.lane === undefined || change.lane === entry.lane) &&
       change.state === undefined &&
       change.activity === undefined &&
-      (change.refused === undefined || (change.refused === null && !entry.refused));
+      (change.refused === undefined || (change.refused === null && !entry.refused)) &&
+      (change.askedTick === undefined || change.askedTick === entry.askedTick) &&
+      (change.intervalMs === undefined || change.intervalMs === (entry.intervalMs ?? null));
     if (!same) await this.options.registry.reschedule(entry, this.options.tick, change);
   }
 }

@@ -336,10 +336,9 @@ function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Du
   if (!known) return { dueAt, lane: 'retry' };
   // As nextRefresh: an ask that could fall inside the final margin is taken in the ending lane.
   const closingFrom = entry.deadline - policy.finalMarginMs;
-  // The wait is not the load's interval: the run's next ask takes the load's again.
-  const asks = { ...asked(policy), ...intervalOf(entry, undefined) };
-  if (dueAt >= closingFrom) return { ...nextRefresh(entry.deadline, now, policy), ...asks };
-  return { dueAt, lane: mayMissMargin(dueAt, closingFrom, policy) ? 'ending' : 'refresh', ...asks };
+  // The wait is not the load's interval: the run keeps the one its last refresh recorded (forRun).
+  if (dueAt >= closingFrom) return { ...nextRefresh(entry.deadline, now, policy), ...asked(policy) };
+  return { dueAt, lane: mayMissMargin(dueAt, closingFrom, policy) ? 'ending' : 'refresh', ...asked(policy) };
 }
 
 /**

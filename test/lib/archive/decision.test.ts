@@ -229,13 +229,11 @@ describe("decide: a running run's interval after the load fell", () => {
     expect(decide(given(20), shown(start), NOW, spaced).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
   });
 
-  it('does not take the wait after a refused or unanswered ask for an interval: the next ask takes the load', () => {
-    const refused = decide(given(25), { kind: 'refused', code: 'InvalidParameter' }, NOW, atLoad);
-    expect(refused.entry).toMatchObject({
-      change: { dueAt: NOW + policy.unknownRetryMs, lane: 'refresh', askedTick: NOW, intervalMs: null },
-    });
-    const afterRetry = { ...given(25), intervalMs: undefined, dueAt: NOW };
-    expect(decide(afterRetry, shown(start), NOW, atLoad).entry).toMatchObject({ change: { dueAt: NOW + 5 * MIN } });
+  it('does not take the wait after a refused or unanswered ask for an interval: the run keeps the one it had', () => {
+    const refused = decide(given(25), { kind: 'refused', code: 'InvalidParameter' }, NOW, atLoad).entry;
+    expect(refused).toMatchObject({ change: { dueAt: NOW + policy.unknownRetryMs, lane: 'refresh', askedTick: NOW } });
+    expect(refused).not.toHaveProperty('change.intervalMs');
+    expect(decide(given(25), { kind: 'not-shown' }, NOW, atLoad).entry).not.toHaveProperty('change.intervalMs');
   });
 
   it('leaves no interval on a run moved to its ending lane', () => {

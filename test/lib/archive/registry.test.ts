@@ -245,6 +245,9 @@ describe.each(implementations)('%s', (_name, open) => {
     await registry.reschedule(first!, TICK, { dueAt: NOW + 25 * MINUTE, intervalMs: 25 * MINUTE });
     const second = await registry.claim(ref, TICK + 25 * MINUTE, OWNER, NOW + 25 * MINUTE, NOW + 25 * MINUTE);
     expect(second?.intervalMs).toBe(25 * MINUTE);
+    // A registration of the run again (a lookup from another instance) keeps it, as it keeps the due time.
+    await registry.registerRun(ref.address, ref.startTime, 'lookup', NOW + 25 * MINUTE);
+    expect((await entriesOf(registry, 'interval'))[0]?.intervalMs).toBe(25 * MINUTE);
     await registry.reschedule(second!, TICK + 25 * MINUTE, { dueAt: NOW + 40 * MINUTE, intervalMs: null });
     expect((await entriesOf(registry, 'interval'))[0]?.intervalMs).toBeUndefined();
   });
