@@ -169,6 +169,9 @@ describe('CloudFormation template', () => {
       expect(functions[name]!.Environment.Variables.QUOTA_TABLE).toEqual({ Ref: 'QuotaTable' });
       expect(functions[name]!.Environment.Variables.VOLC_ACCOUNT_QPS).toBe('60');
       expect(functions[name]!.Environment.Variables.ARCHIVE_QPS).toBe('12');
+      // The slot spacing's allowances, the same for every function that takes slots.
+      expect(functions[name]!.Environment.Variables.QUOTA_NETWORK_MS).toBe('80');
+      expect(functions[name]!.Environment.Variables.QUOTA_CLOCK_MS).toBe('0');
     }
     const quotaGrants = ofType('AWS::IAM::Role').flatMap(([name, role]) =>
       role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)
