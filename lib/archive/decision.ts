@@ -330,15 +330,18 @@ function wait(entry: RegistryEntry, now: number, policy: DecisionPolicy): Plan {
  * lane is for first asks, the refresh lane for running runs, so registrations that never become
  * runs (asked every ARCHIVE_UNKNOWN_RETRY_MS for 72 h) never go ahead of either.
  */
-function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Due & Pick<EntryChange, 'askedTick' | 'intervalMs'> {
+function askAgain(entry: RegistryEntry, now: number, policy: DecisionPolicy): Due & Pick<EntryChange, 'askedTick'> {
   const known = entry.kind === 'run' && entry.state === 'known';
   const dueAt = nextAsk(now, policy);
   if (!known) return { dueAt, lane: 'retry' };
   // As nextRefresh: an ask that could fall inside the final margin is taken in the ending lane.
   const closingFrom = entry.deadline - policy.finalMarginMs;
+  const due: Due =
+    dueAt >= closingFrom
+      ? nextRefresh(entry.deadline, now, policy)
+      : { dueAt, lane: mayMissMargin(dueAt, closingFrom, policy) ? 'ending' : 'refresh' };
   // The wait is not the load's interval: the run keeps the one its last refresh recorded (forRun).
-  if (dueAt >= closingFrom) return { ...nextRefresh(entry.deadline, now, policy), ...asked(policy) };
-  return { dueAt, lane: mayMissMargin(dueAt, closingFrom, policy) ? 'ending' : 'refresh', ...asked(policy) };
+  return { ...due, ...asked(policy) };
 }
 
 /**
