@@ -48,6 +48,7 @@ import {
   type InstancesResult,
 } from '../test/quota/fleet.ts';
 import { NetworkDelayProcess } from '../test/quota/network-delay.ts';
+import { busiestSecond } from '../test/quota/windows.ts';
 import { startArchiveStack, type ArchiveStack } from '../test/support/archive-stack.ts';
 import { TEST_CREDENTIALS } from '../test/support/credentials.ts';
 
@@ -87,16 +88,6 @@ const DURATION_MS = 20_000;
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-function busiestSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; j < sorted.length; j++) {
-    while (sorted[j]! - sorted[i]! >= 1000) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
 
 /** The machine's CPU time counters (Linux /proc/stat, in ticks: user nice system idle iowait irq softirq steal), or undefined elsewhere. */
 function cpuTicks(): { idle: number; steal: number; total: number } | undefined {

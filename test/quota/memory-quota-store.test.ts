@@ -3,14 +3,14 @@
  * and reads, sent to DynamoDbQuotaStore over dynalite and to MemoryQuotaStore, get the same answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbQuotaStore, type QuotaStore, type TakeRequest } from '../../lib/quota/quota-store.ts';
+import type { QuotaStore, TakeRequest } from '../../lib/quota/quota-store.ts';
 import type { Share } from '../../lib/quota/slots.ts';
 import { seeded } from '../../simulation/scheduler.ts';
-import { createQuotaTable, DynaliteServer } from '../dynamodb/dynalite-server.ts';
+import { DynaliteServer } from '../dynamodb/dynalite-server.ts';
+import { freshQuotaStore } from './dynalite-quota-store.ts';
 import { MemoryQuotaStore } from './memory-quota-store.ts';
 
 let server: DynaliteServer;
-let table = 0;
 const signal = () => new AbortController().signal;
 const NOW = Date.UTC(2026, 11, 1, 12);
 
@@ -19,12 +19,6 @@ beforeAll(async () => {
   await server.start();
 });
 afterAll(() => server.stop());
-
-async function dynaliteStore(): Promise<DynamoDbQuotaStore> {
-  const name = `memory-fidelity-${++table}`;
-  await createQuotaTable(server.url, name);
-  return new DynamoDbQuotaStore(name, { endpoint: server.url, region: 'us-east-1' });
-}
 
 type Operation =
   | { kind: 'take'; request: TakeRequest }
@@ -75,7 +69,7 @@ async function answers(store: QuotaStore, ops: Operation[]): Promise<unknown[]> 
 describe('MemoryQuotaStore', () => {
   it.each([1, 2, 3])('answers seeded sequence %i of 300 operations as the table does', async (seed) => {
     const ops = operations(seed, 300);
-    const expected = await answers(await dynaliteStore(), ops);
+    const expected = await answers(await freshQuotaStore(server, 'memory-fidelity'), ops);
     const taken = expected.filter((answer) => (answer as { taken?: boolean } | undefined)?.taken === true).length;
     const refused = expected.filter((answer) => (answer as { taken?: boolean } | undefined)?.taken === false).length;
     // Both outcomes occur many times, or the sequence would test little.

@@ -13,6 +13,7 @@ import { DEFAULT_TIMING, slotSpacingMs } from '../../../lib/quota/slots.ts';
 import { TokenBucket } from '../../../lib/volc/client.ts';
 import { seeded } from '../../../simulation/scheduler.ts';
 import { MemoryQuotaStore } from '../../quota/memory-quota-store.ts';
+import { busiestSecond, shortestSpan } from '../../quota/windows.ts';
 
 const START = Date.UTC(2026, 11, 1, 12);
 const ACCOUNT_QPS = 60;
@@ -107,27 +108,6 @@ async function run(callers: Array<{ limiter: FleetLimiter; load: Load; startMs?:
 }
 
 const sorted = (calls: Calls[], of: 'departures' | 'arrivals') => calls.flatMap((c) => c[of]).sort((a, b) => a - b);
-
-/** The most calls in any window of one second, wherever it starts. */
-function busiestSecond(times: number[]): number {
-  let most = 0;
-  for (let i = 0, j = 0; j < times.length; j++) {
-    while (times[j]! - times[i]! >= 1000) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
-
-/**
- * The shortest time over which `count` calls left: the slot spacing keeps any 61 departures at
- * least 1,000 + networkMs apart, so that network delays anywhere within networkMs never put 61
- * calls in one second at Volcengine, however they fall (the worst: 80 ms for the first, 0 for the last).
- */
-function shortestSpan(times: number[], count: number): number {
-  let shortest = Number.POSITIVE_INFINITY;
-  for (let i = 0; i + count - 1 < times.length; i++) shortest = Math.min(shortest, times[i + count - 1]! - times[i]!);
-  return shortest;
-}
 
 /** Calls per second over [fromMs, toMs) after the first call. */
 function ratePerSecond(times: number[], fromMs: number, toMs: number): number {

@@ -5,13 +5,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FleetLimiter } from '../../../lib/quota/fleet-limiter.ts';
-import { DynamoDbQuotaStore, type QuotaStore } from '../../../lib/quota/quota-store.ts';
+import type { DynamoDbQuotaStore, QuotaStore } from '../../../lib/quota/quota-store.ts';
 import { TokenBucket } from '../../../lib/volc/client.ts';
 import { DynaliteServer } from '../../dynamodb/dynalite-server.ts';
+import { freshQuotaStore } from '../../quota/dynalite-quota-store.ts';
+import { busiestSecond } from '../../quota/windows.ts';
 import { VolcBudgetExhaustedError, VolcDeadlineError } from '../../../lib/errors.ts';
 
 let server: DynaliteServer;
-let table = 0;
 beforeAll(async () => {
   server = new DynaliteServer();
   await server.start();
@@ -19,12 +20,7 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 
 /** A fresh table per test, so frontiers start empty. */
-async function freshStore(): Promise<DynamoDbQuotaStore> {
-  const { createQuotaTable } = await import('../../dynamodb/dynalite-server.ts');
-  const name = `quota-test-${++table}`;
-  await createQuotaTable(server.url, name);
-  return new DynamoDbQuotaStore(name, { endpoint: server.url, region: 'us-east-1' });
-}
+const freshStore = (): Promise<DynamoDbQuotaStore> => freshQuotaStore(server, 'quota-test');
 
 type Options = ConstructorParameters<typeof FleetLimiter>[0];
 /** In process, calls reach nowhere: no network allowance. */
@@ -39,16 +35,6 @@ const limiter = (store: QuotaStore, role: 'lookup' | 'archiver', extra: Partial<
     fallback: new TokenBucket({ ratePerSecond: 2, burst: 1 }),
     ...extra,
   });
-
-/** The most slots in any window of one second, wherever it starts. */
-function busiestSecond(sorted: number[]): number {
-  let most = 0;
-  for (let i = 0, j = 0; j < sorted.length; j++) {
-    while (sorted[j]! - sorted[i]! >= 1000) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
 
 /**
  * Takes slots back to back on the real clock for `ms`, each limiter `budgetMs` a call, sleeping each wait; answers each

@@ -1,12 +1,12 @@
 /** Fidelity of every DynamoDB operation the quota relies on, against dynalite over loopback. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDbQuotaStore, isTableThrottling, type TakeRequest } from '../../../lib/quota/quota-store.ts';
-import { createQuotaTable, DynaliteServer } from '../../dynamodb/dynalite-server.ts';
+import { type DynamoDbQuotaStore, isTableThrottling, type TakeRequest } from '../../../lib/quota/quota-store.ts';
+import { DynaliteServer } from '../../dynamodb/dynalite-server.ts';
+import { freshQuotaStore } from '../../quota/dynalite-quota-store.ts';
 
 let server: DynaliteServer;
 let store: DynamoDbQuotaStore;
-let table = 0;
 const signal = () => new AbortController().signal;
 const NOW = Date.UTC(2026, 11, 1, 12);
 
@@ -16,9 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 beforeEach(async () => {
-  const name = `quota-store-${++table}`;
-  await createQuotaTable(server.url, name);
-  store = new DynamoDbQuotaStore(name, { endpoint: server.url, region: 'us-east-1' });
+  store = await freshQuotaStore(server, 'quota-store');
 });
 
 const restart = (now: number, spanMs = 20, extra: Partial<TakeRequest> = {}) =>
