@@ -20,8 +20,6 @@ type Item = Record<keyof QuotaState, number | undefined>;
 
 export class MemoryQuotaStore implements QuotaStore {
   #item: Item | undefined;
-  /** Calls made (reads and writes). */
-  calls = 0;
 
   /** `latencyMs`: one call's round trip, drawn per call. */
   constructor(private readonly latencyMs: () => number = () => 0) {}
@@ -70,7 +68,6 @@ export class MemoryQuotaStore implements QuotaStore {
 
   /** Half the round trip out, the operation applied, half back; a caller's abort leaves the call (its effect may stand). */
   #roundTrip<T>(signal: AbortSignal, apply: () => T): Promise<T> {
-    this.calls++;
     const latency = this.latencyMs();
     return new Promise<T>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
