@@ -100,12 +100,13 @@ const THROTTLE_BACKOFF_MS = { base: 10, max: 200 };
 /** How many of its share's slots the state last seen stands for a read, for a refusal. */
 const FRESH_STATE_SLOTS = 3;
 /**
- * Table round trips remembered, for how long (a cold start's or a busy moment's do not set the
- * lead for long), and the most a slot is placed after the write that takes it.
+ * Table round trips remembered, and for how long: a cold start's or a busy moment's do not set the
+ * lead for long. The lead is the slowest of them, so that the answer is back before its slot
+ * (QUOTA_TIMEOUT_MS at most: no answer comes later). A lead shorter than the table's round trip
+ * gives every restarted slot up: the answer comes back too late for it, and so does the next one's.
  */
 const ROUND_TRIPS_KEPT = 5;
 const ROUND_TRIPS_FOR_MS = 2_000;
-const MAX_LEAD_MS = 100;
 
 interface Waiter {
   /** What the caller has left of its deadline: bounds the table calls. */
@@ -129,8 +130,6 @@ function expiring(ms: number): { signal: AbortSignal; clear: () => void } {
   const timer = setTimeout(() => setImmediate(() => controller.abort()), ms);
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 const pushed = (state: QuotaState, push: number, stamp: number): QuotaState => ({
   ...state,
@@ -162,8 +161,8 @@ export class FleetLimiter implements RateLimiter {
   /** When the state was last seen, and when a caller was last refused on it without a call (this instance's clock). */
   #seenAt = Number.NEGATIVE_INFINITY;
   #refusedFreeAt = Number.NEGATIVE_INFINITY;
-  /** The join, once it started; settled with the first table answers. */
-  #joining: Promise<void> | undefined;
+  /** The join, once it started, and until when its starter's budget lasts (this instance's clock); settled with the first table answers. */
+  #joining: { done: Promise<void>; until: number } | undefined;
   #joined = false;
   /** Slots of the own share leased by the last write and not used yet, earliest first (fleet time). */
   #leased: number[] = [];
@@ -191,10 +190,11 @@ export class FleetLimiter implements RateLimiter {
     return this.#now() + this.#offset;
   }
 
-  /** Joins the fleet now (at cold start), so the first slot does not wait for it. */
+  /** Joins the fleet now (at cold start), so the first slot does not wait for it: a read, then a write. */
   async warm(): Promise<void> {
+    const { storeTimeoutMs } = this.#options;
     try {
-      await this.#join(this.#options.storeTimeoutMs);
+      await this.#join(Math.max(storeTimeoutMs, FIRST_CALL_TIMEOUT_MS) + storeTimeoutMs).done;
     } catch {
       // The first slot joins.
     }
@@ -204,8 +204,9 @@ export class FleetLimiter implements RateLimiter {
    * An instance's first table calls: read the item (fleet time, from its stamp), then stamp it and
    * move both frontiers by joinPushMs, in case this clock leads the fleet's.
    */
-  #join(leftMs: number): Promise<void> {
-    this.#joining ??= (async () => {
+  #join(leftMs: number): { done: Promise<void>; until: number } {
+    if (this.#joining) return this.#joining;
+    const done = (async () => {
       const started = this.#now();
       const left = () => leftMs - (this.#now() - started);
       this.#learn(await this.#call(left(), (signal) => this.#options.store.read(signal)));
@@ -224,6 +225,7 @@ export class FleetLimiter implements RateLimiter {
       this.#joining = undefined;
       throw error;
     });
+    this.#joining = { done, until: this.#now() + leftMs };
     return this.#joining;
   }
 
@@ -231,24 +233,42 @@ export class FleetLimiter implements RateLimiter {
    * Waits for the join, the caller's own budget at most: the join is shared by every caller of this
    * instance, started by the first with its budget, and goes on when that caller leaves; a later
    * caller is not held by it past its own budget or deadline (it is refused, or falls back, as if
-   * its own table call had not answered).
+   * its own table call had not answered). A join refused for its starter's shorter budget (warm's at
+   * cold start, or a caller's near its deadline) refuses no one else: a caller with more time left
+   * joins again, with its own budget.
    */
-  #awaitJoin(budgetMs: number, signal: AbortSignal | undefined): Promise<void> {
-    return this.#bounded(() => this.#join(budgetMs), budgetMs, signal, ' the join');
+  async #awaitJoin(budgetMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const until = this.#now() + budgetMs;
+    for (;;) {
+      const join = this.#join(until - this.#now());
+      try {
+        return await this.#bounded(() => join.done, until - this.#now(), signal, ' the join');
+      } catch (error) {
+        const startersBudget = join.until < until && this.#now() < until;
+        if (!(error instanceof VolcBudgetExhaustedError && startersBudget)) throw error;
+      }
+    }
   }
 
   /**
    * `work`, given a signal that aborts when `budgetMs` have passed (see expiring) or the caller
    * gives up, whichever is first, and left then if it ignores its signal. Left: VolcDeadlineError
-   * when the caller gave up; a refusal when the caller had less time than a table call may take (not
-   * a sign that the table is failing); else the table's failure.
+   * when the caller gave up; a refusal when the caller had less time than a table call may take
+   * (`callerBound`, by default a budget under QUOTA_TIMEOUT_MS: not a sign that the table is
+   * failing); else the table's failure.
    */
-  #bounded<T>(work: (signal: AbortSignal) => Promise<T>, budgetMs: number, caller: AbortSignal | undefined, what = ''): Promise<T> {
+  #bounded<T>(
+    work: (signal: AbortSignal) => Promise<T>,
+    budgetMs: number,
+    caller: AbortSignal | undefined,
+    what = '',
+    callerBound = budgetMs < this.#options.storeTimeoutMs,
+  ): Promise<T> {
     const expiry = expiring(Math.max(0, budgetMs));
     const signal = caller ? AbortSignal.any([caller, expiry.signal]) : expiry.signal;
     const expired = () => {
       if (caller?.aborted) return new VolcDeadlineError();
-      return budgetMs < this.#options.storeTimeoutMs
+      return callerBound
         ? new VolcBudgetExhaustedError(1000)
         : new Error(`the quota table did not answer${what} within ${Math.round(budgetMs)} ms`);
     };
@@ -376,8 +396,8 @@ export class FleetLimiter implements RateLimiter {
       const now = this.fleetNow();
       // A restarted share's slot lies where the write's answer is expected back, so that the call is not late for it.
       const leadMs = Math.min(
-        MAX_LEAD_MS,
-        median(this.#roundTrips.filter((trip) => trip.at > this.#now() - ROUND_TRIPS_FOR_MS).map((trip) => trip.ms)),
+        this.#options.storeTimeoutMs,
+        Math.max(0, ...this.#roundTrips.filter((trip) => trip.at > this.#now() - ROUND_TRIPS_FOR_MS).map((trip) => trip.ms)),
       );
       const marginSlots = CONTENTION_MARGIN_SLOTS.least + this.#random() * (CONTENTION_MARGIN_SLOTS.most - CONTENTION_MARGIN_SLOTS.least);
       const marginMs = marginSlots * this.#spacing[this.#options.role];
@@ -464,7 +484,8 @@ export class FleetLimiter implements RateLimiter {
     const budget = Math.min(timeout, budgetMs);
     this.#stats.tableCalls++;
     const sent = this.#now();
-    const result = await this.#bounded(work, budget, caller);
+    // Cut at the caller's budget rather than the call's timeout: a refusal, not a table that fails.
+    const result = await this.#bounded(work, budget, caller, '', budgetMs < timeout);
     // The first call opens the connection: not a round trip to plan slots by.
     if (this.#answered) this.#roundTrips.push({ at: this.#now(), ms: this.#now() - sent });
     if (this.#roundTrips.length > ROUND_TRIPS_KEPT) this.#roundTrips.shift();

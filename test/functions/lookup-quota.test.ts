@@ -89,6 +89,30 @@ describe('lookups on the shared quota', () => {
     expect(metric(answer.logs, 'QuotaFallbacks')).toBe(0);
   });
 
+  it('answers from a quota table that takes 120 ms a call: the join begun at cold start refuses no lookup', async () => {
+    // Prepare: the instance joins the fleet at cold start (a read, then a write); both take 120 ms here.
+    dynalite.inject({ kind: 'latency', latencyMs: 120 });
+    const { get } = await lookupOn({});
+    // Act
+    const answer = await get();
+    dynalite.clearFaults();
+    // Assess: the table answered every call within QUOTA_TIMEOUT_MS: a slot of the shared quota, not a refusal or the fallback.
+    expect(answer.statusCode, JSON.stringify(answer.json)).toBe(200);
+    expect(metric(answer.logs, 'QuotaFallbacks')).toBe(0);
+  });
+
+  it('answers when the quota writes take 150 ms: the slot lies where the answer comes back, not before it', async () => {
+    // Prepare
+    dynalite.inject({ kind: 'latency', operation: 'UpdateItem', latencyMs: 150 });
+    const { get } = await lookupOn({});
+    // Act
+    const answer = await get();
+    dynalite.clearFaults();
+    // Assess
+    expect(answer.statusCode, JSON.stringify(answer.json)).toBe(200);
+    expect(metric(answer.logs, 'QuotaFallbacks')).toBe(0);
+  });
+
   it('publishes only the metrics the catalogue lists for the lookup, in their units, answering or refusing', async () => {
     // Prepare
     const answering = await lookupOn({});

@@ -246,6 +246,32 @@ describe('FleetLimiter', () => {
     expect(second).toBe('VolcBudgetExhaustedError');
   });
 
+  it('refuses no caller with more time for the join begun at cold start and refused at its own shorter budget', async () => {
+    // Prepare: DynamoDB throttles the cold instance's first reads for 1.3 s, longer than the join begun at cold start may take.
+    const real = await freshStore();
+    const throttledUntil = Date.now() + 1_300;
+    const store: QuotaStore = {
+      read: async (signal) => {
+        if (Date.now() < throttledUntil)
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });
+        return real.read(signal);
+      },
+      take: (request, signal) => real.take(request, signal),
+      join: (pushMs, stamp, toleranceMs, signal) => real.join(pushMs, stamp, toleranceMs, signal),
+    };
+    const l = limiter(store, 'lookup', { storeTimeoutMs: 100 });
+    const warmed = l.warm();
+    // Act: a caller that may wait 3 s finds the join begun.
+    const granted = await Promise.resolve(l.reserve(3_000)).then(
+      () => 'granted',
+      (error: unknown) => (error as Error).name,
+    );
+    await warmed;
+    // Assess: the join it found was refused at its starter's budget; the caller joined again with its own.
+    expect(granted).toBe('granted');
+    expect(l.drainStats()).toMatchObject({ tokensTaken: 1, fallbacks: 0 });
+  });
+
   it("retries DynamoDB throttling within the caller's budget, never falling back for it", async () => {
     const store = await freshStore();
     const l = limiter(store, 'lookup', { maxWaitMs: 250 });
