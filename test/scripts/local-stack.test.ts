@@ -89,7 +89,7 @@ describe('local stack (npm start)', () => {
     const secondRun = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/archive-once.ts'], { env });
     const secondExit = await second.stop();
     // Assess
-    expect(live.status).toBe(200);
+    expect(live.status, JSON.stringify(live.json)).toBe(200);
     expect(live.json.Result.SegmentTask.Status).toBe(2);
     expect(first.output()).toContain("curl '");
     // The lookup archived the running task it registered; archive:once polled it and found nothing new.
