@@ -194,7 +194,7 @@ export class FleetLimiter implements RateLimiter {
   async warm(): Promise<void> {
     const { storeTimeoutMs } = this.#options;
     try {
-      await this.#join(Math.max(storeTimeoutMs, FIRST_CALL_TIMEOUT_MS) + storeTimeoutMs).done;
+      await this.#join(this.#now() + Math.max(storeTimeoutMs, FIRST_CALL_TIMEOUT_MS) + storeTimeoutMs).done;
     } catch {
       // The first slot joins.
     }
@@ -202,13 +202,13 @@ export class FleetLimiter implements RateLimiter {
 
   /**
    * An instance's first table calls: read the item (fleet time, from its stamp), then stamp it and
-   * move both frontiers by joinPushMs, in case this clock leads the fleet's.
+   * move both frontiers by joinPushMs, in case this clock leads the fleet's. Begun by its first
+   * caller, with that caller's budget: table calls until `until` (this instance's clock).
    */
-  #join(leftMs: number): { done: Promise<void>; until: number } {
+  #join(until: number): { done: Promise<void>; until: number } {
     if (this.#joining) return this.#joining;
     const done = (async () => {
-      const started = this.#now();
-      const left = () => leftMs - (this.#now() - started);
+      const left = () => until - this.#now();
       this.#learn(await this.#call(left(), (signal) => this.#options.store.read(signal)));
       for (;;) {
         const stamp = this.fleetNow();
@@ -225,7 +225,7 @@ export class FleetLimiter implements RateLimiter {
       this.#joining = undefined;
       throw error;
     });
-    this.#joining = { done, until: this.#now() + leftMs };
+    this.#joining = { done, until };
     return this.#joining;
   }
 
@@ -240,10 +240,11 @@ export class FleetLimiter implements RateLimiter {
   async #awaitJoin(budgetMs: number, signal: AbortSignal | undefined): Promise<void> {
     const until = this.#now() + budgetMs;
     for (;;) {
-      const join = this.#join(until - this.#now());
+      const join = this.#join(until);
       try {
         return await this.#bounded(() => join.done, until - this.#now(), signal, ' the join');
       } catch (error) {
+        // Its own join's refusal is the caller's: join.until is then its own until.
         const startersBudget = join.until < until && this.#now() < until;
         if (!(error instanceof VolcBudgetExhaustedError && startersBudget)) throw error;
       }
