@@ -100,13 +100,30 @@ const THROTTLE_BACKOFF_MS = { base: 10, max: 200 };
 /** How many of its share's slots the state last seen stands for a read, for a refusal. */
 const FRESH_STATE_SLOTS = 3;
 /**
- * Table round trips remembered, and for how long: a cold start's or a busy moment's do not set the
- * lead for long. The lead is the slowest of them, so that the answer is back before its slot
- * (QUOTA_TIMEOUT_MS at most: no answer comes later). A lead shorter than the table's round trip
- * gives every restarted slot up: the answer comes back too late for it, and so does the next one's.
+ * Table round trips remembered (the last few, however old: an idle spell does not make the table
+ * faster). The lead is the second slowest of them (the slowest while fewer than three are known),
+ * so that the answer is back before its slot, and one slow answer (a busy moment) does not set it;
+ * a lead shorter than the table's round trips gives every restarted slot up, the answer coming back
+ * too late for it, and for the next one's.
  */
 const ROUND_TRIPS_KEPT = 5;
-const ROUND_TRIPS_FOR_MS = 2_000;
+
+/** The second slowest of the round trips, or the slowest of fewer than three; 0 with none. */
+function expectedRoundTrip(roundTrips: readonly number[]): number {
+  const slowestFirst = [...roundTrips].sort((a, b) => b - a);
+  return (slowestFirst.length >= 3 ? slowestFirst[1] : slowestFirst[0]) ?? 0;
+}
+
+/**
+ * A table failure met by the join, counted toward degraded mode where it happened (#join): its
+ * waiters fall back without counting it again.
+ */
+class JoinFailure extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'JoinFailure';
+  }
+}
 
 interface Waiter {
   /** What the caller has left of its deadline: bounds the table calls. */
@@ -161,13 +178,13 @@ export class FleetLimiter implements RateLimiter {
   /** When the state was last seen, and when a caller was last refused on it without a call (this instance's clock). */
   #seenAt = Number.NEGATIVE_INFINITY;
   #refusedFreeAt = Number.NEGATIVE_INFINITY;
-  /** The join, once it started, and until when its starter's budget lasts (this instance's clock); settled with the first table answers. */
+  /** The join, once it started, and until when it may take (this instance's clock); settled with the first table answers. */
   #joining: { done: Promise<void>; until: number } | undefined;
   #joined = false;
   /** Slots of the own share leased by the last write and not used yet, earliest first (fleet time). */
   #leased: number[] = [];
-  /** The last table round trips (when, how long): a restarted share's slot lies where its write's answer is expected. */
-  readonly #roundTrips: Array<{ at: number; ms: number }> = [];
+  /** The last table round trips (ms): a restarted share's slot lies where its write's answer is expected. */
+  readonly #roundTrips: number[] = [];
 
   constructor(options: FleetLimiterOptions) {
     this.#options = options;
@@ -190,11 +207,10 @@ export class FleetLimiter implements RateLimiter {
     return this.#now() + this.#offset;
   }
 
-  /** Joins the fleet now (at cold start), so the first slot does not wait for it: a read, then a write. */
+  /** Joins the fleet now (at cold start), so the first slot does not wait for it. */
   async warm(): Promise<void> {
-    const { storeTimeoutMs } = this.#options;
     try {
-      await this.#join(this.#now() + Math.max(storeTimeoutMs, FIRST_CALL_TIMEOUT_MS) + storeTimeoutMs).done;
+      await this.#join().done;
     } catch {
       // The first slot joins.
     }
@@ -202,11 +218,15 @@ export class FleetLimiter implements RateLimiter {
 
   /**
    * An instance's first table calls: read the item (fleet time, from its stamp), then stamp it and
-   * move both frontiers by joinPushMs, in case this clock leads the fleet's. Begun by its first
-   * caller, with that caller's budget: table calls until `until` (this instance's clock).
+   * move both frontiers by joinPushMs, in case this clock leads the fleet's. It has its own time, a
+   * first call (which opens the connection) and a write: begun by warm at cold start or by a caller,
+   * it goes on when its callers leave. A table failure counts toward degraded mode here, once,
+   * whether anyone still waits for it or not.
    */
-  #join(until: number): { done: Promise<void>; until: number } {
+  #join(): { done: Promise<void>; until: number } {
     if (this.#joining) return this.#joining;
+    const { storeTimeoutMs } = this.#options;
+    const until = this.#now() + Math.max(storeTimeoutMs, FIRST_CALL_TIMEOUT_MS) + storeTimeoutMs;
     const done = (async () => {
       const left = () => until - this.#now();
       this.#learn(await this.#call(left(), (signal) => this.#options.store.read(signal)));
@@ -223,30 +243,33 @@ export class FleetLimiter implements RateLimiter {
       }
     })().catch((error: unknown) => {
       this.#joining = undefined;
-      throw error;
+      // Throttled for longer than the join's time: a refusal, not an outage.
+      if (error instanceof VolcBudgetExhaustedError) throw error;
+      this.#enterDegraded(error);
+      throw new JoinFailure(error);
     });
     this.#joining = { done, until };
     return this.#joining;
   }
 
   /**
-   * Waits for the join, the caller's own budget at most: the join is shared by every caller of this
-   * instance, started by the first with its budget, and goes on when that caller leaves; a later
-   * caller is not held by it past its own budget or deadline (it is refused, or falls back, as if
-   * its own table call had not answered). A join refused for its starter's shorter budget (warm's at
-   * cold start, or a caller's near its deadline) refuses no one else: a caller with more time left
-   * joins again, with its own budget.
+   * Waits for the join (shared by every caller of this instance), the caller's own budget or
+   * deadline at most. A caller whose budget ends while the join still has time is refused: it had
+   * less time than the join may take, which says nothing of the table. A join that failed (or was
+   * due and has not answered) sends its callers to the fallback; one refused because DynamoDB
+   * throttled it for all its time refuses no caller with more: that caller joins again.
    */
   async #awaitJoin(budgetMs: number, signal: AbortSignal | undefined): Promise<void> {
     const until = this.#now() + budgetMs;
     for (;;) {
-      const join = this.#join(until);
+      const join = this.#join();
       try {
-        return await this.#bounded(() => join.done, until - this.#now(), signal, ' the join');
+        return await this.#bounded(() => join.done, until - this.#now(), signal, ' the join', join.until > until);
       } catch (error) {
-        // Its own join's refusal is the caller's: join.until is then its own until.
-        const startersBudget = join.until < until && this.#now() < until;
-        if (!(error instanceof VolcBudgetExhaustedError && startersBudget)) throw error;
+        if (error instanceof VolcBudgetExhaustedError && join.until < until && this.#now() < until) continue;
+        const settled = error instanceof VolcBudgetExhaustedError || error instanceof VolcDeadlineError || error instanceof JoinFailure;
+        // Cut when the join was due: its failure is on its way, and is counted when it comes.
+        throw settled ? error : new JoinFailure(error);
       }
     }
   }
@@ -254,16 +277,15 @@ export class FleetLimiter implements RateLimiter {
   /**
    * `work`, given a signal that aborts when `budgetMs` have passed (see expiring) or the caller
    * gives up, whichever is first, and left then if it ignores its signal. Left: VolcDeadlineError
-   * when the caller gave up; a refusal when the caller had less time than a table call may take
-   * (`callerBound`, by default a budget under QUOTA_TIMEOUT_MS: not a sign that the table is
-   * failing); else the table's failure.
+   * when the caller gave up; a refusal when `callerBound` (the caller had less time than the work
+   * may take: not a sign that the table is failing); else the table's failure.
    */
   #bounded<T>(
     work: (signal: AbortSignal) => Promise<T>,
     budgetMs: number,
     caller: AbortSignal | undefined,
-    what = '',
-    callerBound = budgetMs < this.#options.storeTimeoutMs,
+    what: string,
+    callerBound: boolean,
   ): Promise<T> {
     const expiry = expiring(Math.max(0, budgetMs));
     const signal = caller ? AbortSignal.any([caller, expiry.signal]) : expiry.signal;
@@ -350,6 +372,11 @@ export class FleetLimiter implements RateLimiter {
     const leased = this.#leasedSlot(maxWaitMs);
     if (leased !== undefined) return this.#granted(leased);
     if (this.#now() < this.#degradedUntil) return this.#fallback(maxWaitMs);
+    if (this.#degraded && !this.#joined) {
+      // The table failed the joins so far: the next goes on alone, callers keep to the fallback until it answers.
+      this.#join().done.catch(() => undefined);
+      return this.#fallback(maxWaitMs);
+    }
     try {
       const slot = await this.#slot(budgetMs, maxWaitMs, signal);
       this.#recovered();
@@ -361,7 +388,7 @@ export class FleetLimiter implements RateLimiter {
         this.#stats.tokensDenied++;
         throw error;
       }
-      this.#enterDegraded(error);
+      if (!(error instanceof JoinFailure)) this.#enterDegraded(error);
       return this.#fallback(maxWaitMs);
     }
   }
@@ -396,10 +423,8 @@ export class FleetLimiter implements RateLimiter {
     for (let writes = 0; ; ) {
       const now = this.fleetNow();
       // A restarted share's slot lies where the write's answer is expected back, so that the call is not late for it.
-      const leadMs = Math.min(
-        this.#options.storeTimeoutMs,
-        Math.max(0, ...this.#roundTrips.filter((trip) => trip.at > this.#now() - ROUND_TRIPS_FOR_MS).map((trip) => trip.ms)),
-      );
+      // No later than the caller's wait: a slot past it would be granted to a caller gone by then.
+      const leadMs = Math.min(this.#options.storeTimeoutMs, maxWaitMs, expectedRoundTrip(this.#roundTrips));
       const marginSlots = CONTENTION_MARGIN_SLOTS.least + this.#random() * (CONTENTION_MARGIN_SLOTS.most - CONTENTION_MARGIN_SLOTS.least);
       const marginMs = marginSlots * this.#spacing[this.#options.role];
       const { lateMs } = this.#timing;
@@ -488,7 +513,7 @@ export class FleetLimiter implements RateLimiter {
     // Cut at the caller's budget rather than the call's timeout: a refusal, not a table that fails.
     const result = await this.#bounded(work, budget, caller, '', budgetMs < timeout);
     // The first call opens the connection: not a round trip to plan slots by.
-    if (this.#answered) this.#roundTrips.push({ at: this.#now(), ms: this.#now() - sent });
+    if (this.#answered) this.#roundTrips.push(this.#now() - sent);
     if (this.#roundTrips.length > ROUND_TRIPS_KEPT) this.#roundTrips.shift();
     this.#answered = true;
     return result;

@@ -89,6 +89,17 @@ function timed(store: QuotaStore): { store: QuotaStore; longestMs: () => number 
   };
 }
 
+/** A store DynamoDB throttles (every read and join) until `until` (epoch ms). */
+function throttledUntil(real: QuotaStore, until: number): QuotaStore {
+  const throttled = () =>
+    Promise.reject(Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' }));
+  return {
+    read: (signal) => (Date.now() < until ? throttled() : real.read(signal)),
+    take: (request, signal) => real.take(request, signal),
+    join: (pushMs, stamp, toleranceMs, signal) => (Date.now() < until ? throttled() : real.join(pushMs, stamp, toleranceMs, signal)),
+  };
+}
+
 describe('FleetLimiter', () => {
   // What the fleet is granted (54/s, fair shares, the archiver's reserve) is measured on a virtual clock, where this
   // machine's speed cannot move it: fleet-limiter-shares.test.ts. Here, on dynalite and the real clock, the bound.
@@ -246,20 +257,9 @@ describe('FleetLimiter', () => {
     expect(second).toBe('VolcBudgetExhaustedError');
   });
 
-  it('refuses no caller with more time for the join begun at cold start and refused at its own shorter budget', async () => {
-    // Prepare: DynamoDB throttles the cold instance's first reads for 1.3 s, longer than the join begun at cold start may take.
-    const real = await freshStore();
-    const throttledUntil = Date.now() + 1_300;
-    const store: QuotaStore = {
-      read: async (signal) => {
-        if (Date.now() < throttledUntil)
-          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });
-        return real.read(signal);
-      },
-      take: (request, signal) => real.take(request, signal),
-      join: (pushMs, stamp, toleranceMs, signal) => real.join(pushMs, stamp, toleranceMs, signal),
-    };
-    const l = limiter(store, 'lookup', { storeTimeoutMs: 100 });
+  it('lets a caller with more time join again when DynamoDB throttled the join begun at cold start for all its time', async () => {
+    // Prepare: throttled for 1.3 s, longer than a join may take (a first call and a write: 1.1 s here).
+    const l = limiter(throttledUntil(await freshStore(), Date.now() + 1_300), 'lookup', { storeTimeoutMs: 100 });
     const warmed = l.warm();
     // Act: a caller that may wait 3 s finds the join begun.
     const granted = await Promise.resolve(l.reserve(3_000)).then(
@@ -267,9 +267,31 @@ describe('FleetLimiter', () => {
       (error: unknown) => (error as Error).name,
     );
     await warmed;
-    // Assess: the join it found was refused at its starter's budget; the caller joined again with its own.
+    // Assess: the join it found was refused; the caller joined again within its own time.
     expect(granted).toBe('granted');
     expect(l.drainStats()).toMatchObject({ tokensTaken: 1, fallbacks: 0 });
+  });
+
+  it('refuses callers with less time than the join while DynamoDB throttles it, never sending them to the fallback', async () => {
+    // Prepare
+    const warnings: unknown[] = [];
+    const store = throttledUntil(await freshStore(), Date.now() + 1_500);
+    const l = limiter(store, 'lookup', { storeTimeoutMs: 200, onDegraded: (error) => warnings.push(error) });
+    void l.warm();
+    // Act: one lookup after the other, each with 500 ms.
+    const outcomes: string[] = [];
+    for (let caller = 0; caller < 2; caller++) {
+      outcomes.push(
+        await Promise.resolve(l.reserve(500)).then(
+          () => 'granted',
+          (error: unknown) => (error as Error).name,
+        ),
+      );
+    }
+    // Assess
+    expect(outcomes).toEqual([VolcBudgetExhaustedError.name, VolcBudgetExhaustedError.name]);
+    expect(l.drainStats()).toMatchObject({ tokensDenied: 2, fallbacks: 0 });
+    expect(warnings).toEqual([]);
   });
 
   it("retries DynamoDB throttling within the caller's budget, never falling back for it", async () => {
