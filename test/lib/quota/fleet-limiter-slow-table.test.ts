@@ -55,7 +55,7 @@ const hanging: QuotaStore = {
 };
 
 describe('FleetLimiter on a slow quota table', () => {
-  it('refuses a caller whose budget ends while the first read, slow but within its second, is pending; the table serves the next', async () => {
+  it('refuses a caller whose budget ends while a slow first read may still answer; the table serves the next', async () => {
     // Prepare: the first call opens the connection and takes 900 ms, within the first call's 1 s.
     const { limiter, warnings } = coldLookup(new MemoryQuotaStore(roundTrips([900], 5)));
     const warmed = limiter.warm();
