@@ -218,10 +218,10 @@ export class FleetLimiter implements RateLimiter {
 
   /**
    * An instance's first table calls: read the item (fleet time, from its stamp), then stamp it and
-   * move both frontiers by joinPushMs, in case this clock leads the fleet's. It has its own time, a
-   * first call (which opens the connection) and a write: begun by warm at cold start or by a caller,
-   * it goes on when its callers leave. A table failure counts toward degraded mode here, once,
-   * whether anyone still waits for it or not.
+   * move both frontiers by joinPushMs, in case this clock leads the fleet's. It has its own time,
+   * enough for a first call (which opens the connection) and a write: begun by warm at cold start or
+   * by a caller, it goes on when its callers leave. A table failure counts toward degraded mode
+   * here, once, whether anyone still waits for it or not; success ends the failures in a row.
    */
   #join(): { done: Promise<void>; until: number } {
     if (this.#joining) return this.#joining;
@@ -239,6 +239,8 @@ export class FleetLimiter implements RateLimiter {
         if (!result.taken) continue;
         this.#state = pushed(this.#state ?? {}, push, stamp);
         this.#joined = true;
+        // The table answered: the failures counted so far (a failed join before this one) are no longer in a row.
+        this.#recovered();
         return;
       }
     })().catch((error: unknown) => {
@@ -372,11 +374,6 @@ export class FleetLimiter implements RateLimiter {
     const leased = this.#leasedSlot(maxWaitMs);
     if (leased !== undefined) return this.#granted(leased);
     if (this.#now() < this.#degradedUntil) return this.#fallback(maxWaitMs);
-    if (this.#degraded && !this.#joined) {
-      // The table failed the joins so far: the next goes on alone, callers keep to the fallback until it answers.
-      this.#join().done.catch(() => undefined);
-      return this.#fallback(maxWaitMs);
-    }
     try {
       const slot = await this.#slot(budgetMs, maxWaitMs, signal);
       this.#recovered();

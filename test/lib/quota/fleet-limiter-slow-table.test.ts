@@ -18,20 +18,25 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** A cold lookup instance (QUOTA_TIMEOUT_MS 200, LOOKUP_QUOTA_WAIT_MS 250) and the warnings it logs. */
-function coldLookup(store: QuotaStore) {
+/**
+ * A cold lookup instance (QUOTA_TIMEOUT_MS 200, LOOKUP_QUOTA_WAIT_MS 250), what it logs, and its
+ * clock: `now` by default the virtual one, or one that also moves while the instance is frozen.
+ */
+function coldLookup(store: QuotaStore, now: () => number = () => Date.now()) {
   const warnings: string[] = [];
+  const recoveries: number[] = [];
   const limiter = new FleetLimiter({
     store,
     role: 'lookup',
     shares: { accountQps: 60, archiveQps: 12 },
     storeTimeoutMs: 200,
     maxWaitMs: 250,
-    fallback: new TokenBucket({ ratePerSecond: 100, burst: 10, now: () => Date.now() }),
-    now: () => Date.now(),
+    fallback: new TokenBucket({ ratePerSecond: 100, burst: 10, now }),
+    now,
     onDegraded: (error) => warnings.push((error as Error).message),
+    onRecovered: () => recoveries.push(now()),
   });
-  return { limiter, warnings };
+  return { limiter, warnings, recoveries };
 }
 
 /** The wait `reserve` answers, or the name of its error, the virtual clock run 10 ms at a time until it does. */
@@ -48,11 +53,31 @@ async function reserveNow(limiter: FleetLimiter, budgetMs: number): Promise<numb
 /** Calls that take `ms` each, in order, then `rest` each. */
 const roundTrips = (ms: number[], rest: number) => () => ms.shift() ?? rest;
 
-const hanging: QuotaStore = {
-  read: () => new Promise(() => undefined),
-  take: () => new Promise(() => undefined),
-  join: () => new Promise(() => undefined),
-};
+const hang = () => new Promise<never>(() => undefined);
+const hanging: QuotaStore = { read: hang, take: hang, join: hang };
+
+/** A table that does not answer until `healed()` says it does, then answers in 150 ms. */
+function healing(healed: () => boolean): QuotaStore {
+  const table = new MemoryQuotaStore(() => 150);
+  return {
+    read: (signal) => (healed() ? table.read(signal) : hang()),
+    take: (request, signal) => (healed() ? table.take(request, signal) : hang()),
+    join: (pushMs, stamp, toleranceMs, signal) => (healed() ? table.join(pushMs, stamp, toleranceMs, signal) : hang()),
+  };
+}
+
+/** A table whose calls numbered in `failing` (from 1) fail (an HTTP 500), and the rest answer in 10 ms. */
+function failingCalls(...failing: number[]): QuotaStore {
+  const table = new MemoryQuotaStore(() => 10);
+  let calls = 0;
+  const failOr = <T>(call: () => Promise<T>) =>
+    failing.includes(++calls) ? Promise.reject(Object.assign(new Error('Internal server error'), { name: 'InternalServerError' })) : call();
+  return {
+    read: (signal) => failOr(() => table.read(signal)),
+    take: (request, signal) => failOr(() => table.take(request, signal)),
+    join: (pushMs, stamp, toleranceMs, signal) => failOr(() => table.join(pushMs, stamp, toleranceMs, signal)),
+  };
+}
 
 describe('FleetLimiter on a slow quota table', () => {
   it('refuses a caller whose budget ends while a slow first read may still answer; the table serves the next', async () => {
@@ -71,7 +96,7 @@ describe('FleetLimiter on a slow quota table', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('sends every caller to the fallback, and warns once, when the table has failed two joins in a row', async () => {
+  it('refuses callers while a join may answer, and falls back for a second after two failed joins, warning once', async () => {
     // Prepare
     const { limiter, warnings } = coldLookup(hanging);
     void limiter.warm();
@@ -84,12 +109,81 @@ describe('FleetLimiter on a slow quota table', () => {
       outcomes.push({ at, outcome: await reserveNow(limiter, 300) });
       await vi.advanceTimersByTimeAsync(100);
     }
-    // Assess: refused while the first joins might still answer; from the second failure on (at 2 s), the fallback.
-    const fellBack = outcomes.filter(({ outcome }) => typeof outcome === 'number');
-    expect(outcomes.filter(({ at }) => at >= 2_100).every(({ outcome }) => typeof outcome === 'number')).toBe(true);
-    expect(fellBack.length).toBe(limiter.drainStats().fallbacks);
-    expect(outcomes.filter(({ at }) => at < 1_000).map(({ outcome }) => outcome)).toContain(VolcBudgetExhaustedError.name);
+    // Assess: joins fail at 1 s (the first call's time) and about 2.1 s; degraded from then for a second.
+    const during = (from: number, to: number) => outcomes.filter(({ at }) => at >= from && at < to).map(({ outcome }) => outcome);
+    expect(during(0, 1_000)).toContain(VolcBudgetExhaustedError.name);
+    expect(during(2_200, 3_000).length).toBeGreaterThan(0);
+    expect(during(2_200, 3_000).every((outcome) => typeof outcome === 'number')).toBe(true);
+    expect(outcomes.filter(({ outcome }) => typeof outcome === 'number').length).toBe(limiter.drainStats().fallbacks);
     expect(warnings).toHaveLength(1);
+  });
+
+  it('uses the table again at the first lookup after it heals, though the instance was frozen between lookups', async () => {
+    // Prepare: a lookup every 5 s of the instance's clock, frozen in between (its clock moves, no timer runs);
+    // the table hangs for the first 10 s.
+    let frozenMs = 0;
+    const now = () => Date.now() + frozenMs;
+    const started = now();
+    const { limiter, warnings, recoveries } = coldLookup(
+      healing(() => now() - started >= 10_000),
+      now,
+    );
+    void limiter.warm();
+    // Act
+    const served: Array<{ at: number; fromTable: boolean }> = [];
+    while (now() - started < 30_000) {
+      const at = now() - started;
+      const wait = await reserveNow(limiter, 4_999);
+      if (typeof wait === 'number') await vi.advanceTimersByTimeAsync(Math.max(0, wait) + 100); // the call to Volcengine
+      served.push({ at, fromTable: typeof wait === 'number' && limiter.drainStats().fallbacks === 0 });
+      frozenMs += 5_000;
+    }
+    // Assess
+    expect(served.filter(({ at }) => at < 10_000).some(({ fromTable }) => fromTable)).toBe(false);
+    expect(served.filter(({ at }) => at >= 10_000).every(({ fromTable }) => fromTable)).toBe(true);
+    expect(warnings).toHaveLength(1);
+    expect(recoveries).toHaveLength(1);
+  });
+
+  it('counts a failed join once, though a caller waited for it: the next caller is served by the table', async () => {
+    // Prepare: the join's first read fails; the caller waiting for it falls back.
+    const { limiter, warnings } = coldLookup(failingCalls(1));
+    void limiter.warm();
+    const first = await reserveNow(limiter, 3_000);
+    // Act
+    const second = await reserveNow(limiter, 3_000);
+    // Assess: one failure is not two in a row: no degraded mode, the second from the table.
+    expect([typeof first, typeof second]).toEqual(['number', 'number']);
+    expect(limiter.drainStats()).toMatchObject({ tokensTaken: 2, fallbacks: 1 });
+    expect(warnings).toEqual([]);
+  });
+
+  it('ends the failures in a row when a join succeeds: one failure before it and one after are not two', async () => {
+    // Prepare: warm's join fails at its read (call 1); the next join answers (calls 2, 3); the slot write after it fails (call 4).
+    const { limiter, warnings } = coldLookup(failingCalls(1, 4));
+    await limiter.warm();
+    const first = await reserveNow(limiter, 3_000);
+    // Act
+    const second = await reserveNow(limiter, 3_000);
+    // Assess
+    expect([typeof first, typeof second]).toEqual(['number', 'number']);
+    expect(limiter.drainStats()).toMatchObject({ tokensTaken: 2, fallbacks: 1 });
+    expect(warnings).toEqual([]);
+  });
+
+  it('places a restarted slot after the answer when round trips alternate 120 and 160 ms', async () => {
+    // Prepare: the median of the last round trips would often be 120 ms, 40 ms short of the next answer.
+    let calls = 0;
+    const { limiter } = coldLookup(new MemoryQuotaStore(() => (++calls % 2 ? 120 : 160)));
+    await Promise.all([limiter.warm(), vi.advanceTimersByTimeAsync(400)]);
+    // Act: callers far enough apart that each restarts the share.
+    const waits: Array<number | string> = [];
+    for (let caller = 0; caller < 8; caller++) {
+      waits.push(await reserveNow(limiter, 3_000));
+      await vi.advanceTimersByTimeAsync(500);
+    }
+    // Assess: no slot lies so far before its answer that the call would give it up.
+    expect(waits.every((wait) => typeof wait === 'number' && wait >= -limiter.lateAllowanceMs)).toBe(true);
   });
 
   it('places a restarted slot where the write comes back, after an idle spell too', async () => {
