@@ -239,8 +239,9 @@ export class FleetLimiter implements RateLimiter {
         if (!result.taken) continue;
         this.#state = pushed(this.#state ?? {}, push, stamp);
         this.#joined = true;
-        // The table answered: the failures counted so far (a failed join before this one) are no longer in a row.
-        this.#recovered();
+        // The table answered: the failures counted so far (a failed join before this one) are no longer
+        // in a row. Not a recovery yet (nothing logged, degraded stays so): that is the first slot it grants.
+        this.#failuresInRow = 0;
         return;
       }
     })().catch((error: unknown) => {

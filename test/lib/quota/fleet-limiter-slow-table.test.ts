@@ -66,18 +66,21 @@ function healing(healed: () => boolean): QuotaStore {
   };
 }
 
-/** A table whose calls numbered in `failing` (from 1) fail (an HTTP 500), and the rest answer in 10 ms. */
-function failingCalls(...failing: number[]): QuotaStore {
+/** A table whose calls fail (an HTTP 500) where `fails` says so (the call's kind, its number from 1), and answer in 10 ms. */
+function failingWhere(fails: (kind: keyof QuotaStore, call: number) => boolean): QuotaStore {
   const table = new MemoryQuotaStore(() => 10);
   let calls = 0;
-  const failOr = <T>(call: () => Promise<T>) =>
-    failing.includes(++calls) ? Promise.reject(Object.assign(new Error('Internal server error'), { name: 'InternalServerError' })) : call();
+  const failOr = <T>(kind: keyof QuotaStore, call: () => Promise<T>) =>
+    fails(kind, ++calls) ? Promise.reject(Object.assign(new Error('Internal server error'), { name: 'InternalServerError' })) : call();
   return {
-    read: (signal) => failOr(() => table.read(signal)),
-    take: (request, signal) => failOr(() => table.take(request, signal)),
-    join: (pushMs, stamp, toleranceMs, signal) => failOr(() => table.join(pushMs, stamp, toleranceMs, signal)),
+    read: (signal) => failOr('read', () => table.read(signal)),
+    take: (request, signal) => failOr('take', () => table.take(request, signal)),
+    join: (pushMs, stamp, toleranceMs, signal) => failOr('join', () => table.join(pushMs, stamp, toleranceMs, signal)),
   };
 }
+
+/** A table whose calls numbered in `failing` (from 1) fail, and the rest answer in 10 ms. */
+const failingCalls = (...failing: number[]) => failingWhere((_, call) => failing.includes(call));
 
 describe('FleetLimiter on a slow quota table', () => {
   it('refuses a caller whose budget ends while a slow first read may still answer; the table serves the next', async () => {
@@ -169,6 +172,35 @@ describe('FleetLimiter on a slow quota table', () => {
     expect([typeof first, typeof second]).toEqual(['number', 'number']);
     expect(limiter.drainStats()).toMatchObject({ tokensTaken: 2, fallbacks: 1 });
     expect(warnings).toEqual([]);
+  });
+
+  it('logs no recovery for a join that answers while every slot write still fails', async () => {
+    // Prepare: the first two joins fail at their read (degraded); later joins answer, slot writes never do.
+    const { limiter, warnings, recoveries } = coldLookup(failingWhere((kind, call) => kind === 'take' || call <= 2));
+    void limiter.warm();
+    // Act: a lookup every 300 ms for 5 s.
+    const outcomes: Array<number | string> = [];
+    for (let caller = 0; caller < 16; caller++) {
+      outcomes.push(await reserveNow(limiter, 3_000));
+      await vi.advanceTimersByTimeAsync(300);
+    }
+    // Assess: every slot from the fallback, and never said to have recovered.
+    const granted = outcomes.filter((outcome) => typeof outcome === 'number').length;
+    expect(granted).toBeGreaterThan(0);
+    expect(limiter.drainStats()).toMatchObject({ tokensTaken: granted, fallbacks: granted });
+    expect(warnings).toHaveLength(1);
+    expect(recoveries).toEqual([]);
+  });
+
+  it('gives the join time for a first call of up to a second and then a write', async () => {
+    // Prepare: the first call (which opens the connection) takes 950 ms, the write after it 150 ms.
+    const { limiter } = coldLookup(new MemoryQuotaStore(roundTrips([950, 150], 10)));
+    void limiter.warm();
+    // Act
+    const wait = await reserveNow(limiter, 3_000);
+    // Assess: one join (a read, a write) and the slot's write; the join was not cut short and begun again.
+    expect(wait).toBeTypeOf('number');
+    expect(limiter.drainStats()).toMatchObject({ tokensTaken: 1, fallbacks: 0, tableCalls: 3 });
   });
 
   it('places a restarted slot after the answer when round trips alternate 120 and 160 ms', async () => {
