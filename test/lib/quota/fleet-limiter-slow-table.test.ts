@@ -9,6 +9,7 @@ import { VolcBudgetExhaustedError } from '../../../lib/errors.ts';
 import { FleetLimiter } from '../../../lib/quota/fleet-limiter.ts';
 import type { QuotaStore } from '../../../lib/quota/quota-store.ts';
 import { TokenBucket } from '../../../lib/volc/client.ts';
+import { gatedStore, hang, rejectedAs } from '../../quota/gated-store.ts';
 import { MemoryQuotaStore } from '../../quota/memory-quota-store.ts';
 
 beforeEach(() => {
@@ -53,31 +54,16 @@ async function reserveNow(limiter: FleetLimiter, budgetMs: number): Promise<numb
 /** Calls that take `ms` each, in order, then `rest` each. */
 const roundTrips = (ms: number[], rest: number) => () => ms.shift() ?? rest;
 
-const hang = () => new Promise<never>(() => undefined);
 const hanging: QuotaStore = { read: hang, take: hang, join: hang };
 
 /** A table that does not answer until `healed()` says it does, then answers in 150 ms. */
-function healing(healed: () => boolean): QuotaStore {
-  const table = new MemoryQuotaStore(() => 150);
-  return {
-    read: (signal) => (healed() ? table.read(signal) : hang()),
-    take: (request, signal) => (healed() ? table.take(request, signal) : hang()),
-    join: (pushMs, stamp, toleranceMs, signal) => (healed() ? table.join(pushMs, stamp, toleranceMs, signal) : hang()),
-  };
-}
+const healing = (healed: () => boolean) => gatedStore(new MemoryQuotaStore(() => 150), () => (healed() ? undefined : hang()));
 
 /** A table whose calls fail (an HTTP 500) where `fails` says so (the call's kind, its number from 1), and answer in 10 ms. */
-function failingWhere(fails: (kind: keyof QuotaStore, call: number) => boolean): QuotaStore {
-  const table = new MemoryQuotaStore(() => 10);
-  let calls = 0;
-  const failOr = <T>(kind: keyof QuotaStore, call: () => Promise<T>) =>
-    fails(kind, ++calls) ? Promise.reject(Object.assign(new Error('Internal server error'), { name: 'InternalServerError' })) : call();
-  return {
-    read: (signal) => failOr('read', () => table.read(signal)),
-    take: (request, signal) => failOr('take', () => table.take(request, signal)),
-    join: (pushMs, stamp, toleranceMs, signal) => failOr('join', () => table.join(pushMs, stamp, toleranceMs, signal)),
-  };
-}
+const failingWhere = (fails: (kind: keyof QuotaStore, call: number) => boolean) =>
+  gatedStore(new MemoryQuotaStore(() => 10), (kind, call) =>
+    fails(kind, call) ? rejectedAs('InternalServerError', 'Internal server error') : undefined,
+  );
 
 /** A table whose calls numbered in `failing` (from 1) fail, and the rest answer in 10 ms. */
 const failingCalls = (...failing: number[]) => failingWhere((_, call) => failing.includes(call));

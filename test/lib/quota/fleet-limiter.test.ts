@@ -9,6 +9,7 @@ import type { DynamoDbQuotaStore, QuotaStore } from '../../../lib/quota/quota-st
 import { TokenBucket } from '../../../lib/volc/client.ts';
 import { DynaliteServer } from '../../dynamodb/dynalite-server.ts';
 import { freshQuotaStore } from '../../quota/dynalite-quota-store.ts';
+import { gatedStore, rejectedAs } from '../../quota/gated-store.ts';
 import { busiestSecond } from '../../quota/windows.ts';
 import { VolcBudgetExhaustedError, VolcDeadlineError } from '../../../lib/errors.ts';
 
@@ -90,15 +91,12 @@ function timed(store: QuotaStore): { store: QuotaStore; longestMs: () => number 
 }
 
 /** A store DynamoDB throttles (every read and join) until `until` (epoch ms). */
-function throttledUntil(real: QuotaStore, until: number): QuotaStore {
-  const throttled = () =>
-    Promise.reject(Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' }));
-  return {
-    read: (signal) => (Date.now() < until ? throttled() : real.read(signal)),
-    take: (request, signal) => real.take(request, signal),
-    join: (pushMs, stamp, toleranceMs, signal) => (Date.now() < until ? throttled() : real.join(pushMs, stamp, toleranceMs, signal)),
-  };
-}
+const throttledUntil = (real: QuotaStore, until: number) =>
+  gatedStore(real, (kind) =>
+    kind !== 'take' && Date.now() < until
+      ? rejectedAs('ThrottlingException', 'Rate of requests exceeds the allowed throughput')
+      : undefined,
+  );
 
 describe('FleetLimiter', () => {
   // What the fleet is granted (54/s, fair shares, the archiver's reserve) is measured on a virtual clock, where this
